@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs and starts the real engines Slipway's tests talk to. Idempotent: safe to run again.
+# Debian 12, root. Only Debian's packages and the npm registry are reachable.
+set -euo pipefail
+
+log() { printf '[provision] %s\n' "$*"; }
+
+PACKAGES=(
+  docker.io busybox-static          # containers module: Docker Engine, locally built images
+  caddy                             # front proxy for containers (admin API on 127.0.0.1:2019)
+  netdata                           # server module: richer metrics source (API v1)
+  openssh-server openssh-client     # SSH process runner and remote hosts
+  chromium fonts-dejavu-core        # browser e2e tests through playwright-core
+  debootstrap iproute2 procps       # systemd test host, network namespaces
+  tgt                               # netboot (iSCSI target)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps postinst scripts from trying to start daemons without systemd
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/slipway-apt.log 2>&1 \
+    || { tail -40 /tmp/slipway-apt.log; exit 1; }
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+wait_for() { # wait_for <seconds> <command...>
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# Docker Engine
+if ! docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
+  log "starting dockerd"
+  (dockerd >/var/log/dockerd.log 2>&1 &)
+  wait_for 30 docker -H unix:///var/run/docker.sock info || { tail -30 /var/log/dockerd.log; exit 1; }
+fi
+
+# Local busybox image: no registry is reachable, so build it from the static busybox binary.
+if ! docker image inspect slipway-test/busybox:1 >/dev/null 2>&1; then
+  log "building slipway-test/busybox:1"
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do ln -sf busybox "$root/bin/$applet"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  echo 'hello from busybox' >"$root/www/index.html"
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - slipway-test/busybox:1 >/dev/null
+  rm -rf "$root"
+fi
+
+# Caddy: admin API on loopback only. An empty config; Slipway loads its own through /load.
+if ! curl -fsS http://127.0.0.1:2019/config/ >/dev/null 2>&1; then
+  log "starting caddy"
+  (caddy run >/var/log/caddy-slipway.log 2>&1 &)
+  wait_for 20 curl -fsS http://127.0.0.1:2019/config/ || { tail -30 /var/log/caddy-slipway.log; exit 1; }
+fi
+
+# Netdata (API v1 on 127.0.0.1:19999)
+if ! curl -fsS http://127.0.0.1:19999/api/v1/info >/dev/null 2>&1; then
+  log "starting netdata"
+  mkdir -p /var/cache/netdata /var/lib/netdata /var/log/netdata
+  chown -R netdata:netdata /var/cache/netdata /var/lib/netdata /var/log/netdata 2>/dev/null || true
+  netdata -D -i 127.0.0.1 >/var/log/netdata-slipway.log 2>&1 &
+  wait_for 60 curl -fsS http://127.0.0.1:19999/api/v1/info || log "warning: netdata did not answer"
+fi
+
+# tgt iSCSI target daemon
+if ! tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1; then
+  log "starting tgtd"
+  (tgtd -f >/var/log/tgtd.log 2>&1 &)
+  wait_for 10 tgtadm --lld iscsi --op show --mode target || log "warning: tgtd did not answer"
+fi
+
+mkdir -p /run/sshd
+log "ready"

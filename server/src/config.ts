@@ -1,0 +1,118 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Panel configuration from SLIPWAY_* environment variables, optionally layered over a JSON
+ * config file (SLIPWAY_CONFIG). Every bad key is reported at once.
+ */
+const ListenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8420')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be <= 65535');
+
+const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
+  typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
+);
+
+export const CoreConfig = z.object({
+  dataDir: z.string().min(1).default('./data'),
+  listen: ListenAddress.default('127.0.0.1:8420'),
+  databaseUrl: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/|sqlite:|file:|\/|\.)/, 'expected postgres://… or a SQLite file path')
+    .optional(),
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Bearer token for /metrics; without it /metrics only answers loopback callers. */
+  metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Behind a reverse proxy: trust X-Forwarded-For from these addresses. */
+  trustProxy: z.string().optional(),
+  /** Marks cookies Secure; defaults to true when publicUrl is https. */
+  secureCookies: Bool.optional(),
+  accessTokenTtlSeconds: z.coerce.number().int().min(60).max(3600).default(900),
+  refreshTokenTtlDays: z.coerce.number().int().min(1).max(90).default(14),
+  jobWorkers: z.coerce.number().int().min(1).max(64).default(4),
+  webDir: z.string().optional(),
+});
+export type CoreConfig = z.output<typeof CoreConfig>;
+
+export interface LoadedConfig {
+  core: CoreConfig;
+  /** Raw env-derived values per module id (SLIPWAY_<MODULE>_<KEY>), validated by each module. */
+  moduleRaw: Record<string, Record<string, string>>;
+  file?: Record<string, unknown>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const CORE_ENV: Record<string, keyof CoreConfig> = {
+  SLIPWAY_DATA_DIR: 'dataDir',
+  SLIPWAY_LISTEN: 'listen',
+  SLIPWAY_DATABASE_URL: 'databaseUrl',
+  SLIPWAY_PUBLIC_URL: 'publicUrl',
+  SLIPWAY_LOG_LEVEL: 'logLevel',
+  SLIPWAY_METRICS_TOKEN: 'metricsToken',
+  SLIPWAY_TRUST_PROXY: 'trustProxy',
+  SLIPWAY_SECURE_COOKIES: 'secureCookies',
+  SLIPWAY_ACCESS_TOKEN_TTL_SECONDS: 'accessTokenTtlSeconds',
+  SLIPWAY_REFRESH_TOKEN_TTL_DAYS: 'refreshTokenTtlDays',
+  SLIPWAY_JOB_WORKERS: 'jobWorkers',
+  SLIPWAY_WEB_DIR: 'webDir',
+};
+const NON_CONFIG_ENV = new Set(['SLIPWAY_CONFIG', 'SLIPWAY_TEST_DATABASE_URL']);
+
+export function envKeyFor(field: string): string {
+  return Object.entries(CORE_ENV).find(([, v]) => v === field)?.[0] ?? field;
+}
+
+/** Converts a module config key (camelCase) to its env name: SLIPWAY_<MODULE>_<KEY>. */
+export function moduleEnvKey(moduleId: string, key: string): string {
+  return `SLIPWAY_${moduleId.toUpperCase()}_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, moduleIds: string[] = []): LoadedConfig {
+  const problems: string[] = [];
+  let file: Record<string, unknown> = {};
+  const configPath = env.SLIPWAY_CONFIG;
+  if (configPath) {
+    if (!existsSync(configPath)) problems.push(`SLIPWAY_CONFIG: file ${configPath} does not exist`);
+    else {
+      try {
+        file = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      } catch (e) {
+        problems.push(`SLIPWAY_CONFIG: ${configPath} is not valid JSON (${(e as Error).message})`);
+      }
+    }
+  }
+  const raw: Record<string, unknown> = { ...(file.core as object | undefined) };
+  const moduleRaw: Record<string, Record<string, string>> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith('SLIPWAY_') || value === undefined || NON_CONFIG_ENV.has(key)) continue;
+    const field = CORE_ENV[key];
+    if (field) {
+      raw[field] = value;
+      continue;
+    }
+    const moduleId = moduleIds.find((id) => key.startsWith(`SLIPWAY_${id.toUpperCase()}_`));
+    if (moduleId) (moduleRaw[moduleId] ??= {})[key] = value;
+    else problems.push(`${key}: unknown setting`);
+  }
+  const parsed = CoreConfig.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${envKeyFor(String(issue.path[0]))}: ${issue.message}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const core = parsed.data!;
+  core.dataDir = path.resolve(core.dataDir);
+  return { core, moduleRaw, file };
+}
+
+export function listenParts(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}

@@ -1,0 +1,77 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { coreMigration } from './migrations/0001_core.js';
+import type { CoreTables } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  db: Kysely<CoreTables>;
+  dialect: Dialect;
+  /** Where the SQLite file lives (undefined on PostgreSQL); used by backup. */
+  sqlitePath?: string;
+  sqlite?: SQLite.Database;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns int8 as string by default; our timestamps are epoch-ms and fit in a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function defaultSqlitePath(dataDir: string): string {
+  return path.join(dataDir, 'slipway.db');
+}
+
+export function isPostgresUrl(url: string | undefined): boolean {
+  return !!url && /^postgres(ql)?:\/\//.test(url);
+}
+
+/**
+ * Opens the database named by `url` (postgres://… or a SQLite path; default: SQLite file in the
+ * data dir). `pgSchema` scopes a PostgreSQL connection to one schema (tests use it for isolation).
+ */
+export function openDatabase(opts: { url?: string; dataDir: string; pgSchema?: string }): Database {
+  if (isPostgresUrl(opts.url)) {
+    const pool = new pg.Pool({
+      connectionString: opts.url!,
+      max: 10,
+      ...(opts.pgSchema ? { options: `-c search_path=${opts.pgSchema}` } : {}),
+    });
+    const db = new Kysely<CoreTables>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  const file = opts.url ? opts.url.replace(/^(sqlite:|file:)/, '') : defaultSqlitePath(opts.dataDir);
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: a commit survives power loss, which auth, audit and jobs rely on.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', sqlitePath: file, sqlite, close: () => db.destroy() };
+}
+
+export type NamedMigrations = Record<string, Migration>;
+
+export const coreMigrations: NamedMigrations = {
+  '0001_core': coreMigration,
+};
+
+/** Applies core migrations, then every module's (names are prefixed with the module id). */
+export async function migrate(db: Kysely<any>, moduleMigrations: NamedMigrations = {}): Promise<string[]> {
+  const all: NamedMigrations = { ...coreMigrations, ...moduleMigrations };
+  const provider: MigrationProvider = { getMigrations: async () => all };
+  const migrator = new Migrator({
+    db,
+    provider,
+    allowUnorderedMigrations: true,
+    migrationTableName: 'slipway_migrations',
+    migrationLockTableName: 'slipway_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

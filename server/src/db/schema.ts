@@ -1,0 +1,141 @@
+import type { Generated } from 'kysely';
+
+/** Core tables. Modules declare their own table interfaces and use `db.withTables<...>()`. */
+export interface SettingsTable { key: string; value: string; updated_at: number }
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  email: string;
+  password_hash: string;
+  role: string;
+  status: 'active' | 'suspended';
+  must_change_password: number;
+  totp_secret: string | null;
+  totp_enabled: number;
+  totp_last_step: number | null;
+  password_changed_at: number;
+  last_login_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RecoveryCodesTable { id: string; user_id: string; code_hash: string; used_at: number | null; created_at: number }
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  session_id: string;
+  token_hash: string;
+  created_at: number;
+  used_at: number | null;
+  replaced_by: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  role: string;
+  prefix: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface SshKeysTable { id: string; user_id: string; name: string; public_key: string; fingerprint: string; created_at: number }
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  window_started_at: number;
+  locked_until: number | null;
+  lockouts: Generated<number>;
+}
+
+export interface AuditLogTable {
+  seq: number;
+  id: string;
+  at: number;
+  actor_id: string | null;
+  actor_name: string | null;
+  actor_kind: string;
+  ip: string | null;
+  user_agent: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface JobsTable {
+  id: string;
+  type: string;
+  title: string;
+  state: string;
+  resource: string | null;
+  input: string;
+  output: string | null;
+  error: string | null;
+  steps: string;
+  current_step: number;
+  progress: number;
+  actor_id: string | null;
+  actor_name: string | null;
+  cancel_requested: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export interface JobLogsTable { job_id: string; seq: number; at: number; stream: string; line: string }
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  kind: 'local' | 'ssh';
+  address: string | null;
+  port: number | null;
+  username: string | null;
+  host_key_fingerprint: string | null;
+  capabilities: string;
+  status: string;
+  last_checked_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CoreTables {
+  settings: SettingsTable;
+  users: UsersTable;
+  recovery_codes: RecoveryCodesTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  api_tokens: ApiTokensTable;
+  ssh_keys: SshKeysTable;
+  login_throttle: LoginThrottleTable;
+  audit_log: AuditLogTable;
+  jobs: JobsTable;
+  job_logs: JobLogsTable;
+  hosts: HostsTable;
+}

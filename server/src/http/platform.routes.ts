@@ -1,0 +1,122 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Services } from '../app.js';
+import { AUDIT_OUTCOMES } from '../platform/audit/audit.service.js';
+import { corePermissions } from '../platform/rbac/core-permissions.js';
+import { allPermissions, can, roleHas } from '../platform/rbac/permissions.js';
+import { ROLE_DESCRIPTIONS, ROLES } from '../platform/rbac/roles.js';
+import type { HttpApp } from '../platform/module.js';
+import { Limit } from './schemas.js';
+import { lastEventId, openSse } from './sse.js';
+
+const AuditEntry = z.object({
+  seq: z.number(),
+  id: z.string(),
+  at: z.number(),
+  actor: z.object({ id: z.string().nullable(), name: z.string().nullable(), kind: z.string() }),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  action: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  outcome: z.string(),
+  details: z.record(z.string(), z.unknown()).nullable(),
+  hash: z.string(),
+});
+
+const AuditQuery = z.object({
+  actor: z.string().max(200).optional(),
+  action: z.string().max(200).regex(/^[a-z0-9_.*-]+$/i, 'letters, digits, . _ - and a trailing *').optional(),
+  targetType: z.string().max(100).optional(),
+  targetId: z.string().max(300).optional(),
+  outcome: z.enum(AUDIT_OUTCOMES).optional(),
+  from: z.coerce.number().int().nonnegative().optional(),
+  to: z.coerce.number().int().nonnegative().optional(),
+  before: z.coerce.number().int().positive().optional(),
+  limit: Limit,
+});
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  // Neutralise spreadsheet formulas as well as quoting.
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+/** Health, readiness, roles, audit log and the live event stream. */
+export function registerPlatformRoutes(app: HttpApp, s: Services): void {
+  app.get('/health', { config: { public: true }, schema: { tags: ['platform'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+
+  app.get('/ready', {
+    config: { public: true },
+    schema: { tags: ['platform'], response: { 200: z.object({ status: z.enum(['ready', 'degraded']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })) }), 503: z.unknown() } },
+  }, async (_req, reply) => {
+    const checks: Record<string, { ok: boolean; message?: string }> = {};
+    try {
+      await sql`select 1`.execute(s.database.db);
+      checks.database = { ok: true };
+    } catch (e) {
+      checks.database = { ok: false, message: (e as Error).message };
+    }
+    checks.jobs = { ok: s.jobs.isRunning(), ...(s.jobs.isRunning() ? {} : { message: 'job workers are not running' }) };
+    const ok = checks.database.ok;
+    return reply.code(ok ? 200 : 503).send({ status: ok && checks.jobs.ok ? 'ready' : 'degraded', checks });
+  });
+
+  app.get('/roles', {
+    config: { authenticated: true },
+    schema: { tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.enum(ROLES), description: z.string(), permissions: z.array(z.string()) })) }) } },
+  }, async () => ({
+    items: ROLES.map((r) => ({ name: r, description: ROLE_DESCRIPTIONS[r], permissions: allPermissions().filter((p) => roleHas(r, p.name)).map((p) => p.name) })),
+  }));
+
+  app.get('/permissions', {
+    config: { authenticated: true },
+    schema: { tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.string(), description: z.string(), granted: z.boolean() })) }) } },
+  }, async (req) => ({ items: allPermissions().map((p) => ({ name: p.name, description: p.description, granted: can(req.actor, p.name) })) }));
+
+  app.get('/audit', {
+    config: { permission: corePermissions['audit.read'] },
+    schema: { tags: ['audit'], querystring: AuditQuery, response: { 200: z.object({ items: z.array(AuditEntry), nextBefore: z.number().nullable() }) } },
+  }, async (req) => s.audit.list(req.query));
+
+  app.get('/audit/export.csv', {
+    config: { permission: corePermissions['audit.read'] },
+    schema: { tags: ['audit'], querystring: AuditQuery.omit({ limit: true, before: true }) },
+  }, async (req, reply) => {
+    const header = ['seq', 'at', 'actor', 'actor_kind', 'ip', 'user_agent', 'action', 'target_type', 'target_id', 'outcome', 'details', 'hash'];
+    const lines = [header.join(',')];
+    let before: number | undefined;
+    // Bounded export: at most 100,000 rows, newest first.
+    for (let page = 0; page < 200; page++) {
+      const { items, nextBefore } = await s.audit.list({ ...req.query, limit: 500, before });
+      for (const e of items) {
+        lines.push([e.seq, new Date(e.at).toISOString(), e.actor.name, e.actor.kind, e.ip, e.userAgent, e.action, e.target?.type, e.target?.id, e.outcome, e.details, e.hash].map(csvCell).join(','));
+      }
+      if (nextBefore === null) break;
+      before = nextBefore;
+    }
+    await s.audit.record({ actor: req.actor, action: 'audit.export', outcome: 'success', details: { rows: lines.length - 1 } });
+    return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="slipway-audit.csv"').send(`${lines.join('\n')}\n`);
+  });
+
+  app.get('/audit/verify', {
+    config: { permission: corePermissions['audit.read'] },
+    schema: { tags: ['audit'], response: { 200: z.object({ ok: z.boolean(), checked: z.number(), brokenAt: z.number().optional(), reason: z.string().optional() }) } },
+  }, async () => s.audit.verify());
+
+  app.get('/events', {
+    config: { permission: corePermissions['events.read'] },
+    schema: { tags: ['platform'], description: 'Server-Sent Events: resource changes. Resumable with Last-Event-ID.' },
+  }, async (req, reply) => {
+    const stream = openSse(req, reply);
+    const actor = req.actor;
+    const visible = (e: { ownerId?: string | null; type: string }) =>
+      actor.role !== 'user' || (e.ownerId !== undefined && e.ownerId === actor.userId);
+    const since = Number(lastEventId(req));
+    if (Number.isFinite(since) && since > 0) for (const e of s.events.since(since)) if (visible(e)) stream.send({ id: e.id, event: e.type, data: e });
+    const unsubscribe = s.events.subscribe((e) => {
+      if (visible(e)) stream.send({ id: e.id, event: e.type, data: e });
+    });
+    stream.onClose(unsubscribe);
+  });
+}

@@ -1,0 +1,17 @@
+import { definePermissions } from './permissions.js';
+import { READERS } from './roles.js';
+
+/** Permissions of the platform core (users, audit, jobs, hosts, settings). */
+export const corePermissions = definePermissions('core', {
+  'users.read': { description: 'List and view users', roles: ['billing'] },
+  'users.manage': { description: 'Create, edit, suspend users and reset their password or 2FA', roles: ['billing'] },
+  'users.delete': { description: 'Delete users', roles: [] },
+  'audit.read': { description: 'Read the audit log', roles: ['operator', 'support'] },
+  'jobs.read': { description: 'See jobs and their logs (the user role: its own)', roles: READERS, ownedOnly: true },
+  'jobs.cancel': { description: 'Cancel jobs (the user role: its own)', roles: ['operator', 'user'], ownedOnly: true },
+  'jobs.selftest': { description: 'Run the system self-test job', roles: [] },
+  'hosts.read': { description: 'List hosts and their capabilities', roles: READERS },
+  'hosts.manage': { description: 'Add, change and remove hosts', roles: [] },
+  'settings.manage': { description: 'Change panel-wide settings such as the 2FA requirement', roles: [] },
+  'events.read': { description: 'Receive live resource events', roles: READERS },
+});

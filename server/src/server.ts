@@ -1,0 +1,46 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildApp } from './app.js';
+import { listenParts, type LoadedConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { modules } from './modules.js';
+import { loadOrCreateSecrets } from './platform/secrets.js';
+
+export const SETUP_TOKEN_FILE = 'setup-token';
+
+/** Starts the panel: database, migrations, HTTP, jobs; prints the setup link while no admin exists. */
+export async function startServer(config: LoadedConfig) {
+  const secrets = loadOrCreateSecrets(config.core.dataDir);
+  const database = openDatabase({ url: config.core.databaseUrl, dataDir: config.core.dataDir });
+  const app = await buildApp({ config, database, secrets, modules });
+  const { host, port } = listenParts(config.core.listen);
+  await app.listen({ host, port });
+  const publicUrl = (config.core.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, '');
+  app.log.info({ url: publicUrl, database: database.dialect }, 'Slipway is listening');
+
+  const firstRun = await app.slipway.auth.prepareFirstRun();
+  if (firstRun) {
+    const file = path.join(config.core.dataDir, SETUP_TOKEN_FILE);
+    writeFileSync(file, `${firstRun.token}\n`, { mode: 0o600 });
+    // The setup link goes to the console (stderr), never into the structured log stream.
+    process.stderr.write(
+      `\n  No administrator exists yet. Open this link to create one (valid until ${new Date(firstRun.expiresAt).toISOString()}):\n\n` +
+        `    ${publicUrl}/setup#token=${firstRun.token}\n\n  The token is also in ${file}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15000);
+    force.unref();
+    await app.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  return app;
+}
