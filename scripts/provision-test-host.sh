@@ -81,5 +81,33 @@ if ! tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1; then
   wait_for 10 tgtadm --lld iscsi --op show --mode target || log "warning: tgtd did not answer"
 fi
 
+# --- server module: a real systemd host for tests -------------------------------------------
+# A Debian rootfs with systemd as PID 1, sshd and nginx, imported as slipway-test/systemd:1.
+# Built once (~40 s) and reused; tests run it as a container and reach it over SSH.
+if ! docker image inspect slipway-test/systemd:1 >/dev/null 2>&1; then
+  log "building slipway-test/systemd:1 (debootstrap, ~1 min)"
+  sysroot=$(mktemp -d /var/tmp/slipway-systemd.XXXXXX)
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,openssh-server,nginx \
+    bookworm "$sysroot" http://deb.debian.org/debian >/tmp/slipway-debootstrap.log 2>&1 \
+    || { tail -40 /tmp/slipway-debootstrap.log; rm -rf "$sysroot"; exit 1; }
+  mkdir -p "$sysroot/root/.ssh" && chmod 700 "$sysroot/root/.ssh"
+  # sshd's host keys are generated at first boot of each container, not baked into the image
+  rm -f "$sysroot"/etc/ssh/ssh_host_*
+  ln -sf /lib/systemd/system/ssh.service "$sysroot/etc/systemd/system/multi-user.target.wants/ssh.service"
+  cat >"$sysroot/etc/systemd/system/ssh-hostkeys.service" <<'UNIT'
+[Unit]
+Description=Generate SSH host keys
+Before=ssh.service
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+[Install]
+WantedBy=multi-user.target
+UNIT
+  ln -sf /etc/systemd/system/ssh-hostkeys.service "$sysroot/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
+  tar -C "$sysroot" -c . | docker import - slipway-test/systemd:1 >/dev/null
+  rm -rf "$sysroot"
+fi
+
 mkdir -p /run/sshd
 log "ready"

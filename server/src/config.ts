@@ -9,7 +9,7 @@ import { z } from 'zod';
 const ListenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8420')
-  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be <= 65535');
+  .refine((v) => !/:\d+$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be <= 65535');
 
 const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),

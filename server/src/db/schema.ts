@@ -98,6 +98,9 @@ export interface JobsTable {
   progress: number;
   actor_id: string | null;
   actor_name: string | null;
+  /** The enqueuing actor's kind and role, so a resumed job runs as the same actor. */
+  actor_kind: string;
+  actor_role: string;
   cancel_requested: number;
   attempts: number;
   lease_owner: string | null;

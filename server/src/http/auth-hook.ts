@@ -8,9 +8,20 @@ export interface Authenticator {
   authenticate(req: FastifyRequest): Promise<Actor | null>;
 }
 
+export interface RouteEntry {
+  method: string;
+  url: string;
+  websocket: boolean;
+  access: { public?: boolean; authenticated?: boolean; permission?: string };
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     actor: Actor;
+  }
+  interface FastifyInstance {
+    /** Every registered route with its access rule (the route-table test walks it). */
+    routeTable: RouteEntry[];
   }
 }
 
@@ -33,11 +44,16 @@ export function bearerFromRequest(req: FastifyRequest): string | null {
  * request, HTTP, SSE and WebSocket alike, before the handler runs.
  */
 export function installAuthHook(app: FastifyInstance, authenticator: Authenticator): void {
+  const table: RouteEntry[] = [];
+  app.decorate('routeTable', table);
   app.addHook('onRoute', (route) => {
     const c = route.config ?? {};
     if (route.method === 'HEAD' || route.url.startsWith('/api/docs')) return;
     if (!c.public && !c.authenticated && !c.permission) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access rule (config.public/authenticated/permission)`);
+    }
+    for (const method of [route.method].flat()) {
+      table.push({ method: String(method), url: route.url, websocket: !!(route as { websocket?: boolean }).websocket, access: { public: c.public, authenticated: c.authenticated, permission: c.permission } });
     }
   });
 

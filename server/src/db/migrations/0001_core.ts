@@ -139,6 +139,8 @@ export const coreMigration: Migration = {
       .addColumn('progress', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('actor_id', 'text')
       .addColumn('actor_name', 'text')
+      .addColumn('actor_kind', 'text', (c) => c.notNull().defaultTo('user'))
+      .addColumn('actor_role', 'text', (c) => c.notNull().defaultTo('viewer'))
       .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('lease_owner', 'text')
@@ -150,6 +152,7 @@ export const coreMigration: Migration = {
       .execute();
     await db.schema.createIndex('jobs_state').on('jobs').columns(['state', 'created_at']).execute();
     await db.schema.createIndex('jobs_resource').on('jobs').columns(['resource', 'state']).execute();
+    await db.schema.createIndex('jobs_actor').on('jobs').columns(['actor_id', 'id']).execute();
 
     await db.schema
       .createTable('job_logs')

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
+  typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
+);
+const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected [host]:port, e.g. :80 or 127.0.0.1:8080');
+
+/** SLIPWAY_CONTAINERS_* keys. */
+export const ContainersConfig = z.object({
+  /** Docker Engine socket of the local host. */
+  dockerSocket: z.string().default('/var/run/docker.sock'),
+  /** Caddy's admin API; loopback only. */
+  caddyAdminUrl: z.url({ protocol: /^http$/ }).refine((u) => /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/.test(u), 'Caddy admin API must be on loopback').default('http://127.0.0.1:2019'),
+  /** Name of the Caddy server Slipway owns; nothing outside it is written. */
+  caddyServer: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/).default('slipway_containers'),
+  /** Where visitors reach the services through Caddy (comma-separated listen addresses). */
+  httpListen: z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)).pipe(z.array(HostPort).min(1)).default([':80', ':443']),
+  autoHttps: Bool.default(true),
+  /** The activator's loopback listener (0 = any free port). */
+  activatorPort: z.coerce.number().int().min(0).max(65535).default(8421),
+  /** How long an API client's request is held while its service wakes. */
+  holdTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** How often idle services are looked for and Caddy's counters read. */
+  idleCheckIntervalMs: z.coerce.number().int().min(50).max(60_000).default(5_000),
+  /** Caddy's access log file for our server (default: <dataDir>/containers-access.log). */
+  accessLogFile: z.string().optional(),
+  /** After a failed wake, requests get the failure for this long before a new start is tried. */
+  failureBackoffMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /**
+   * Caddy >= 2.7 only: keeps WebSockets open across config reloads (reverse_proxy stream_close_delay).
+   * Caddy 2.6 rejects the field and closes upgraded connections on every reload.
+   */
+  streamCloseDelay: z.string().regex(/^\d+(ms|s|m|h)$/).optional(),
+});
+export type ContainersConfig = z.output<typeof ContainersConfig>;

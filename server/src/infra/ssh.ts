@@ -1,0 +1,536 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import { DomainRuleError, UnavailableError } from '../platform/errors.js';
+import type { HostRecord, RemoteRunnerFactory } from '../platform/hosts/host-registry.js';
+import { ExecError } from './exec-error.js';
+import { assertArgv, lineSplitter, type ExecOptions, type ExecResult, type OutputStream, type ProcessRunner, type StreamHandle } from './process-runner.js';
+
+const { Client, utils } = ssh2;
+
+/** The remote host presented a different key than the one pinned: possibly an impostor. */
+export class HostKeyMismatchError extends DomainRuleError {
+  constructor(readonly host: string, readonly expected: string, readonly got: string) {
+    super(
+      `Host key of ${host} changed: expected ${expected}, got ${got}. Refusing to connect; re-pin the key only if you know why it changed.`,
+      'host_key_mismatch',
+      { host, expected, got },
+    );
+  }
+}
+
+/** No key is pinned for the host yet: the operator must confirm the fingerprint first. */
+export class HostKeyNotPinnedError extends DomainRuleError {
+  constructor(readonly host: string, readonly got: string | null) {
+    super(`No host key is pinned for ${host}${got ? `; it presents ${got}` : ''}. Confirm and pin the fingerprint first.`, 'host_key_not_pinned', { host, got });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and fingerprints
+
+/** OpenSSH-style fingerprint of a public key blob: `SHA256:` + unpadded base64 of its SHA-256. */
+export function sshFingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The algorithm name at the start of an SSH public key blob (e.g. `ssh-ed25519`). */
+function keyType(blob: Buffer): string {
+  const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+export interface PanelKey {
+  /** OpenSSH private key (never logged, never sent anywhere). */
+  privateKey: string;
+  /** One `authorized_keys` line for operators to install on their hosts. */
+  publicKey: string;
+  fingerprint: string;
+  path: string;
+}
+
+export const PANEL_KEY_DIR = 'ssh';
+export const PANEL_KEY_FILE = 'id_ed25519';
+
+/** The panel's own ed25519 key pair in `<dataDir>/ssh/`, generated (0600) on first use. */
+export function loadOrCreatePanelKey(dataDir: string): PanelKey {
+  const dir = path.join(dataDir, PANEL_KEY_DIR);
+  const file = path.join(dir, PANEL_KEY_FILE);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment: `slipway@${hostname()}` });
+    writeFileSync(file, pair.private, { mode: 0o600, flag: 'wx' });
+    writeFileSync(`${file}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });
+  }
+  chmodSync(file, 0o600);
+  const privateKey = readFileSync(file, 'utf8');
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`panel SSH key ${file} is unreadable: ${parsed.message}`);
+  const blob = parsed.getPublicSSH();
+  const publicKey = existsSync(`${file}.pub`)
+    ? readFileSync(`${file}.pub`, 'utf8').trim()
+    : `${parsed.type} ${blob.toString('base64')} slipway@${hostname()}`;
+  return { privateKey, publicKey, fingerprint: sshFingerprint(blob), path: file };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quoting
+
+/**
+ * POSIX single-quoting: inside '…' every byte is literal; a single quote is written as '\''.
+ * Any string thus arrives as exactly one argument through the remote user's (POSIX) shell.
+ */
+export function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * One remote command line for an argv. `exec` replaces the remote shell by the program so a
+ * signal sent over the channel reaches the program itself.
+ */
+export function remoteCommandLine(command: string, args: readonly string[], opts: { env?: Record<string, string>; cwd?: string } = {}): string {
+  assertArgv(command, args);
+  const parts = ['exec'];
+  const env = Object.entries(opts.env ?? {});
+  if (env.length) {
+    parts.push('env');
+    for (const [k, v] of env) {
+      if (!ENV_NAME.test(k)) throw new TypeError(`refusing environment variable name ${JSON.stringify(k)}`);
+      if (v.includes('\0')) throw new TypeError('environment values must not contain NUL bytes');
+      parts.push(shellQuote(`${k}=${v}`));
+    }
+  }
+  parts.push(shellQuote(command), ...args.map(shellQuote));
+  const line = parts.join(' ');
+  if (opts.cwd === undefined) return line;
+  if (opts.cwd.includes('\0')) throw new TypeError('cwd must not contain NUL bytes');
+  return `cd -- ${shellQuote(opts.cwd)} && ${line}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+export interface SshTarget {
+  /** Name shown in errors and ExecError.host. */
+  name: string;
+  address: string;
+  port: number;
+  username: string;
+  /** Pinned host key (`SHA256:…`); null only when `trustOnFirstUse` is set. */
+  hostKeyFingerprint: string | null;
+  /** A per-host private key; the panel key otherwise. */
+  privateKey?: string;
+}
+
+export interface SshConnectionOptions {
+  readyTimeoutMs?: number;
+  /** Accept an unpinned host (the seen key is reported through `onHostKey`). */
+  trustOnFirstUse?: boolean;
+  onHostKey?: (fingerprint: string) => void;
+}
+
+// OpenSSH allows 10 sessions per connection by default (MaxSessions); stay below it.
+const MAX_CHANNELS = 8;
+
+/** One SSH connection to one host, opened lazily and reopened after it drops. */
+export class SshConnection {
+  private client: SshClient | null = null;
+  private connecting: Promise<SshClient> | null = null;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    readonly target: SshTarget,
+    private readonly defaultKey: () => string,
+    private readonly opts: SshConnectionOptions = {},
+  ) {}
+
+  get connected(): boolean {
+    return this.client !== null;
+  }
+
+  private connect(): Promise<SshClient> {
+    if (this.client) return Promise.resolve(this.client);
+    if (this.connecting) return this.connecting;
+    const t = this.target;
+    this.connecting = new Promise<SshClient>((resolve, reject) => {
+      const c = new Client();
+      let keyProblem: Error | null = null;
+      const config: ConnectConfig = {
+        host: t.address,
+        port: t.port,
+        username: t.username,
+        privateKey: t.privateKey ?? this.defaultKey(),
+        readyTimeout: this.opts.readyTimeoutMs ?? 10000,
+        keepaliveInterval: 15000,
+        keepaliveCountMax: 3,
+        // Key auth only: no password, no keyboard-interactive, no agent.
+        tryKeyboard: false,
+        hostVerifier: (key: Buffer) => {
+          const got = sshFingerprint(key);
+          this.opts.onHostKey?.(got);
+          if (t.hostKeyFingerprint) {
+            if (t.hostKeyFingerprint === got) return true;
+            keyProblem = new HostKeyMismatchError(t.name, t.hostKeyFingerprint, got);
+            return false;
+          }
+          if (this.opts.trustOnFirstUse) return true;
+          keyProblem = new HostKeyNotPinnedError(t.name, got);
+          return false;
+        },
+      };
+      c.on('ready', () => {
+        this.client = c;
+        this.connecting = null;
+        resolve(c);
+      });
+      c.on('error', (e: Error) => {
+        if (this.client === c) this.client = null;
+        if (this.connecting) {
+          this.connecting = null;
+          reject(keyProblem ?? new UnavailableError(`SSH connection to ${t.name} (${t.username}@${t.address}:${t.port}) failed: ${e.message}`));
+        }
+      });
+      c.on('close', () => {
+        if (this.client === c) this.client = null;
+        if (this.connecting) {
+          this.connecting = null;
+          reject(keyProblem ?? new UnavailableError(`SSH connection to ${t.name} closed during the handshake`));
+        }
+      });
+      c.connect(config);
+    });
+    return this.connecting;
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.active < MAX_CHANNELS) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+
+  /** Opens an exec channel; `release` must be called once the channel has closed. */
+  async exec(commandLine: string): Promise<{ channel: ClientChannel; release: () => void }> {
+    if (this.closed) throw new UnavailableError(`SSH connection to ${this.target.name} is closed`);
+    await this.acquire();
+    let released = false;
+    const release = () => {
+      if (!released) this.release();
+      released = true;
+    };
+    try {
+      const client = await this.connect();
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        client.exec(commandLine, (err, ch) => (err ? reject(err) : resolve(ch)));
+      });
+      return { channel, release };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client?.end();
+    this.client = null;
+  }
+}
+
+/** One pooled connection per host (keyed by where and how we connect). */
+export class SshConnectionPool {
+  private readonly connections = new Map<string, SshConnection>();
+
+  constructor(private readonly defaultKey: () => string) {}
+
+  get(target: SshTarget, opts?: SshConnectionOptions): SshConnection {
+    const key = JSON.stringify([target.name, target.username, target.address, target.port, target.hostKeyFingerprint, target.privateKey ?? '']);
+    let c = this.connections.get(key);
+    if (!c) {
+      c = new SshConnection(target, this.defaultKey, opts);
+      this.connections.set(key, c);
+    }
+    return c;
+  }
+
+  closeAll(): void {
+    for (const c of this.connections.values()) c.close();
+    this.connections.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner
+
+const KILL_GRACE_MS = 2000;
+
+/** Ends the remote program: SIGTERM, then SIGKILL and closing the channel after a grace period. */
+function terminate(channel: ClientChannel): () => void {
+  try {
+    channel.signal('TERM');
+  } catch {
+    /* channel already gone */
+  }
+  const t = setTimeout(() => {
+    try {
+      channel.signal('KILL');
+    } catch {
+      /* gone */
+    }
+    channel.close();
+  }, KILL_GRACE_MS);
+  return () => clearTimeout(t);
+}
+
+/** ProcessRunner over SSH: the same argv-only contract as the local runner. */
+export class SshProcessRunner implements ProcessRunner {
+  readonly host: string;
+
+  constructor(private readonly connection: SshConnection) {
+    this.host = connection.target.name;
+  }
+
+  async exec(command: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const line = remoteCommandLine(command, args, { env: opts.env, cwd: opts.cwd });
+    const argv = [command, ...args];
+    const started = Date.now();
+    if (opts.signal?.aborted) throw new ExecError(argv, null, '', 'cancelled', this.host);
+    let opened: { channel: ClientChannel; release: () => void };
+    try {
+      opened = await this.connection.exec(line);
+    } catch (e) {
+      if (e instanceof DomainRuleError) throw e;
+      throw new ExecError(argv, null, (e as Error).message, 'spawn', this.host);
+    }
+    const { channel, release } = opened;
+    return new Promise<ExecResult>((resolve, reject) => {
+      let stdout = '';
+      let stderr = '';
+      let exitCode: number | null = null;
+      let ended: 'timeout' | 'cancelled' | null = null;
+      let stopKill: (() => void) | null = null;
+      const stopOnce = (why: 'timeout' | 'cancelled') => {
+        if (ended) return;
+        ended = why;
+        stopKill = terminate(channel);
+      };
+      const timer = opts.timeoutMs ? setTimeout(() => stopOnce('timeout'), opts.timeoutMs) : null;
+      const onAbort = () => stopOnce('cancelled');
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+      const outSplit = lineSplitter((l) => opts.onLine?.(l, 'stdout'));
+      const errSplit = lineSplitter((l) => opts.onLine?.(l, 'stderr'));
+      channel.setEncoding('utf8');
+      channel.stderr.setEncoding('utf8');
+      channel.on('data', (c: string) => {
+        stdout += c;
+        if (opts.onLine) outSplit.push(c);
+      });
+      channel.stderr.on('data', (c: string) => {
+        stderr += c;
+        if (opts.onLine) errSplit.push(c);
+      });
+      channel.on('exit', (code: number | null) => {
+        exitCode = typeof code === 'number' ? code : null;
+      });
+      channel.on('close', () => {
+        if (timer) clearTimeout(timer);
+        stopKill?.();
+        opts.signal?.removeEventListener('abort', onAbort);
+        release();
+        if (opts.onLine) {
+          outSplit.end();
+          errSplit.end();
+        }
+        if (ended) return reject(new ExecError(argv, null, stderr, ended, this.host));
+        if (exitCode === null) return reject(new ExecError(argv, null, stderr || 'connection lost or the program was killed by a signal', 'exit', this.host));
+        if (!(opts.okExitCodes ?? [0]).includes(exitCode)) return reject(new ExecError(argv, exitCode, stderr, 'exit', this.host));
+        resolve({ argv, exitCode, stdout, stderr, durationMs: Date.now() - started });
+      });
+      if (opts.input !== undefined) channel.end(opts.input);
+      else channel.end();
+    });
+  }
+
+  stream(command: string, args: readonly string[], opts: Omit<ExecOptions, 'onLine' | 'timeoutMs'> = {}): StreamHandle {
+    const line = remoteCommandLine(command, args, { env: opts.env, cwd: opts.cwd });
+    const queue: { line: string; stream: OutputStream }[] = [];
+    let wake: (() => void) | null = null;
+    let finished = false;
+    let stopped = false;
+    let channel: ClientChannel | null = null;
+    const notify = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      if (channel) terminate(channel);
+    };
+    opts.signal?.addEventListener('abort', stop, { once: true });
+
+    const done = (async (): Promise<number | null> => {
+      try {
+        const opened = await this.connection.exec(line);
+        channel = opened.channel;
+        if (stopped) terminate(channel);
+        const ch = channel;
+        return await new Promise<number | null>((resolve) => {
+          let exitCode: number | null = null;
+          const splits = (['stdout', 'stderr'] as const).map((stream) =>
+            lineSplitter((l) => {
+              queue.push({ line: l, stream });
+              notify();
+            }),
+          );
+          ch.setEncoding('utf8');
+          ch.stderr.setEncoding('utf8');
+          ch.on('data', (c: string) => splits[0]!.push(c));
+          ch.stderr.on('data', (c: string) => splits[1]!.push(c));
+          ch.on('exit', (code: number | null) => {
+            exitCode = typeof code === 'number' ? code : null;
+          });
+          ch.on('close', () => {
+            for (const s of splits) s.end();
+            opened.release();
+            resolve(exitCode);
+          });
+          if (opts.input !== undefined) ch.end(opts.input);
+          else ch.end();
+        });
+      } catch (e) {
+        queue.push({ line: `slipway: ${(e as Error).message}`, stream: 'stderr' });
+        return null;
+      } finally {
+        finished = true;
+        opts.signal?.removeEventListener('abort', stop);
+        notify();
+      }
+    })();
+
+    async function* lines() {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (finished) return;
+        await new Promise<void>((r) => (wake = r));
+      }
+    }
+    return { lines: lines(), stop, done };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the rest of the panel uses
+
+export interface SshRunnerFactory extends RemoteRunnerFactory {
+  readonly pool: SshConnectionPool;
+  /** The panel's public key, for operators to add to `authorized_keys`. */
+  publicKey(): PanelKey['publicKey'];
+  close(): void;
+}
+
+/**
+ * The builder for `HostRegistry.setRemoteRunnerFactory`. Hosts must have a pinned host key;
+ * `privateKeyFor` may supply a per-host key (the panel key is used otherwise).
+ */
+export function createSshRunnerFactory(opts: { dataDir: string; privateKeyFor?: (host: HostRecord) => string | undefined }): SshRunnerFactory {
+  let key: PanelKey | null = null;
+  const panel = () => (key ??= loadOrCreatePanelKey(opts.dataDir));
+  const pool = new SshConnectionPool(() => panel().privateKey);
+  const factory = async (host: HostRecord): Promise<ProcessRunner> => {
+    if (host.kind !== 'ssh' || !host.address) throw new DomainRuleError(`Host ${host.name} is not reachable over SSH`, 'not_ssh_host');
+    if (!host.hostKeyFingerprint) throw new HostKeyNotPinnedError(host.name, null);
+    const target: SshTarget = {
+      name: host.name,
+      address: host.address,
+      port: host.port ?? 22,
+      username: host.username ?? 'root',
+      hostKeyFingerprint: host.hostKeyFingerprint,
+      privateKey: opts.privateKeyFor?.(host),
+    };
+    return new SshProcessRunner(pool.get(target));
+  };
+  return Object.assign(factory, { pool, publicKey: () => panel().publicKey, close: () => pool.closeAll() });
+}
+
+/**
+ * Learns a host's key without authenticating: the operator compares this fingerprint with the
+ * host's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before pinning it.
+ */
+export function probeHostKey(address: string, port = 22, opts: { timeoutMs?: number } = {}): Promise<{ fingerprint: string; keyType: string }> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    let seen: { fingerprint: string; keyType: string } | null = null;
+    const finish = () => {
+      c.end();
+      if (seen) resolve(seen);
+      else reject(new UnavailableError(`No SSH server answered at ${address}:${port}`));
+    };
+    c.on('error', finish);
+    c.on('close', finish);
+    c.connect({
+      host: address,
+      port,
+      username: 'slipway-probe',
+      readyTimeout: opts.timeoutMs ?? 10000,
+      hostVerifier: (key: Buffer) => {
+        seen = { fingerprint: sshFingerprint(key), keyType: keyType(key) };
+        return false; // we only wanted the key
+      },
+    });
+  });
+}
+
+export interface ConnectionTestResult {
+  ok: boolean;
+  hostKeyFingerprint: string | null;
+  /** null when no key was pinned yet (the caller should ask the operator to confirm it). */
+  hostKeyMatches: boolean | null;
+  latencyMs: number;
+  /** `uname -srm` of the host when the login worked. */
+  system?: string;
+  error?: { code: string; message: string };
+}
+
+/** Connects, authenticates and runs `uname -srm`: what the hosts page shows for "Test connection". */
+export async function connectionTest(
+  target: Omit<SshTarget, 'name'> & { name?: string },
+  opts: { dataDir?: string; privateKey?: string; timeoutMs?: number } = {},
+): Promise<ConnectionTestResult> {
+  const started = Date.now();
+  const privateKey = target.privateKey ?? opts.privateKey ?? (opts.dataDir ? loadOrCreatePanelKey(opts.dataDir).privateKey : undefined);
+  if (!privateKey) throw new TypeError('connectionTest needs a private key or the data dir holding the panel key');
+  let seen: string | null = null;
+  const conn = new SshConnection({ ...target, name: target.name ?? `${target.address}:${target.port}` }, () => privateKey, {
+    readyTimeoutMs: opts.timeoutMs,
+    trustOnFirstUse: true,
+    onHostKey: (fp) => (seen = fp),
+  });
+  const runner = new SshProcessRunner(conn);
+  const matches = () => (target.hostKeyFingerprint && seen ? target.hostKeyFingerprint === seen : null);
+  try {
+    const r = await runner.exec('uname', ['-srm'], { timeoutMs: opts.timeoutMs ?? 10000 });
+    return { ok: true, hostKeyFingerprint: seen, hostKeyMatches: matches(), latencyMs: Date.now() - started, system: r.stdout.trim() };
+  } catch (e) {
+    const code = e instanceof DomainRuleError ? e.code : e instanceof ExecError ? 'command_failed' : 'unreachable';
+    return { ok: false, hostKeyFingerprint: seen, hostKeyMatches: matches(), latencyMs: Date.now() - started, error: { code, message: (e as Error).message } };
+  } finally {
+    conn.close();
+  }
+}

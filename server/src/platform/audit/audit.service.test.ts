@@ -1,0 +1,71 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../db/database.js';
+import { createTestDatabase, type TestDatabase } from '../../testing/test-db.js';
+import { EventBus } from '../events/event-bus.js';
+import type { Actor } from '../rbac/permissions.js';
+import { AuditLog } from './audit.service.js';
+
+const alice: Actor = { kind: 'user', userId: 'u-alice', username: 'alice', role: 'admin', ip: '10.1.2.3', userAgent: 'vitest' };
+
+describe('audit log (hash chain)', () => {
+  let tdb: TestDatabase;
+  let audit: AuditLog;
+  const events = new EventBus();
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    await migrate(tdb.database.db);
+    audit = new AuditLog(tdb.database.db, tdb.database.dialect, events);
+  });
+  afterAll(async () => tdb.cleanup());
+
+  it('records who did what to which target, and never stores secrets', async () => {
+    const seen: string[] = [];
+    const off = events.subscribe((e) => seen.push(e.type));
+    const e = await audit.record({ actor: alice, action: 'users.create', target: { type: 'user', id: 'u-bob' }, details: { username: 'bob', password: 'hunter2hunter2', nested: { apiToken: 'slw_x' } } });
+    off();
+    expect(e).toMatchObject({ seq: 1, action: 'users.create', outcome: 'success', ip: '10.1.2.3', userAgent: 'vitest', actor: { id: 'u-alice', name: 'alice', kind: 'user' }, target: { type: 'user', id: 'u-bob' } });
+    expect(e.details).toEqual({ username: 'bob', password: '[redacted]', nested: { apiToken: '[redacted]' } });
+    expect(seen).toEqual(['audit.created']);
+  });
+
+  it('keeps one unbroken chain under concurrent appends', async () => {
+    await Promise.all(Array.from({ length: 40 }, (_, i) => audit.record({ actor: alice, action: `test.concurrent`, details: { i } })));
+    const v = await audit.verify();
+    expect(v).toEqual({ ok: true, checked: 41 });
+  });
+
+  it('filters and pages newest first', async () => {
+    await audit.record({ actor: { ...alice, userId: 'u-carol', username: 'carol' }, action: 'auth.login', outcome: 'failure' });
+    const failures = await audit.list({ outcome: 'failure', limit: 10 });
+    expect(failures.items.map((i) => i.actor.name)).toEqual(['carol']);
+    const page1 = await audit.list({ action: 'test.concurrent', limit: 25 });
+    expect(page1.items).toHaveLength(25);
+    expect(page1.nextBefore).not.toBeNull();
+    const page2 = await audit.list({ action: 'test.concurrent', limit: 25, before: page1.nextBefore! });
+    expect(page2.items).toHaveLength(15);
+    expect(page2.nextBefore).toBeNull();
+    const seqs = [...page1.items, ...page2.items].map((i) => i.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect((await audit.list({ action: 'test.*', limit: 100 })).items).toHaveLength(40);
+  });
+
+  it('detects an altered entry', async () => {
+    await sql`update audit_log set details = ${JSON.stringify({ i: 999 })} where seq = 5`.execute(tdb.database.db);
+    expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: 5, reason: 'entry 5 was altered' });
+  });
+
+  it('detects a deleted entry', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      await migrate(fresh.database.db);
+      const log = new AuditLog(fresh.database.db, fresh.database.dialect);
+      for (let i = 0; i < 5; i++) await log.record({ actor: alice, action: 'x.y' });
+      await sql`delete from audit_log where seq = 3`.execute(fresh.database.db);
+      expect(await log.verify()).toMatchObject({ ok: false, brokenAt: 3, reason: 'entry 3 is missing' });
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+});

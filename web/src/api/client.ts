@@ -1,0 +1,40 @@
+import createClient from 'openapi-fetch';
+import { session } from '../auth/session';
+import { ApiError, errorFromResponse } from './errors';
+import type { paths } from './schema';
+
+/**
+ * The typed API client (types generated from the server's OpenAPI document).
+ *   const { data } = await api.GET('/api/v1/users', { params: { query: { search } } });
+ * Prefer `call(api.GET(...))`, which throws an ApiError carrying the server's message.
+ */
+export const api = createClient<paths>({ baseUrl: '', fetch: (req: Request) => session.authedFetch(req) });
+
+/** Unwraps an openapi-fetch result: returns data or throws ApiError (status, code, server message, Retry-After). */
+export async function call<T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const r = await p;
+  if (r.response.ok) return r.data as T;
+  throw await errorFromResponse(r.response, r.error);
+}
+
+/** The JSON body of a path+method's success response. */
+export type ApiData<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: infer R;
+}
+  ? R extends { 200: { content: { 'application/json': infer D } } }
+    ? D
+    : R extends { 201: { content: { 'application/json': infer D } } }
+      ? D
+      : R extends { 202: { content: { 'application/json': infer D } } }
+        ? D
+        : never
+  : never;
+
+/** Raw authenticated fetch for things the typed client does not cover (CSV downloads, streams). */
+export async function authedFetch(url: string, init?: RequestInit): Promise<Response> {
+  const res = await session.authedFetch(new Request(url, init));
+  if (!res.ok) throw await errorFromResponse(res);
+  return res;
+}
+
+export { ApiError };

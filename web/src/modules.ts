@@ -1,0 +1,7 @@
+import type { WebModule } from './platform/web-module';
+
+/**
+ * The web halves of the enabled modules, in sidebar order. Add one import and one entry per module:
+ *   import { sitesWeb } from '../../modules/sites/web';
+ */
+export const webModules: WebModule[] = [];
