@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -11,6 +13,30 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 30000,
           hookTimeout: 60000,
+          pool: 'forks',
+        },
+      },
+      {
+        // Web console component tests (React + Testing Library in jsdom).
+        plugins: [react()],
+        resolve: { alias: { '@slipway/web': fileURLToPath(new URL('./web/src/index.ts', import.meta.url)) } },
+        test: {
+          name: 'web',
+          include: ['web/src/**/*.test.tsx', 'web/src/**/*.test.ts', 'modules/*/web/**/*.test.tsx'],
+          environment: 'jsdom',
+          setupFiles: ['web/src/testing/setup.ts'],
+          testTimeout: 30000,
+        },
+      },
+      {
+        // Browser end-to-end tests: Debian's Chromium against a panel process (build the web first).
+        test: {
+          name: 'e2e',
+          include: ['e2e/**/*.e2e.test.ts'],
+          environment: 'node',
+          testTimeout: 240000,
+          hookTimeout: 180000,
+          fileParallelism: false,
           pool: 'forks',
         },
       },

@@ -13,6 +13,7 @@ PACKAGES=(
   chromium fonts-dejavu-core        # browser e2e tests through playwright-core
   debootstrap iproute2 procps       # systemd test host, network namespaces
   tgt                               # netboot (iSCSI target)
+  openssl                           # sites module: test certificates for the certificate watch
 )
 
 missing=()
@@ -51,7 +52,7 @@ if ! docker image inspect slipway-test/busybox:1 >/dev/null 2>&1; then
   root=$(mktemp -d)
   mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
   cp /bin/busybox "$root/bin/busybox"
-  for applet in $(/bin/busybox --list); do ln -sf busybox "$root/bin/$applet"; done
+  for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"; done
   echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
   echo 'hello from busybox' >"$root/www/index.html"
   tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - slipway-test/busybox:1 >/dev/null

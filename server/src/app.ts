@@ -8,7 +8,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { LoadedConfig } from './config.js';
 import { moduleEnvKey } from './config.js';
@@ -58,7 +58,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Finds the built web console (dist/web); absent in a dev checkout that never ran the build. */
 function webRoot(config: LoadedConfig): string | undefined {
   const candidates = [config.core.webDir, path.resolve(here, '../../web'), path.resolve(here, '../../dist/web'), path.resolve(here, '../../../dist/web')];
-  return candidates.find((d): d is string => !!d && existsSync(path.join(d, 'index.html')));
+  // The source folder web/ also has an index.html (Vite's entry): skip it, it is not a build.
+  return candidates.find((d): d is string => !!d && existsSync(path.join(d, 'index.html')) && !existsSync(path.join(d, 'vite.config.ts')));
 }
 
 export async function buildApp(deps: AppDeps): Promise<HttpApp> {
@@ -67,8 +68,8 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     logger: deps.logger ?? { level: config.core.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]'] },
     trustProxy: config.core.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
-    // Access logs must never carry secrets: the request line is logged without its query string.
-    disableRequestLogging: true,
+    // No per-request log lines: HTTP traffic is counted in /metrics and changes are in the audit log.
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -101,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const audit = new AuditLog(database.db, database.dialect, events);
   const hosts = new HostRegistry(database.db);
   const metrics = createMetrics();
-  const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics });
+  const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics, dataDir: config.core.dataDir });
   const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log });
   const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config };
   app.decorate('slipway', services);

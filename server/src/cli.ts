@@ -1,9 +1,8 @@
 import { Command } from 'commander';
+import { registerCommands } from './cli/index.js';
 import { ConfigError, loadConfig } from './config.js';
-import { modules } from './modules.js';
-import { startServer } from './server.js';
 
-/** The `slipway` command. Subcommands beyond `start` are added by cli-commands.ts. */
+/** The `slipway` command: `start` here, the operator tools in cli/. */
 export async function runCli(argv: string[]): Promise<void> {
   const program = new Command('slipway').description('Slipway control panel').showHelpAfterError();
   program
@@ -11,6 +10,9 @@ export async function runCli(argv: string[]): Promise<void> {
     .description('Start the panel (HTTP API, web console, job workers)')
     .action(async () => {
       try {
+        // Loaded on use so `--help` and the small commands start fast.
+        const { modules } = await import('./modules.js');
+        const { startServer } = await import('./server.js');
         await startServer(loadConfig(process.env, modules.map((m) => m.id)));
       } catch (e) {
         if (e instanceof ConfigError) {
@@ -20,5 +22,6 @@ export async function runCli(argv: string[]): Promise<void> {
         throw e;
       }
     });
+  registerCommands(program);
   await program.parseAsync(argv);
 }

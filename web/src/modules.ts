@@ -1,7 +1,9 @@
 import type { WebModule } from './platform/web-module';
+import { serverWeb } from '../../modules/server/web';
+import { sitesWeb } from '../../modules/sites/web';
 
 /**
  * The web halves of the enabled modules, in sidebar order. Add one import and one entry per module:
  *   import { sitesWeb } from '../../modules/sites/web';
  */
-export const webModules: WebModule[] = [];
+export const webModules: WebModule[] = [serverWeb, sitesWeb];

@@ -69,6 +69,8 @@ const ServiceBody = z.object({
   sleep: SleepPolicy.default({ mode: 'stop', idleTimeoutSeconds: 900 }),
   /** Seconds a start may take before the wake fails (504). */
   startTimeoutSeconds: z.number().int().min(1).max(600).default(60),
+  /** Seconds Docker waits after SIGTERM before SIGKILL when the service goes to sleep. */
+  stopTimeoutSeconds: z.number().int().min(0).max(300).default(10),
 });
 
 function checkGroup(s: { containers: { name: string; dependsOn: string[] }[]; http: { container?: string } }, ctx: z.RefinementCtx) {
@@ -111,6 +113,7 @@ export const ServiceView = z.object({
   restartPolicy: RestartPolicy,
   sleep: SleepPolicy,
   startTimeoutSeconds: z.number(),
+  stopTimeoutSeconds: z.number(),
   state: z.enum(SERVICE_STATES),
   lastError: z.string().nullable(),
   wakeCount: z.number(),

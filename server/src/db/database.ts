@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { coreMigration } from './migrations/0001_core.js';
 import type { CoreTables } from './schema.js';
@@ -64,12 +64,18 @@ export const coreMigrations: NamedMigrations = {
 export async function migrate(db: Kysely<any>, moduleMigrations: NamedMigrations = {}): Promise<string[]> {
   const all: NamedMigrations = { ...coreMigrations, ...moduleMigrations };
   const provider: MigrationProvider = { getMigrations: async () => all };
+  // Kysely looks for its migration tables in every schema unless told which: name ours, or a
+  // database holding other schemas (parallel test schemas) would be taken as already set up.
+  const pgSchema = db.getExecutor().adapter instanceof PostgresAdapter
+    ? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name
+    : undefined;
   const migrator = new Migrator({
     db,
     provider,
     allowUnorderedMigrations: true,
     migrationTableName: 'slipway_migrations',
     migrationLockTableName: 'slipway_migrations_lock',
+    ...(pgSchema ? { migrationTableSchema: pgSchema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));

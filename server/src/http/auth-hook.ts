@@ -12,6 +12,8 @@ export interface RouteEntry {
   method: string;
   url: string;
   websocket: boolean;
+  /** The route validates a request body. */
+  hasBody: boolean;
   access: { public?: boolean; authenticated?: boolean; permission?: string };
 }
 
@@ -53,7 +55,7 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
       throw new Error(`route ${String(route.method)} ${route.url} declares no access rule (config.public/authenticated/permission)`);
     }
     for (const method of [route.method].flat()) {
-      table.push({ method: String(method), url: route.url, websocket: !!(route as { websocket?: boolean }).websocket, access: { public: c.public, authenticated: c.authenticated, permission: c.permission } });
+      table.push({ method: String(method), url: route.url, websocket: !!(route as { websocket?: boolean }).websocket, hasBody: !!(route.schema as { body?: unknown } | undefined)?.body, access: { public: c.public, authenticated: c.authenticated, permission: c.permission } });
     }
   });
 

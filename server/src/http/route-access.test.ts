@@ -65,6 +65,24 @@ describe('route table: every route checks authentication and permission', () => 
     expect(checked).toBeGreaterThan(10);
   });
 
+  it('answers malformed bodies with 400 and a clear message, changing nothing', async () => {
+    const admin = tokens.get('admin')!;
+    const countRows = async () => Number((await t.services.database.db.selectFrom('audit_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await countRows();
+    const failures: string[] = [];
+    const bodyRoutes = t.app.routeTable.filter((r) => r.hasBody && !r.access.public);
+    for (const r of bodyRoutes) {
+      for (const payload of ['[1,2,3]', '{"unterminated": ']) {
+        const res = await t.app.inject({ method: r.method as 'POST', url: concrete(r.url), headers: { ...admin, 'content-type': 'application/json' }, payload });
+        const body = res.json() as { error?: { message?: string } };
+        if (res.statusCode !== 400 || !body.error?.message) failures.push(`${r.method} ${r.url} with ${payload} → ${res.statusCode}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(bodyRoutes.length).toBeGreaterThan(5);
+    expect(await countRows()).toBe(before);
+  });
+
   it('refuses a real anonymous WebSocket upgrade', async () => {
     const ws = t.app.routeTable.find((r) => r.websocket);
     expect(ws, 'at least one WebSocket route').toBeDefined();

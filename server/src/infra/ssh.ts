@@ -277,23 +277,149 @@ export class SshConnectionPool {
 // The runner
 
 const KILL_GRACE_MS = 2000;
+const PID_MARKER = 'slipway-pid:';
+/**
+ * Printed by the remote shell before it execs the program (same pid). sshd makes each session's
+ * shell a process-group leader, so this pid also names the group that `kill -SIG -pid` ends.
+ */
+const PID_ANNOUNCE = `echo "${PID_MARKER}$$" >&2`;
 
-/** Ends the remote program: SIGTERM, then SIGKILL and closing the channel after a grace period. */
-function terminate(channel: ClientChannel): () => void {
-  try {
-    channel.signal('TERM');
-  } catch {
-    /* channel already gone */
+/**
+ * Takes the pid announcement out of the stderr stream (anything a login script printed before
+ * it passes through untouched).
+ */
+function pidMarkerFilter(onPid: (pid: number) => void): { push(chunk: string): string; end(): string } {
+  let pending = '';
+  let found = false;
+  return {
+    push(chunk) {
+      if (found) return chunk;
+      pending += chunk;
+      const m = new RegExp(`(^|\\n)${PID_MARKER}(\\d+)\\n`).exec(pending);
+      if (!m) {
+        if (pending.length <= 65536) return '';
+        found = true; // no announcement after 64 KiB: stop looking
+        const out = pending;
+        pending = '';
+        return out;
+      }
+      found = true;
+      onPid(Number(m[2]));
+      const out = pending.slice(0, m.index + m[1]!.length) + pending.slice(m.index + m[0].length);
+      pending = '';
+      return out;
+    },
+    end() {
+      const out = pending;
+      pending = '';
+      return out;
+    },
+  };
+}
+
+/**
+ * One remote program on its own channel. Ending it cannot rely on SSH signal requests: OpenSSH
+ * refuses them for root logins ("session signalling requires privilege separation"), so the
+ * process group is signalled with `kill` over a second channel, and the request is sent as well.
+ */
+class RemoteProcess {
+  private pid: number | null = null;
+  private exitCode: number | null = null;
+  private terminating = false;
+  private closed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly connection: SshConnection,
+    private readonly channel: ClientChannel,
+    private readonly release: () => void,
+    on: { stdout(chunk: string): void; stderr(chunk: string): void; close(exitCode: number | null): void },
+    input?: string,
+  ) {
+    const marker = pidMarkerFilter((pid) => {
+      this.pid = pid;
+      if (this.terminating) this.kill('TERM');
+    });
+    channel.setEncoding('utf8');
+    channel.stderr.setEncoding('utf8');
+    channel.on('data', (c: string) => on.stdout(c));
+    channel.stderr.on('data', (c: string) => {
+      const out = marker.push(c);
+      if (out) on.stderr(out);
+    });
+    channel.on('exit', (code: number | null) => {
+      this.exitCode = typeof code === 'number' ? code : null;
+    });
+    const finish = () => {
+      if (this.closed) return;
+      this.closed = true;
+      for (const t of this.timers) clearTimeout(t);
+      const rest = marker.end();
+      if (rest) on.stderr(rest);
+      this.release();
+      on.close(this.exitCode);
+    };
+    channel.on('close', finish);
+    this.giveUp = finish;
+    if (input !== undefined) channel.end(input);
+    else channel.end();
   }
-  const t = setTimeout(() => {
-    try {
-      channel.signal('KILL');
-    } catch {
-      /* gone */
-    }
-    channel.close();
-  }, KILL_GRACE_MS);
-  return () => clearTimeout(t);
+
+  private readonly giveUp: () => void;
+
+  static async start(connection: SshConnection, commandLine: string, on: ConstructorParameters<typeof RemoteProcess>[3], input?: string): Promise<RemoteProcess> {
+    const { channel, release } = await connection.exec(`${PID_ANNOUNCE}; ${commandLine}`);
+    return new RemoteProcess(connection, channel, release, on, input);
+  }
+
+  /** SIGTERM now; SIGKILL and closing the channel after a grace period; give up after another. */
+  terminate(): void {
+    if (this.terminating || this.closed) return;
+    this.terminating = true;
+    this.kill('TERM');
+    this.timers.push(
+      setTimeout(() => {
+        this.kill('KILL');
+        this.channel.close();
+        this.timers.push(setTimeout(() => this.giveUp(), KILL_GRACE_MS));
+      }, KILL_GRACE_MS),
+    );
+  }
+
+  private kill(sig: 'TERM' | 'KILL'): void {
+    if (this.closed) return;
+    sendSignalRequest(this.channel, sig);
+    if (this.pid === null) return; // sent as soon as the pid is announced
+    const pid = Math.trunc(this.pid);
+    // Built from a validated integer and constants only: no user value reaches this line.
+    const line = `kill -${sig} -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null`;
+    this.connection
+      .exec(line)
+      .then(({ channel, release }) => {
+        channel.on('close', release);
+        channel.resume();
+        channel.stderr.resume();
+        channel.end();
+      })
+      .catch(() => {
+        /* connection gone: the channel close ends the wait */
+      });
+  }
+}
+
+/**
+ * Sends a signal request (RFC 4254 6.9) on a session channel. ssh2's `channel.signal()` stays
+ * silent once our side sent EOF (we do right away so programs see an empty stdin), so the
+ * request goes through the channel's protocol handle while the channel is open.
+ */
+function sendSignalRequest(channel: ClientChannel, name: 'TERM' | 'KILL'): void {
+  const ch = channel as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, s: string): void } } };
+  if (ch.outgoing?.state !== 'open' && ch.outgoing?.state !== 'eof') return;
+  try {
+    ch._client?._protocol?.signal(ch.outgoing.id, name);
+  } catch {
+    /* connection already gone */
+  }
 }
 
 /** ProcessRunner over SSH: the same argv-only contract as the local runner. */
@@ -309,61 +435,54 @@ export class SshProcessRunner implements ProcessRunner {
     const argv = [command, ...args];
     const started = Date.now();
     if (opts.signal?.aborted) throw new ExecError(argv, null, '', 'cancelled', this.host);
-    let opened: { channel: ClientChannel; release: () => void };
+    let stdout = '';
+    let stderr = '';
+    let ended: 'timeout' | 'cancelled' | null = null;
+    const outSplit = lineSplitter((l) => opts.onLine?.(l, 'stdout'));
+    const errSplit = lineSplitter((l) => opts.onLine?.(l, 'stderr'));
+    let closed!: (exitCode: number | null) => void;
+    const exited = new Promise<number | null>((r) => (closed = r));
+    let proc: RemoteProcess;
     try {
-      opened = await this.connection.exec(line);
+      proc = await RemoteProcess.start(
+        this.connection,
+        line,
+        {
+          stdout: (c) => {
+            stdout += c;
+            if (opts.onLine) outSplit.push(c);
+          },
+          stderr: (c) => {
+            stderr += c;
+            if (opts.onLine) errSplit.push(c);
+          },
+          close: (code) => closed(code),
+        },
+        opts.input,
+      );
     } catch (e) {
       if (e instanceof DomainRuleError) throw e;
       throw new ExecError(argv, null, (e as Error).message, 'spawn', this.host);
     }
-    const { channel, release } = opened;
-    return new Promise<ExecResult>((resolve, reject) => {
-      let stdout = '';
-      let stderr = '';
-      let exitCode: number | null = null;
-      let ended: 'timeout' | 'cancelled' | null = null;
-      let stopKill: (() => void) | null = null;
-      const stopOnce = (why: 'timeout' | 'cancelled') => {
-        if (ended) return;
-        ended = why;
-        stopKill = terminate(channel);
-      };
-      const timer = opts.timeoutMs ? setTimeout(() => stopOnce('timeout'), opts.timeoutMs) : null;
-      const onAbort = () => stopOnce('cancelled');
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-      const outSplit = lineSplitter((l) => opts.onLine?.(l, 'stdout'));
-      const errSplit = lineSplitter((l) => opts.onLine?.(l, 'stderr'));
-      channel.setEncoding('utf8');
-      channel.stderr.setEncoding('utf8');
-      channel.on('data', (c: string) => {
-        stdout += c;
-        if (opts.onLine) outSplit.push(c);
-      });
-      channel.stderr.on('data', (c: string) => {
-        stderr += c;
-        if (opts.onLine) errSplit.push(c);
-      });
-      channel.on('exit', (code: number | null) => {
-        exitCode = typeof code === 'number' ? code : null;
-      });
-      channel.on('close', () => {
-        if (timer) clearTimeout(timer);
-        stopKill?.();
-        opts.signal?.removeEventListener('abort', onAbort);
-        release();
-        if (opts.onLine) {
-          outSplit.end();
-          errSplit.end();
-        }
-        if (ended) return reject(new ExecError(argv, null, stderr, ended, this.host));
-        if (exitCode === null) return reject(new ExecError(argv, null, stderr || 'connection lost or the program was killed by a signal', 'exit', this.host));
-        if (!(opts.okExitCodes ?? [0]).includes(exitCode)) return reject(new ExecError(argv, exitCode, stderr, 'exit', this.host));
-        resolve({ argv, exitCode, stdout, stderr, durationMs: Date.now() - started });
-      });
-      if (opts.input !== undefined) channel.end(opts.input);
-      else channel.end();
-    });
+    const stop = (why: 'timeout' | 'cancelled') => {
+      ended ??= why;
+      proc.terminate();
+    };
+    const timer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : null;
+    const onAbort = () => stop('cancelled');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
+    const exitCode = await exited;
+    if (timer) clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (opts.onLine) {
+      outSplit.end();
+      errSplit.end();
+    }
+    if (ended) throw new ExecError(argv, null, stderr, ended, this.host);
+    if (exitCode === null) throw new ExecError(argv, null, stderr || 'the connection was lost or the program was killed by a signal', 'exit', this.host);
+    if (!(opts.okExitCodes ?? [0]).includes(exitCode)) throw new ExecError(argv, exitCode, stderr, 'exit', this.host);
+    return { argv, exitCode, stdout, stderr, durationMs: Date.now() - started };
   }
 
   stream(command: string, args: readonly string[], opts: Omit<ExecOptions, 'onLine' | 'timeoutMs'> = {}): StreamHandle {
@@ -372,52 +491,41 @@ export class SshProcessRunner implements ProcessRunner {
     let wake: (() => void) | null = null;
     let finished = false;
     let stopped = false;
-    let channel: ClientChannel | null = null;
+    let proc: RemoteProcess | null = null;
     const notify = () => {
       const w = wake;
       wake = null;
       w?.();
     };
     const stop = () => {
-      if (stopped) return;
       stopped = true;
-      if (channel) terminate(channel);
+      proc?.terminate();
     };
     opts.signal?.addEventListener('abort', stop, { once: true });
+    const splits = (['stdout', 'stderr'] as const).map((stream) =>
+      lineSplitter((l) => {
+        queue.push({ line: l, stream });
+        notify();
+      }),
+    );
 
     const done = (async (): Promise<number | null> => {
       try {
-        const opened = await this.connection.exec(line);
-        channel = opened.channel;
-        if (stopped) terminate(channel);
-        const ch = channel;
-        return await new Promise<number | null>((resolve) => {
-          let exitCode: number | null = null;
-          const splits = (['stdout', 'stderr'] as const).map((stream) =>
-            lineSplitter((l) => {
-              queue.push({ line: l, stream });
-              notify();
-            }),
-          );
-          ch.setEncoding('utf8');
-          ch.stderr.setEncoding('utf8');
-          ch.on('data', (c: string) => splits[0]!.push(c));
-          ch.stderr.on('data', (c: string) => splits[1]!.push(c));
-          ch.on('exit', (code: number | null) => {
-            exitCode = typeof code === 'number' ? code : null;
-          });
-          ch.on('close', () => {
-            for (const s of splits) s.end();
-            opened.release();
-            resolve(exitCode);
-          });
-          if (opts.input !== undefined) ch.end(opts.input);
-          else ch.end();
-        });
+        let closed!: (exitCode: number | null) => void;
+        const exited = new Promise<number | null>((r) => (closed = r));
+        proc = await RemoteProcess.start(
+          this.connection,
+          line,
+          { stdout: (c) => splits[0]!.push(c), stderr: (c) => splits[1]!.push(c), close: (code) => closed(code) },
+          opts.input,
+        );
+        if (stopped || opts.signal?.aborted) proc.terminate();
+        return await exited;
       } catch (e) {
         queue.push({ line: `slipway: ${(e as Error).message}`, stream: 'stderr' });
         return null;
       } finally {
+        for (const s of splits) s.end();
         finished = true;
         opts.signal?.removeEventListener('abort', stop);
         notify();

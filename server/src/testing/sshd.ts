@@ -7,6 +7,8 @@ import path from 'node:path';
 export interface TestSshd {
   address: string;
   port: number;
+  /** The listening sshd's pid; its children are the per-connection processes. */
+  pid: number;
   /** The user tests log in as (the user running the tests). */
   username: string;
   /** `SHA256:…` of the server's host key, as `ssh-keygen -lf` prints it. */
@@ -69,7 +71,7 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
       'UsePAM no',
       'StrictModes no',
       'MaxStartups 50',
-      'LogLevel INFO',
+      process.env.SLIPWAY_TEST_SSHD_DEBUG ? 'LogLevel DEBUG3' : 'LogLevel INFO',
       '',
     ].join('\n'),
   );
@@ -92,11 +94,13 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
       reject(new Error(`sshd exited with code ${code}:\n${log}`));
     });
   });
-  child.stderr!.resume();
+  if (process.env.SLIPWAY_TEST_SSHD_DEBUG) child.stderr!.on('data', (c: string) => process.stderr.write(c));
+  else child.stderr!.resume();
   let stopped = false;
   return {
     address: '127.0.0.1',
     port,
+    pid: child.pid!,
     username: userInfo().username,
     hostKeyFingerprint,
     hostKeyPath,

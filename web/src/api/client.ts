@@ -1,5 +1,5 @@
 import createClient from 'openapi-fetch';
-import { session } from '../auth/session';
+import { abs, session } from '../auth/session';
 import { ApiError, errorFromResponse } from './errors';
 import type { paths } from './schema';
 
@@ -8,7 +8,7 @@ import type { paths } from './schema';
  *   const { data } = await api.GET('/api/v1/users', { params: { query: { search } } });
  * Prefer `call(api.GET(...))`, which throws an ApiError carrying the server's message.
  */
-export const api = createClient<paths>({ baseUrl: '', fetch: (req: Request) => session.authedFetch(req) });
+export const api = createClient<paths>({ baseUrl: typeof location === 'undefined' ? '' : location.origin, fetch: (req: Request) => session.authedFetch(req) });
 
 /** Unwraps an openapi-fetch result: returns data or throws ApiError (status, code, server message, Retry-After). */
 export async function call<T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
@@ -32,7 +32,7 @@ export type ApiData<P extends keyof paths, M extends keyof paths[P]> = paths[P][
 
 /** Raw authenticated fetch for things the typed client does not cover (CSV downloads, streams). */
 export async function authedFetch(url: string, init?: RequestInit): Promise<Response> {
-  const res = await session.authedFetch(new Request(url, init));
+  const res = await session.authedFetch(new Request(abs(url), init));
   if (!res.ok) throw await errorFromResponse(res);
   return res;
 }

@@ -1,4 +1,4 @@
-import { session } from '../auth/session';
+import { abs, session } from '../auth/session';
 
 export interface SseMessage {
   id?: string;
@@ -57,7 +57,7 @@ export async function streamSse(url: string, o: SseOptions): Promise<void> {
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (lastId) headers['last-event-id'] = lastId;
-      const res = await session.authedFetch(new Request(url, { headers, signal: o.signal }));
+      const res = await session.authedFetch(new Request(abs(url), { headers, signal: o.signal }));
       if (res.status === 401 || res.status === 403 || res.status === 404) {
         o.onStatus?.('closed');
         return;

@@ -54,7 +54,7 @@ class Session {
   /** First load: setup needed? else try the refresh cookie. */
   async start(): Promise<void> {
     try {
-      const res = await fetch('/api/v1/setup');
+      const res = await fetch(abs('/api/v1/setup'));
       if (res.ok && ((await res.json()) as { required?: boolean }).required) return this.set({ status: 'setup' });
     } catch {
       /* the API may be briefly unreachable; fall through to sign-in */
@@ -70,7 +70,7 @@ class Session {
   }
 
   async loadMe(): Promise<Me | null> {
-    const res = await this.authedFetch(new Request('/api/v1/auth/me'));
+    const res = await this.authedFetch(new Request(abs('/api/v1/auth/me')));
     if (!res.ok) {
       this.clear('Your session ended. Sign in again.');
       return null;
@@ -96,7 +96,7 @@ class Session {
   refresh(): Promise<boolean> {
     this.refreshing ??= (async () => {
       try {
-        const res = await fetch('/api/v1/auth/refresh', {
+        const res = await fetch(abs('/api/v1/auth/refresh'), {
           method: 'POST',
           credentials: 'same-origin',
           headers: { 'content-type': 'application/json', 'x-csrf-token': readCookie('slipway_csrf') ?? '' },
@@ -136,7 +136,7 @@ class Session {
 
   async signOut(): Promise<void> {
     try {
-      await fetch('/api/v1/auth/logout', {
+      await fetch(abs('/api/v1/auth/logout'), {
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'content-type': 'application/json', 'x-csrf-token': readCookie('slipway_csrf') ?? '', ...(this.accessToken ? { authorization: `Bearer ${this.accessToken}` } : {}) },
@@ -160,6 +160,11 @@ class Session {
   }
 }
 
+/** Absolute URL on this origin (Request needs one outside a browser page, e.g. in tests). */
+export function abs(path: string): string {
+  return typeof location === 'undefined' ? path : new URL(path, location.origin).toString();
+}
+
 function isAuthExchange(url: string): boolean {
   return /\/api\/v1\/auth\/(login|refresh|logout)/.test(url);
 }
@@ -174,5 +179,8 @@ export function readCookie(name: string): string | undefined {
 }
 
 export const session = new Session();
+
+/** The address fragment at load (`#token=` of the printed setup link), before routing can drop it. */
+export const initialHash = typeof window === 'undefined' ? '' : window.location.hash;
 
 export { ApiError, errorFromResponse };

@@ -1,6 +1,6 @@
 import { ActionIcon, Badge, Box, Button, Group, Paper, Text, TextInput, Tooltip } from '@mantine/core';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { icons } from './icons';
 import type { LogBuffer, LogLine } from './log-buffer';
 
@@ -49,10 +49,12 @@ export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, 
     initialRect: { width: 800, height: typeof height === 'number' ? height : 420 },
   });
 
-  useEffect(() => {
-    if (!following || count === 0) return;
+  useLayoutEffect(() => {
+    const el = scrollRef.current;
+    if (!following || count === 0 || !el) return;
+    // Jump straight to the bottom (the browser clamps); no smooth scrolling while lines pour in.
     programmaticScroll.current = true;
-    virtualizer.scrollToIndex(count - 1, { align: 'end' });
+    el.scrollTop = virtualizer.getTotalSize();
   }, [following, count, version, virtualizer]);
 
   const onScroll = () => {

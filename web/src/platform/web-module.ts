@@ -23,7 +23,7 @@ export interface WebModule {
   navPermission: string;
   /** First page is the sidebar target. Keep at least the index page (`path: ''`). */
   pages: WebPage[];
-  /** Optional card on the dashboard (rendered only with navPermission). Keep it small: counts and links. */
+  /** Optional dashboard card (shown only with navPermission): render your own `<Card withBorder>`; keep it small: counts and links. */
   dashboardCard?: ComponentType;
 }
 

@@ -10,7 +10,11 @@ export const MFA_TOKEN_TTL_SECONDS = 300;
 
 export interface AccessClaims { userId: string; sessionId: string }
 
+/** Verified access tokens, so each token's signature is checked once, not on every request. */
+const VERIFIED_CACHE_MAX = 10_000;
+
 export class TokenSigner {
+  private readonly verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
   constructor(private readonly key: Uint8Array) {}
 
   signAccess(claims: AccessClaims, ttlSeconds: number): Promise<string> {
@@ -25,13 +29,26 @@ export class TokenSigner {
   }
 
   async verifyAccess(token: string): Promise<AccessClaims> {
+    const invalid = () => new UnauthorizedError('Access token is invalid or expired', 'invalid_token');
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expiresAtMs > Date.now()) return hit.claims;
+      this.verified.delete(token);
+      throw invalid();
+    }
+    let claims: AccessClaims;
+    let expiresAtMs: number;
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ALGORITHMS, issuer: ISSUER, audience: ACCESS_AUDIENCE });
-      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') throw new Error('claims missing');
-      return { userId: payload.sub, sessionId: payload.sid };
+      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') throw new Error('claims missing');
+      claims = { userId: payload.sub, sessionId: payload.sid };
+      expiresAtMs = payload.exp * 1000;
     } catch {
-      throw new UnauthorizedError('Access token is invalid or expired', 'invalid_token');
+      throw invalid();
     }
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { claims, expiresAtMs });
+    return claims;
   }
 
   signMfa(userId: string): Promise<string> {

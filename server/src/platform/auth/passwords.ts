@@ -7,7 +7,7 @@ export const PASSWORD_MIN_LENGTH = 12;
 /** argon2 cost grows with input; a cap keeps a huge "password" from being a denial of service. */
 export const PASSWORD_MAX_LENGTH = 256;
 
-const SEQUENCES = ['0123456789012345678901234567890', 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz', 'qwertyuiopasdfghjklzxcvbnm', 'qwertzuiopasdfghjklyxcvbnm', 'azertyuiopqsdfghjklmwxcvbn', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p', 'qazwsxedcrfvtgbyhnujmikolp'];
+const SEQUENCES = ['0123456789012345678901234567890', 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz', 'qwertyuiopasdfghjklzxcvbnm', 'zxcvbnmasdfghjklqwertyuiop', 'asdfghjklqwertyuiopzxcvbnm', 'qwertzuiopasdfghjklyxcvbnm', 'azertyuiopqsdfghjklmwxcvbn', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p', 'qazwsxedcrfvtgbyhnujmikolp'];
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's', '!': 'i' };
 
 function isSequenceOrRepeat(pw: string): boolean {
@@ -23,10 +23,10 @@ function isSequenceOrRepeat(pw: string): boolean {
 export function isCommonPassword(pw: string): boolean {
   const lower = pw.toLowerCase();
   if (COMMON_PASSWORDS.has(lower) || isSequenceOrRepeat(lower)) return true;
-  const deLeet = [...lower].map((c) => LEET[c] ?? c).join('');
-  // "Password2024!", "dragon123456": a common word padded with digits and symbols.
+  const deLeet = (s: string) => [...s].map((c) => LEET[c] ?? c).join('');
+  // "P@ssw0rd2024!", "dragon123456": a common word padded with digits and symbols.
   const core = (s: string) => s.replace(/^[^a-z]+|[^a-z]+$/g, '');
-  for (const candidate of [deLeet, core(lower), core(deLeet)]) {
+  for (const candidate of [deLeet(lower), core(lower), deLeet(core(lower)), core(deLeet(lower))]) {
     if (candidate.length >= 4 && (COMMON_PASSWORDS.has(candidate) || isSequenceOrRepeat(candidate))) return true;
   }
   return false;
@@ -67,10 +67,14 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
 }
 
 let dummyHash: Promise<string> | undefined;
+/** Made at start-up so even the first unknown-user sign-in costs the same as a real one. */
+export function prepareDummyHash(): Promise<string> {
+  dummyHash ??= hash(randomReadable(24));
+  return dummyHash;
+}
 /** Spends the same time as a real check so an unknown username is not revealed by timing. */
 export async function dummyVerify(password: string): Promise<void> {
-  dummyHash ??= hash(randomReadable(24));
-  await verifyPassword(await dummyHash, password);
+  await verifyPassword(await prepareDummyHash(), password);
 }
 
 /** A temporary password handed to a user by an administrator (shown once). */

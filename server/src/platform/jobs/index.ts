@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit.service.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { HostRegistry } from '../hosts/host-registry.js';
 import type { HttpApp } from '../module.js';
+import { DurableJobRunner, type JobRunnerTimings } from './job.service.js';
 import type { JobService } from './types.js';
 
 export interface JobRunnerDeps {
@@ -18,6 +19,8 @@ export interface JobRunnerDeps {
   log: FastifyBaseLogger;
   workers: number;
   metrics: Metrics;
+  /** The panel's data directory (the self-test checks it is writable). */
+  dataDir?: string;
 }
 
 export interface JobRunner extends JobService {
@@ -28,6 +31,9 @@ export interface JobRunner extends JobService {
   registerRoutes(app: HttpApp): void;
 }
 
-export function createJobService(_deps: JobRunnerDeps): JobRunner {
-  throw new Error('job runner: being built (helper)');
+export function createJobService(deps: JobRunnerDeps, timings?: Partial<JobRunnerTimings>): JobRunner {
+  return new DurableJobRunner(deps, timings);
 }
+
+export { DurableJobRunner, type JobRunnerTimings } from './job.service.js';
+export { SELFTEST_JOB } from './selftest.job.js';

@@ -16,7 +16,9 @@ export class JobLogWriter {
   private nextSeq: number;
   private unflushed: JobLogLine[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  private draining: Promise<void> | null = null;
+  /** The last write failed: lines are held (up to MAX_PENDING) and retried. */
+  private failing = false;
 
   constructor(
     private readonly store: JobStore,
@@ -31,10 +33,9 @@ export class JobLogWriter {
   append(line: string, stream: LogStream = 'info'): JobLogLine {
     const entry: JobLogLine = { seq: this.nextSeq++, at: Date.now(), stream, line: truncateLine(line) };
     this.unflushed.push(entry);
-    if (this.unflushed.length > MAX_PENDING) this.unflushed.splice(0, this.unflushed.length - MAX_PENDING);
+    if (this.failing && this.unflushed.length > MAX_PENDING) this.unflushed.splice(0, this.unflushed.length - MAX_PENDING);
     this.onLine(entry);
-    if (this.unflushed.length >= FLUSH_LINES) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
+    this.schedule(this.unflushed.length >= FLUSH_LINES ? 0 : FLUSH_DELAY_MS);
     return entry;
   }
 
@@ -43,37 +44,64 @@ export class JobLogWriter {
     return this.unflushed.slice();
   }
 
-  /** Writes everything appended so far; resolves when it is committed (or failed and will be retried). */
-  async flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
+  private schedule(delayMs: number): void {
+    if (this.draining) return; // the running drain picks up new lines
+    if (delayMs === 0) {
+      if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+      this.draining = this.drain();
+      return;
     }
-    while (this.flushing) await this.flushing;
-    if (!this.unflushed.length) return;
-    const batch = this.unflushed.slice(0, 1000);
-    this.flushing = this.store
-      .insertLines(this.jobId, batch)
-      .then(() => {
-        // Drop exactly the committed lines; newer ones may have arrived meanwhile.
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.draining ??= this.drain();
+    }, delayMs);
+  }
+
+  /** Writes batches until nothing is pending; on a database error, retries a second later. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.unflushed.length) {
+        const batch = this.unflushed.slice(0, 1000);
+        try {
+          await this.store.insertLines(this.jobId, batch);
+          this.failing = false;
+        } catch (err) {
+          this.failing = true;
+          this.onError(err);
+          this.timer ??= setTimeout(() => {
+            this.timer = null;
+            this.draining ??= this.drain();
+          }, 1000);
+          return;
+        }
+        // Drop exactly the committed lines (the oldest may have been dropped meanwhile).
         const last = batch[batch.length - 1]!.seq;
         const i = this.unflushed.findIndex((l) => l.seq > last);
         this.unflushed.splice(0, i === -1 ? this.unflushed.length : i);
-      })
-      .catch((err: unknown) => {
-        this.onError(err);
-        this.timer ??= setTimeout(() => void this.flush(), 1000);
-      })
-      .finally(() => {
-        this.flushing = null;
-      });
-    await this.flushing;
-    if (this.unflushed.length && !this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
+      }
+    } finally {
+      this.draining = null;
+    }
   }
 
-  /** Final flush; stops retrying afterwards. */
+  /** Writes everything appended so far; resolves when committed (or when the write failed). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.unflushed.length) {
+      this.draining = this.drain();
+      await this.draining;
+    }
+  }
+
+  /** Final flush, a few tries; stops retrying afterwards. */
   async close(): Promise<void> {
-    for (let i = 0; i < 5 && this.unflushed.length; i++) await this.flush();
+    for (let i = 0; i < 5 && this.unflushed.length; i++) {
+      await this.flush();
+      if (this.unflushed.length) await new Promise((r) => setTimeout(r, 200));
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

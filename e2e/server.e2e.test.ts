@@ -1,0 +1,71 @@
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, shot } from './browser.js';
+import { modules } from '../server/src/modules.js';
+import { buildWeb, startPanel, type Panel } from './panel.js';
+
+/** The server module in Chromium: live dashboard charts and a followed log file. */
+const ADMIN = { username: 'admin', email: 'admin@example.test', password: 'Harbour-Lantern-Quietly-42' };
+
+describe('server module in Chromium', () => {
+  let panel: Panel;
+  let browser: Browser;
+  let page: Page;
+  const dir = mkdtempSync(path.join(tmpdir(), 'slipway-e2e-logs-'));
+  const logFile = path.join(dir, 'app.log');
+
+  beforeAll(async () => {
+    writeFileSync(logFile, 'first line\n');
+    buildWeb();
+    // Other modules' fixed ports may be taken by another panel on this machine: let them pick a free one.
+    const others: Record<string, string> = modules.some((m) => m.id === 'containers') ? { SLIPWAY_CONTAINERS_ACTIVATOR_PORT: '0' } : {};
+    panel = await startPanel({ ...others, SLIPWAY_SERVER_SAMPLE_INTERVAL_MS: '1000', SLIPWAY_SERVER_LOG_SOURCES: JSON.stringify({ e2e: logFile }) });
+    const token = new URL(panel.setupUrl).hash.slice('#token='.length);
+    const res = await fetch(`${panel.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...ADMIN }) });
+    expect(res.status).toBe(201);
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await page.goto(panel.url);
+    await page.locator('input[autocomplete="username"]').fill(ADMIN.username);
+    await page.locator('input[autocomplete="current-password"]').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout: 15_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await panel?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the dashboard\'s charts move with live samples', async () => {
+    await page.goto(`${panel.url}/server`);
+    const chart = page.getByRole('img', { name: 'CPU use over time' }).locator('canvas');
+    await chart.waitFor({ timeout: 20_000 });
+    await page.getByTestId('tile-cpu').waitFor();
+    await page.waitForTimeout(2500);
+    const before = await chart.screenshot();
+    await page.waitForTimeout(3000);
+    const after = await chart.screenshot();
+    await shot(page, 'server', 'dashboard');
+    expect(Buffer.compare(before, after)).not.toBe(0);
+  });
+
+  it('a line appended to a followed file appears within a second', async () => {
+    await page.goto(`${panel.url}/server/logs`);
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    await page.getByLabel('Source', { exact: true }).first().click();
+    await page.getByRole('option', { name: new RegExp(logFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).click();
+    await page.getByText('first line').waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(500);
+    const marker = `appended at ${Date.now()}`;
+    const started = Date.now();
+    appendFileSync(logFile, `${marker}\n`);
+    await page.getByText(marker).waitFor({ timeout: 1000 });
+    expect(Date.now() - started).toBeLessThan(1000);
+    await shot(page, 'server', 'logs');
+  });
+});

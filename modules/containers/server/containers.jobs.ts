@@ -1,0 +1,217 @@
+import { z } from 'zod';
+import type { JobContext, JobService } from '../../../server/src/platform/jobs/types.js';
+import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
+import { startOrder } from './containers.schema.js';
+import { LABEL_CONTAINER, LABEL_MANAGED, LABEL_NAMESPACE, LABEL_SERVICE, dockerReason, type DockerClient } from './docker.client.js';
+import { containerName, networkName, type WakeController } from './wake.controller.js';
+
+export const JOB_CREATE = 'containers.create';
+export const JOB_UPDATE = 'containers.update';
+export const JOB_DELETE = 'containers.delete';
+
+const ServiceRef = z.object({ serviceId: z.string() });
+const UpdateInput = z.object({ serviceId: z.string(), spec: z.custom<ServiceSpec>((v) => typeof v === 'object' && v !== null) });
+
+interface Deps {
+  repo: ServicesRepo;
+  docker: DockerClient;
+  controller: WakeController;
+  namespace: string;
+}
+
+/** Create, update and delete of services: named steps, each with an undo where one exists. */
+export function defineContainerJobs(jobs: JobService, d: Deps): void {
+  const record = async (id: string): Promise<ServiceRecord> => {
+    const r = await d.repo.find(id);
+    if (!r) throw new Error(`service ${id} no longer exists`);
+    return r;
+  };
+  const labels = (r: ServiceRecord) => ({ [LABEL_MANAGED]: 'true', [LABEL_NAMESPACE]: d.namespace, [LABEL_SERVICE]: r.id });
+
+  const checkImages = async (ctx: JobContext<unknown>, spec: ServiceSpec) => {
+    for (const c of spec.containers) {
+      if (await d.docker.imageExists(c.image)) continue;
+      ctx.log(`pulling ${c.image}`);
+      try {
+        await d.docker.pull(c.image);
+      } catch (e) {
+        throw new Error(`image ${c.image} is not on the host and could not be pulled: ${dockerReason(e)}`);
+      }
+    }
+  };
+  const createContainers = async (ctx: JobContext<unknown>, r: ServiceRecord, spec: ServiceSpec) => {
+    for (const c of startOrder(spec.containers)) {
+      const name = containerName(r.name, c.name);
+      if (await d.docker.inspect(name)) await d.docker.remove(name); // a leftover of an interrupted attempt
+      await d.docker.createContainer({
+        name,
+        spec: c,
+        network: networkName(r.name),
+        ...(c.name === spec.http.container ? { httpPort: spec.http.port } : {}),
+        restartPolicy: spec.restartPolicy,
+        labels: { ...labels(r), [LABEL_CONTAINER]: c.name },
+      });
+      ctx.log(`created ${name} (${c.image})`);
+    }
+  };
+  const removeContainers = async (ctx: JobContext<unknown>, r: ServiceRecord, spec: ServiceSpec) => {
+    for (const c of startOrder(spec.containers).reverse()) {
+      const name = containerName(r.name, c.name);
+      const s = await d.docker.inspect(name);
+      // Only what carries our labels for this service is ever removed.
+      if (s && s.labels[LABEL_SERVICE] === r.id) {
+        await d.docker.remove(s.id);
+        ctx.log(`removed ${name}`);
+      }
+    }
+  };
+
+  jobs.define({
+    type: JOB_CREATE,
+    input: ServiceRef,
+    title: () => 'Create container service',
+    steps: [
+      {
+        name: 'check images',
+        idempotent: true,
+        run: async (ctx) => checkImages(ctx as JobContext<unknown>, (await record(ctx.input.serviceId)).spec),
+        // Runs when a later step failed: the service stays listed as failed, with the reason, to fix or delete.
+        undo: async (ctx) => {
+          await d.repo.update(ctx.input.serviceId, { state: 'failed', lastError: 'creation failed: see the job log' });
+        },
+      },
+      {
+        name: 'create network',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          await d.docker.ensureNetwork(networkName(r.name), labels(r));
+        },
+        undo: async (ctx) => d.docker.removeNetwork(networkName((await record(ctx.input.serviceId)).name)),
+      },
+      {
+        name: 'create containers',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          await createContainers(ctx as JobContext<unknown>, r, r.spec);
+        },
+        undo: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          await removeContainers(ctx as JobContext<unknown>, r, r.spec);
+        },
+      },
+      {
+        name: 'route through Caddy',
+        idempotent: true,
+        run: async (ctx) => {
+          await d.controller.register(ctx.input.serviceId);
+          ctx.log('route written; the service sleeps until its first request');
+        },
+        undo: async (ctx) => d.controller.unregister(ctx.input.serviceId),
+      },
+      {
+        name: 'start if always on',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          if (r.spec.sleep.mode !== 'always-on') return;
+          const w = await d.controller.wake(r.id, 'always-on');
+          ctx.log(`running on 127.0.0.1:${w.port}`);
+        },
+      },
+    ],
+  });
+
+  jobs.define({
+    type: JOB_UPDATE,
+    input: UpdateInput,
+    title: () => 'Change container service',
+    steps: [
+      {
+        name: 'check images',
+        idempotent: true,
+        run: async (ctx) => checkImages(ctx as JobContext<unknown>, ctx.input.spec),
+      },
+      {
+        name: 'put to sleep',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          ctx.state.wasRunning = d.controller.state(r.id) === 'running';
+          await d.controller.sleep(r.id, 'update');
+        },
+      },
+      {
+        name: 'replace containers',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          await d.controller.markBusyState(r.id, 'creating');
+          await removeContainers(ctx as JobContext<unknown>, r, r.spec);
+          await createContainers(ctx as JobContext<unknown>, r, ctx.input.spec);
+        },
+        undo: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          await removeContainers(ctx as JobContext<unknown>, r, ctx.input.spec);
+          await createContainers(ctx as JobContext<unknown>, r, r.spec);
+          await d.controller.register(r.id);
+        },
+      },
+      {
+        name: 'save and route',
+        idempotent: true,
+        run: async (ctx) => {
+          await d.repo.update(ctx.input.serviceId, { spec: ctx.input.spec });
+          await d.controller.register(ctx.input.serviceId);
+        },
+      },
+      {
+        name: 'start again',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          if (r.spec.sleep.mode === 'always-on' || ctx.state.wasRunning) await d.controller.wake(r.id, 'update');
+        },
+      },
+    ],
+  });
+
+  jobs.define({
+    type: JOB_DELETE,
+    input: ServiceRef,
+    title: () => 'Delete container service',
+    steps: [
+      {
+        name: 'remove route',
+        idempotent: true,
+        run: async (ctx) => {
+          await d.controller.markBusyState(ctx.input.serviceId, 'deleting');
+          await d.repo.update(ctx.input.serviceId, { state: 'deleting' });
+          await d.controller.unregister(ctx.input.serviceId);
+        },
+      },
+      {
+        name: 'remove containers',
+        idempotent: true,
+        run: async (ctx) => {
+          const r = await record(ctx.input.serviceId);
+          await removeContainers(ctx as JobContext<unknown>, r, r.spec);
+        },
+      },
+      {
+        name: 'remove network',
+        idempotent: true,
+        run: async (ctx) => d.docker.removeNetwork(networkName((await record(ctx.input.serviceId)).name)),
+      },
+      {
+        name: 'delete record',
+        idempotent: true,
+        run: async (ctx) => {
+          d.controller.forget(ctx.input.serviceId);
+          await d.repo.delete(ctx.input.serviceId);
+        },
+      },
+    ],
+  });
+}

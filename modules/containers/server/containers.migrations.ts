@@ -1,0 +1,40 @@
+import type { Kysely, Migration } from 'kysely';
+
+/** Services (spec as JSON text) and the history of their wakes. Portable SQLite/PostgreSQL schema. */
+export const containersInit: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('containers_services')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('host_id', 'text', (c) => c.notNull())
+      .addColumn('owner_id', 'text')
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('last_error', 'text')
+      .addColumn('wake_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('sleep_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_activity_at', 'bigint')
+      .addColumn('last_wake_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('containers_services_owner').on('containers_services').column('owner_id').execute();
+    await db.schema
+      .createTable('containers_wakes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('service_id', 'text', (c) => c.notNull().references('containers_services.id').onDelete('cascade'))
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('trigger', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('start_to_ready_ms', 'integer')
+      .addColumn('first_byte_ms', 'integer')
+      .addColumn('error', 'text')
+      .execute();
+    await db.schema.createIndex('containers_wakes_service_at').on('containers_wakes').columns(['service_id', 'at']).execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('containers_wakes').execute();
+    await db.schema.dropTable('containers_services').execute();
+  },
+};

@@ -1,0 +1,342 @@
+import { PassThrough, type Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { lineSplitter } from '../../../server/src/infra/process-runner.js';
+import type { ContainerSpec } from './containers.schema.js';
+
+/** Labels Slipway puts on what it creates; it never touches or prunes anything without them. */
+export const LABEL_MANAGED = 'slipway.managed';
+export const LABEL_NAMESPACE = 'slipway.namespace';
+export const LABEL_SERVICE = 'slipway.service';
+export const LABEL_CONTAINER = 'slipway.container';
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  image: string;
+  state: string;
+  status: string;
+  createdAt: number;
+  ports: { containerPort: number; hostPort: number | null; hostIp: string | null; protocol: string }[];
+  labels: Record<string, string>;
+  /** Created by Slipway (carries its label). */
+  managed: boolean;
+  serviceId: string | null;
+}
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  running: boolean;
+  paused: boolean;
+  status: string;
+  exitCode: number;
+  error: string;
+  health: string | null;
+  startedAt: string;
+  /** Host port published for a container port (tcp), when running. */
+  hostPort(containerPort: number): number | null;
+  labels: Record<string, string>;
+}
+
+export interface StatsSample {
+  at: number;
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+}
+
+export interface CreateContainerInput {
+  name: string;
+  spec: ContainerSpec;
+  network: string;
+  /** The port visitors reach through Caddy: published on 127.0.0.1 at a port Docker chooses. */
+  httpPort?: number;
+  restartPolicy: string;
+  labels: Record<string, string>;
+}
+
+/** Docker Engine API adapter (dockerode). The local socket today; one instance per host. */
+export class DockerClient {
+  readonly docker: Docker;
+  constructor(opts: { socketPath: string }) {
+    this.docker = new Docker({ socketPath: opts.socketPath });
+  }
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+  }
+
+  async listContainers(filters?: { labels?: string[] }): Promise<ContainerSummary[]> {
+    const list = await this.docker.listContainers({ all: true, ...(filters?.labels ? { filters: { label: filters.labels } } : {}) });
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      image: c.Image,
+      state: c.State,
+      status: c.Status,
+      createdAt: c.Created * 1000,
+      ports: c.Ports.map((p) => ({ containerPort: p.PrivatePort, hostPort: p.PublicPort ?? null, hostIp: p.IP ?? null, protocol: p.Type })),
+      labels: c.Labels ?? {},
+      managed: c.Labels?.[LABEL_MANAGED] === 'true',
+      serviceId: c.Labels?.[LABEL_SERVICE] ?? null,
+    }));
+  }
+
+  async listImages(): Promise<{ id: string; tags: string[]; sizeBytes: number; createdAt: number }[]> {
+    const list = await this.docker.listImages();
+    return list.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], sizeBytes: i.Size, createdAt: i.Created * 1000 }));
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (e) {
+      if (statusOf(e) === 404) return false;
+      throw e;
+    }
+  }
+
+  /** Pulls an image, resolving when the pull finished (no registry is reachable in tests). */
+  async pull(ref: string): Promise<void> {
+    const stream = await this.docker.pull(ref);
+    await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+  }
+
+  async inspect(idOrName: string): Promise<ContainerState | null> {
+    try {
+      const i = await this.docker.getContainer(idOrName).inspect();
+      const ports = i.NetworkSettings?.Ports ?? {};
+      return {
+        id: i.Id,
+        name: i.Name.replace(/^\//, ''),
+        running: i.State.Running,
+        paused: i.State.Paused,
+        status: i.State.Status,
+        exitCode: i.State.ExitCode,
+        error: i.State.Error,
+        health: i.State.Health?.Status ?? null,
+        startedAt: i.State.StartedAt,
+        labels: i.Config.Labels ?? {},
+        hostPort(containerPort: number) {
+          const b = ports[`${containerPort}/tcp`]?.find((x) => x.HostIp === '127.0.0.1' || x.HostIp === '0.0.0.0') ?? ports[`${containerPort}/tcp`]?.[0];
+          return b?.HostPort ? Number(b.HostPort) : null;
+        },
+      };
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw e;
+    }
+  }
+
+  /** Raw inspect document (for the console's inspect view). */
+  async inspectRaw(idOrName: string): Promise<Docker.ContainerInspectInfo> {
+    return this.docker.getContainer(idOrName).inspect();
+  }
+
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    const existing = await this.docker.listNetworks({ filters: { name: [name] } });
+    if (existing.some((n) => n.Name === name)) return;
+    await this.docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
+  async createContainer(input: CreateContainerInput): Promise<string> {
+    const { spec } = input;
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    if (input.httpPort) {
+      exposed[`${input.httpPort}/tcp`] = {};
+      bindings[`${input.httpPort}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: '' }];
+    }
+    for (const p of spec.ports) {
+      const key = `${p.containerPort}/${p.protocol}`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+    }
+    const hc = spec.healthCheck?.type === 'docker' ? spec.healthCheck : undefined;
+    const c = await this.docker.createContainer({
+      name: input.name,
+      Image: spec.image,
+      ...(spec.command ? { Cmd: spec.command } : {}),
+      Env: spec.env.map((e) => `${e.name}=${e.value}`),
+      Labels: { ...spec.labels, ...input.labels },
+      ExposedPorts: exposed,
+      ...(hc ? { Healthcheck: { Test: hc.test, Interval: hc.intervalMs * 1e6, Timeout: hc.intervalMs * 1e6, Retries: hc.retries, StartPeriod: 0 } } : {}),
+      HostConfig: {
+        PortBindings: bindings,
+        Binds: spec.volumes.map((v) => `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}`),
+        RestartPolicy: { Name: input.restartPolicy === 'no' ? '' : input.restartPolicy },
+        NetworkMode: input.network,
+      },
+      NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: [spec.name] } } },
+    });
+    return c.id;
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (e) {
+      if (statusOf(e) !== 304) throw e; // already started
+    }
+  }
+
+  async stop(id: string, timeoutSeconds = 10): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (e) {
+      if (statusOf(e) !== 304) throw e; // already stopped
+    }
+  }
+
+  async restart(id: string): Promise<void> {
+    await this.docker.getContainer(id).restart();
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.docker.getContainer(id).pause();
+  }
+
+  async unpause(id: string): Promise<void> {
+    await this.docker.getContainer(id).unpause();
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: false });
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
+  /** Log lines (stdout/stderr demultiplexed); `follow` keeps streaming until stop(). */
+  async logs(id: string, opts: { follow: boolean; tail?: number; sinceSeconds?: number }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }> {
+    const c = this.docker.getContainer(id);
+    const info = await c.inspect();
+    const raw = (await c.logs({ follow: opts.follow as true, stdout: true, stderr: true, timestamps: true, tail: opts.tail ?? 200, ...(opts.sinceSeconds ? { since: opts.sinceSeconds } : {}) })) as unknown;
+    const out = lineSplitter((line) => onLine({ stream: 'stdout', line }));
+    const err = lineSplitter((line) => onLine({ stream: 'stderr', line }));
+    if (Buffer.isBuffer(raw)) {
+      // Non-follow logs arrive as one buffer, still multiplexed unless the container has a TTY.
+      const text = info.Config.Tty ? { out: raw.toString('utf8'), err: '' } : demuxBuffer(raw);
+      out.push(text.out);
+      out.end();
+      err.push(text.err);
+      err.end();
+      return { stop() {}, done: Promise.resolve() };
+    }
+    const stream = raw as Readable;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.on('data', (d: Buffer) => out.push(d.toString('utf8')));
+    stderr.on('data', (d: Buffer) => err.push(d.toString('utf8')));
+    if (info.Config.Tty) stream.pipe(stdout);
+    else this.docker.modem.demuxStream(stream, stdout, stderr);
+    const done = new Promise<void>((resolve) => {
+      stream.on('end', () => resolve());
+      stream.on('close', () => resolve());
+      stream.on('error', () => resolve());
+    }).then(() => {
+      out.end();
+      err.end();
+    });
+    return { stop: () => stream.destroy(), done };
+  }
+
+  /** Live CPU, memory and network samples (about one a second) until stop(). */
+  async stats(id: string, onSample: (s: StatsSample) => void): Promise<{ stop(): void }> {
+    const stream = (await this.docker.getContainer(id).stats({ stream: true })) as unknown as Readable;
+    const split = lineSplitter((line) => {
+      if (!line.trim()) return;
+      try {
+        onSample(toSample(JSON.parse(line) as DockerStats));
+      } catch {
+        /* a partial line: skip */
+      }
+    });
+    stream.on('data', (d: Buffer) => split.push(d.toString('utf8')));
+    return { stop: () => stream.destroy() };
+  }
+
+  /** Container events of Slipway's namespace (start, die, stop, pause, unpause, destroy). */
+  async events(namespace: string, onEvent: (e: { action: string; id: string; labels: Record<string, string> }) => void): Promise<{ stop(): void }> {
+    const stream = (await this.docker.getEvents({ filters: { type: ['container'], label: [`${LABEL_NAMESPACE}=${namespace}`] } })) as unknown as Readable;
+    const split = lineSplitter((line) => {
+      if (!line.trim()) return;
+      try {
+        const e = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } };
+        onEvent({ action: e.Action, id: e.Actor.ID, labels: e.Actor.Attributes });
+      } catch {
+        /* ignore */
+      }
+    });
+    stream.on('data', (d: Buffer) => split.push(d.toString('utf8')));
+    stream.on('error', () => {});
+    return { stop: () => stream.destroy() };
+  }
+}
+
+interface DockerStats {
+  read: string;
+  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
+  memory_stats: { usage?: number; limit?: number; stats?: { inactive_file?: number; cache?: number } };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+}
+
+function toSample(s: DockerStats): StatsSample {
+  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+  const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+  const cpus = s.cpu_stats.online_cpus ?? s.cpu_stats.cpu_usage.percpu_usage?.length ?? 1;
+  const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.cache ?? 0;
+  let rx = 0;
+  let tx = 0;
+  for (const n of Object.values(s.networks ?? {})) {
+    rx += n.rx_bytes;
+    tx += n.tx_bytes;
+  }
+  return {
+    at: Date.parse(s.read) || Date.now(),
+    cpuPercent: sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0,
+    memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+    memoryLimitBytes: s.memory_stats.limit ?? 0,
+    networkRxBytes: rx,
+    networkTxBytes: tx,
+  };
+}
+
+/** Docker's multiplexed log format: 8-byte header (stream, 0, 0, 0, size BE32) per frame. */
+function demuxBuffer(buf: Buffer): { out: string; err: string } {
+  let out = '';
+  let err = '';
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const type = buf[i];
+    const size = buf.readUInt32BE(i + 4);
+    const chunk = buf.subarray(i + 8, i + 8 + size).toString('utf8');
+    if (type === 2) err += chunk;
+    else out += chunk;
+    i += 8 + size;
+  }
+  return { out, err };
+}
+
+export function statusOf(e: unknown): number | undefined {
+  return typeof e === 'object' && e !== null && 'statusCode' in e ? Number((e as { statusCode: unknown }).statusCode) : undefined;
+}
+
+/** A short, user-facing reason from a Docker API error. */
+export function dockerReason(e: unknown): string {
+  const json = (e as { json?: { message?: string } })?.json;
+  return json?.message ?? (e instanceof Error ? e.message : String(e));
+}

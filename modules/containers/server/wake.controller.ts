@@ -1,0 +1,485 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
+import type { AccessLogTail } from './access-log.tail.js';
+import type { CaddyAdmin, CaddyRoute } from './caddy.admin.js';
+import type { ContainersMetrics } from './containers.metrics.js';
+import type { ServiceRecord, ServicesRepo } from './containers.repo.js';
+import { newId } from '../../../server/src/db/ids.js';
+import { SERVICE_STATES, startOrder, type ServiceState } from './containers.schema.js';
+import { LABEL_CONTAINER, LABEL_SERVICE, dockerReason, type DockerClient } from './docker.client.js';
+
+/** A wake that did not end ready: 503 (could not start) or 504 (not ready in time), with the reason. */
+export class WakeError extends Error {
+  constructor(message: string, readonly status: 503 | 504) {
+    super(message);
+  }
+}
+
+export interface WakeResult {
+  port: number;
+  /** Id of the wake's history row, to add the first-byte time to. */
+  wakeId: string | null;
+}
+
+interface Live {
+  record: ServiceRecord;
+  state: ServiceState;
+  /** Serialises wake, sleep and reconcile of one service. */
+  chain: Promise<unknown>;
+  wake: Promise<WakeResult> | null;
+  /** Set while Slipway itself starts or stops containers, so Docker's events about it are not "outside" changes. */
+  busy: boolean;
+  /** Database writes of this service, in order; the wake path does not wait for them. */
+  persist: Promise<void>;
+  port: number | null;
+  lastActivity: number;
+  lastFailure: { at: number; error: WakeError } | null;
+}
+
+export interface WakeControllerDeps {
+  repo: ServicesRepo;
+  docker: DockerClient;
+  caddy: CaddyAdmin;
+  events: EventBus;
+  metrics: ContainersMetrics;
+  log: FastifyBaseLogger;
+  namespace: string;
+  listen: string[];
+  autoHttps: boolean;
+  accessLogger: string;
+  accessLog: AccessLogTail;
+  failureBackoffMs: number;
+  /** host:port of the activator (known once it listens). */
+  activatorDial(): string;
+  /** Requests/WebSockets of a service still being proxied by the activator (opened while it slept). */
+  activatorInFlight(serviceId: string): number;
+}
+
+export const containerName = (serviceName: string, container: string) => `slw-${serviceName}-${container}`;
+export const networkName = (serviceName: string) => `slw-${serviceName}`;
+
+/**
+ * The state machine of sleeping services: wakes them (one start for any number of concurrent
+ * requests), puts idle ones to sleep, keeps Caddy's routes pointing at the container while awake and
+ * at the activator while asleep, and follows changes made outside Slipway (Docker events).
+ */
+export class WakeController {
+  private readonly live = new Map<string, Live>();
+  private readonly byHost = new Map<string, string>();
+  private readonly listeners = new Set<(serviceId: string, state: ServiceState, detail?: string) => void>();
+  private stopEvents: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+
+  constructor(private readonly d: WakeControllerDeps) {}
+
+  routeId(serviceId: string): string {
+    return `${this.d.namespace}_svc_${serviceId.replace(/-/g, '')}`;
+  }
+
+  serviceForHost(host: string): string | undefined {
+    return this.byHost.get(host.toLowerCase().replace(/:\d+$/, ''));
+  }
+
+  state(serviceId: string): ServiceState | undefined {
+    return this.live.get(serviceId)?.state;
+  }
+
+  upstreamPort(serviceId: string): number | null {
+    const l = this.live.get(serviceId);
+    return l?.state === 'running' ? l.port : null;
+  }
+
+  lastActivity(serviceId: string): number | undefined {
+    return this.live.get(serviceId)?.lastActivity;
+  }
+
+  /** A recent failed wake, served to requests until the back-off passes. */
+  recentFailure(serviceId: string): WakeError | null {
+    const f = this.live.get(serviceId)?.lastFailure;
+    return f && Date.now() - f.at < this.d.failureBackoffMs ? f.error : null;
+  }
+
+  onStateChange(fn: (serviceId: string, state: ServiceState, detail?: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  touch(serviceId: string, at = Date.now()): void {
+    const l = this.live.get(serviceId);
+    if (l && at > l.lastActivity) l.lastActivity = at;
+  }
+
+  /** Rebuilds state from the database, Docker (labels) and Caddy; writes our Caddy server in one reload. */
+  async start(idleCheckIntervalMs: number): Promise<void> {
+    const records = await this.d.repo.list();
+    const routes: CaddyRoute[] = [];
+    for (const r of records) {
+      const l = this.track(r);
+      if (r.state === 'creating' || r.state === 'deleting') {
+        routes.push(this.activatorRoute(r));
+        continue;
+      }
+      const entry = await this.d.docker.inspect(containerName(r.name, r.spec.http.container));
+      const port = entry?.running && !entry.paused ? entry.hostPort(r.spec.http.port) : null;
+      if (entry && port) {
+        l.port = port;
+        l.lastActivity = Date.now();
+        routes.push(this.containerRoute(r, port));
+        await this.setState(l, 'running');
+      } else {
+        routes.push(this.activatorRoute(r));
+        const next: ServiceState = !entry ? 'failed' : r.state === 'failed' ? 'failed' : 'sleeping';
+        await this.setState(l, next, !entry ? 'its container is missing' : undefined);
+      }
+    }
+    await this.d.caddy.putAccessLogger(this.d.accessLogger, this.d.accessLog.file);
+    await this.d.caddy.putServer({ listen: this.d.listen, autoHttps: this.d.autoHttps, accessLogger: this.d.accessLogger, routes });
+    await this.d.accessLog.read(); // skip history
+    const events = await this.d.docker.events(this.d.namespace, (e) => void this.onDockerEvent(e).catch((err) => this.d.log.warn({ err }, 'docker event handling failed')));
+    this.stopEvents = events.stop;
+    for (const l of this.live.values()) {
+      if (l.record.spec.sleep.mode === 'always-on' && l.state === 'sleeping') void this.wake(l.record.id, 'always-on').catch(() => {});
+    }
+    this.timer = setInterval(() => void this.tick(), idleCheckIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.stopEvents?.();
+    this.stopEvents = null;
+    await Promise.allSettled([...this.live.values()].map((l) => l.chain));
+    await Promise.allSettled([...this.live.values()].map((l) => l.persist));
+  }
+
+  private track(r: ServiceRecord): Live {
+    let l = this.live.get(r.id);
+    if (!l) {
+      l = { record: r, state: r.state, chain: Promise.resolve(), wake: null, busy: false, persist: Promise.resolve(), port: null, lastActivity: r.lastActivityAt ?? Date.now(), lastFailure: null };
+      this.live.set(r.id, l);
+    }
+    l.record = r;
+    for (const [h, id] of this.byHost) if (id === r.id) this.byHost.delete(h);
+    for (const h of r.spec.hostnames) this.byHost.set(h, r.id);
+    return l;
+  }
+
+  private activatorRoute(r: ServiceRecord): CaddyRoute {
+    return { id: this.routeId(r.id), hostnames: r.spec.hostnames, dial: this.d.activatorDial(), setHeaders: { 'X-Slipway-Service': r.id } };
+  }
+
+  private containerRoute(r: ServiceRecord, port: number): CaddyRoute {
+    return { id: this.routeId(r.id), hostnames: r.spec.hostnames, dial: `127.0.0.1:${port}` };
+  }
+
+  private serialize<T>(l: Live, fn: () => Promise<T>): Promise<T> {
+    const run = l.chain.then(fn, fn);
+    l.chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Queues a database write of a service behind its earlier ones; never rejects (failures are logged). */
+  private queue(l: Live, write: () => Promise<unknown>): Promise<void> {
+    const next = l.persist.then(write).then(
+      () => {},
+      (err: unknown) => this.d.log.warn({ err, service: l.record.name }, 'saving service state failed'),
+    );
+    l.persist = next;
+    return next;
+  }
+
+  /** Resolves when the service's queued database writes are done (reads after a wake see them). */
+  settled(serviceId: string): Promise<void> {
+    return this.live.get(serviceId)?.persist ?? Promise.resolve();
+  }
+
+  /** In memory, events and listeners at once; the database write is queued (await it to wait). */
+  private setState(l: Live, state: ServiceState, detail?: string): Promise<void> {
+    const changed = l.state !== state;
+    l.state = state;
+    this.refreshGauge();
+    if (changed) {
+      this.d.events.publish({ type: 'container.state', resource: { type: 'container', id: l.record.id }, ownerId: l.record.ownerId, data: { name: l.record.name, state, ...(detail ? { detail } : {}) } });
+    }
+    for (const fn of this.listeners) fn(l.record.id, state, detail);
+    return this.queue(l, () => this.d.repo.update(l.record.id, { state, ...(state === 'failed' ? { lastError: detail ?? null } : state === 'running' ? { lastError: null } : {}) }));
+  }
+
+  private refreshGauge(): void {
+    const counts = Object.fromEntries(SERVICE_STATES.map((s) => [s, 0])) as Record<ServiceState, number>;
+    for (const l of this.live.values()) counts[l.state]++;
+    for (const s of SERVICE_STATES) this.d.metrics.services.set({ state: s }, counts[s]);
+  }
+
+  /** A service was created (its containers exist, stopped): route it to the activator, state sleeping. */
+  async register(serviceId: string): Promise<void> {
+    const r = await this.d.repo.find(serviceId);
+    if (!r) return;
+    const l = this.track(r);
+    await this.serialize(l, async () => {
+      await this.d.caddy.setRoute(this.activatorRoute(r));
+      l.port = null;
+      l.lastFailure = null;
+      await this.setState(l, 'sleeping');
+    });
+  }
+
+  /** Forgets a service: removes its route (before its containers go). */
+  async unregister(serviceId: string): Promise<void> {
+    const l = this.live.get(serviceId);
+    const run = async () => {
+      await this.d.caddy.removeRoute(this.routeId(serviceId));
+      if (l) l.busy = true; // what follows (container removal) is ours
+      for (const [h, id] of this.byHost) if (id === serviceId) this.byHost.delete(h);
+    };
+    await (l ? this.serialize(l, run) : run());
+  }
+
+  forget(serviceId: string): void {
+    this.live.delete(serviceId);
+    this.refreshGauge();
+  }
+
+  /** Wakes a service; concurrent callers share one start. Resolves with the container's port when ready. */
+  wake(serviceId: string, trigger: string): Promise<WakeResult> {
+    const l = this.live.get(serviceId);
+    if (!l) return Promise.reject(new WakeError('unknown service', 503));
+    if (l.state === 'running' && l.port && !l.wake) return Promise.resolve({ port: l.port, wakeId: null });
+    if (l.wake) return l.wake;
+    const p = this.serialize(l, () => this.doWake(l, trigger));
+    l.wake = p;
+    void p.finally(() => {
+      if (l.wake === p) l.wake = null;
+    }).catch(() => {});
+    return p;
+  }
+
+  private async doWake(l: Live, trigger: string): Promise<WakeResult> {
+    if (l.state === 'running' && l.port) return { port: l.port, wakeId: null };
+    if (l.state === 'creating' || l.state === 'deleting') throw new WakeError(`the service is ${l.state}`, 503);
+    const r = l.record;
+    const at = Date.now();
+    l.busy = true;
+    void this.setState(l, 'waking');
+    const deadline = at + r.spec.startTimeoutSeconds * 1000;
+    try {
+      const startedAt = performance.now();
+      let port: number | null = null;
+      for (const c of startOrder(r.spec.containers)) {
+        const name = containerName(r.name, c.name);
+        const before = await this.d.docker.inspect(name);
+        if (!before) throw new WakeError(`container ${name} is missing`, 503);
+        try {
+          if (before.paused) await this.d.docker.unpause(name);
+          else if (!before.running) await this.d.docker.start(name);
+        } catch (e) {
+          throw new WakeError(`container ${c.name} did not start: ${dockerReason(e)}`, 503);
+        }
+        const isEntry = c.name === r.spec.http.container;
+        const hc = c.healthCheck ?? (isEntry ? { type: 'http' as const, path: '/' } : { type: 'running' as const });
+        const p = await this.waitReady(name, c.name, hc, isEntry ? r.spec.http.port : null, deadline);
+        if (isEntry) port = p;
+      }
+      if (!port) throw new WakeError('the HTTP container publishes no port', 503);
+      const startToReadyMs = performance.now() - startedAt;
+      // Switch Caddy to the container and make sure its running config says so before anyone is told.
+      const route = this.containerRoute(r, port);
+      await this.d.caddy.setRoute(route);
+      const dial = await this.d.caddy.routeDial(route.id);
+      if (dial !== route.dial) throw new WakeError(`Caddy's route did not switch (it points at ${dial ?? 'nothing'})`, 503);
+      l.port = port;
+      l.lastActivity = Date.now();
+      l.lastFailure = null;
+      // Answer the held requests first; the bookkeeping follows in order.
+      const wakeId = newId();
+      const lastActivityAt = l.lastActivity;
+      void this.queue(l, async () => {
+        await this.d.repo.countWake(r.id);
+        await this.d.repo.update(r.id, { lastWakeAt: at, lastActivityAt });
+        await this.d.repo.recordWake(r.id, { at, trigger, outcome: 'ready', startToReadyMs: Math.round(startToReadyMs), firstByteMs: null, error: null }, wakeId);
+      });
+      this.d.metrics.wakes.inc({ service: r.name, outcome: 'ready' });
+      this.d.metrics.coldStart.observe({ phase: 'start_to_ready' }, startToReadyMs / 1000);
+      void this.setState(l, 'running');
+      this.d.events.publish({ type: 'container.woke', resource: { type: 'container', id: r.id }, ownerId: r.ownerId, data: { name: r.name, trigger, startToReadyMs: Math.round(startToReadyMs) } });
+      return { port, wakeId };
+    } catch (e) {
+      const err = e instanceof WakeError ? e : new WakeError(e instanceof Error ? e.message : String(e), 503);
+      l.lastFailure = { at: Date.now(), error: err };
+      l.port = null;
+      this.d.log.warn({ service: r.name, err: err.message }, 'wake failed');
+      // Leave nothing half-started: the route already points at the activator.
+      for (const c of startOrder(r.spec.containers).reverse()) await this.d.docker.stop(containerName(r.name, c.name), 2).catch(() => {});
+      await this.d.repo.recordWake(r.id, { at, trigger, outcome: 'failed', startToReadyMs: null, firstByteMs: null, error: err.message });
+      this.d.metrics.wakes.inc({ service: r.name, outcome: 'failed' });
+      await this.setState(l, 'failed', err.message);
+      throw err;
+    } finally {
+      l.busy = false;
+    }
+  }
+
+  /** Polls until the container is ready; fails fast when it exits. Returns the published HTTP port. */
+  private async waitReady(name: string, label: string, hc: { type: 'http'; path: string } | { type: 'docker' } | { type: 'running' }, httpPort: number | null, deadline: number): Promise<number | null> {
+    let port: number | null = null;
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.d.docker.inspect(name);
+      if (!s) throw new WakeError(`container ${label} disappeared`, 503);
+      if (!s.running) {
+        const tail = await this.lastLogLines(name);
+        throw new WakeError(`container ${label} exited with code ${s.exitCode}${s.error ? ` (${s.error})` : ''}${tail ? `: ${tail}` : ''}`, 503);
+      }
+      if (httpPort) port = s.hostPort(httpPort);
+      let ready = false;
+      if (hc.type === 'running') ready = true;
+      else if (hc.type === 'docker') {
+        if (s.health === 'unhealthy') throw new WakeError(`container ${label} is unhealthy`, 503);
+        ready = s.health === 'healthy';
+      } else if (port) {
+        ready = await httpReady(port, hc.path);
+      }
+      if (ready && (!httpPort || port)) return port;
+      if (Date.now() > deadline) throw new WakeError(`container ${label} was not ready within the start timeout`, 504);
+      await sleep(attempt < 50 ? 15 : 100);
+    }
+  }
+
+  private async lastLogLines(name: string): Promise<string> {
+    const lines: string[] = [];
+    try {
+      await this.d.docker.logs(name, { follow: false, tail: 3 }, (l) => lines.push(l.line.replace(/^\S+Z\s/, '')));
+    } catch {
+      /* no logs */
+    }
+    return lines.join(' | ').slice(0, 500);
+  }
+
+  /** Puts a running service to sleep: route to the activator first, then stop (or pause) its containers. */
+  sleep(serviceId: string, reason: string): Promise<void> {
+    const l = this.live.get(serviceId);
+    if (!l) return Promise.resolve();
+    return this.serialize(l, () => this.doSleep(l, reason));
+  }
+
+  private async doSleep(l: Live, reason: string): Promise<void> {
+    if (l.state !== 'running' && l.state !== 'failed') return;
+    const r = l.record;
+    l.busy = true;
+    const wasRunning = l.state === 'running';
+    try {
+      await this.setState(l, 'stopping');
+      await this.d.caddy.setRoute(this.activatorRoute(r));
+      l.port = null;
+      for (const c of startOrder(r.spec.containers).reverse()) {
+        const name = containerName(r.name, c.name);
+        const s = await this.d.docker.inspect(name);
+        if (!s?.running) continue;
+        if (r.spec.sleep.mode === 'pause' && !s.paused) await this.d.docker.pause(name);
+        else if (r.spec.sleep.mode !== 'pause') await this.d.docker.stop(name, r.spec.stopTimeoutSeconds ?? 10);
+      }
+      if (wasRunning) {
+        await this.d.repo.countSleep(r.id);
+        this.d.metrics.sleeps.inc({ service: r.name });
+      }
+      await this.setState(l, 'sleeping');
+      if (wasRunning) this.d.events.publish({ type: 'container.slept', resource: { type: 'container', id: r.id }, ownerId: r.ownerId, data: { name: r.name, reason } });
+    } finally {
+      l.busy = false;
+    }
+  }
+
+  /** One idle check: activity from Caddy's access log and in-flight counters, then sleep the idle. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const e of await this.d.accessLog.read()) {
+        const id = this.byHost.get(e.host);
+        if (id) this.touch(id, e.at);
+      }
+      const running = [...this.live.values()].filter((l) => l.state === 'running');
+      if (!running.length) return;
+      const inFlight = new Map((await this.d.caddy.upstreams()).map((u) => [u.address, u.numRequests]));
+      const now = Date.now();
+      for (const l of running) {
+        // An open WebSocket or streaming response is a request in flight: never sleep under it.
+        if ((l.port && (inFlight.get(`127.0.0.1:${l.port}`) ?? 0) > 0) || this.d.activatorInFlight(l.record.id) > 0) l.lastActivity = now;
+        const policy = l.record.spec.sleep;
+        if (policy.mode === 'always-on' || l.wake || l.busy) continue;
+        if (now - l.lastActivity >= policy.idleTimeoutSeconds * 1000) {
+          await this.d.repo.update(l.record.id, { lastActivityAt: l.lastActivity });
+          void this.sleep(l.record.id, 'idle').catch((err) => this.d.log.warn({ err, service: l.record.name }, 'sleep failed'));
+        }
+      }
+    } catch (err) {
+      this.d.log.warn({ err }, 'idle check failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  recordFirstByte(serviceId: string, wakeId: string, ms: number): Promise<void> {
+    this.d.metrics.coldStart.observe({ phase: 'first_byte' }, ms / 1000);
+    const l = this.live.get(serviceId);
+    return l ? this.queue(l, () => this.d.repo.setFirstByte(wakeId, ms)) : Promise.resolve();
+  }
+
+  /** Containers changed outside Slipway: the route and state follow. */
+  private async onDockerEvent(e: { action: string; id: string; labels: Record<string, string> }): Promise<void> {
+    const serviceId = e.labels[LABEL_SERVICE];
+    const l = serviceId ? this.live.get(serviceId) : undefined;
+    if (!l || l.busy || l.wake) return;
+    const isEntry = e.labels[LABEL_CONTAINER] === l.record.spec.http.container;
+    const action = e.action.split(':')[0]!;
+    await this.serialize(l, async () => {
+      if (l.busy) return;
+      const r = l.record;
+      if ((action === 'start' || action === 'unpause') && isEntry && l.state !== 'running') {
+        const s = await this.d.docker.inspect(containerName(r.name, r.spec.http.container));
+        const port = s?.running && !s.paused ? s.hostPort(r.spec.http.port) : null;
+        if (!port) return;
+        await this.d.caddy.setRoute(this.containerRoute(r, port));
+        l.port = port;
+        l.lastActivity = Date.now();
+        await this.setState(l, 'running', 'started outside Slipway');
+      } else if (['die', 'stop', 'pause', 'kill', 'oom'].includes(action) && l.state === 'running') {
+        await this.d.caddy.setRoute(this.activatorRoute(r));
+        l.port = null;
+        const s = await this.d.docker.inspect(e.id);
+        const crashed = action === 'oom' || (action === 'die' && !!s && s.exitCode !== 0 && s.exitCode !== 143 && s.exitCode !== 137);
+        await this.setState(l, crashed ? 'failed' : 'sleeping', crashed ? `container ${e.labels[LABEL_CONTAINER]} exited with code ${s?.exitCode}` : 'stopped outside Slipway');
+      } else if (action === 'destroy' && l.state !== 'deleting') {
+        await this.d.caddy.setRoute(this.activatorRoute(r));
+        l.port = null;
+        await this.setState(l, 'failed', `container ${e.labels[LABEL_CONTAINER]} was removed outside Slipway`);
+      }
+    });
+  }
+
+  /** Marks a service as changing (a job runs on it): requests get 503 until it is registered again. */
+  async markBusyState(serviceId: string, state: 'creating' | 'deleting'): Promise<void> {
+    const l = this.live.get(serviceId);
+    if (!l) return;
+    await this.serialize(l, () => this.setState(l, state));
+  }
+
+  /** Re-reads a service's record after its spec changed. */
+  async refresh(serviceId: string): Promise<void> {
+    const r = await this.d.repo.find(serviceId);
+    if (r) this.track(r);
+  }
+}
+
+async function httpReady(port: number, path: string): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000), redirect: 'manual' });
+    await res.arrayBuffer().catch(() => {});
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOrCreatePanelKey } from '../../../../server/src/infra/ssh.js';
+import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
+import { startSshd, type TestSshd } from '../../../../server/src/testing/sshd.js';
+import { serverModule } from '../index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('hosts over SSH against a real sshd', () => {
+  let t: TestApp;
+  let admin: SignedIn;
+  let viewer: SignedIn;
+  let sshd: TestSshd;
+  let other: TestSshd | undefined;
+
+  beforeAll(async () => {
+    t = await createTestApp({ modules: [serverModule], env: { SLIPWAY_SERVER_SAMPLE_INTERVAL_MS: '500' } });
+    admin = await t.signIn('admin');
+    viewer = await t.signIn('viewer');
+    sshd = await startSshd({ authorizedKeys: [loadOrCreatePanelKey(t.dataDir).publicKey] });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sshd?.stop();
+    await other?.stop();
+  });
+
+  it('lists the local host from the start', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/hosts', headers: viewer.headers });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().items[0]).toMatchObject({ id: 'local', kind: 'local', status: 'online' });
+  });
+
+  it('adds a host: probe shows the fingerprint, adding pins it, capabilities are detected, metrics flow over SSH', async () => {
+    const probe = await t.app.inject({ method: 'POST', url: '/api/v1/hosts/probe', headers: admin.headers, payload: { address: sshd.address, port: sshd.port } });
+    expect(probe.statusCode).toBe(200);
+    expect(probe.json().fingerprint).toBe(sshd.hostKeyFingerprint);
+    expect(probe.json().panelPublicKey).toMatch(/^ssh-ed25519 /);
+
+    const denied = await t.app.inject({ method: 'POST', url: '/api/v1/hosts', headers: viewer.headers, payload: { name: 'nope', address: sshd.address, port: sshd.port, username: sshd.username, hostKeyFingerprint: sshd.hostKeyFingerprint } });
+    expect(denied.statusCode).toBe(403);
+
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/hosts', headers: admin.headers, payload: { name: 'edge1', address: sshd.address, port: sshd.port, username: sshd.username, hostKeyFingerprint: sshd.hostKeyFingerprint } });
+    expect(res.statusCode, res.body).toBe(201);
+    const host = res.json().host;
+    expect(host).toMatchObject({ name: 'edge1', kind: 'ssh', hostKeyFingerprint: sshd.hostKeyFingerprint, status: 'online' });
+    // This "remote" host is this machine: what it offers is what is installed here.
+    expect(host.capabilities.docker).toBe(true);
+    expect(host.capabilities.netdata).toBe(true);
+    expect(host.capabilities.tgt).toBe(true);
+    expect(host.capabilities.systemd).toBe(false); // no systemd as PID 1 here
+
+    const metrics = await waitFor('a remote sample', async () => {
+      const m = await t.app.inject({ method: 'GET', url: `/api/v1/server/metrics?host=${host.id}`, headers: viewer.headers });
+      return m.json().current ? m.json() : null;
+    });
+    const memTotal = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
+    expect(metrics.current.memory.totalBytes).toBe(memTotal);
+    expect(metrics.current.disks.map((d: { mount: string }) => d.mount)).toContain('/');
+    expect(metrics.sampler.state).toBe('ok');
+
+    const test = await t.app.inject({ method: 'POST', url: `/api/v1/hosts/${host.id}/test`, headers: admin.headers });
+    expect(test.json()).toMatchObject({ ok: true, status: 'online', hostKeyMatches: true });
+    expect(test.json().system).toMatch(/^Linux /);
+
+    const audit = await t.services.audit.list({ action: 'hosts.create', limit: 10 });
+    expect(audit.items.some((a) => a.target?.id === host.id && a.outcome === 'success')).toBe(true);
+  });
+
+  it('refuses a host whose key differs from the confirmed fingerprint, loudly', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/hosts', headers: admin.headers, payload: { name: 'impostor', address: sshd.address, port: sshd.port, username: sshd.username, hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.code).toBe('host_key_mismatch');
+    expect(res.json().error.message).toMatch(/changed|Refusing/);
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/hosts', headers: admin.headers });
+    expect(list.json().items.map((h: { name: string }) => h.name)).not.toContain('impostor');
+  });
+
+  it('marks a pinned host whose key changed (same address, new key) and stops using it', async () => {
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/hosts', headers: admin.headers });
+    const host = list.json().items.find((h: { name: string }) => h.name === 'edge1');
+    const port = sshd.port;
+    await sshd.stop();
+    other = await startSshd({ authorizedKeys: [loadOrCreatePanelKey(t.dataDir).publicKey], port });
+    const test = await t.app.inject({ method: 'POST', url: `/api/v1/hosts/${host.id}/test`, headers: admin.headers });
+    expect(test.json()).toMatchObject({ ok: false, status: 'host-key-mismatch', hostKeyMatches: false, hostKeyFingerprint: other.hostKeyFingerprint });
+    const after = await t.app.inject({ method: 'GET', url: `/api/v1/hosts/${host.id}`, headers: admin.headers });
+    expect(after.json().host.status).toBe('host-key-mismatch');
+
+    // Re-pinning the new key after the operator confirmed it makes the host usable again.
+    const repin = await t.app.inject({ method: 'PATCH', url: `/api/v1/hosts/${host.id}`, headers: admin.headers, payload: { hostKeyFingerprint: other.hostKeyFingerprint } });
+    expect(repin.statusCode, repin.body).toBe(200);
+    expect(repin.json().host).toMatchObject({ status: 'online', hostKeyFingerprint: other.hostKeyFingerprint });
+  });
+
+  it('removes a remote host but never the local one', async () => {
+    const local = await t.app.inject({ method: 'DELETE', url: '/api/v1/hosts/local', headers: admin.headers });
+    expect(local.statusCode).toBe(422);
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/hosts', headers: admin.headers });
+    const host = list.json().items.find((h: { name: string }) => h.name === 'edge1');
+    const del = await t.app.inject({ method: 'DELETE', url: `/api/v1/hosts/${host.id}`, headers: admin.headers });
+    expect(del.statusCode).toBe(200);
+    const gone = await t.app.inject({ method: 'GET', url: `/api/v1/hosts/${host.id}`, headers: admin.headers });
+    expect(gone.statusCode).toBe(404);
+    const overview = await t.app.inject({ method: 'GET', url: '/api/v1/system/overview', headers: admin.headers });
+    expect(overview.json().hosts.map((h: { id: string }) => h.id)).toEqual(['local']);
+  });
+});

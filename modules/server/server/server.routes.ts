@@ -1,0 +1,256 @@
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { openSse } from '../../../server/src/http/sse.js';
+import type { HttpApp } from '../../../server/src/platform/module.js';
+import type { LogTransport } from './logs/log-delivery.js';
+import { LogDelivery } from './logs/log-delivery.js';
+import type { LogMessage } from './logs/log-line.js';
+import type { LogsService } from './logs/logs.service.js';
+import type { MetricsService } from './metrics/metrics.service.js';
+import type { NetdataService } from './metrics/netdata.service.js';
+import type { MetricSample } from './metrics/proc-parser.js';
+import type { OverviewService } from './overview.service.js';
+import { serverPermissions } from './server.permissions.js';
+import { HostQuery, LogLineSchema, LogQuery, MetricsQuery, NetdataQuery, ServiceAction, UnitName, UnitStatus } from './server.schema.js';
+import type { ServicesService } from './services/services.service.js';
+import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
+
+const Point = z.object({
+  at: z.number(), cpuPercent: z.number(), load1: z.number(), memUsedPercent: z.number(), swapUsedPercent: z.number(),
+  netRxBytesPerSec: z.number(), netTxBytesPerSec: z.number(), diskReadBytesPerSec: z.number(), diskWriteBytesPerSec: z.number(), diskMaxUsedPercent: z.number(),
+});
+const Sample = z.object({
+  at: z.number(),
+  intervalMs: z.number(),
+  cpu: z.object({ percent: z.number(), user: z.number(), system: z.number(), iowait: z.number(), steal: z.number(), perCore: z.array(z.number()), cores: z.number() }),
+  load: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }),
+  memory: z.object({ totalBytes: z.number(), usedBytes: z.number(), availableBytes: z.number(), usedPercent: z.number(), swapTotalBytes: z.number(), swapUsedBytes: z.number(), swapUsedPercent: z.number() }),
+  disks: z.array(z.object({ mount: z.string(), device: z.string(), fstype: z.string(), totalBytes: z.number(), usedBytes: z.number(), availableBytes: z.number(), usedPercent: z.number() })),
+  diskIo: z.array(z.object({ device: z.string(), readBytesPerSec: z.number(), writeBytesPerSec: z.number(), readsPerSec: z.number(), writesPerSec: z.number() })),
+  network: z.array(z.object({ iface: z.string(), rxBytesPerSec: z.number(), txBytesPerSec: z.number(), rxPacketsPerSec: z.number(), txPacketsPerSec: z.number() })),
+  uptimeSeconds: z.number(),
+});
+const AlertSchema = z.object({ id: z.string(), hostId: z.string(), kind: z.enum(['disk', 'memory', 'load']), subject: z.string(), message: z.string(), value: z.number(), threshold: z.number(), since: z.number() });
+const SamplerStatus = z.object({ state: z.string(), error: z.string().nullable(), lastSampleAt: z.number().nullable() });
+
+const WS_HIGH_WATER = 1024 * 1024;
+
+function wsTransport(socket: WebSocket): LogTransport {
+  let closed = socket.readyState !== socket.OPEN;
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => (closed = true));
+  return {
+    send: (msg) => {
+      if (!closed) socket.send(JSON.stringify(msg));
+    },
+    congested: () => socket.bufferedAmount > WS_HIGH_WATER,
+    // ws has no drain event: watch its buffer go down.
+    drained: () => new Promise<void>((resolve) => {
+      const check = () => (closed || socket.bufferedAmount <= WS_HIGH_WATER / 4 ? resolve() : setTimeout(check, 10));
+      check();
+    }),
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+export interface ServerRouteDeps {
+  metrics: MetricsService;
+  netdata: NetdataService;
+  overview: OverviewService;
+  services: ServicesService;
+  logs: LogsService;
+  hosts: HostRegistry;
+  maxQueuedLines: number;
+}
+
+/** `/api/v1/server/*` and `/api/v1/system/overview`: thin routes over the module's services. */
+export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
+  const metricsRead = { permission: serverPermissions['metrics.read'] };
+  const logsRead = { permission: serverPermissions['logs.read'] };
+
+  app.get('/system/overview', {
+    config: metricsRead,
+    schema: {
+      tags: ['server'],
+      description: 'Hosts with their latest metrics, resource totals, module counts, job counts and active alerts.',
+      response: {
+        200: z.object({
+          hosts: z.array(z.object({
+            id: z.string(), name: z.string(), kind: z.string(), status: z.string(), capabilities: z.record(z.string(), z.boolean()), sampler: SamplerStatus.nullable(),
+            metrics: z.object({ cpuPercent: z.number(), cores: z.number(), load1: z.number(), memUsedPercent: z.number(), diskMaxUsedPercent: z.number(), uptimeSeconds: z.number() }).nullable(),
+          })),
+          totals: z.object({ hosts: z.number(), online: z.number(), cores: z.number(), memoryTotalBytes: z.number(), memoryUsedBytes: z.number(), diskTotalBytes: z.number(), diskUsedBytes: z.number() }),
+          modules: z.array(z.object({ id: z.string(), title: z.string(), count: z.number().nullable() })),
+          jobs: z.object({ queued: z.number(), running: z.number(), failedLastDay: z.number() }),
+          alerts: z.array(AlertSchema),
+          at: z.number(),
+        }),
+      },
+    },
+  }, async (req) => d.overview.get(req.actor));
+
+  app.get('/server/metrics', {
+    config: metricsRead,
+    schema: {
+      tags: ['server'],
+      description: 'Current values and history. `from`/`to`: epoch ms or negative seconds from now (default: the last 15 minutes); `step`: bucket in ms.',
+      querystring: MetricsQuery,
+      response: { 200: z.object({ hostId: z.string(), intervalMs: z.number(), sampler: SamplerStatus.nullable(), current: Sample.nullable(), history: z.array(Point), from: z.number(), to: z.number(), step: z.number() }) },
+    },
+  }, async (req) => {
+    await d.hosts.get(req.query.host);
+    const to = req.query.to ?? Date.now();
+    const from = req.query.from ?? to - 15 * 60_000;
+    const step = req.query.step ?? (to - from <= 3_600_000 ? d.metrics.intervalMs : 60_000);
+    return {
+      hostId: req.query.host,
+      intervalMs: d.metrics.intervalMs,
+      sampler: d.metrics.status(req.query.host) ?? null,
+      current: d.metrics.current(req.query.host) ?? null,
+      history: await d.metrics.history(req.query.host, from, to, step),
+      from, to, step,
+    };
+  });
+
+  app.get('/server/metrics/stream', {
+    config: metricsRead,
+    schema: { tags: ['server'], description: 'Server-Sent Events: `sample` with each new sample of the host (the latest one first).', querystring: HostQuery },
+  }, async (req, reply) => {
+    await d.hosts.get(req.query.host);
+    const sse = openSse(req, reply);
+    const send = (s: MetricSample) => sse.send({ id: s.at, event: 'sample', data: s });
+    const latest = d.metrics.current(req.query.host);
+    if (latest) send(latest);
+    sse.onClose(d.metrics.subscribe(req.query.host, send));
+  });
+
+  app.get('/server/metrics/ws', {
+    websocket: true,
+    config: metricsRead,
+    schema: { tags: ['server'], querystring: HostQuery },
+    preHandler: async (req) => {
+      await d.hosts.get((req.query as { host: string }).host);
+    },
+  }, (socket, req) => {
+    const { host } = req.query as { host: string };
+    const send = (s: MetricSample) => {
+      // A client that is not reading gets the newest sample later, not a growing backlog.
+      if (socket.readyState === socket.OPEN && socket.bufferedAmount < WS_HIGH_WATER) socket.send(JSON.stringify({ type: 'sample', sample: s }));
+    };
+    const latest = d.metrics.current(host);
+    if (latest) send(latest);
+    const off = d.metrics.subscribe(host, send);
+    socket.on('close', off);
+  });
+
+  app.get('/server/netdata', {
+    config: { permission: serverPermissions['netdata.read'] },
+    schema: {
+      tags: ['server'],
+      description: 'A chart from the host\'s Netdata agent (API v1, or v2/v3 when the agent serves them), normalised.',
+      querystring: NetdataQuery,
+      response: { 200: z.object({ apiVersion: z.number(), chart: z.string(), labels: z.array(z.string()), points: z.array(z.object({ at: z.number(), values: z.array(z.number().nullable()) })) }) },
+    },
+  }, async (req) => d.netdata.data(req.actor, req.query.host, req.query.chart, req.query.seconds, req.query.points));
+
+  app.get('/server/netdata/info', {
+    config: { permission: serverPermissions['netdata.read'] },
+    schema: { tags: ['server'], querystring: HostQuery, response: { 200: z.object({ available: z.boolean(), apiVersion: z.number().nullable(), agentVersion: z.string().nullable(), error: z.string().nullable() }) } },
+  }, async (req) => d.netdata.info(req.actor, req.query.host));
+
+  app.get('/server/services', {
+    config: { permission: serverPermissions['services.read'] },
+    schema: {
+      tags: ['server'],
+      description: 'Allow-listed systemd units of a host. `systemd.live` is false where systemd is not PID 1 (the list is then empty).',
+      querystring: HostQuery,
+      response: { 200: z.object({ hostId: z.string(), systemd: z.object({ live: z.boolean(), state: z.string() }), allowlist: z.array(z.string()), items: z.array(UnitStatus) }) },
+    },
+  }, async (req) => d.services.list(req.actor, req.query.host));
+
+  app.get('/server/services/:name', {
+    config: { permission: serverPermissions['services.read'] },
+    schema: { tags: ['server'], params: z.object({ name: UnitName }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
+  }, async (req) => ({ service: await d.services.status(req.actor, req.query.host, req.params.name) }));
+
+  app.post('/server/services/:name/:action', {
+    // restart/reload need services.restart, start/stop services.manage: checked by the service.
+    config: { permission: serverPermissions['services.read'] },
+    schema: { tags: ['server'], description: 'start | stop | restart | reload an allow-listed unit (audited).', params: z.object({ name: UnitName, action: ServiceAction }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
+  }, async (req) => ({ service: await d.services.act(req.actor, req.query.host, req.params.name, req.params.action) }));
+
+  app.get('/server/logs', {
+    config: logsRead,
+    schema: { tags: ['server'], querystring: HostQuery, response: { 200: z.object({ items: z.array(z.object({ id: z.string(), title: z.string(), kind: z.enum(['file', 'journal']), path: z.string().optional(), unit: z.string().optional(), available: z.boolean() })) }) } },
+  }, async (req) => ({ items: await d.logs.list(req.actor, req.query.host) }));
+
+  const SourceParam = z.object({ source: z.string().min(1).max(200) });
+
+  app.get('/server/logs/:source', {
+    config: logsRead,
+    schema: { tags: ['server'], description: 'The last `lines` lines (after the `q` / `level` filter).', params: SourceParam, querystring: LogQuery, response: { 200: z.object({ items: z.array(LogLineSchema) }) } },
+  }, async (req) => ({ items: await d.logs.tail(req.actor, req.query.host, req.params.source, req.query.lines, req.query) }));
+
+  app.get('/server/logs/:source/download', {
+    config: logsRead,
+    schema: { tags: ['server'], description: 'The last `lines` lines as a text file.', params: SourceParam, querystring: LogQuery },
+  }, async (req, reply) => {
+    const lines = await d.logs.tail(req.actor, req.query.host, req.params.source, req.query.lines, req.query);
+    reply.header('content-type', 'text/plain; charset=utf-8');
+    reply.header('content-disposition', `attachment; filename="${req.params.source.replace(/[^A-Za-z0-9._-]/g, '_')}.log"`);
+    return lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : '');
+  });
+
+  app.get('/server/logs/:source/stream', {
+    config: logsRead,
+    schema: { tags: ['server'], description: 'SSE: `lines` {lines}, `skipped` {count} when the client fell behind, `notice` (rotation, truncation).', params: SourceParam, querystring: LogQuery },
+  }, async (req, reply) => {
+    const sse = openSse(req, reply);
+    const transport: LogTransport = {
+      send: (m: LogMessage) => void sse.send({ event: m.type, data: m }),
+      congested: () => reply.raw.writableNeedDrain,
+      drained: () => sse.drained(),
+      get closed() {
+        return sse.closed;
+      },
+    };
+    const delivery = new LogDelivery(transport, d.maxQueuedLines);
+    try {
+      const stop = await d.logs.follow(req.actor, req.query.host, req.params.source, req.query, req.query.lines, delivery);
+      sse.onClose(() => void stop());
+    } catch (e) {
+      sse.send({ event: 'error', data: { type: 'error', message: (e as Error).message } });
+      sse.close();
+    }
+  });
+
+  app.get('/server/logs/:source/ws', {
+    websocket: true,
+    config: logsRead,
+    schema: { tags: ['server'], description: 'WebSocket: JSON messages `lines`, `skipped`, `notice`, `error`.', params: SourceParam, querystring: LogQuery },
+  }, (socket, req) => {
+    const { source } = req.params as { source: string };
+    const q = req.query as z.output<typeof LogQuery>;
+    const transport = wsTransport(socket);
+    const delivery = new LogDelivery(transport, d.maxQueuedLines);
+    let stop: (() => Promise<void>) | null = null;
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+      void stop?.();
+    });
+    d.logs.follow(req.actor, q.host, source, q, q.lines, delivery).then(
+      (s) => {
+        stop = s;
+        if (closed) void s();
+      },
+      (e: unknown) => {
+        const err = e as { message?: string; code?: string };
+        transport.send({ type: 'error', message: err.message ?? 'error' });
+        socket.close(4004, (err.code ?? 'error').slice(0, 60));
+      },
+    );
+  });
+}

@@ -1,0 +1,90 @@
+import { Alert, Group, Select, TextInput } from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useMemo, useState } from 'react';
+import { EmptyState, LogBuffer, LogViewer, PageHeader, authedFetch, notifyError, streamSse, useCurrentHost } from '@slipway/web';
+import { getJson, type LogSource } from './api';
+import { ServerNav } from './ServerNav';
+
+interface WireLine { text: string; level: string | null; at?: number }
+
+/** Live view of one allow-listed log source: last lines, then follow; filter by text and level. */
+export default function LogsPage() {
+  const host = useCurrentHost();
+  const sources = useQuery({ queryKey: ['server-logs', host], queryFn: async () => (await getJson<{ items: LogSource[] }>(`/api/v1/server/logs?host=${encodeURIComponent(host)}`)).items });
+  const available = useMemo(() => (sources.data ?? []).filter((s) => s.available), [sources.data]);
+  const [source, setSource] = useState<string | null>(null);
+  const [level, setLevel] = useState<string | null>(null);
+  const [text, setText] = useState('');
+  const [q] = useDebouncedValue(text, 400);
+  const [status, setStatus] = useState('connecting');
+  const [notice, setNotice] = useState<string | null>(null);
+  const buffer = useMemo(() => new LogBuffer(50_000), []);
+  const chosen = source && available.some((s) => s.id === source) ? source : (available[0]?.id ?? null);
+
+  const query = useMemo(() => {
+    const p = new URLSearchParams({ host, lines: '500' });
+    if (q) p.set('q', q);
+    if (level) p.set('level', level);
+    return p.toString();
+  }, [host, q, level]);
+
+  useEffect(() => {
+    buffer.clear();
+    setNotice(null);
+    if (!chosen) return;
+    const ctl = new AbortController();
+    let seq = 0;
+    void streamSse(`/api/v1/server/logs/${encodeURIComponent(chosen)}/stream?${query}`, {
+      signal: ctl.signal,
+      onStatus: (s) => setStatus(s === 'open' ? 'live' : s),
+      onMessage: (m) => {
+        const msg = JSON.parse(m.data) as { type: string; lines?: WireLine[]; message?: string };
+        if (msg.type === 'lines') buffer.push(...msg.lines!.map((l) => ({ seq: ++seq, at: l.at, stream: l.level ?? undefined, line: l.text })));
+        else if (msg.type === 'skipped' || msg.type === 'notice') buffer.push({ seq: ++seq, stream: 'info', line: `— ${msg.message} —` });
+        else if (msg.type === 'error') setNotice(msg.message ?? 'error');
+      },
+    });
+    return () => ctl.abort();
+  }, [chosen, query, buffer]);
+
+  const download = async () => {
+    try {
+      const res = await authedFetch(`/api/v1/server/logs/${encodeURIComponent(chosen!)}/download?${query.replace('lines=500', 'lines=100000')}`);
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `${chosen}.log`;
+      a.click();
+      URL.revokeObjectURL(url);
+    } catch (e) {
+      notifyError(e);
+    }
+  };
+
+  return (
+    <>
+      <PageHeader title="Logs" description="Allow-listed log files and service journals of this host, live." />
+      <ServerNav active="/server/logs" />
+      <Group mb="sm" align="flex-end">
+        <Select
+          label="Source"
+          data={available.map((s) => ({ value: s.id, label: s.path ? `${s.title} (${s.path})` : s.title }))}
+          value={chosen}
+          onChange={setSource}
+          allowDeselect={false}
+          w={360}
+          searchable
+        />
+        <Select label="Level" data={[{ value: 'error', label: 'errors' }, { value: 'warn', label: 'warnings and up' }, { value: 'info', label: 'info and up' }]} value={level} onChange={setLevel} clearable placeholder="all" w={180} />
+        <TextInput label="Server-side filter" placeholder="text to match" value={text} onChange={(e) => setText(e.currentTarget.value)} w={240} />
+      </Group>
+      {notice && <Alert color="red" mb="sm">{notice}</Alert>}
+      {sources.data && !available.length ? (
+        <EmptyState title="No log sources here" description="None of the configured log files exists on this host and no journal is available." />
+      ) : (
+        chosen && <LogViewer buffer={buffer} fileName={`${chosen}.log`} status={status} height="65vh" onDownload={() => void download()} />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,258 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+import type { CoreTables } from '../../../server/src/db/schema.js';
+import { newId } from '../../../server/src/db/ids.js';
+import type { CertAlertT, ListSitesFilters, SiteViewT } from './sites.schema.js';
+
+/** The site inventory: what `wo site list/info` last said, per host, so listing never calls `wo`. */
+export interface SitesInventoryTable {
+  id: string;
+  host_id: string;
+  domain: string;
+  site_type: string;
+  cache_type: string | null;
+  php_version: string | null;
+  enabled: number;
+  ssl: number;
+  ssl_provider: string | null;
+  ssl_expires_at: number | null;
+  ssl_days_left: number | null;
+  ssl_checked_at: number | null;
+  hsts: number | null;
+  webroot: string | null;
+  db_name: string | null;
+  disk_bytes: number | null;
+  owner_id: string | null;
+  refreshed_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SitesCertAlertsTable {
+  id: string;
+  host_id: string;
+  domain: string;
+  kind: 'expiring' | 'expired' | 'renewal_failed';
+  days_left: number | null;
+  expires_at: number | null;
+  message: string;
+  created_at: number;
+  updated_at: number;
+  resolved_at: number | null;
+}
+
+export interface SitesTables {
+  sites_inventory: SitesInventoryTable;
+  sites_cert_alerts: SitesCertAlertsTable;
+}
+export type SitesDb = Kysely<CoreTables & SitesTables>;
+
+export const sitesMigrations: Record<string, Migration> = {
+  sites_0001_init: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sites_inventory')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('host_id', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('site_type', 'text', (c) => c.notNull())
+        .addColumn('cache_type', 'text')
+        .addColumn('php_version', 'text')
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('ssl', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('ssl_provider', 'text')
+        .addColumn('ssl_expires_at', 'bigint')
+        .addColumn('ssl_days_left', 'integer')
+        .addColumn('ssl_checked_at', 'bigint')
+        .addColumn('hsts', 'integer')
+        .addColumn('webroot', 'text')
+        .addColumn('db_name', 'text')
+        .addColumn('disk_bytes', 'bigint')
+        .addColumn('owner_id', 'text')
+        .addColumn('refreshed_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('sites_inventory_host_domain', ['host_id', 'domain'])
+        .execute();
+      await db.schema.createIndex('sites_inventory_domain').on('sites_inventory').column('domain').execute();
+      await db.schema.createIndex('sites_inventory_type').on('sites_inventory').columns(['site_type', 'domain']).execute();
+      await db.schema.createIndex('sites_inventory_expiry').on('sites_inventory').column('ssl_expires_at').execute();
+      await db.schema.createIndex('sites_inventory_owner').on('sites_inventory').column('owner_id').execute();
+
+      await db.schema
+        .createTable('sites_cert_alerts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('host_id', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('days_left', 'integer')
+        .addColumn('expires_at', 'bigint')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('resolved_at', 'bigint')
+        .addUniqueConstraint('sites_cert_alerts_site_kind', ['host_id', 'domain', 'kind'])
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('sites_cert_alerts').execute();
+      await db.schema.dropTable('sites_inventory').execute();
+    },
+  },
+};
+
+export function toSiteView(r: SitesInventoryTable): SiteViewT {
+  return {
+    id: r.id,
+    host: r.host_id,
+    domain: r.domain,
+    type: r.site_type,
+    cache: r.cache_type,
+    php: r.php_version,
+    enabled: !!r.enabled,
+    ssl: {
+      enabled: !!r.ssl,
+      provider: r.ssl_provider,
+      expiresAt: r.ssl_expires_at === null ? null : Number(r.ssl_expires_at),
+      daysLeft: r.ssl_days_left,
+      checkedAt: r.ssl_checked_at === null ? null : Number(r.ssl_checked_at),
+    },
+    hsts: r.hsts === null ? null : !!r.hsts,
+    webroot: r.webroot,
+    databaseName: r.db_name,
+    diskBytes: r.disk_bytes === null ? null : Number(r.disk_bytes),
+    ownerId: r.owner_id,
+    refreshedAt: Number(r.refreshed_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export function toAlertView(r: SitesCertAlertsTable): CertAlertT {
+  return {
+    id: r.id, host: r.host_id, domain: r.domain, kind: r.kind, daysLeft: r.days_left,
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at), message: r.message,
+    createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+  };
+}
+
+const SORT_COLUMNS = {
+  domain: 'domain', type: 'site_type', php: 'php_version', sslExpiresAt: 'ssl_expires_at', diskBytes: 'disk_bytes', updatedAt: 'updated_at',
+} as const;
+
+/** What a refresh learned about one site (everything but ownership and HSTS, which `wo` does not report). */
+export type ObservedSite = Omit<SitesInventoryTable, 'id' | 'owner_id' | 'hsts' | 'created_at' | 'updated_at' | 'refreshed_at'>;
+
+export class SitesRepo {
+  constructor(private readonly db: SitesDb) {}
+
+  async list(f: ListSitesFilters & { ownerId?: string }): Promise<{ items: SitesInventoryTable[]; total: number }> {
+    let q = this.db.selectFrom('sites_inventory');
+    if (f.host) q = q.where('host_id', '=', f.host);
+    if (f.type) q = q.where('site_type', '=', f.type);
+    if (f.ssl !== undefined) q = q.where('ssl', '=', f.ssl ? 1 : 0);
+    if (f.php) q = q.where('php_version', '=', f.php);
+    if (f.cache) q = q.where('cache_type', '=', f.cache);
+    if (f.enabled !== undefined) q = q.where('enabled', '=', f.enabled ? 1 : 0);
+    if (f.ownerId !== undefined) q = q.where('owner_id', '=', f.ownerId);
+    if (f.certExpiringWithinDays !== undefined) {
+      q = q.where('ssl', '=', 1).where('ssl_expires_at', '<=', Date.now() + f.certExpiringWithinDays * 86_400_000);
+    }
+    if (f.search) {
+      // Domains are lower-case ASCII; escape LIKE wildcards so the text is matched literally.
+      const needle = `%${f.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where(sql<boolean>`domain like ${needle} escape '\\'`);
+    }
+    const totalRow = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const items = await q.selectAll()
+      .orderBy(SORT_COLUMNS[f.sort], f.order)
+      .orderBy('domain', 'asc')
+      .orderBy('host_id', 'asc')
+      .limit(f.limit)
+      .offset(f.offset)
+      .execute();
+    return { items, total: Number(totalRow?.n ?? 0) };
+  }
+
+  get(hostId: string, domain: string): Promise<SitesInventoryTable | undefined> {
+    return this.db.selectFrom('sites_inventory').selectAll().where('host_id', '=', hostId).where('domain', '=', domain).executeTakeFirst();
+  }
+
+  async lastRefresh(): Promise<number | null> {
+    const r = await this.db.selectFrom('sites_inventory').select((eb) => eb.fn.max('refreshed_at').as('at')).executeTakeFirst();
+    return r?.at === null || r?.at === undefined ? null : Number(r.at);
+  }
+
+  domainsOf(hostId: string): Promise<SitesInventoryTable[]> {
+    return this.db.selectFrom('sites_inventory').selectAll().where('host_id', '=', hostId).execute();
+  }
+
+  /** Inserts or updates one observed site; keeps owner and HSTS, which only the panel knows. */
+  async upsert(site: ObservedSite, at: number, extra: { ownerId?: string | null; hsts?: boolean | null } = {}): Promise<void> {
+    const existing = await this.get(site.host_id, site.domain);
+    if (existing) {
+      await this.db.updateTable('sites_inventory').set({
+        ...site,
+        ...(extra.hsts !== undefined ? { hsts: extra.hsts === null ? null : extra.hsts ? 1 : 0 } : {}),
+        ...(extra.ownerId !== undefined ? { owner_id: extra.ownerId } : {}),
+        refreshed_at: at,
+        updated_at: at,
+      }).where('id', '=', existing.id).execute();
+    } else {
+      await this.db.insertInto('sites_inventory').values({
+        id: newId(), ...site, owner_id: extra.ownerId ?? null,
+        hsts: extra.hsts === undefined || extra.hsts === null ? null : extra.hsts ? 1 : 0,
+        refreshed_at: at, created_at: at, updated_at: at,
+      }).execute();
+    }
+  }
+
+  async setFields(hostId: string, domain: string, fields: Partial<Omit<SitesInventoryTable, 'id' | 'host_id' | 'domain'>>): Promise<void> {
+    await this.db.updateTable('sites_inventory').set({ ...fields, updated_at: Date.now() })
+      .where('host_id', '=', hostId).where('domain', '=', domain).execute();
+  }
+
+  async remove(hostId: string, domain: string): Promise<void> {
+    await this.db.deleteFrom('sites_inventory').where('host_id', '=', hostId).where('domain', '=', domain).execute();
+  }
+
+  /** Removes sites of a host that `wo site list` no longer reports. */
+  async removeMissing(hostId: string, present: readonly string[]): Promise<number> {
+    const rows = await this.domainsOf(hostId);
+    const keep = new Set(present);
+    const gone = rows.filter((r) => !keep.has(r.domain)).map((r) => r.id);
+    for (let i = 0; i < gone.length; i += 500) {
+      await this.db.deleteFrom('sites_inventory').where('id', 'in', gone.slice(i, i + 500)).execute();
+    }
+    return gone.length;
+  }
+
+  // ---- certificate alerts ----
+
+  activeAlerts(ownerId?: string): Promise<SitesCertAlertsTable[]> {
+    let q = this.db.selectFrom('sites_cert_alerts').selectAll('sites_cert_alerts').where('sites_cert_alerts.resolved_at', 'is', null);
+    if (ownerId !== undefined) {
+      q = q.innerJoin('sites_inventory', (j) => j.onRef('sites_inventory.host_id', '=', 'sites_cert_alerts.host_id').onRef('sites_inventory.domain', '=', 'sites_cert_alerts.domain'))
+        .where('sites_inventory.owner_id', '=', ownerId);
+    }
+    return q.orderBy('sites_cert_alerts.days_left', 'asc').orderBy('sites_cert_alerts.domain', 'asc').execute();
+  }
+
+  /** Raises (or refreshes) an alert; returns true when it is new or was resolved before. */
+  async raiseAlert(a: Pick<SitesCertAlertsTable, 'host_id' | 'domain' | 'kind' | 'days_left' | 'expires_at' | 'message'>): Promise<boolean> {
+    const at = Date.now();
+    const existing = await this.db.selectFrom('sites_cert_alerts').selectAll()
+      .where('host_id', '=', a.host_id).where('domain', '=', a.domain).where('kind', '=', a.kind).executeTakeFirst();
+    if (!existing) {
+      await this.db.insertInto('sites_cert_alerts').values({ id: newId(), ...a, created_at: at, updated_at: at, resolved_at: null }).execute();
+      return true;
+    }
+    await this.db.updateTable('sites_cert_alerts').set({ days_left: a.days_left, expires_at: a.expires_at, message: a.message, updated_at: at, resolved_at: null,
+      ...(existing.resolved_at !== null ? { created_at: at } : {}) }).where('id', '=', existing.id).execute();
+    return existing.resolved_at !== null;
+  }
+
+  async resolveAlerts(hostId: string, domain: string, kinds: SitesCertAlertsTable['kind'][]): Promise<void> {
+    await this.db.updateTable('sites_cert_alerts').set({ resolved_at: Date.now() })
+      .where('host_id', '=', hostId).where('domain', '=', domain).where('kind', 'in', kinds).where('resolved_at', 'is', null).execute();
+  }
+}

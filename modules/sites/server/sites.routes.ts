@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { openSse } from '../../../server/src/http/sse.js';
+import { ErrorResponse, JobAccepted, JobSummary } from '../../../server/src/http/schemas.js';
+import type { HttpApp } from '../../../server/src/platform/module.js';
+import { sitesPermissions } from './sites.permissions.js';
+import {
+  CertAlert, CreateSite, DeleteSite, DomainParams, HostQuery, ListSitesQuery, LogsQuery, SiteList, SiteView, UpdateSite,
+} from './sites.schema.js';
+import type { SitesService } from './sites.service.js';
+
+const errors = { 400: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse };
+const tags = ['sites'];
+
+/** Thin routes: parse, call one service method, present. */
+export function registerSitesRoutes(app: HttpApp, sites: SitesService): void {
+  app.get('/sites', {
+    config: { permission: sitesPermissions.read },
+    schema: { tags, summary: 'List sites from the inventory (filters, search, pagination)', querystring: ListSitesQuery, response: { 200: SiteList, ...errors } },
+  }, async (req) => sites.list(req.actor!, req.query));
+
+  app.get('/sites/alerts', {
+    config: { permission: sitesPermissions.read },
+    schema: { tags, summary: 'Active certificate alerts (expiring within the warning window, expired, renewal failed)', response: { 200: z.object({ items: z.array(CertAlert) }), ...errors } },
+  }, async (req) => ({ items: await sites.alerts(req.actor!) }));
+
+  app.post('/sites/refresh', {
+    config: { permission: sitesPermissions.refresh },
+    schema: {
+      tags, summary: 'Refresh the inventory, certificates and disk use now',
+      response: { 200: z.object({ reports: z.array(z.object({ host: z.string(), sites: z.number(), removed: z.number(), failed: z.number(), durationMs: z.number() })) }), ...errors },
+    },
+  }, async (req) => ({ reports: await sites.refreshNow(req.actor!) }));
+
+  app.post('/sites', {
+    config: { permission: sitesPermissions.create },
+    schema: { tags, summary: 'Create a site (runs as a job)', body: CreateSite, response: { 202: JobAccepted, ...errors } },
+  }, async (req, reply) => reply.code(202).send({ job: await sites.create(req.actor!, req.body) }));
+
+  app.get('/sites/:domain', {
+    config: { permission: sitesPermissions.read },
+    schema: { tags, summary: 'One site', params: DomainParams, querystring: HostQuery, response: { 200: z.object({ site: SiteView }), ...errors } },
+  }, async (req) => ({ site: await sites.get(req.actor!, req.query.host, req.params.domain) }));
+
+  app.get('/sites/:domain/jobs', {
+    config: { permission: sitesPermissions.read },
+    schema: { tags, summary: 'The site\'s job history', params: DomainParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(JobSummary) }), ...errors } },
+  }, async (req) => ({ items: await sites.history(req.actor!, req.query.host, req.params.domain) }));
+
+  app.put('/sites/:domain', {
+    config: { permission: sitesPermissions.update },
+    schema: { tags, summary: 'Switch PHP version, cache, SSL, HSTS; enable or disable (runs as a job)', params: DomainParams, body: UpdateSite, response: { 202: JobAccepted, ...errors } },
+  }, async (req, reply) => reply.code(202).send({ job: await sites.update(req.actor!, req.params.domain, req.body) }));
+
+  app.delete('/sites/:domain', {
+    config: { permission: sitesPermissions.delete },
+    schema: { tags, summary: 'Delete a site; `confirm` must repeat the domain (runs as a job)', params: DomainParams, body: DeleteSite, response: { 202: JobAccepted, ...errors } },
+  }, async (req, reply) => reply.code(202).send({ job: await sites.delete(req.actor!, req.params.domain, req.body) }));
+
+  app.get('/sites/:domain/logs', {
+    config: { permission: sitesPermissions.logs },
+    schema: {
+      tags, summary: 'Tail the site\'s access or error log; `follow=true` streams it (SSE `line` events)',
+      params: DomainParams, querystring: LogsQuery, response: { 200: z.object({ kind: z.string(), lines: z.array(z.string()) }), ...errors },
+    },
+  }, async (req, reply) => {
+    const { host, kind, lines, follow } = req.query;
+    if (!follow) return { kind, lines: await sites.tailLogs(req.actor!, host, req.params.domain, kind, lines) };
+    const { files, webroot } = await sites.logTarget(req.actor!, host, req.params.domain);
+    const abort = new AbortController();
+    const handle = files.follow(webroot, kind, lines, abort.signal);
+    const sse = openSse(req, reply);
+    sse.onClose(() => {
+      abort.abort();
+      handle.stop();
+    });
+    let seq = 0;
+    void (async () => {
+      try {
+        for await (const { line, stream } of handle.lines) {
+          if (stream !== 'stdout') continue; // tail's own notices ("file truncated") go to stderr
+          if (!sse.send({ id: ++seq, event: 'line', data: { line } })) await sse.drained();
+          if (sse.closed) break;
+        }
+      } finally {
+        if (!sse.closed) sse.close();
+      }
+    })();
+    return reply;
+  });
+}

@@ -1,0 +1,55 @@
+import pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { loadConfig, type LoadedConfig } from '../config.js';
+import { migrate, openDatabase, type Database, type NamedMigrations } from '../db/database.js';
+import type { ModuleDefinition } from '../platform/module.js';
+import { AuditLog } from '../platform/audit/audit.service.js';
+import { createAuth, type AuthServices } from '../platform/auth/index.js';
+import { EventBus } from '../platform/events/event-bus.js';
+import { SYSTEM_ACTOR, type Actor } from '../platform/rbac/permissions.js';
+import { loadOrCreateSecrets } from '../platform/secrets.js';
+
+/** Who the audit log names for changes made on the command line. */
+export const CLI_ACTOR: Actor = { ...SYSTEM_ACTOR, username: 'cli' };
+
+/** The enabled modules, imported on first use so `--help` does not load every module. */
+export async function enabledModules(): Promise<ModuleDefinition[]> {
+  return (await import('../modules.js')).modules;
+}
+
+export async function moduleMigrations(): Promise<NamedMigrations> {
+  return Object.assign({}, ...(await enabledModules()).map((m) => m.migrations ?? {})) as NamedMigrations;
+}
+
+export async function cliConfig(env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  return loadConfig(env, (await enabledModules()).map((m) => m.id));
+}
+
+export interface CliContext {
+  config: LoadedConfig;
+  database: Database;
+  audit: AuditLog;
+  auth: AuthServices;
+  close(): Promise<void>;
+}
+
+/**
+ * The same services the panel runs (users, audit), on the configured database, migrated first so
+ * the CLI works on a fresh data dir exactly as the panel would.
+ */
+export async function openCliContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  const config = await cliConfig(env);
+  const database = openDatabase({ url: config.core.databaseUrl, dataDir: config.core.dataDir });
+  try {
+    await migrate(database.db, await moduleMigrations());
+    const secrets = loadOrCreateSecrets(config.core.dataDir);
+    const events = new EventBus();
+    const audit = new AuditLog(database.db, database.dialect, events);
+    const log = pino({ level: 'warn' }, pino.destination(2)) as unknown as FastifyBaseLogger;
+    const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log });
+    return { config, database, audit, auth, close: () => database.close() };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}

@@ -1,0 +1,80 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import { migrate } from '../../db/database.js';
+import { createMetrics } from '../../http/metrics.js';
+import { createTestDatabase, type TestDatabase } from '../../testing/test-db.js';
+import { AuditLog } from '../audit/audit.service.js';
+import { EventBus } from '../events/event-bus.js';
+import { HostRegistry } from '../hosts/host-registry.js';
+import type { Actor } from '../rbac/permissions.js';
+import type { JobRunnerDeps } from './index.js';
+import { DurableJobRunner, type JobRunnerTimings } from './job.service.js';
+
+/** Test support only: a runner on a fresh test database (SQLite, or PostgreSQL via SLIPWAY_TEST_DATABASE_URL). */
+export interface RunnerKit {
+  testDb: TestDatabase;
+  deps: JobRunnerDeps;
+  jobs: DurableJobRunner;
+  close(): Promise<void>;
+}
+
+export async function createRunnerKit(opts: { workers?: number; timings?: Partial<JobRunnerTimings>; start?: boolean } = {}): Promise<RunnerKit> {
+  const testDb = await createTestDatabase();
+  const { db, dialect } = testDb.database;
+  await migrate(db);
+  const events = new EventBus();
+  const deps: JobRunnerDeps = {
+    db,
+    dialect,
+    events,
+    audit: new AuditLog(db, dialect, events),
+    hosts: new HostRegistry(db),
+    log: pino({ level: 'silent' }) as unknown as FastifyBaseLogger,
+    workers: opts.workers ?? 4,
+    metrics: createMetrics(),
+    dataDir: testDb.dataDir,
+  };
+  const jobs = new DurableJobRunner(deps, opts.timings);
+  if (opts.start !== false) await jobs.start();
+  return {
+    testDb,
+    deps,
+    jobs,
+    async close() {
+      await jobs.stop();
+      await testDb.cleanup();
+    },
+  };
+}
+
+export function testActor(role: Actor['role'] = 'admin', userId = `u-${role}`): Actor {
+  return { kind: 'user', userId, username: `${role}-user`, role };
+}
+
+/** Pids of processes whose argv is exactly `argv` (reads /proc; Linux only). */
+export function pidsWithArgv(argv: string[]): number[] {
+  const want = `${argv.join('\0')}\0`;
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') === want) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(25);
+  }
+}

@@ -1,0 +1,36 @@
+import { Anchor } from '@mantine/core';
+import { Link, useNavigate } from '@tanstack/react-router';
+import { notifications } from '@mantine/notifications';
+import { useCallback } from 'react';
+import { notifyError } from '../lib/notify';
+
+/** Link to a job's page (progress and live log). */
+export function JobLink({ jobId, children }: { jobId: string; children?: React.ReactNode }) {
+  return (
+    <Anchor component={Link} to={`/jobs/${encodeURIComponent(jobId)}`} size="sm">
+      {children ?? 'View job'}
+    </Anchor>
+  );
+}
+
+/**
+ * For actions answering 202 { job }: runs the request, toasts "started", and opens the job page
+ * (`open: false` to stay). Errors toast the server's message.
+ */
+export function useRunJob() {
+  const navigate = useNavigate();
+  return useCallback(
+    async (start: () => Promise<{ job: { id: string; title: string } }>, opts: { open?: boolean } = {}) => {
+      try {
+        const { job } = await start();
+        notifications.show({ color: 'blue', title: 'Started', message: job.title });
+        if (opts.open !== false) void navigate({ to: '/jobs/$jobId', params: { jobId: job.id } });
+        return job;
+      } catch (e) {
+        notifyError(e);
+        return undefined;
+      }
+    },
+    [navigate],
+  );
+}

@@ -1,0 +1,24 @@
+/**
+ * What module web halves may import: `import { PageHeader, api, call } from '@slipway/web';`
+ * See web/src/MODULES.md.
+ */
+export { defineWebModule, type WebModule, type WebPage } from './platform/web-module';
+export { api, call, authedFetch, type ApiData } from './api/client';
+export { ApiError, describeRetry } from './api/errors';
+export { streamSse, type SseMessage } from './api/sse';
+export { PageHeader } from './components/PageHeader';
+export { DataTable, type Column, type DataTableProps } from './components/DataTable';
+export { ConfirmDialog, type ConfirmDialogProps } from './components/ConfirmDialog';
+export { StatusBadge } from './components/StatusBadge';
+export { EmptyState } from './components/EmptyState';
+export { LogViewer, type LogViewerProps } from './components/LogViewer';
+export { LogBuffer, type LogLine } from './components/log-buffer';
+export { JobProgress, type JobLike } from './components/JobProgress';
+export { useJobLog } from './components/useJobLog';
+export { JobLink, useRunJob } from './components/JobLink';
+export { useLiveEvents, useLiveInvalidate, useLiveStatus, type LiveEvent } from './components/useLiveEvents';
+export { UPlotChart, type UPlotChartProps } from './components/UPlotChart';
+export { icons } from './components/icons';
+export { notifyError, notifySuccess } from './lib/notify';
+export { useMe, useCan, usePageParams, useCurrentHost } from './lib/hooks';
+export { formatTime, formatRelative, formatBytes } from './lib/format';

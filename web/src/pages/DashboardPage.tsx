@@ -1,0 +1,98 @@
+import { Anchor, Card, Group, SimpleGrid, Skeleton, Stack, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { Link } from '@tanstack/react-router';
+import type { ReactNode } from 'react';
+import { api, authedFetch, call } from '../api/client';
+import { StatusBadge } from '../components/StatusBadge';
+import { useLiveInvalidate } from '../components/useLiveEvents';
+import { formatRelative } from '../lib/format';
+import { useCan, useMe } from '../lib/hooks';
+import { webModules } from '../modules';
+import { corePermissions } from '../shell/nav';
+
+function StatCard({ title, value, hint, to, testId }: { title: string; value: ReactNode; hint?: ReactNode; to?: string; testId?: string }) {
+  return (
+    <Card withBorder padding="md" data-testid={testId}>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>{title}</Text>
+      <Text fz={32} fw={700} lh={1.2}>{value}</Text>
+      <Group justify="space-between">
+        <Text size="xs" c="dimmed">{hint}</Text>
+        {to ? <Anchor component={Link} to={to} size="xs">View</Anchor> : null}
+      </Group>
+    </Card>
+  );
+}
+
+const count = (n: number | undefined, more: boolean) => (n === undefined ? <Skeleton h={36} w={40} /> : more ? `${n}+` : n);
+
+/** Overview: hosts, running and failed jobs, recent audit events and module cards, live. */
+export default function DashboardPage() {
+  const me = useMe();
+  const canJobs = useCan(corePermissions.jobsRead);
+  const canAudit = useCan(corePermissions.auditRead);
+  const canHosts = useCan(corePermissions.hostsRead);
+  useLiveInvalidate(['job', 'audit', 'host'], [['jobs'], ['audit'], ['hosts-count']]);
+
+  const hosts = useQuery({
+    queryKey: ['hosts-count'],
+    enabled: canHosts,
+    queryFn: async () => {
+      try {
+        const body = (await (await authedFetch('/api/v1/hosts')).json()) as { items?: unknown[] } | unknown[];
+        return Array.isArray(body) ? body.length : (body.items?.length ?? 1);
+      } catch {
+        return 1;
+      }
+    },
+  });
+  const active = useQuery({ queryKey: ['jobs', 'active'], enabled: canJobs, queryFn: () => call(api.GET('/api/v1/jobs', { params: { query: { state: 'queued,running', limit: 20 } } })) });
+  const failed = useQuery({ queryKey: ['jobs', 'failed-dash'], enabled: canJobs, queryFn: () => call(api.GET('/api/v1/jobs', { params: { query: { state: 'failed,interrupted', limit: 100 } } })) });
+  const audit = useQuery({ queryKey: ['audit', 'recent'], enabled: canAudit, queryFn: () => call(api.GET('/api/v1/audit', { params: { query: { limit: 8 } } })) });
+
+  const running = active.data?.items.filter((j) => j.state === 'running').length;
+  const queued = active.data?.items.filter((j) => j.state === 'queued').length;
+  const cards = webModules.filter((m) => m.dashboardCard && me?.permissions.includes(m.navPermission));
+
+  return (
+    <Stack>
+      <Title order={2}>Dashboard</Title>
+      <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
+        {canHosts ? <StatCard testId="card-hosts" title="Hosts" value={count(hosts.data, false)} hint="managed servers" /> : null}
+        {canJobs ? <StatCard testId="card-running" title="Running jobs" value={count(running, false)} hint={queued ? `${queued} queued` : 'none queued'} to="/jobs" /> : null}
+        {canJobs ? <StatCard testId="card-failed" title="Failed jobs" value={count(failed.data?.items.length, !!failed.data?.nextBefore)} hint="failed or interrupted" to="/jobs" /> : null}
+        <StatCard title="Signed in as" value={<Text fz={20} fw={700} truncate>{me?.username}</Text>} hint={me?.role} to="/account" />
+      </SimpleGrid>
+      {cards.length ? (
+        <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
+          {cards.map((m) => {
+            const C = m.dashboardCard!;
+            return <C key={m.id} />;
+          })}
+        </SimpleGrid>
+      ) : null}
+      {canAudit ? (
+        <Card withBorder padding="md" data-testid="card-audit">
+          <Group justify="space-between" mb="xs">
+            <Text fw={600}>Recent activity</Text>
+            <Anchor component={Link} to="/audit" size="sm">Audit log</Anchor>
+          </Group>
+          {audit.isLoading ? <Skeleton h={120} /> : audit.data?.items.length ? (
+            <Stack gap={6}>
+              {audit.data.items.map((e) => (
+                <Group key={e.id} justify="space-between" wrap="nowrap" gap="xs">
+                  <Text size="sm" truncate>
+                    <b>{e.actor.name ?? e.actor.kind}</b> {e.action}{e.target ? ` · ${e.target.type} ${e.target.id}` : ''}
+                  </Text>
+                  <Group gap={6} wrap="nowrap">
+                    <StatusBadge status={e.outcome} />
+                    <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>{formatRelative(e.at)}</Text>
+                  </Group>
+                </Group>
+              ))}
+            </Stack>
+          ) : <Text size="sm" c="dimmed">No activity yet.</Text>}
+        </Card>
+      ) : null}
+    </Stack>
+  );
+}
