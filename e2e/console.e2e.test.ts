@@ -59,7 +59,7 @@ describe('web console in Chromium', () => {
 
   beforeAll(async () => {
     webDir = buildWeb();
-    panel = await startPanel(webDir);
+    panel = await startPanel({}, webDir);
     browser = await launchChromium();
     ({ ctx: adminCtx, page: admin } = await newDevice());
   });

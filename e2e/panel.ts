@@ -31,22 +31,31 @@ export async function freePort(): Promise<number> {
  * Builds the console into its own temp folder (so parallel runs and rebuilds of dist/web by others
  * cannot pull files from under a running panel). Returns the folder; remove it when done.
  */
+let lastBuild: string | undefined;
+
 export function buildWeb(): string {
   const outDir = mkdtempSync(path.join(tmpdir(), 'slipway-web-'));
+  process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: repoRoot, encoding: 'utf8' });
   if (r.status !== 0 || !existsSync(path.join(outDir, 'index.html'))) throw new Error(`web build failed:\n${r.stdout}\n${r.stderr}`);
+  lastBuild = outDir;
   return outDir;
 }
 
 /** Starts a panel process (tsx) on a fresh data dir and a free port; resolves once it printed the setup link. */
-export async function startPanel(webDir: string, extraEnv: Record<string, string> = {}): Promise<Panel> {
+/** `webDir` defaults to this process's last buildWeb() output, else dist/web. */
+export async function startPanel(extraEnv: Record<string, string> = {}, webDir = lastBuild ?? path.join(repoRoot, 'dist/web')): Promise<Panel> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'slipway-e2e-'));
   const port = await freePort();
+  // Fixed default ports of enabled modules would clash with other panels running on this machine.
+  const { modules } = await import('../server/src/modules.js');
+  const portDefaults: Record<string, string> = {};
+  if (modules.some((m) => m.id === 'containers') && !extraEnv.SLIPWAY_CONTAINERS_ACTIVATOR_PORT) portDefaults.SLIPWAY_CONTAINERS_ACTIVATOR_PORT = String(await freePort());
   const url = `http://127.0.0.1:${port}`;
   let out = '';
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'server/src/main.ts', 'start'], {
     cwd: repoRoot,
-    env: { ...process.env, SLIPWAY_DATA_DIR: dataDir, SLIPWAY_LISTEN: `127.0.0.1:${port}`, SLIPWAY_WEB_DIR: webDir, SLIPWAY_LOG_LEVEL: 'warn', ...extraEnv },
+    env: { ...process.env, SLIPWAY_DATA_DIR: dataDir, SLIPWAY_LISTEN: `127.0.0.1:${port}`, SLIPWAY_WEB_DIR: webDir, SLIPWAY_LOG_LEVEL: 'warn', ...portDefaults, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -46,19 +46,20 @@ describe('server module in Chromium', () => {
     const chart = page.getByRole('img', { name: 'CPU use over time' }).locator('canvas');
     await chart.waitFor({ timeout: 20_000 });
     await page.getByTestId('tile-cpu').waitFor();
-    await page.waitForTimeout(2500);
+    await page.waitForTimeout(1500);
     const before = await chart.screenshot();
-    await page.waitForTimeout(3000);
-    const after = await chart.screenshot();
+    // New samples arrive every second; on a busy machine give the redraw a few more.
+    let moved = false;
+    for (let i = 0; i < 15 && !moved; i++) {
+      await page.waitForTimeout(1000);
+      moved = Buffer.compare(before, await chart.screenshot()) !== 0;
+    }
     await shot(page, 'server', 'dashboard');
-    expect(Buffer.compare(before, after)).not.toBe(0);
+    expect(moved).toBe(true);
   });
 
   it('a line appended to a followed file appears within a second', async () => {
-    await page.goto(`${panel.url}/server/logs`);
-    await page.getByRole('heading', { name: 'Logs' }).waitFor();
-    await page.getByLabel('Source', { exact: true }).first().click();
-    await page.getByRole('option', { name: new RegExp(logFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).click();
+    await page.goto(`${panel.url}/server/logs?source=e2e`);
     await page.getByText('first line').waitFor({ timeout: 15_000 });
     await page.waitForTimeout(500);
     const marker = `appended at ${Date.now()}`;

@@ -48,7 +48,7 @@ describe('sites module in Chromium', () => {
     await page.getByRole('textbox', { name: 'Domain' }).fill(DOMAIN);
     await page.getByRole('radio', { name: 'WordPress', exact: true }).check();
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('textbox', { name: 'Page cache' }).click();
+    await page.getByRole('combobox', { name: 'Page cache' }).click();
     await page.getByRole('option', { name: 'Redis' }).click();
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('radio', { name: 'Domain (and www)' }).check();
@@ -67,7 +67,7 @@ describe('sites module in Chromium', () => {
   });
 
   it('switches the PHP version from the site page', async () => {
-    await page.getByRole('textbox', { name: 'PHP version' }).click();
+    await page.getByRole('combobox', { name: 'PHP version' }).click();
     await page.getByRole('option', { name: 'PHP 8.4' }).click();
     await expect.poll(() => fake.calls().some((a) => a.join(' ') === `site update ${DOMAIN} --php84`), { timeout: 30_000 }).toBe(true);
     await page.getByText('PHP 8.4').first().waitFor({ timeout: 30_000 });

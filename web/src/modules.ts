@@ -1,9 +1,10 @@
 import type { WebModule } from './platform/web-module';
 import { serverWeb } from '../../modules/server/web';
 import { sitesWeb } from '../../modules/sites/web';
+import { containersWeb } from '../../modules/containers/web';
 
 /**
  * The web halves of the enabled modules, in sidebar order. Add one import and one entry per module:
  *   import { sitesWeb } from '../../modules/sites/web';
  */
-export const webModules: WebModule[] = [serverWeb, sitesWeb];
+export const webModules: WebModule[] = [serverWeb, sitesWeb, containersWeb];

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../../../server/src/testing/test-db.js';
 import { SYSTEM_ACTOR } from '../../../server/src/platform/rbac/permissions.js';
@@ -111,6 +112,54 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const after = await viaCaddy(httpPort, `${name}.localhost`, { headers: { accept: 'text/html' } });
     expect(after.status).toBe(200);
     expect(after.body).toBe(`page of ${name}`);
+  });
+
+  it('a real browser (Chromium) sees the waiting page, then the service without a manual reload', async () => {
+    const name = `chrome-${uniq()}`;
+    await createService({ name, containers: [{ name: 'web', image: nodeImage, command: NODE_WS_COMMAND, env: [{ name: 'BODY', value: `<h1>browser ${name}</h1>`, secret: false }, { name: 'START_DELAY_MS', value: '1000', secret: false }] } as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const page = await browser.newPage();
+      // Chromium resolves *.localhost to loopback, so the Host header is the service's hostname.
+      await page.goto(`http://${name}.localhost:${httpPort}/`);
+      expect(await page.textContent('body')).toContain('Waking up');
+      await page.waitForFunction((n) => document.body.innerText.includes(`browser ${n}`), name, { timeout: 20_000 });
+      expect(await page.textContent('h1')).toBe(`browser ${name}`);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('a group starts in dependency order; containers reach each other by name', async () => {
+    const name = `group-${uniq()}`;
+    const svc = await createService({
+      name,
+      containers: [
+        { name: 'app', image: BUSYBOX_IMAGE, dependsOn: ['db'], command: ['/bin/sh', '-c', 'wget -q -O /www/index.html http://db:5000/ && exec httpd -f -p 80 -h /www'] },
+        { name: 'db', image: BUSYBOX_IMAGE, command: ['/bin/sh', '-c', `echo "data from db of ${name}" > /www/index.html && exec httpd -f -p 5000 -h /www`], healthCheck: { type: 'docker', test: ['CMD', '/bin/wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:5000/'], intervalMs: 200, retries: 50 } },
+      ] as never,
+      http: { container: 'app', port: 80 },
+      sleep: { mode: 'stop', idleTimeoutSeconds: 600 },
+    });
+    const res = await viaCaddy(httpPort, `${name}.localhost`);
+    expect(res.status).toBe(200);
+    // The app fetched its page from the db container at start: only possible if db was up first.
+    expect(res.body.trim()).toBe(`data from db of ${name}`);
+    await rt.controller.sleep(svc.id, 'test');
+    expect((await rt.docker.inspect(`slw-${name}-db`))?.running).toBe(false);
+    expect((await rt.docker.inspect(`slw-${name}-app`))?.running).toBe(false);
+  });
+
+  it('pause mode pauses instead of stopping, and unpauses on the next request', async () => {
+    const name = `pause-${uniq()}`;
+    const svc = await createService({ name, containers: [busybox(`paused ${name}`) as never], sleep: { mode: 'pause', idleTimeoutSeconds: 1 } });
+    expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
+    await waitFor('pause', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
+    const s = await rt.docker.inspect(`slw-${name}-web`);
+    expect(s?.paused).toBe(true);
+    const again = await viaCaddy(httpPort, `${name}.localhost`);
+    expect(again.body.trim()).toBe(`paused ${name}`);
+    expect((await rt.docker.inspect(`slw-${name}-web`))?.paused).toBe(false);
   });
 
   it('concurrent first requests start the service once and all get its body', async () => {

@@ -207,6 +207,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
     config: logsRead,
     schema: { tags: ['server'], description: 'SSE: `lines` {lines}, `skipped` {count} when the client fell behind, `notice` (rotation, truncation).', params: SourceParam, querystring: LogQuery },
   }, async (req, reply) => {
+    await d.logs.check(req.actor, req.query.host, req.params.source);
     const sse = openSse(req, reply);
     const transport: LogTransport = {
       send: (m: LogMessage) => void sse.send({ event: m.type, data: m }),
@@ -230,6 +231,10 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
     websocket: true,
     config: logsRead,
     schema: { tags: ['server'], description: 'WebSocket: JSON messages `lines`, `skipped`, `notice`, `error`.', params: SourceParam, querystring: LogQuery },
+    // Checked before the upgrade: an unknown source or host is a plain 404.
+    preHandler: async (req) => {
+      await d.logs.check(req.actor, (req.query as { host: string }).host, (req.params as { source: string }).source);
+    },
   }, (socket, req) => {
     const { source } = req.params as { source: string };
     const q = req.query as z.output<typeof LogQuery>;

@@ -13,7 +13,8 @@ export default function LogsPage() {
   const host = useCurrentHost();
   const sources = useQuery({ queryKey: ['server-logs', host], queryFn: async () => (await getJson<{ items: LogSource[] }>(`/api/v1/server/logs?host=${encodeURIComponent(host)}`)).items });
   const available = useMemo(() => (sources.data ?? []).filter((s) => s.available), [sources.data]);
-  const [source, setSource] = useState<string | null>(null);
+  // Deep links (e.g. from the services table) name the source: /server/logs?source=journal-nginx
+  const [source, setSource] = useState<string | null>(() => (typeof window === 'undefined' ? null : new URLSearchParams(window.location.search).get('source')));
   const [level, setLevel] = useState<string | null>(null);
   const [text, setText] = useState('');
   const [q] = useDebouncedValue(text, 400);

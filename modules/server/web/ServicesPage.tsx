@@ -1,5 +1,6 @@
 import { Alert, Button, Code, Group, Text } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link } from '@tanstack/react-router';
 import { useState } from 'react';
 import { ConfirmDialog, DataTable, PageHeader, StatusBadge, formatBytes, formatRelative, notifySuccess, useCan, useCurrentHost } from '@slipway/web';
 import { getJson, sendJson, type ServicesResponse, type UnitStatus } from './api';
@@ -58,6 +59,7 @@ export default function ServicesPage() {
             header: '',
             render: (u) => (
               <Group gap="xs" wrap="nowrap">
+                <Button size="xs" variant="subtle" component={Link} to="/server/logs" search={{ source: `journal-${u.unit.replace(/\.service$/, '')}` } as never}>Journal</Button>
                 {actions(u).map((a) => (
                   <Button key={a} size="xs" variant={a === 'stop' ? 'light' : 'default'} color={a === 'stop' ? 'red' : undefined} onClick={() => setPending({ unit: u, action: a })}>
                     {a[0]!.toUpperCase() + a.slice(1)}

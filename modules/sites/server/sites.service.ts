@@ -259,18 +259,15 @@ export class SitesService {
     let checkedAt = existing?.ssl_checked_at ?? null;
     let daysLeft = info.sslDaysLeft;
     let diskBytes = existing?.disk_bytes ?? null;
+    const cert = info.ssl && opts.deep ? await (await this.files(hostId)).certificate(domain).catch(() => null) : null;
     if (!info.ssl) {
       expiresAt = checkedAt = daysLeft = null;
-    } else if (opts.deep) {
-      const files = await this.files(hostId);
-      const cert = await files.certificate(domain).catch(() => null);
-      if (cert) {
-        expiresAt = cert.validTo;
-        daysLeft = Math.floor((cert.validTo - now) / DAY);
-        checkedAt = now;
-      }
+    } else if (cert) {
+      expiresAt = cert.validTo;
+      daysLeft = Math.floor((cert.validTo - now) / DAY);
+      checkedAt = now;
     } else if (daysLeft !== null && (expiresAt === null || Math.abs(Number(expiresAt) - (now + daysLeft * DAY)) > 2 * DAY)) {
-      // `wo site info` only gives whole days: an estimate until the next certificate check.
+      // `wo site info` only gives whole days: an estimate until the certificate itself is read.
       expiresAt = now + daysLeft * DAY;
     }
     if (opts.deep && info.webroot) diskBytes = await (await this.files(hostId)).diskUsage(info.webroot).catch(() => null);

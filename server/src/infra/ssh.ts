@@ -232,12 +232,22 @@ export class SshConnection {
       if (!released) this.release();
       released = true;
     };
-    try {
-      const client = await this.connect();
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    const open = (client: SshClient) =>
+      new Promise<ClientChannel>((resolve, reject) => {
         client.exec(commandLine, (err, ch) => (err ? reject(err) : resolve(ch)));
       });
-      return { channel, release };
+    try {
+      const reused = this.client;
+      const client = await this.connect();
+      try {
+        return { channel: await open(client), release };
+      } catch (e) {
+        if (client !== reused || e instanceof DomainRuleError) throw e;
+        // A pooled connection that died quietly (host rebooted, NAT dropped it): reconnect once.
+        if (this.client === client) this.client = null;
+        client.end();
+        return { channel: await open(await this.connect()), release };
+      }
     } catch (e) {
       release();
       throw e;

@@ -70,6 +70,17 @@ describe('hosts over SSH against a real sshd', () => {
     expect(metrics.current.disks.map((d: { mount: string }) => d.mount)).toContain('/');
     expect(metrics.sampler.state).toBe('ok');
 
+    // Netdata on the remote host, asked from there (curl over SSH to its loopback agent).
+    const nd = await t.app.inject({ method: 'GET', url: `/api/v1/server/netdata?host=${host.id}&chart=system.cpu&seconds=10&points=5`, headers: viewer.headers });
+    expect(nd.statusCode, nd.body).toBe(200);
+    expect(nd.json()).toMatchObject({ apiVersion: 1, chart: 'system.cpu' });
+    expect(nd.json().labels).toContain('user');
+
+    // Remote log files: tail over SSH (here the machine's own MariaDB/nginx logs may be absent, so list only).
+    const logs = await t.app.inject({ method: 'GET', url: `/api/v1/server/logs?host=${host.id}`, headers: admin.headers });
+    expect(logs.statusCode, logs.body).toBe(200);
+    expect(logs.json().items.map((s: { id: string }) => s.id)).toContain('nginx-access');
+
     const test = await t.app.inject({ method: 'POST', url: `/api/v1/hosts/${host.id}/test`, headers: admin.headers });
     expect(test.json()).toMatchObject({ ok: true, status: 'online', hostKeyMatches: true });
     expect(test.json().system).toMatch(/^Linux /);

@@ -79,6 +79,12 @@ export class LogsService {
     return all.filter(match).slice(-n);
   }
 
+  /** Checks access and that the source exists, so a stream can answer 403/404 before it opens. */
+  async check(actor: Actor, hostId: string, sourceId: string): Promise<void> {
+    requirePermission(actor, serverPermissions['logs.read']);
+    await this.resolve(hostId, sourceId);
+  }
+
   /**
    * Sends the last `initialLines` then follows the source into `delivery` until the returned
    * stop function is called.

@@ -162,6 +162,14 @@ describe('log routes', () => {
     ws.close();
   });
 
+  it('answers an unknown source with 404 before opening a stream', async () => {
+    const ws = new WebSocket(`${base}/api/v1/server/logs/nope/ws`, ['slipway.v1', `bearer.${admin.token}`]);
+    const status = await new Promise<number>((r) => ws.once('unexpected-response', (_req, res) => r(res.statusCode ?? 0)));
+    expect(status).toBe(404);
+    const sse = await fetch(`${base.replace('ws', 'http')}/api/v1/server/logs/nope/stream`, { headers: admin.headers });
+    expect(sse.status).toBe(404);
+  });
+
   it('follows over SSE with a filter', async () => {
     const controller = new AbortController();
     const res = await fetch(`${base.replace('ws', 'http')}/api/v1/server/logs/app/stream?lines=0&q=needle`, { headers: admin.headers, signal: controller.signal });

@@ -47,7 +47,10 @@ function error(msg, exit = true) {
     process.exit(1);
   }
 }
-const done = (label) => info(label, '') || info('[' + C.ENDC + 'Done' + C.OKBLUE + ']');
+const done = (label) => {
+  info(label, '');
+  info('[' + C.ENDC + 'Done' + C.OKBLUE + ']');
+};
 
 // services.py 128-139: every nginx reload prints these two validated steps.
 function reloadNginx() {

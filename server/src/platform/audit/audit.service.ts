@@ -84,33 +84,48 @@ export class AuditLog {
   ) {}
 
   async record(input: AuditInput): Promise<AuditEntry> {
-    const row = await this.db.transaction().execute(async (trx) => {
+    const [entry] = await this.recordMany([input]);
+    return entry!;
+  }
+
+  /** Appends several entries in one transaction, in order (imports, seeding, batched events). */
+  async recordMany(inputs: readonly AuditInput[]): Promise<AuditEntry[]> {
+    const rows = await this.db.transaction().execute(async (trx) => {
       // Serialise appends so the chain has one head (SQLite transactions already serialise).
       if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(7214001)`.execute(trx);
       const last = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      const prevHash = last?.hash ?? GENESIS;
-      const base = {
-        seq: Number(last?.seq ?? 0) + 1,
-        id: newId(),
-        at: Date.now(),
-        actor_id: input.actor.userId,
-        actor_name: input.actor.username,
-        actor_kind: input.actor.kind,
-        ip: input.actor.ip ?? null,
-        user_agent: input.actor.userAgent?.slice(0, 512) ?? null,
-        action: input.action,
-        target_type: input.target?.type ?? null,
-        target_id: input.target?.id ?? null,
-        outcome: input.outcome ?? 'success',
-        details: input.details ? JSON.stringify(redact(input.details)) : null,
-      };
-      const full: AuditLogTable = { ...base, prev_hash: prevHash, hash: entryHash(prevHash, base) };
-      await trx.insertInto('audit_log').values(full).execute();
-      return full;
+      let prevHash = last?.hash ?? GENESIS;
+      let seq = Number(last?.seq ?? 0);
+      const out: AuditLogTable[] = [];
+      for (const input of inputs) {
+        const base = {
+          seq: ++seq,
+          id: newId(),
+          at: Date.now(),
+          actor_id: input.actor.userId,
+          actor_name: input.actor.username,
+          actor_kind: input.actor.kind,
+          ip: input.actor.ip ?? null,
+          user_agent: input.actor.userAgent?.slice(0, 512) ?? null,
+          action: input.action,
+          target_type: input.target?.type ?? null,
+          target_id: input.target?.id ?? null,
+          outcome: input.outcome ?? 'success',
+          details: input.details ? JSON.stringify(redact(input.details)) : null,
+        };
+        const full: AuditLogTable = { ...base, prev_hash: prevHash, hash: entryHash(prevHash, base) };
+        prevHash = full.hash;
+        out.push(full);
+      }
+      // Chunked multi-row inserts stay under SQLite's bound-parameter limit.
+      for (let i = 0; i < out.length; i += 500) await trx.insertInto('audit_log').values(out.slice(i, i + 500)).execute();
+      return out;
     });
-    const entry = toEntry(row);
-    this.events?.publish({ type: 'audit.created', resource: { type: 'audit', id: entry.id }, data: { action: entry.action, outcome: entry.outcome } });
-    return entry;
+    const entries = rows.map(toEntry);
+    for (const entry of entries) {
+      this.events?.publish({ type: 'audit.created', resource: { type: 'audit', id: entry.id }, data: { action: entry.action, outcome: entry.outcome } });
+    }
+    return entries;
   }
 
   async list(f: AuditFilters): Promise<{ items: AuditEntry[]; nextBefore: number | null }> {

@@ -272,6 +272,28 @@ describe('brute force', () => {
     expect(other.token).toBeTruthy();
   });
 
+  it('spends as much work on an unknown username as on a wrong password (no user enumeration by timing)', async () => {
+    const u = await t.signIn('viewer');
+    // CPU time of this process (argon2 runs on its thread pool): unlike wall time, other load on the machine does not inflate it.
+    const cpuOf = async (username: string, i: number) => {
+      const before = process.cpuUsage();
+      const res = await t.app.inject({ method: 'POST', url: LOGIN, payload: { username, password: 'not-the-password-x' }, remoteAddress: `10.6.0.${i}` });
+      expect(res.statusCode).toBe(401);
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1000;
+    };
+    const wrong: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      wrong.push(await cpuOf(u.user.username, i + 1));
+      unknown.push(await cpuOf(`ghost-${i}`, i + 10));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    // Both run one argon2 verification; without the dummy check an unknown user costs a fraction.
+    console.log('CPU', wrong.map(Math.round), unknown.map(Math.round));
+    expect(median(unknown)).toBeGreaterThan(median(wrong) * 0.6);
+  });
+
   it('locks a client address that sprays many accounts', async () => {
     let last = 0;
     for (let i = 0; i < 26; i++) {

@@ -67,7 +67,7 @@ export class TwoFactorService {
     });
     await this.endOtherSessions(user.id, 'two_factor_changed', actor.sessionId);
     this.userChanged(user.id);
-    await this.audit.record({ actor, action: 'auth.2fa.enable', target: { type: 'user', id: user.id } });
+    await this.audit.record({ actor, action: 'auth.2fa.confirm', target: { type: 'user', id: user.id } });
     return { recoveryCodes: codes };
   }
 

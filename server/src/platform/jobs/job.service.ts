@@ -303,9 +303,10 @@ export class DurableJobRunner implements JobRunner {
     this.executions.set(row.id, { exec, done });
     this.deps.metrics.jobsRunning.inc();
     this.publish(toView(row));
-    // A cancel requested between the claim and now.
-    if (Number(row.cancel_requested) === 1) exec.abort('cancelled');
     try {
+      // A cancel that came between the claim and the registration above is only in the database.
+      const latest = await this.store.find(row.id);
+      if (latest && Number(latest.cancel_requested) === 1) exec.abort('cancelled');
       const final = await exec.run();
       if (final) this.deps.metrics.jobsFinished.inc({ type: final.type, state: final.state });
     } catch (err) {

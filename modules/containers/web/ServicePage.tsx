@@ -1,0 +1,158 @@
+import { Alert, Anchor, Button, Card, Group, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
+import { useEffect, useMemo, useState } from 'react';
+import {
+  ConfirmDialog, LogBuffer, LogViewer, PageHeader, StatusBadge, UPlotChart, formatBytes, formatRelative, formatTime, icons,
+  notifyError, notifySuccess, streamSse, useCan, useLiveInvalidate, usePageParams, useRunJob,
+} from '@slipway/web';
+import { STATE_LABEL, getJson, sendJson, type JobRef, type Service, type StatsSample, type WakeRecord } from './api';
+
+/** One service: state, wake/sleep, cold-start history, live logs and stats. */
+export default function ServicePage() {
+  const { serviceId } = usePageParams() as { serviceId: string };
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const runJob = useRunJob();
+  const canUpdate = useCan('containers.update');
+  const canDelete = useCan('containers.delete');
+  const [busy, setBusy] = useState<'wake' | 'sleep' | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  useLiveInvalidate(['container.', 'job.updated'], [['containers', serviceId], ['containers', serviceId, 'wakes']]);
+  const service = useQuery({ queryKey: ['containers', serviceId], queryFn: () => getJson<{ service: Service }>(`/api/v1/containers/${serviceId}`) });
+  const wakes = useQuery({ queryKey: ['containers', serviceId, 'wakes'], queryFn: () => getJson<{ items: WakeRecord[] }>(`/api/v1/containers/${serviceId}/wakes?limit=100`) });
+  const s = service.data?.service;
+
+  const act = async (what: 'wake' | 'sleep') => {
+    setBusy(what);
+    try {
+      await sendJson('POST', `/api/v1/containers/${serviceId}/${what}`);
+      notifySuccess(what === 'wake' ? 'The service is running' : 'The service sleeps');
+      await qc.invalidateQueries({ queryKey: ['containers', serviceId] });
+    } catch (e) {
+      notifyError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  if (!s) return <PageHeader title="Service" description={service.error ? String((service.error as Error).message) : 'Loading…'} />;
+  return (
+    <>
+      <PageHeader
+        title={s.name}
+        description={s.hostnames.join(', ')}
+        actions={
+          <Group gap="xs">
+            <StatusBadge status={s.state} label={STATE_LABEL[s.state]} />
+            {canUpdate && <Button leftSection={<icons.play size={16} />} loading={busy === 'wake'} disabled={s.state === 'running'} onClick={() => void act('wake')}>Wake</Button>}
+            {canUpdate && <Button variant="default" leftSection={<icons.pause size={16} />} loading={busy === 'sleep'} disabled={s.state !== 'running'} onClick={() => void act('sleep')}>Sleep</Button>}
+            {canUpdate && <Button variant="default" onClick={() => void navigate({ to: '/containers/$serviceId/edit', params: { serviceId } })}>Edit</Button>}
+            {canDelete && <Button color="red" variant="light" leftSection={<icons.trash size={16} />} onClick={() => setConfirmDelete(true)}>Delete</Button>}
+          </Group>
+        }
+      />
+      {s.lastError && <Alert color="red" title="Last failure" mb="md">{s.lastError}</Alert>}
+      <SimpleGrid cols={{ base: 2, md: 4 }} mb="md">
+        <Fact label="Wakes" value={String(s.wakeCount)} />
+        <Fact label="Sleeps" value={String(s.sleepCount)} />
+        <Fact label="Last activity" value={s.lastActivityAt ? formatRelative(s.lastActivityAt) : '—'} />
+        <Fact label="Last cold start" value={s.lastColdStart ? `${s.lastColdStart.startToReadyMs} ms ready · ${s.lastColdStart.firstByteMs ?? '—'} ms first byte` : '—'} />
+      </SimpleGrid>
+      <Card withBorder mb="md">
+        <Stack gap={4}>
+          <Text size="sm">Sleep policy: {s.sleep.mode === 'always-on' ? 'always on' : `${s.sleep.mode} after ${s.sleep.idleTimeoutSeconds} s without requests`}</Text>
+          <Text size="sm">Visitors reach container <b>{s.http.container}</b> port {s.http.port} at {s.hostnames.map((h) => <Anchor key={h} href={`//${h}`} target="_blank" mr="xs">{h}</Anchor>)}</Text>
+          <Text size="sm">Containers: {s.containers.map((c) => `${c.name} (${c.image})`).join(', ')}</Text>
+        </Stack>
+      </Card>
+      <ColdStartChart wakes={wakes.data?.items ?? []} />
+      {s.state === 'running' && <LiveStats serviceId={serviceId} />}
+      <Title order={4} mt="md" mb="xs">Logs</Title>
+      <LiveLogs serviceId={serviceId} container={s.http.container} />
+      <ConfirmDialog
+        opened={confirmDelete}
+        onClose={() => setConfirmDelete(false)}
+        title={`Delete ${s.name}?`}
+        message="Its containers and its Caddy route are removed. Named volumes are kept."
+        typeToConfirm={s.name}
+        confirmLabel="Delete"
+        onConfirm={async () => {
+          const job = await runJob(() => sendJson<JobRef>('DELETE', `/api/v1/containers/${serviceId}`, { confirm: s.name }));
+          if (job) setConfirmDelete(false);
+        }}
+      />
+    </>
+  );
+}
+
+function Fact({ label, value }: { label: string; value: string }) {
+  return (
+    <Card withBorder padding="sm">
+      <Text size="xs" c="dimmed">{label}</Text>
+      <Text fw={600}>{value}</Text>
+    </Card>
+  );
+}
+
+/** Start-to-ready and first-byte time of each wake, oldest to newest. */
+function ColdStartChart({ wakes }: { wakes: WakeRecord[] }) {
+  const ready = wakes.filter((w) => w.outcome === 'ready').slice().reverse();
+  const data = useMemo(
+    () => [ready.map((w) => w.at / 1000), ready.map((w) => w.startToReadyMs), ready.map((w) => w.firstByteMs)] as [number[], (number | null)[], (number | null)[]],
+    [ready],
+  );
+  if (!ready.length) return <Text size="sm" c="dimmed">No wakes yet: the cold-start chart appears after the first one.</Text>;
+  return (
+    <Card withBorder mb="md">
+      <Text fw={600} mb="xs">Cold starts (ms)</Text>
+      <UPlotChart
+        label="Cold start time of each wake: container start to ready, and first request to first byte"
+        data={data}
+        options={{
+          series: [{}, { label: 'start → ready', stroke: '#228be6', points: { show: true } }, { label: 'first byte', stroke: '#fa5252', points: { show: true } }],
+          axes: [{}, { label: 'ms' }],
+        }}
+      />
+      <Text size="xs" c="dimmed">Last: {formatTime(ready[ready.length - 1]!.at)}</Text>
+    </Card>
+  );
+}
+
+function LiveStats({ serviceId }: { serviceId: string }) {
+  const [last, setLast] = useState<StatsSample | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    void streamSse(`/api/v1/containers/${serviceId}/stats`, { signal: abort.signal, onMessage: (m) => m.event === 'stats' && setLast(JSON.parse(m.data) as StatsSample) });
+    return () => abort.abort();
+  }, [serviceId]);
+  if (!last) return null;
+  return (
+    <SimpleGrid cols={{ base: 2, md: 4 }} mb="md" data-testid="live-stats">
+      <Fact label="CPU" value={`${last.cpuPercent.toFixed(1)} %`} />
+      <Fact label="Memory" value={`${formatBytes(last.memoryBytes)}${last.memoryLimitBytes ? ` / ${formatBytes(last.memoryLimitBytes)}` : ''}`} />
+      <Fact label="Network in" value={formatBytes(last.networkRxBytes)} />
+      <Fact label="Network out" value={formatBytes(last.networkTxBytes)} />
+    </SimpleGrid>
+  );
+}
+
+function LiveLogs({ serviceId, container }: { serviceId: string; container: string }) {
+  const buffer = useMemo(() => new LogBuffer(20_000), [serviceId]);
+  const [status, setStatus] = useState<'open' | 'reconnecting' | 'closed'>('reconnecting');
+  useEffect(() => {
+    const abort = new AbortController();
+    let seq = 0;
+    void streamSse(`/api/v1/containers/${serviceId}/logs?container=${encodeURIComponent(container)}&tail=500`, {
+      signal: abort.signal,
+      onStatus: setStatus,
+      onMessage: (m) => {
+        if (m.event !== 'log') return;
+        const l = JSON.parse(m.data) as { stream: string; line: string };
+        buffer.push({ seq: ++seq, stream: l.stream, line: l.line });
+      },
+    });
+    return () => abort.abort();
+  }, [serviceId, container, buffer]);
+  return <LogViewer buffer={buffer} fileName={`${container}.log`} status={status === 'open' ? 'live' : status} />;
+}
