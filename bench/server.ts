@@ -10,7 +10,7 @@
  * Run: node --expose-gc --import tsx bench/server.ts   (BENCH_SAMPLER_SECONDS=60, BENCH_LOG_LINES=1000000, BENCH_LOG_RATE=100000)
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { MetricsService } from '../modules/server/server/metrics/metrics.service.js';
@@ -107,5 +107,7 @@ async function logThroughput(): Promise<void> {
 }
 
 // The sampler first, in a quiet process, so nothing else's CPU is counted.
+console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);
 await samplerCpu();
 await logThroughput();
+console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at end (figures shrink when other work shares the cores)`);

@@ -54,8 +54,10 @@ async function dashboardTti(webDir: string) {
       const p = await ctx.newPage();
       await p.goto(panel.url, { waitUntil: 'commit' });
       // Interactive: the dashboard's job counts have data (skeletons gone) and the main thread answers.
-      await p.waitForFunction(() => /\d/.test(document.querySelector('[data-testid="card-running"]')?.textContent ?? '') && !document.querySelector('[data-testid="card-running"] .mantine-Skeleton-root'));
-      const ms = await p.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => setTimeout(() => r(performance.now()), 0))));
+      await p.getByTestId('card-running').filter({ hasText: /\d/ }).waitFor();
+      await p.locator('[data-testid="card-running"] .mantine-Skeleton-root').waitFor({ state: 'detached' });
+      // A macrotask that runs now proves the main thread is free to answer input.
+      const ms = await p.evaluate(() => new Promise<number>((r) => setTimeout(() => r(performance.now()), 0)));
       samples.push(ms);
       // The refresh token rotates on every load: keep the newest cookie for the next one.
       Object.assign(state, await ctx.storageState());
@@ -69,7 +71,9 @@ async function dashboardTti(webDir: string) {
   }
 }
 
-async function logViewerFrames() {
+interface LogBenchResult { lines: number; streamMs: number; frames: number; droppedFrames: number; longestFrameMs: number; domRows: number }
+
+async function logViewerFrames(): Promise<LogBenchResult> {
   const outDir = mkdtempSync(path.join(tmpdir(), 'slipway-bench-log-'));
   try {
     await build({
@@ -97,9 +101,9 @@ async function logViewerFrames() {
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       await page.goto(`http://127.0.0.1:${port}/`);
-      await page.waitForFunction(() => 'runLogBench' in window);
+      await page.waitForFunction(() => 'runLogBench' in globalThis);
       // 100,000 lines in chunks of 500 every 15 ms (~33,000 lines/s, a very chatty build).
-      return await page.evaluate(() => (window as unknown as { runLogBench(t: number, c: number, i: number): Promise<Record<string, number>> }).runLogBench(100_000, 500, 15));
+      return await page.evaluate(() => (globalThis as unknown as { runLogBench(t: number, c: number, i: number): Promise<LogBenchResult> }).runLogBench(100_000, 500, 15));
     } finally {
       await browser.close();
       server.close();

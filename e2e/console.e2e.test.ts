@@ -237,6 +237,15 @@ describe('web console in Chromium', () => {
     await drawer.waitFor();
     expect(await drawer.getByText('vera (user)').isVisible()).toBe(true);
     await shot(admin, '08-audit', 'detail');
+    await admin.keyboard.press('Escape');
+    // Dark theme, chosen from the top bar, is remembered across loads.
+    await admin.getByRole('button', { name: 'Switch to dark theme' }).click();
+    await admin.getByRole('link', { name: 'Dashboard' }).click();
+    await admin.reload();
+    await admin.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    expect(await admin.locator('html').getAttribute('data-mantine-color-scheme')).toBe('dark');
+    await admin.getByTestId('card-audit').waitFor();
+    await shot(admin, '09-theme', 'dashboard-dark');
     expect(pageErrors).toEqual([]);
     await viewer.ctx.close();
     await adminCtx.close();

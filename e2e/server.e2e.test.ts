@@ -69,4 +69,14 @@ describe('server module in Chromium', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     await shot(page, 'server', 'logs');
   });
+
+  it('hosts page shows the local host with what it offers; services page says systemd is absent here', async () => {
+    await page.goto(`${panel.url}/server/hosts`);
+    await page.getByText('This server (local)').waitFor({ timeout: 15_000 });
+    await page.getByText('Docker', { exact: true }).waitFor({ timeout: 15_000 });
+    await shot(page, 'server', 'hosts');
+    await page.goto(`${panel.url}/server/services`);
+    await page.getByText('systemd is not running on this host').waitFor({ timeout: 15_000 });
+    await shot(page, 'server', 'services');
+  });
 });

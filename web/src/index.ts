@@ -6,6 +6,7 @@ export { defineWebModule, type WebModule, type WebPage } from './platform/web-mo
 export { api, call, authedFetch, type ApiData } from './api/client';
 export { ApiError, describeRetry } from './api/errors';
 export { streamSse, type SseMessage } from './api/sse';
+export { openSocket } from './api/ws';
 export { PageHeader } from './components/PageHeader';
 export { DataTable, type Column, type DataTableProps } from './components/DataTable';
 export { ConfirmDialog, type ConfirmDialogProps } from './components/ConfirmDialog';

@@ -31,5 +31,8 @@ export const ContainersConfig = z.object({
    * Caddy 2.6 rejects the field and closes upgraded connections on every reload.
    */
   streamCloseDelay: z.string().regex(/^\d+(ms|s|m|h)$/).optional(),
-});
+  /** Optional: every wake and sleep is POSTed here, signed with webhookSecret (HMAC-SHA256). */
+  webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+  webhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+}).refine((c) => !c.webhookUrl || !!c.webhookSecret, { message: 'webhookSecret is required with webhookUrl', path: ['webhookSecret'] });
 export type ContainersConfig = z.output<typeof ContainersConfig>;

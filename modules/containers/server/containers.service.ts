@@ -2,7 +2,8 @@ import type { AuditLog } from '../../../server/src/platform/audit/audit.service.
 import { ConflictError, DomainRuleError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
 import { ownerScope, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
-import { LOCAL_HOST_ID } from '../../../server/src/platform/hosts/host-registry.js';
+import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
+import { DockerCli } from './docker.cli.js';
 import { containersPermissions as P } from './containers.permissions.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
 import { SECRET_MASK, type CreateService, type ServiceView, type UpdateService, type WakeRecord, CreateService as CreateServiceSchema } from './containers.schema.js';
@@ -10,12 +11,25 @@ import { JOB_CREATE, JOB_DELETE, JOB_UPDATE } from './containers.jobs.js';
 import { dockerReason, type ContainerSummary, type DockerClient, type StatsSample } from './docker.client.js';
 import { WakeError, type WakeController } from './wake.controller.js';
 
+/** What the Docker views need of a host's engine (the socket client locally, the CLI remotely). */
+type HostDocker = {
+  listContainers(): Promise<ContainerSummary[]>;
+  listImages(): Promise<{ id: string; tags: string[]; sizeBytes: number; createdAt: number }[]>;
+  inspect(id: string): Promise<{ id: string; name: string } | null>;
+  inspectRaw(id: string): Promise<unknown>;
+  start(id: string): Promise<void>;
+  stop(id: string, timeoutSeconds?: number): Promise<void>;
+  restart(id: string): Promise<void>;
+  logs(id: string, opts: { follow: boolean; tail?: number }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }>;
+  stats(id: string, onSample: (s: StatsSample) => void): Promise<{ stop(): void }>;
+};
+
 const SECRET_NAME = /pass(word)?|secret|token|key|credential|private/i;
 
 /** The rules of container services: ownership, permissions, validation, audit; long work as jobs. */
 export class ContainersService {
   constructor(
-    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient },
+    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry },
   ) {}
 
   private async load(actor: Actor, id: string): Promise<ServiceRecord> {
@@ -154,24 +168,25 @@ export class ContainersService {
 
   // ---- Docker management (any container on the host; Slipway's own are marked) ----
 
-  private dockerFor(hostId: string): DockerClient {
-    if (hostId !== LOCAL_HOST_ID) throw new DomainRuleError('Only the local Docker engine is managed for now', 'host_unsupported');
-    return this.d.docker;
+  /** The local engine through its socket; a remote host through the docker CLI over its SSH runner. */
+  private async dockerFor(hostId: string): Promise<HostDocker> {
+    if (hostId === LOCAL_HOST_ID) return this.d.docker;
+    return new DockerCli(await this.d.hosts.runner(hostId));
   }
 
   async dockerContainers(actor: Actor, hostId: string): Promise<ContainerSummary[]> {
     requirePermission(actor, P['docker.read']);
-    return this.dockerFor(hostId).listContainers();
+    return (await this.dockerFor(hostId)).listContainers();
   }
 
   async dockerImages(actor: Actor, hostId: string) {
     requirePermission(actor, P['docker.read']);
-    return this.dockerFor(hostId).listImages();
+    return (await this.dockerFor(hostId)).listImages();
   }
 
   async dockerInspect(actor: Actor, hostId: string, containerId: string): Promise<Record<string, unknown>> {
     requirePermission(actor, P['docker.read']);
-    const docker = this.dockerFor(hostId);
+    const docker = await this.dockerFor(hostId);
     try {
       const raw = (await docker.inspectRaw(containerId)) as unknown as { Config?: { Env?: string[] } };
       // Environment values may hold secrets: names only.
@@ -184,7 +199,7 @@ export class ContainersService {
 
   async dockerAction(actor: Actor, hostId: string, containerId: string, action: 'start' | 'stop' | 'restart', confirm?: string): Promise<void> {
     requirePermission(actor, P['docker.manage']);
-    const docker = this.dockerFor(hostId);
+    const docker = await this.dockerFor(hostId);
     const s = await docker.inspect(containerId);
     if (!s) throw new NotFoundError('Container', containerId);
     if (action !== 'start' && confirm !== s.name) throw new DomainRuleError(`Type the container's name (${s.name}) to confirm`, 'confirmation_required');
@@ -201,14 +216,14 @@ export class ContainersService {
 
   async dockerLogs(actor: Actor, hostId: string, containerId: string, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number }) {
     requirePermission(actor, P['docker.read']);
-    const docker = this.dockerFor(hostId);
+    const docker = await this.dockerFor(hostId);
     if (!(await docker.inspect(containerId))) throw new NotFoundError('Container', containerId);
     return docker.logs(containerId, opts, onLine);
   }
 
   async dockerStats(actor: Actor, hostId: string, containerId: string, onSample: (s: StatsSample) => void) {
     requirePermission(actor, P['docker.read']);
-    const docker = this.dockerFor(hostId);
+    const docker = await this.dockerFor(hostId);
     if (!(await docker.inspect(containerId))) throw new NotFoundError('Container', containerId);
     return docker.stats(containerId, onSample);
   }

@@ -13,6 +13,7 @@ import { registerContainerRoutes } from './containers.routes.js';
 import { ContainersService } from './containers.service.js';
 import { DockerClient } from './docker.client.js';
 import { WakeController } from './wake.controller.js';
+import { startWebhooks } from './webhooks.js';
 
 export interface ContainersRuntime {
   service: ContainersService;
@@ -49,11 +50,12 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
         activatorInFlight: (id) => activator!.inFlight(id),
       });
       activator = new Activator(controller, { holdTimeoutMs: config.holdTimeoutMs, log: ctx.log });
-      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker });
+      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts });
       defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer });
       registerContainerRoutes(ctx.http, service);
       opts.onRuntime?.({ service, controller, activator, docker, caddy, config, accessLogger });
 
+      if (config.webhookUrl && config.webhookSecret) ctx.onClose(startWebhooks(ctx.events, { url: config.webhookUrl, secret: config.webhookSecret, log: ctx.log }));
       ctx.onReady(async () => {
         await activator!.listen(config.activatorPort);
         await controller.start(config.idleCheckIntervalMs);

@@ -95,13 +95,13 @@ export default function ServiceFormPage() {
         <TextInput label="Hostnames" description="Comma-separated, e.g. app.example.com" required value={hostnames} onChange={(e) => setHostnames(e.currentTarget.value)} />
         <Switch label="Several containers (edit as JSON: name, image, command, env, dependsOn…)" checked={advanced} onChange={(e) => setAdvanced(e.currentTarget.checked)} />
         {advanced ? (
-          <Textarea label="Containers" autosize minRows={8} ff="monospace" value={containersJson} onChange={(e) => setContainersJson(e.currentTarget.value)} />
+          <Textarea label="Containers" rows={12} ff="monospace" value={containersJson} onChange={(e) => setContainersJson(e.currentTarget.value)} />
         ) : (
           <>
             <TextInput label="Image" required placeholder="nginx:1.27" value={image} onChange={(e) => setImage(e.currentTarget.value)} />
-            <Textarea label="Command" description="One argument per line (empty: the image's default)" autosize minRows={2} value={command} onChange={(e) => setCommand(e.currentTarget.value)} />
-            <Textarea label="Environment" description="NAME=value, one per line" autosize minRows={2} value={env} onChange={(e) => setEnv(e.currentTarget.value)} />
-            <Textarea label="Secret environment" description={`NAME=value, one per line; shown as ${SECRET_MASK} afterwards (leave it to keep the value)`} autosize minRows={1} value={secrets} onChange={(e) => setSecrets(e.currentTarget.value)} />
+            <Textarea label="Command" description="One argument per line (empty: the image's default)" rows={3} value={command} onChange={(e) => setCommand(e.currentTarget.value)} />
+            <Textarea label="Environment" description="NAME=value, one per line" rows={3} value={env} onChange={(e) => setEnv(e.currentTarget.value)} />
+            <Textarea label="Secret environment" description={`NAME=value, one per line; shown as ${SECRET_MASK} afterwards (leave it to keep the value)`} rows={2} value={secrets} onChange={(e) => setSecrets(e.currentTarget.value)} />
             <TextInput label="Health check path" description="Ready when GET on this path answers below 500" value={healthPath} onChange={(e) => setHealthPath(e.currentTarget.value)} />
           </>
         )}

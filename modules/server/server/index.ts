@@ -14,6 +14,7 @@ import { serverMigrations } from './server.tables.js';
 import { ServicesService } from './services/services.service.js';
 
 export { registerOverviewCount } from './overview.service.js';
+export { registerLogSources, type FileLogSource } from './logs/logs.service.js';
 export { serverPermissions } from './server.permissions.js';
 
 /**

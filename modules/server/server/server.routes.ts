@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { openSse } from '../../../server/src/http/sse.js';
+import { lastEventId, openSse } from '../../../server/src/http/sse.js';
 import type { HttpApp } from '../../../server/src/platform/module.js';
 import type { LogTransport } from './logs/log-delivery.js';
 import { LogDelivery } from './logs/log-delivery.js';
@@ -116,31 +116,30 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
 
   app.get('/server/metrics/stream', {
     config: metricsRead,
-    schema: { tags: ['server'], description: 'Server-Sent Events: `sample` with each new sample of the host (the latest one first).', querystring: HostQuery },
+    schema: { tags: ['server'], description: 'Server-Sent Events: `sample` with each new sample of the host (id = its time). A reconnect with Last-Event-ID (or ?since=) first gets the samples it missed from the last hour; otherwise the latest one.', querystring: HostQuery.extend({ since: z.string().max(20).optional() }) },
   }, async (req, reply) => {
     await d.hosts.get(req.query.host);
+    const since = Number(lastEventId(req));
     const sse = openSse(req, reply);
     const send = (s: MetricSample) => sse.send({ id: s.at, event: 'sample', data: s });
-    const latest = d.metrics.current(req.query.host);
-    if (latest) send(latest);
+    for (const s of d.metrics.missed(req.query.host, since)) send(s);
     sse.onClose(d.metrics.subscribe(req.query.host, send));
   });
 
   app.get('/server/metrics/ws', {
     websocket: true,
     config: metricsRead,
-    schema: { tags: ['server'], querystring: HostQuery },
+    schema: { tags: ['server'], description: 'WebSocket: `{type: "sample", sample}` messages; `?since=<sample time>` resumes.', querystring: HostQuery.extend({ since: z.coerce.number().int().min(0).optional() }) },
     preHandler: async (req) => {
       await d.hosts.get((req.query as { host: string }).host);
     },
   }, (socket, req) => {
-    const { host } = req.query as { host: string };
+    const { host, since } = req.query as { host: string; since?: number };
     const send = (s: MetricSample) => {
       // A client that is not reading gets the newest sample later, not a growing backlog.
       if (socket.readyState === socket.OPEN && socket.bufferedAmount < WS_HIGH_WATER) socket.send(JSON.stringify({ type: 'sample', sample: s }));
     };
-    const latest = d.metrics.current(host);
-    if (latest) send(latest);
+    for (const s of d.metrics.missed(host, since)) send(s);
     const off = d.metrics.subscribe(host, send);
     socket.on('close', off);
   });

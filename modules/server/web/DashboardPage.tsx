@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
 import { PageHeader, UPlotChart, formatBytes, streamSse, useCurrentHost } from '@slipway/web';
 import { formatUptime, getJson, pointOf, type MetricPoint, type MetricSample, type MetricsResponse, type Overview } from './api';
+import { NetdataCard } from './NetdataCard';
 import { ServerNav } from './ServerNav';
 
 const RANGES = [
@@ -129,6 +130,7 @@ export default function DashboardPage() {
             </ChartCard>
           )}
         </SimpleGrid>
+        <NetdataCard host={host} seconds={Number(range)} />
       </Stack>
     </>
   );

@@ -29,7 +29,9 @@ const UpdateJobInput = z.object({
   change: z.object({
     enabled: z.boolean().optional(),
     php: z.enum(PHP_VERSIONS).optional(),
+    previousPhp: z.enum(PHP_VERSIONS).optional(),
     cache: z.enum(CACHE_TYPES).optional(),
+    previousCache: z.enum(CACHE_TYPES).optional(),
     siteType: z.enum(SITE_TYPES).optional(),
     ssl: z.boolean().optional(),
     letsencrypt: z.enum(['on', 'subdomain', 'wildcard']).optional(),
@@ -105,6 +107,11 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
           if (change.enabled !== true) return;
           await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, true, exec(ctx)));
         },
+        async undo(ctx) {
+          const { hostId, domain, change } = ctx.input;
+          if (change.enabled !== true) return;
+          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, false, exec(ctx)));
+        },
       },
       {
         name: 'PHP version',
@@ -112,6 +119,11 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
           const { hostId, domain, change } = ctx.input;
           if (!change.php) return;
           await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'php', php: change.php! }, exec(ctx)));
+        },
+        async undo(ctx) {
+          const { hostId, domain, change } = ctx.input;
+          if (!change.php || !change.previousPhp) return;
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'php', php: change.previousPhp! }, exec(ctx)));
         },
       },
       {
@@ -121,7 +133,14 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
           if (!change.cache || !change.siteType) return;
           await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'cache', siteType: change.siteType!, cache: change.cache! }, exec(ctx)));
         },
+        async undo(ctx) {
+          const { hostId, domain, change } = ctx.input;
+          if (!change.cache || !change.siteType || !change.previousCache) return;
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'cache', siteType: change.siteType!, cache: change.previousCache! }, exec(ctx)));
+        },
       },
+      // SSL, HSTS and renewal have no undo: an issuance counts against Let's Encrypt's rate limits,
+      // and turning SSL back off would break a site that was just made HTTPS-only.
       {
         name: 'SSL',
         async run(ctx) {

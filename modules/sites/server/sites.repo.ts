@@ -98,6 +98,25 @@ export const sitesMigrations: Record<string, Migration> = {
       await db.schema.dropTable('sites_inventory').execute();
     },
   },
+  // The list sorts by a column then (domain, host); these indexes serve each sort and filter
+  // without a temporary sort of the whole inventory (bench/sites.ts).
+  sites_0002_list_indexes: {
+    async up(db: Kysely<any>) {
+      await db.schema.dropIndex('sites_inventory_domain').execute();
+      await db.schema.dropIndex('sites_inventory_type').execute();
+      await db.schema.dropIndex('sites_inventory_expiry').execute();
+      await db.schema.createIndex('sites_inventory_by_domain').on('sites_inventory').columns(['domain', 'host_id']).execute();
+      await db.schema.createIndex('sites_inventory_by_type').on('sites_inventory').columns(['site_type', 'domain', 'host_id']).execute();
+      await db.schema.createIndex('sites_inventory_by_expiry').on('sites_inventory').columns(['ssl_expires_at', 'domain', 'host_id']).execute();
+      await db.schema.createIndex('sites_inventory_by_php').on('sites_inventory').columns(['php_version', 'domain', 'host_id']).execute();
+    },
+    async down(db: Kysely<any>) {
+      for (const i of ['sites_inventory_by_domain', 'sites_inventory_by_type', 'sites_inventory_by_expiry', 'sites_inventory_by_php']) await db.schema.dropIndex(i).execute();
+      await db.schema.createIndex('sites_inventory_domain').on('sites_inventory').column('domain').execute();
+      await db.schema.createIndex('sites_inventory_type').on('sites_inventory').columns(['site_type', 'domain']).execute();
+      await db.schema.createIndex('sites_inventory_expiry').on('sites_inventory').column('ssl_expires_at').execute();
+    },
+  },
 };
 
 export function toSiteView(r: SitesInventoryTable): SiteViewT {
@@ -163,10 +182,11 @@ export class SitesRepo {
       q = q.where(sql<boolean>`domain like ${needle} escape '\\'`);
     }
     const totalRow = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-    const items = await q.selectAll()
-      .orderBy(SORT_COLUMNS[f.sort], f.order)
-      .orderBy('domain', 'asc')
-      .orderBy('host_id', 'asc')
+    // Ties follow the same direction so one index serves the whole ORDER BY.
+    let ordered = q.selectAll().orderBy(SORT_COLUMNS[f.sort], f.order);
+    if (f.sort !== 'domain') ordered = ordered.orderBy('domain', f.order);
+    const items = await ordered
+      .orderBy('host_id', f.order)
       .limit(f.limit)
       .offset(f.offset)
       .execute();
@@ -187,9 +207,17 @@ export class SitesRepo {
   }
 
   /** Inserts or updates one observed site; keeps owner and HSTS, which only the panel knows. */
-  async upsert(site: ObservedSite, at: number, extra: { ownerId?: string | null; hsts?: boolean | null } = {}): Promise<void> {
-    const existing = await this.get(site.host_id, site.domain);
+  async upsert(
+    site: ObservedSite, at: number, extra: { ownerId?: string | null; hsts?: boolean | null } = {},
+    known?: SitesInventoryTable | null,
+  ): Promise<'inserted' | 'updated' | 'unchanged'> {
+    const existing = known === undefined ? await this.get(site.host_id, site.domain) : known;
     if (existing) {
+      const same = (Object.keys(site) as (keyof ObservedSite)[]).every((k) => String(site[k] ?? '') === String(existing[k] ?? ''))
+        && (extra.hsts === undefined || (extra.hsts === null ? null : extra.hsts ? 1 : 0) === existing.hsts)
+        && (extra.ownerId === undefined || extra.ownerId === existing.owner_id);
+      // Nothing changed: skip the write (a refresh of 2,000 sites would otherwise commit 2,000 times).
+      if (same) return 'unchanged';
       await this.db.updateTable('sites_inventory').set({
         ...site,
         ...(extra.hsts !== undefined ? { hsts: extra.hsts === null ? null : extra.hsts ? 1 : 0 } : {}),
@@ -203,6 +231,16 @@ export class SitesRepo {
         hsts: extra.hsts === undefined || extra.hsts === null ? null : extra.hsts ? 1 : 0,
         refreshed_at: at, created_at: at, updated_at: at,
       }).execute();
+      return 'inserted';
+    }
+    return 'updated';
+  }
+
+  /** Marks sites a refresh found unchanged as seen now, in a few statements. */
+  async touch(hostId: string, domains: readonly string[], at: number): Promise<void> {
+    for (let i = 0; i < domains.length; i += 500) {
+      await this.db.updateTable('sites_inventory').set({ refreshed_at: at })
+        .where('host_id', '=', hostId).where('domain', 'in', domains.slice(i, i + 500)).execute();
     }
   }
 

@@ -136,14 +136,18 @@ describe('sites API over the fake wo (local host)', () => {
     expect((await req('PUT', '/sites/shop.example.org', admin, { php: '8.4' })).body.error.code).toBe('nothing_to_change');
   });
 
-  it('reports a failed renewal as a failed job, an alert and an event', async () => {
+  it('reports a failed renewal as a failed job, an alert and an event, undoing the PHP switch of the same change', async () => {
     fake.setState({ ...fake.state(), fail: { renew: true } });
-    const r = await req('PUT', '/sites/blog.example.com', admin, { renewCertificate: true });
+    const r = await req('PUT', '/sites/blog.example.com', admin, { php: '8.1', renewCertificate: true });
     const { job, lines } = await finish(r.body.job);
     fake.setState({ ...fake.state(), fail: {} });
     expect(job.state).toBe('failed');
     expect(job.error).toContain('Unable to renew certificate');
     expect(lines).toContain('$ wo site update blog.example.com --letsencrypt=renew');
+    const updates = fake.calls().filter((a) => a[1] === 'update' && a[2] === 'blog.example.com').slice(-3).map((a) => a[3]);
+    expect(updates).toEqual(['--php81', '--letsencrypt=renew', '--php82']);
+    expect(fake.state().sites['blog.example.com']!.php_version).toBe('8.2');
+    expect(job.steps.find((st) => st.name === 'PHP version')?.state).toBe('undone');
     const alerts = (await req('GET', '/sites/alerts', admin)).body.items as Json[];
     expect(alerts.map((a) => `${a.domain}:${a.kind}`)).toContain('blog.example.com:renewal_failed');
     expect(events.some((e) => e.type === 'sites.certificate_renewal_failed' && e.data?.domain === 'blog.example.com')).toBe(true);
@@ -155,6 +159,27 @@ describe('sites API over the fake wo (local host)', () => {
     expect(r.status).toBe(200);
     expect(r.body.lines).toEqual(['5.6.7.8 - - "GET /wp-login.php HTTP/1.1" 200']);
     expect((await req('GET', '/sites/new.example.com/logs?kind=../../etc/passwd', admin)).status).toBe(400);
+  });
+
+  it('follows a site\'s error log live over SSE', async () => {
+    const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const abort = new AbortController();
+    const res = await fetch(`${address}/api/v1/sites/new.example.com/logs?kind=error&lines=5&follow=true`, { headers: admin.headers, signal: abort.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const marker = `[error] upstream timed out ${Date.now()}`;
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    setTimeout(() => appendFileSync(`${fake.webrootBase}new.example.com/logs/error.log`, `${marker}\n`), 500);
+    while (!text.includes(marker) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    expect(text).toContain('event: line');
+    expect(text).toContain(JSON.stringify({ line: marker }));
   });
 
   it('deletes a site only when the domain is typed again', async () => {
@@ -204,6 +229,13 @@ describe('sites API over the fake wo (local host)', () => {
     expect(r.status).toBe(202);
     expect((await finish(r.body.job)).job.state).toBe('succeeded');
     expect(fake.calls()).toContainEqual(['site', 'create', 'xn--bcher-kva.example', '--html']);
+  });
+
+  it('documents its routes in the OpenAPI document', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const paths = Object.keys((res.json() as { paths: Record<string, unknown> }).paths);
+    expect(paths).toEqual(expect.arrayContaining(['/api/v1/sites', '/api/v1/sites/alerts', '/api/v1/sites/{domain}', '/api/v1/sites/{domain}/logs']));
   });
 
   it('lets a viewer read but not change, and the user role only see its own sites', async () => {

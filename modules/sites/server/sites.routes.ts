@@ -65,9 +65,8 @@ export function registerSitesRoutes(app: HttpApp, sites: SitesService): void {
   }, async (req, reply) => {
     const { host, kind, lines, follow } = req.query;
     if (!follow) return { kind, lines: await sites.tailLogs(req.actor!, host, req.params.domain, kind, lines) };
-    const { files, webroot } = await sites.logTarget(req.actor!, host, req.params.domain);
     const abort = new AbortController();
-    const handle = files.follow(webroot, kind, lines, abort.signal);
+    const handle = await sites.followLogs(req.actor!, host, req.params.domain, kind, lines, abort.signal);
     const sse = openSse(req, reply);
     sse.onClose(() => {
       abort.abort();

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
 import { ConflictError, DomainRuleError, NotFoundError } from '../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
+import { ExecError } from '../../../server/src/infra/exec-error.js';
+import type { StreamHandle } from '../../../server/src/infra/process-runner.js';
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
 import { ownerScope, requirePermission, SYSTEM_ACTOR, type Actor } from '../../../server/src/platform/rbac/permissions.js';
@@ -64,6 +66,7 @@ export class SitesService {
   readonly repo: SitesRepo;
   /** When the inventory was last refreshed (kept in memory: the list answers it on every call). */
   private lastRefreshAt: number | null = null;
+  private readonly reportedMissing = new Set<string>();
   private readonly refreshing = new Map<string, { promise: Promise<RefreshReport>; deep: boolean }>();
 
   constructor(private readonly deps: SitesServiceDeps) {
@@ -191,7 +194,10 @@ export class SitesService {
       try {
         out.push(await this.refreshHost(host, deep));
       } catch (e) {
-        this.deps.log.warn({ err: e, host }, 'sites: inventory refresh failed');
+        // A host without WordOps is reported once, not every interval.
+        const missing = e instanceof ExecError && (e.reason === 'spawn' || e.exitCode === 127);
+        if (!missing || !this.reportedMissing.has(host)) this.deps.log.warn({ err: e, host }, missing ? 'sites: `wo` not found on this host' : 'sites: inventory refresh failed');
+        if (missing) this.reportedMissing.add(host);
       }
     }
     return out;
@@ -223,14 +229,16 @@ export class SitesService {
     const cli = await this.cli(hostId);
     const names = await cli.listSites();
     let failed = 0;
+    const unchanged: Domain[] = [];
     await pool(names, this.deps.config.refreshConcurrency, async (domain) => {
       try {
-        await this.refreshSite(hostId, domain, { deep, cli });
+        await this.refreshSite(hostId, domain, { deep, cli, unchanged });
       } catch (e) {
         failed++;
         this.deps.log.warn({ err: e, host: hostId, domain }, 'sites: could not refresh a site');
       }
     });
+    await this.repo.touch(hostId, unchanged, Date.now());
     const removed = await this.repo.removeMissing(hostId, names);
     if (deep) await this.checkCertificates(hostId);
     const report = { host: hostId, sites: names.length, removed, failed, durationMs: Date.now() - started };
@@ -240,7 +248,10 @@ export class SitesService {
   }
 
   /** Re-reads one site from `wo site info` (and its certificate and disk use when deep). */
-  async refreshSite(hostId: string, domain: Domain, opts: { deep?: boolean; cli?: WordOpsCli; ownerId?: string | null; hsts?: boolean | null } = {}): Promise<SitesInventoryTable | undefined> {
+  async refreshSite(
+    hostId: string, domain: Domain,
+    opts: { deep?: boolean; cli?: WordOpsCli; ownerId?: string | null; hsts?: boolean | null; unchanged?: Domain[] } = {},
+  ): Promise<SitesInventoryTable | undefined> {
     const cli = opts.cli ?? await this.cli(hostId);
     let info: WoSiteInfo;
     try {
@@ -271,11 +282,17 @@ export class SitesService {
       expiresAt = now + daysLeft * DAY;
     }
     if (opts.deep && info.webroot) diskBytes = await (await this.files(hostId)).diskUsage(info.webroot).catch(() => null);
-    await this.repo.upsert({
+    const outcome = await this.repo.upsert({
       host_id: hostId, domain, site_type: info.type, cache_type: info.cache, php_version: info.php, enabled: info.enabled ? 1 : 0,
       ssl: info.ssl ? 1 : 0, ssl_provider: info.sslProvider, ssl_expires_at: expiresAt, ssl_days_left: daysLeft, ssl_checked_at: checkedAt,
       webroot: info.webroot, db_name: info.dbName, disk_bytes: diskBytes,
-    }, now, { ...(opts.ownerId !== undefined ? { ownerId: opts.ownerId } : {}), ...(opts.hsts !== undefined ? { hsts: opts.hsts } : {}) });
+    }, now, { ...(opts.ownerId !== undefined ? { ownerId: opts.ownerId } : {}), ...(opts.hsts !== undefined ? { hsts: opts.hsts } : {}) }, existing ?? null);
+    if (opts.unchanged) {
+      // A bulk refresh: unchanged rows are touched together at its end; nobody reads the row.
+      if (outcome === 'unchanged') opts.unchanged.push(domain);
+      return undefined;
+    }
+    if (outcome === 'unchanged') await this.repo.touch(hostId, [domain], now);
     return this.repo.get(hostId, domain);
   }
 
@@ -318,11 +335,17 @@ export class SitesService {
 
   // ---- logs ----
 
-  async logTarget(actor: Actor, hostId: string, domain: Domain): Promise<{ files: SiteFiles; webroot: string }> {
+  private async logTarget(actor: Actor, hostId: string, domain: Domain): Promise<{ files: SiteFiles; webroot: string }> {
     requirePermission(actor, sitesPermissions.logs);
     const row = await this.visible(actor, hostId, domain);
     if (!row.webroot) throw new DomainRuleError(`${domain} has no webroot (its files were deleted)`, 'no_webroot');
     return { files: await this.files(hostId), webroot: row.webroot };
+  }
+
+  /** The last `lines` lines, then new ones as they are written (`tail -F`, survives log rotation). */
+  async followLogs(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind, lines: number, signal: AbortSignal): Promise<StreamHandle> {
+    const { files, webroot } = await this.logTarget(actor, hostId, domain);
+    return files.follow(webroot, kind, lines, signal);
   }
 
   async tailLogs(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind, lines: number): Promise<string[]> {
@@ -339,11 +362,13 @@ export function planUpdate(row: SitesInventoryTable, input: UpdateSiteInput): Re
   if (input.php !== undefined && input.php !== row.php_version) {
     if (row.site_type === 'html' || row.site_type === 'proxy') throw new DomainRuleError(`A ${row.site_type} site has no PHP version`, 'no_php');
     change.php = input.php;
+    if (row.php_version && /^\d\.\d$/.test(row.php_version)) change.previousPhp = row.php_version; // for the step's undo
   }
   if (input.cache !== undefined && input.cache !== (row.cache_type ?? 'basic')) {
     if (!wp) throw new DomainRuleError('A page cache is only for WordPress sites', 'cache_needs_wordpress');
     change.cache = input.cache;
     change.siteType = row.site_type;
+    change.previousCache = row.cache_type ?? 'basic';
   }
   if (input.ssl !== undefined && input.ssl !== !!row.ssl) {
     change.ssl = input.ssl;

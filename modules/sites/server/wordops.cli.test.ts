@@ -76,6 +76,7 @@ describe('WordOpsCli against the fake wo', () => {
     }, { onLine: (l) => lines.push(l), onCommand: (a) => commands.push([...a]) });
     expect(fake.calls().at(-1)).toEqual(['site', 'create', 'shop.example.com', '--wp', '--php83', '--wpredis', '--user=boss', '--email=boss@example.com', '--letsencrypt=on', '--hsts']);
     expect(commands[0]).toEqual(['wo', ...fake.calls().at(-1)!]);
+    expect(lines.slice(0, 4)).toEqual(['Setting up NGINX configuration \t[Done]', 'Setting up webroot \t\t[Done]', 'Setting up database\t\t[Done]', 'Downloading WordPress \t\t[Done]']);
     expect(lines).toContain('Successfully created site http://shop.example.com');
     expect(lines).toContain('Congratulations! Successfully Configured SSL on https://shop.example.com');
     expect(lines).toContain('WordPress admin password : [redacted]');

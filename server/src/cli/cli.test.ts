@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,11 +16,16 @@ const tsx = path.join(root, 'node_modules/.bin/tsx');
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
+// Children still running when a case times out are ended in afterAll, before the temp dir goes.
+const running = new Set<ChildProcess>();
+
 /** `tsx server/src/main.ts <args>`: the `slipway` command as an operator runs it. */
 function slipway(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SLIPWAY_LOG_LEVEL: 'warn', ...opts.env };
     const child = spawn(tsx, [path.join(root, 'server/src/main.ts'), ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -42,7 +47,11 @@ beforeAll(() => {
   env = { SLIPWAY_DATA_DIR: dataDir };
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await Promise.all([...running].map((c) => new Promise((r) => {
+    c.once('exit', r);
+    c.kill('SIGTERM'); // tsx passes it on to the node process it runs
+  })));
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -65,6 +74,19 @@ describe('slipway --help', SLOW, () => {
     expect(restore.stdout).toContain('--from <file>');
     expect(restore.stdout).toContain('--force');
     expect((await slipway(['audit', 'verify', '--help'])).stdout).toMatch(/exits 1/);
+  });
+
+  it('bin/slipway.mjs (the installed command) runs the same CLI', async () => {
+    const r = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(root, 'bin/slipway.mjs'), 'user', '--help'], { cwd: root, env: { PATH: process.env.PATH } });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: slipway user/m);
+    expect(r.stdout).toMatch(/reset-2fa <username>/);
   });
 
   it('rejects an unknown command with a non-zero exit', async () => {
@@ -114,7 +136,7 @@ describe('user commands and audit verify', SLOW, () => {
         { username: 'bob', role: 'viewer', must_change_password: 1 },
       ]);
       const audit = db.prepare('select action, actor_kind, actor_name, details from audit_log order by seq').all() as { action: string; actor_kind: string; actor_name: string; details: string }[];
-      expect(audit.map((a) => a.action)).toEqual(['user.create', 'user.create', 'user.reset_password', 'user.reset_2fa']);
+      expect(audit.map((a) => a.action)).toEqual(['panel.migrate', 'user.create', 'user.create', 'user.reset_password', 'user.reset_2fa']);
       expect(new Set(audit.map((a) => `${a.actor_kind}:${a.actor_name}`))).toEqual(new Set(['system:cli']));
       expect(audit.map((a) => a.details).join('')).not.toContain(temp!); // the password is never in the log
     } finally {
@@ -125,19 +147,21 @@ describe('user commands and audit verify', SLOW, () => {
   it('audit verify passes on an intact chain and names a tampered entry', async () => {
     const ok = await slipway(['audit', 'verify'], { env });
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/intact: 4 entries verified/);
+    expect(ok.stdout).toMatch(/intact: 5 entries verified/);
 
     const db = new SQLite(path.join(dataDir, 'slipway.db'));
-    const row = db.prepare('select id, details from audit_log where seq = 2').get() as { id: string; details: string };
-    db.prepare('update audit_log set details = ? where seq = 2').run(row.details.replace('viewer', 'admin'));
+    // Entry 3 is bob's creation: make him look like an admin.
+    const row = db.prepare('select id, details from audit_log where seq = 3').get() as { id: string; details: string };
+    expect(row.details).toContain('viewer');
+    db.prepare('update audit_log set details = ? where seq = 3').run(row.details.replace('viewer', 'admin'));
     try {
       const broken = await slipway(['audit', 'verify'], { env });
       expect(broken.code).toBe(1);
-      expect(broken.stdout).toMatch(/BROKEN at entry #2/);
+      expect(broken.stdout).toMatch(/BROKEN at entry #3/);
       expect(broken.stdout).toContain(row.id);
       expect(broken.stdout).toMatch(/altered/);
     } finally {
-      db.prepare('update audit_log set details = ? where seq = 2').run(row.details);
+      db.prepare('update audit_log set details = ? where seq = 3').run(row.details);
       db.close();
     }
     expect((await slipway(['audit', 'verify'], { env })).code).toBe(0);

@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostRecord } from '../platform/hosts/host-registry.js';
-import { startSshd, type TestSshd } from '../testing/sshd.js';
+import { migrate } from '../db/database.js';
+import { HostRegistry, type HostRecord } from '../platform/hosts/host-registry.js';
+import { createTestDatabase } from '../testing/test-db.js';
+import { freePort, startSshd, type TestSshd } from '../testing/sshd.js';
 import { ExecError } from './exec-error.js';
 import {
   connectionTest,
@@ -42,6 +44,20 @@ async function processGone(pattern: string, withinMs: number): Promise<boolean> 
     }
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until a process matches `pattern`; returns whether one appeared in time. */
+async function processAppears(pattern: string, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      execFileSync('pgrep', ['-f', pattern]);
+      return true;
+    } catch {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
@@ -124,25 +140,33 @@ describe('SSH runner against a real sshd', () => {
       onLine: (line, stream) => seen.push([line, stream, Date.now() - started]),
     });
     expect(seen.map(([l, s]) => `${s}:${l}`)).toEqual(['stdout:one', 'stderr:two', 'stdout:three']);
-    expect(seen[1]![2] - seen[0]![2]).toBeGreaterThanOrEqual(300); // 'one' arrived before the sleep ended
+    expect(seen[1]![2] - seen[0]![2]).toBeGreaterThanOrEqual(200); // 'one' arrived before the sleep ended
   });
 
   it('times out and ends the remote process', async () => {
     const err = await runner.exec('sleep', ['31.11'], { timeoutMs: 500 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExecError);
     expect((err as ExecError).reason).toBe('timeout');
-    expect(await processGone('sleep 31.11', 3000)).toBe(true);
+    expect(await processGone('sleep 31.11', 10_000)).toBe(true);
   });
 
   it('cancels through an AbortSignal: the remote sleep really ends', async () => {
     const ac = new AbortController();
     const p = runner.exec('sleep', ['30.77'], { signal: ac.signal }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(await processGone('sleep 30.77', 0)).toBe(false); // it is running on the host
+    expect(await processAppears('sleep 30.77', 10_000)).toBe(true); // it is running on the host
     ac.abort();
     const err = await p;
     expect((err as ExecError).reason).toBe('cancelled');
-    expect(await processGone('sleep 30.77', 3000)).toBe(true);
+    expect(await processGone('sleep 30.77', 10_000)).toBe(true);
+  });
+
+  it('cancelling ends the children of the remote program too (its process group)', async () => {
+    const ac = new AbortController();
+    const p = runner.exec('sh', ['-c', 'sleep 41.37; echo never'], { signal: ac.signal }).catch((e: unknown) => e);
+    expect(await processAppears('sleep 41.37', 10_000)).toBe(true);
+    ac.abort();
+    expect(((await p) as ExecError).reason).toBe('cancelled');
+    expect(await processGone('sleep 41.37', 10_000)).toBe(true);
   });
 
   it('stream() yields lines of a long-running command until stopped', async () => {
@@ -155,7 +179,7 @@ describe('SSH runner against a real sshd', () => {
     }
     expect(got.slice(0, 3)).toEqual(['tick-7731 1', 'tick-7731 2', 'tick-7731 3']);
     await h.done;
-    expect(await processGone('tick-7731', 3000)).toBe(true);
+    expect(await processGone('tick-7731', 10_000)).toBe(true);
   });
 
   it('reconnects after the connection drops', async () => {
@@ -165,6 +189,27 @@ describe('SSH runner against a real sshd', () => {
     await new Promise((r) => setTimeout(r, 300));
     const r = await runner.exec('echo', ['again']);
     expect(r.stdout).toBe('again\n');
+  });
+});
+
+describe('through the host registry', () => {
+  it('hosts.runner(id) of a pinned SSH host runs commands there', async () => {
+    const t = await createTestDatabase();
+    try {
+      await migrate(t.database.db);
+      const now = Date.now();
+      await t.database.db.insertInto('hosts').values({
+        id: 'h-reg', name: 'registry-host', kind: 'ssh', address: sshd.address, port: sshd.port, username: sshd.username,
+        host_key_fingerprint: sshd.hostKeyFingerprint, capabilities: '{}', status: 'online', last_checked_at: null, created_at: now, updated_at: now,
+      }).execute();
+      const hosts = new HostRegistry(t.database.db);
+      hosts.setRemoteRunnerFactory(factory);
+      const r = await hosts.runner('h-reg');
+      expect(r.host).toBe('registry-host');
+      expect((await r.exec('id', ['-un'])).stdout.trim()).toBe(sshd.username);
+    } finally {
+      await t.cleanup();
+    }
   });
 });
 
@@ -188,10 +233,24 @@ describe('host keys', () => {
       const r = await connectionTest({ address: sshd.address, port: sshd.port, username: sshd.username, hostKeyFingerprint: sshd.hostKeyFingerprint }, { dataDir: other });
       expect(r.ok).toBe(false);
       expect(r.hostKeyMatches).toBe(true);
+      expect(r.error?.code).toBe('auth_failed');
       expect(r.error?.message).toMatch(/authentication/i);
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+
+  it('a host that is down: ExecError (spawn) naming the host, connectionTest says unreachable', async () => {
+    const port = await freePort(); // nothing listens there
+    const down = await factory({ ...hostRecord(sshd, sshd.hostKeyFingerprint), id: 'down', name: 'down-host', port });
+    const err = await down.exec('true', []).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecError);
+    expect((err as ExecError).reason).toBe('spawn');
+    expect((err as ExecError).host).toBe('down-host');
+    expect((err as ExecError).message).toMatch(/ECONNREFUSED/);
+    const t = await connectionTest({ address: '127.0.0.1', port, username: sshd.username, hostKeyFingerprint: null }, { dataDir });
+    expect(t).toMatchObject({ ok: false, hostKeyFingerprint: null, error: { code: 'unreachable' } });
+    await expect(probeHostKey('127.0.0.1', port)).rejects.toThrow(/No SSH server answered/);
   });
 
   it('refuses a host without a pinned key', async () => {

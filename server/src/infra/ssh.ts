@@ -242,7 +242,7 @@ export class SshConnection {
       try {
         return { channel: await open(client), release };
       } catch (e) {
-        if (client !== reused || e instanceof DomainRuleError) throw e;
+        if (client !== reused || !/not connected|no response|ECONNRESET|EPIPE|socket/i.test((e as Error).message)) throw e;
         // A pooled connection that died quietly (host rebooted, NAT dropped it): reconnect once.
         if (this.client === client) this.client = null;
         client.end();
@@ -646,8 +646,11 @@ export async function connectionTest(
     const r = await runner.exec('uname', ['-srm'], { timeoutMs: opts.timeoutMs ?? 10000 });
     return { ok: true, hostKeyFingerprint: seen, hostKeyMatches: matches(), latencyMs: Date.now() - started, system: r.stdout.trim() };
   } catch (e) {
-    const code = e instanceof DomainRuleError ? e.code : e instanceof ExecError ? 'command_failed' : 'unreachable';
-    return { ok: false, hostKeyFingerprint: seen, hostKeyMatches: matches(), latencyMs: Date.now() - started, error: { code, message: (e as Error).message } };
+    const msg = (e as Error).message;
+    const code = e instanceof DomainRuleError ? e.code
+      : e instanceof ExecError && e.reason !== 'spawn' ? 'command_failed'
+      : /authentication/i.test(msg) ? 'auth_failed' : 'unreachable';
+    return { ok: false, hostKeyFingerprint: seen, hostKeyMatches: matches(), latencyMs: Date.now() - started, error: { code, message: msg } };
   } finally {
     conn.close();
   }

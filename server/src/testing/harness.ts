@@ -67,8 +67,11 @@ export async function createTestApp(opts: { modules?: ModuleDefinition[]; env?: 
         };
       },
       async close() {
-        await app.close();
-        await db.cleanup();
+        try {
+          await app.close();
+        } finally {
+          await db.cleanup();
+        }
       },
     };
   } catch (e) {

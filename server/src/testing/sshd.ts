@@ -40,7 +40,7 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * A private OpenSSH server on loopback for tests: its own host key, config and authorized_keys
+ * A private OpenSSH server on loopback for tests (DEBUG_TEST_SSHD=1 shows its debug log): its own host key, config and authorized_keys
  * in a temp dir, run in the foreground (`sshd -D -e`) and stopped by `stop()`.
  */
 export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
@@ -71,7 +71,7 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
       'UsePAM no',
       'StrictModes no',
       'MaxStartups 50',
-      process.env.SLIPWAY_TEST_SSHD_DEBUG ? 'LogLevel DEBUG3' : 'LogLevel INFO',
+      process.env.DEBUG_TEST_SSHD ? 'LogLevel DEBUG3' : 'LogLevel INFO',
       '',
     ].join('\n'),
   );
@@ -94,7 +94,7 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
       reject(new Error(`sshd exited with code ${code}:\n${log}`));
     });
   });
-  if (process.env.SLIPWAY_TEST_SSHD_DEBUG) child.stderr!.on('data', (c: string) => process.stderr.write(c));
+  if (process.env.DEBUG_TEST_SSHD) child.stderr!.on('data', (c: string) => process.stderr.write(c));
   else child.stderr!.resume();
   let stopped = false;
   return {

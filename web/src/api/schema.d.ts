@@ -571,7 +571,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         refreshToken?: string;
-                    };
+                    } | null;
                 };
             };
             responses: {
@@ -704,7 +704,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         refreshToken?: string;
-                    };
+                    } | null;
                 };
             };
             responses: {
@@ -815,6 +815,1554 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/containers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List services */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                containers: {
+                                    command?: string[];
+                                    /** @default [] */
+                                    dependsOn: string[];
+                                    /** @default [] */
+                                    env: {
+                                        name: string;
+                                        /** @default false */
+                                        secret: boolean;
+                                        value: string;
+                                    }[];
+                                    healthCheck?: {
+                                        /** @default / */
+                                        path: string;
+                                        /** @enum {string} */
+                                        type: "http";
+                                    } | {
+                                        /** @default 1000 */
+                                        intervalMs: number;
+                                        /** @default 30 */
+                                        retries: number;
+                                        test: string[];
+                                        /** @enum {string} */
+                                        type: "docker";
+                                    } | {
+                                        /** @enum {string} */
+                                        type: "running";
+                                    };
+                                    image: string;
+                                    /** @default {} */
+                                    labels: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    /** @default [] */
+                                    ports: {
+                                        containerPort: number;
+                                        /**
+                                         * @default 127.0.0.1
+                                         * @enum {string}
+                                         */
+                                        hostIp: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                        hostPort: number;
+                                        /**
+                                         * @default tcp
+                                         * @enum {string}
+                                         */
+                                        protocol: "tcp" | "udp";
+                                    }[];
+                                    /** @default [] */
+                                    volumes: {
+                                        /** @default false */
+                                        readOnly: boolean;
+                                        source: string;
+                                        target: string;
+                                    }[];
+                                }[];
+                                createdAt: number;
+                                hostId: string;
+                                hostnames: string[];
+                                http: {
+                                    container: string;
+                                    port: number;
+                                };
+                                id: string;
+                                lastActivityAt: number | null;
+                                lastColdStart: {
+                                    firstByteMs: number | null;
+                                    startToReadyMs: number;
+                                } | null;
+                                lastError: string | null;
+                                lastWakeAt: number | null;
+                                name: string;
+                                ownerId: string | null;
+                                /** @enum {string} */
+                                restartPolicy: "no" | "on-failure" | "unless-stopped" | "always";
+                                sleep: {
+                                    /** @default 900 */
+                                    idleTimeoutSeconds: number;
+                                    /**
+                                     * @default stop
+                                     * @enum {string}
+                                     */
+                                    mode: "stop" | "pause" | "always-on";
+                                };
+                                sleepCount: number;
+                                startTimeoutSeconds: number;
+                                /** @enum {string} */
+                                state: "creating" | "sleeping" | "waking" | "running" | "stopping" | "failed" | "deleting";
+                                stopTimeoutSeconds: number;
+                                updatedAt: number;
+                                wakeCount: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a service (job) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        containers: {
+                            command?: string[];
+                            /** @default [] */
+                            dependsOn?: string[];
+                            /** @default [] */
+                            env?: {
+                                name: string;
+                                /** @default false */
+                                secret?: boolean;
+                                value: string;
+                            }[];
+                            healthCheck?: {
+                                /** @default / */
+                                path?: string;
+                                /** @enum {string} */
+                                type: "http";
+                            } | {
+                                /** @default 1000 */
+                                intervalMs?: number;
+                                /** @default 30 */
+                                retries?: number;
+                                test: string[];
+                                /** @enum {string} */
+                                type: "docker";
+                            } | {
+                                /** @enum {string} */
+                                type: "running";
+                            };
+                            image: string;
+                            /** @default {} */
+                            labels?: {
+                                [key: string]: string;
+                            };
+                            name: string;
+                            /** @default [] */
+                            ports?: {
+                                containerPort: number;
+                                /**
+                                 * @default 127.0.0.1
+                                 * @enum {string}
+                                 */
+                                hostIp?: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                hostPort: number;
+                                /**
+                                 * @default tcp
+                                 * @enum {string}
+                                 */
+                                protocol?: "tcp" | "udp";
+                            }[];
+                            /** @default [] */
+                            volumes?: {
+                                /** @default false */
+                                readOnly?: boolean;
+                                source: string;
+                                target: string;
+                            }[];
+                        }[];
+                        /** @default local */
+                        hostId?: string;
+                        hostnames: string[];
+                        /**
+                         * @default {
+                         *       "port": 80
+                         *     }
+                         */
+                        http?: {
+                            container?: string;
+                            /** @default 80 */
+                            port?: number;
+                        };
+                        name: string;
+                        /**
+                         * @default no
+                         * @enum {string}
+                         */
+                        restartPolicy?: "no" | "on-failure" | "unless-stopped" | "always";
+                        /**
+                         * @default {
+                         *       "mode": "stop",
+                         *       "idleTimeoutSeconds": 900
+                         *     }
+                         */
+                        sleep?: {
+                            /** @default 900 */
+                            idleTimeoutSeconds?: number;
+                            /**
+                             * @default stop
+                             * @enum {string}
+                             */
+                            mode?: "stop" | "pause" | "always-on";
+                        };
+                        /** @default 60 */
+                        startTimeoutSeconds?: number;
+                        /** @default 10 */
+                        stopTimeoutSeconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            service: {
+                                containers: {
+                                    command?: string[];
+                                    /** @default [] */
+                                    dependsOn: string[];
+                                    /** @default [] */
+                                    env: {
+                                        name: string;
+                                        /** @default false */
+                                        secret: boolean;
+                                        value: string;
+                                    }[];
+                                    healthCheck?: {
+                                        /** @default / */
+                                        path: string;
+                                        /** @enum {string} */
+                                        type: "http";
+                                    } | {
+                                        /** @default 1000 */
+                                        intervalMs: number;
+                                        /** @default 30 */
+                                        retries: number;
+                                        test: string[];
+                                        /** @enum {string} */
+                                        type: "docker";
+                                    } | {
+                                        /** @enum {string} */
+                                        type: "running";
+                                    };
+                                    image: string;
+                                    /** @default {} */
+                                    labels: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    /** @default [] */
+                                    ports: {
+                                        containerPort: number;
+                                        /**
+                                         * @default 127.0.0.1
+                                         * @enum {string}
+                                         */
+                                        hostIp: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                        hostPort: number;
+                                        /**
+                                         * @default tcp
+                                         * @enum {string}
+                                         */
+                                        protocol: "tcp" | "udp";
+                                    }[];
+                                    /** @default [] */
+                                    volumes: {
+                                        /** @default false */
+                                        readOnly: boolean;
+                                        source: string;
+                                        target: string;
+                                    }[];
+                                }[];
+                                createdAt: number;
+                                hostId: string;
+                                hostnames: string[];
+                                http: {
+                                    container: string;
+                                    port: number;
+                                };
+                                id: string;
+                                lastActivityAt: number | null;
+                                lastColdStart: {
+                                    firstByteMs: number | null;
+                                    startToReadyMs: number;
+                                } | null;
+                                lastError: string | null;
+                                lastWakeAt: number | null;
+                                name: string;
+                                ownerId: string | null;
+                                /** @enum {string} */
+                                restartPolicy: "no" | "on-failure" | "unless-stopped" | "always";
+                                sleep: {
+                                    /** @default 900 */
+                                    idleTimeoutSeconds: number;
+                                    /**
+                                     * @default stop
+                                     * @enum {string}
+                                     */
+                                    mode: "stop" | "pause" | "always-on";
+                                };
+                                sleepCount: number;
+                                startTimeoutSeconds: number;
+                                /** @enum {string} */
+                                state: "creating" | "sleeping" | "waking" | "running" | "stopping" | "failed" | "deleting";
+                                stopTimeoutSeconds: number;
+                                updatedAt: number;
+                                wakeCount: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            service: {
+                                containers: {
+                                    command?: string[];
+                                    /** @default [] */
+                                    dependsOn: string[];
+                                    /** @default [] */
+                                    env: {
+                                        name: string;
+                                        /** @default false */
+                                        secret: boolean;
+                                        value: string;
+                                    }[];
+                                    healthCheck?: {
+                                        /** @default / */
+                                        path: string;
+                                        /** @enum {string} */
+                                        type: "http";
+                                    } | {
+                                        /** @default 1000 */
+                                        intervalMs: number;
+                                        /** @default 30 */
+                                        retries: number;
+                                        test: string[];
+                                        /** @enum {string} */
+                                        type: "docker";
+                                    } | {
+                                        /** @enum {string} */
+                                        type: "running";
+                                    };
+                                    image: string;
+                                    /** @default {} */
+                                    labels: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    /** @default [] */
+                                    ports: {
+                                        containerPort: number;
+                                        /**
+                                         * @default 127.0.0.1
+                                         * @enum {string}
+                                         */
+                                        hostIp: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                        hostPort: number;
+                                        /**
+                                         * @default tcp
+                                         * @enum {string}
+                                         */
+                                        protocol: "tcp" | "udp";
+                                    }[];
+                                    /** @default [] */
+                                    volumes: {
+                                        /** @default false */
+                                        readOnly: boolean;
+                                        source: string;
+                                        target: string;
+                                    }[];
+                                }[];
+                                createdAt: number;
+                                hostId: string;
+                                hostnames: string[];
+                                http: {
+                                    container: string;
+                                    port: number;
+                                };
+                                id: string;
+                                lastActivityAt: number | null;
+                                lastColdStart: {
+                                    firstByteMs: number | null;
+                                    startToReadyMs: number;
+                                } | null;
+                                lastError: string | null;
+                                lastWakeAt: number | null;
+                                name: string;
+                                ownerId: string | null;
+                                /** @enum {string} */
+                                restartPolicy: "no" | "on-failure" | "unless-stopped" | "always";
+                                sleep: {
+                                    /** @default 900 */
+                                    idleTimeoutSeconds: number;
+                                    /**
+                                     * @default stop
+                                     * @enum {string}
+                                     */
+                                    mode: "stop" | "pause" | "always-on";
+                                };
+                                sleepCount: number;
+                                startTimeoutSeconds: number;
+                                /** @enum {string} */
+                                state: "creating" | "sleeping" | "waking" | "running" | "stopping" | "failed" | "deleting";
+                                stopTimeoutSeconds: number;
+                                updatedAt: number;
+                                wakeCount: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a service and its containers (job); body { confirm: '<name>' } */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a service (job) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        containers?: {
+                            command?: string[];
+                            /** @default [] */
+                            dependsOn?: string[];
+                            /** @default [] */
+                            env?: {
+                                name: string;
+                                /** @default false */
+                                secret?: boolean;
+                                value: string;
+                            }[];
+                            healthCheck?: {
+                                /** @default / */
+                                path?: string;
+                                /** @enum {string} */
+                                type: "http";
+                            } | {
+                                /** @default 1000 */
+                                intervalMs?: number;
+                                /** @default 30 */
+                                retries?: number;
+                                test: string[];
+                                /** @enum {string} */
+                                type: "docker";
+                            } | {
+                                /** @enum {string} */
+                                type: "running";
+                            };
+                            image: string;
+                            /** @default {} */
+                            labels?: {
+                                [key: string]: string;
+                            };
+                            name: string;
+                            /** @default [] */
+                            ports?: {
+                                containerPort: number;
+                                /**
+                                 * @default 127.0.0.1
+                                 * @enum {string}
+                                 */
+                                hostIp?: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                hostPort: number;
+                                /**
+                                 * @default tcp
+                                 * @enum {string}
+                                 */
+                                protocol?: "tcp" | "udp";
+                            }[];
+                            /** @default [] */
+                            volumes?: {
+                                /** @default false */
+                                readOnly?: boolean;
+                                source: string;
+                                target: string;
+                            }[];
+                        }[];
+                        hostnames?: string[];
+                        /**
+                         * @default {
+                         *       "port": 80
+                         *     }
+                         */
+                        http?: {
+                            container?: string;
+                            /** @default 80 */
+                            port?: number;
+                        };
+                        /**
+                         * @default no
+                         * @enum {string}
+                         */
+                        restartPolicy?: "no" | "on-failure" | "unless-stopped" | "always";
+                        /**
+                         * @default {
+                         *       "mode": "stop",
+                         *       "idleTimeoutSeconds": 900
+                         *     }
+                         */
+                        sleep?: {
+                            /** @default 900 */
+                            idleTimeoutSeconds?: number;
+                            /**
+                             * @default stop
+                             * @enum {string}
+                             */
+                            mode?: "stop" | "pause" | "always-on";
+                        };
+                        /** @default 60 */
+                        startTimeoutSeconds?: number;
+                        /** @default 10 */
+                        stopTimeoutSeconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            service: {
+                                containers: {
+                                    command?: string[];
+                                    /** @default [] */
+                                    dependsOn: string[];
+                                    /** @default [] */
+                                    env: {
+                                        name: string;
+                                        /** @default false */
+                                        secret: boolean;
+                                        value: string;
+                                    }[];
+                                    healthCheck?: {
+                                        /** @default / */
+                                        path: string;
+                                        /** @enum {string} */
+                                        type: "http";
+                                    } | {
+                                        /** @default 1000 */
+                                        intervalMs: number;
+                                        /** @default 30 */
+                                        retries: number;
+                                        test: string[];
+                                        /** @enum {string} */
+                                        type: "docker";
+                                    } | {
+                                        /** @enum {string} */
+                                        type: "running";
+                                    };
+                                    image: string;
+                                    /** @default {} */
+                                    labels: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    /** @default [] */
+                                    ports: {
+                                        containerPort: number;
+                                        /**
+                                         * @default 127.0.0.1
+                                         * @enum {string}
+                                         */
+                                        hostIp: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                        hostPort: number;
+                                        /**
+                                         * @default tcp
+                                         * @enum {string}
+                                         */
+                                        protocol: "tcp" | "udp";
+                                    }[];
+                                    /** @default [] */
+                                    volumes: {
+                                        /** @default false */
+                                        readOnly: boolean;
+                                        source: string;
+                                        target: string;
+                                    }[];
+                                }[];
+                                createdAt: number;
+                                hostId: string;
+                                hostnames: string[];
+                                http: {
+                                    container: string;
+                                    port: number;
+                                };
+                                id: string;
+                                lastActivityAt: number | null;
+                                lastColdStart: {
+                                    firstByteMs: number | null;
+                                    startToReadyMs: number;
+                                } | null;
+                                lastError: string | null;
+                                lastWakeAt: number | null;
+                                name: string;
+                                ownerId: string | null;
+                                /** @enum {string} */
+                                restartPolicy: "no" | "on-failure" | "unless-stopped" | "always";
+                                sleep: {
+                                    /** @default 900 */
+                                    idleTimeoutSeconds: number;
+                                    /**
+                                     * @default stop
+                                     * @enum {string}
+                                     */
+                                    mode: "stop" | "pause" | "always-on";
+                                };
+                                sleepCount: number;
+                                startTimeoutSeconds: number;
+                                /** @enum {string} */
+                                state: "creating" | "sleeping" | "waking" | "running" | "stopping" | "failed" | "deleting";
+                                stopTimeoutSeconds: number;
+                                updatedAt: number;
+                                wakeCount: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/containers/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live logs of a service container (SSE: event log { stream, line }) */
+        get: {
+            parameters: {
+                query?: {
+                    container?: string;
+                    follow?: "true" | "false";
+                    tail?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/{id}/sleep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Put to sleep now */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            service: {
+                                containers: {
+                                    command?: string[];
+                                    /** @default [] */
+                                    dependsOn: string[];
+                                    /** @default [] */
+                                    env: {
+                                        name: string;
+                                        /** @default false */
+                                        secret: boolean;
+                                        value: string;
+                                    }[];
+                                    healthCheck?: {
+                                        /** @default / */
+                                        path: string;
+                                        /** @enum {string} */
+                                        type: "http";
+                                    } | {
+                                        /** @default 1000 */
+                                        intervalMs: number;
+                                        /** @default 30 */
+                                        retries: number;
+                                        test: string[];
+                                        /** @enum {string} */
+                                        type: "docker";
+                                    } | {
+                                        /** @enum {string} */
+                                        type: "running";
+                                    };
+                                    image: string;
+                                    /** @default {} */
+                                    labels: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    /** @default [] */
+                                    ports: {
+                                        containerPort: number;
+                                        /**
+                                         * @default 127.0.0.1
+                                         * @enum {string}
+                                         */
+                                        hostIp: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                        hostPort: number;
+                                        /**
+                                         * @default tcp
+                                         * @enum {string}
+                                         */
+                                        protocol: "tcp" | "udp";
+                                    }[];
+                                    /** @default [] */
+                                    volumes: {
+                                        /** @default false */
+                                        readOnly: boolean;
+                                        source: string;
+                                        target: string;
+                                    }[];
+                                }[];
+                                createdAt: number;
+                                hostId: string;
+                                hostnames: string[];
+                                http: {
+                                    container: string;
+                                    port: number;
+                                };
+                                id: string;
+                                lastActivityAt: number | null;
+                                lastColdStart: {
+                                    firstByteMs: number | null;
+                                    startToReadyMs: number;
+                                } | null;
+                                lastError: string | null;
+                                lastWakeAt: number | null;
+                                name: string;
+                                ownerId: string | null;
+                                /** @enum {string} */
+                                restartPolicy: "no" | "on-failure" | "unless-stopped" | "always";
+                                sleep: {
+                                    /** @default 900 */
+                                    idleTimeoutSeconds: number;
+                                    /**
+                                     * @default stop
+                                     * @enum {string}
+                                     */
+                                    mode: "stop" | "pause" | "always-on";
+                                };
+                                sleepCount: number;
+                                startTimeoutSeconds: number;
+                                /** @enum {string} */
+                                state: "creating" | "sleeping" | "waking" | "running" | "stopping" | "failed" | "deleting";
+                                stopTimeoutSeconds: number;
+                                updatedAt: number;
+                                wakeCount: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live CPU, memory and network (SSE: event stats) */
+        get: {
+            parameters: {
+                query?: {
+                    container?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/{id}/wake": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Wake now (waits until ready) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            service: {
+                                containers: {
+                                    command?: string[];
+                                    /** @default [] */
+                                    dependsOn: string[];
+                                    /** @default [] */
+                                    env: {
+                                        name: string;
+                                        /** @default false */
+                                        secret: boolean;
+                                        value: string;
+                                    }[];
+                                    healthCheck?: {
+                                        /** @default / */
+                                        path: string;
+                                        /** @enum {string} */
+                                        type: "http";
+                                    } | {
+                                        /** @default 1000 */
+                                        intervalMs: number;
+                                        /** @default 30 */
+                                        retries: number;
+                                        test: string[];
+                                        /** @enum {string} */
+                                        type: "docker";
+                                    } | {
+                                        /** @enum {string} */
+                                        type: "running";
+                                    };
+                                    image: string;
+                                    /** @default {} */
+                                    labels: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    /** @default [] */
+                                    ports: {
+                                        containerPort: number;
+                                        /**
+                                         * @default 127.0.0.1
+                                         * @enum {string}
+                                         */
+                                        hostIp: "127.0.0.1" | "0.0.0.0" | "::1" | "::";
+                                        hostPort: number;
+                                        /**
+                                         * @default tcp
+                                         * @enum {string}
+                                         */
+                                        protocol: "tcp" | "udp";
+                                    }[];
+                                    /** @default [] */
+                                    volumes: {
+                                        /** @default false */
+                                        readOnly: boolean;
+                                        source: string;
+                                        target: string;
+                                    }[];
+                                }[];
+                                createdAt: number;
+                                hostId: string;
+                                hostnames: string[];
+                                http: {
+                                    container: string;
+                                    port: number;
+                                };
+                                id: string;
+                                lastActivityAt: number | null;
+                                lastColdStart: {
+                                    firstByteMs: number | null;
+                                    startToReadyMs: number;
+                                } | null;
+                                lastError: string | null;
+                                lastWakeAt: number | null;
+                                name: string;
+                                ownerId: string | null;
+                                /** @enum {string} */
+                                restartPolicy: "no" | "on-failure" | "unless-stopped" | "always";
+                                sleep: {
+                                    /** @default 900 */
+                                    idleTimeoutSeconds: number;
+                                    /**
+                                     * @default stop
+                                     * @enum {string}
+                                     */
+                                    mode: "stop" | "pause" | "always-on";
+                                };
+                                sleepCount: number;
+                                startTimeoutSeconds: number;
+                                /** @enum {string} */
+                                state: "creating" | "sleeping" | "waking" | "running" | "stopping" | "failed" | "deleting";
+                                stopTimeoutSeconds: number;
+                                updatedAt: number;
+                                wakeCount: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/{id}/wakes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cold-start history, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                at: number;
+                                error: string | null;
+                                firstByteMs: number | null;
+                                /** @enum {string} */
+                                outcome: "ready" | "failed";
+                                startToReadyMs: number | null;
+                                trigger: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** All containers on a host */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                createdAt: number;
+                                id: string;
+                                image: string;
+                                labels: {
+                                    [key: string]: string;
+                                };
+                                managed: boolean;
+                                name: string;
+                                ports: {
+                                    containerPort: number;
+                                    hostIp: string | null;
+                                    hostPort: number | null;
+                                    protocol: string;
+                                }[];
+                                serviceId: string | null;
+                                state: string;
+                                status: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inspect (environment values masked) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    containerId: string;
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live logs (SSE) */
+        get: {
+            parameters: {
+                query?: {
+                    follow?: "true" | "false";
+                    tail?: number;
+                };
+                header?: never;
+                path: {
+                    containerId: string;
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** restart a container; body { confirm: '<container name>' } */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    containerId: string;
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** start a container */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    containerId: string;
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live stats (SSE) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    containerId: string;
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** stop a container; body { confirm: '<container name>' } */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    containerId: string;
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/hosts/{hostId}/docker/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Images on a host */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    hostId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -874,6 +2422,418 @@ export interface paths {
                         "application/json": {
                             /** @enum {string} */
                             status: "ok";
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                address: string | null;
+                                capabilities: {
+                                    [key: string]: boolean;
+                                };
+                                hostKeyFingerprint: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "local" | "ssh";
+                                lastCheckedAt: number | null;
+                                name: string;
+                                port: number | null;
+                                status: string;
+                                username: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** @description Step 2: adds the host with the confirmed fingerprint pinned, after a successful login. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        address: string;
+                        hostKeyFingerprint: string;
+                        name: string;
+                        /** @default 22 */
+                        port?: number;
+                        /** @default root */
+                        username?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            host: {
+                                address: string | null;
+                                capabilities: {
+                                    [key: string]: boolean;
+                                };
+                                hostKeyFingerprint: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "local" | "ssh";
+                                lastCheckedAt: number | null;
+                                name: string;
+                                port: number | null;
+                                status: string;
+                                username: string | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            host: {
+                                address: string | null;
+                                capabilities: {
+                                    [key: string]: boolean;
+                                };
+                                hostKeyFingerprint: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "local" | "ssh";
+                                lastCheckedAt: number | null;
+                                name: string;
+                                port: number | null;
+                                status: string;
+                                username: string | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** @description Changing the address, user or pinned fingerprint logs in again first. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        address?: string;
+                        hostKeyFingerprint?: string;
+                        name?: string;
+                        port?: number;
+                        username?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            host: {
+                                address: string | null;
+                                capabilities: {
+                                    [key: string]: boolean;
+                                };
+                                hostKeyFingerprint: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "local" | "ssh";
+                                lastCheckedAt: number | null;
+                                name: string;
+                                port: number | null;
+                                status: string;
+                                username: string | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/hosts/{id}/capabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Detects again what the host offers (wo, dokku, docker, virsh, tgtadm, live systemd, Netdata, Caddy). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            host: {
+                                address: string | null;
+                                capabilities: {
+                                    [key: string]: boolean;
+                                };
+                                hostKeyFingerprint: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "local" | "ssh";
+                                lastCheckedAt: number | null;
+                                name: string;
+                                port: number | null;
+                                status: string;
+                                username: string | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            hostKeyFingerprint: string | null;
+                            hostKeyMatches: boolean | null;
+                            latencyMs: number;
+                            ok: boolean;
+                            status: string;
+                            system?: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/probe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Step 1 of adding a host: the host key it presents, to compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        address: string;
+                        /** @default 22 */
+                        port?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            fingerprint: string;
+                            keyType: string;
+                            panelPublicKey: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/ssh-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The panel's SSH public key: add it to `~/.ssh/authorized_keys` of the user the panel logs in as. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            publicKey: string;
                         };
                     };
                 };
@@ -1372,6 +3332,588 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/server/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                available: boolean;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "file" | "journal";
+                                path?: string;
+                                title: string;
+                                unit?: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/logs/{source}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The last `lines` lines (after the `q` / `level` filter). */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                    level?: "debug" | "info" | "warn" | "error";
+                    lines?: number;
+                    q?: string;
+                };
+                header?: never;
+                path: {
+                    source: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                at?: number;
+                                /** @enum {string|null} */
+                                level: "debug" | "info" | "warn" | "error" | null;
+                                text: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/logs/{source}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The last `lines` lines as a text file. */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                    level?: "debug" | "info" | "warn" | "error";
+                    lines?: number;
+                    q?: string;
+                };
+                header?: never;
+                path: {
+                    source: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/logs/{source}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description SSE: `lines` {lines}, `skipped` {count} when the client fell behind, `notice` (rotation, truncation). */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                    level?: "debug" | "info" | "warn" | "error";
+                    lines?: number;
+                    q?: string;
+                };
+                header?: never;
+                path: {
+                    source: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Current values and history. `from`/`to`: epoch ms or negative seconds from now (default: the last 15 minutes); `step`: bucket in ms. */
+        get: {
+            parameters: {
+                query?: {
+                    from?: number;
+                    host?: string;
+                    step?: number;
+                    to?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            current: {
+                                at: number;
+                                cpu: {
+                                    cores: number;
+                                    iowait: number;
+                                    percent: number;
+                                    perCore: number[];
+                                    steal: number;
+                                    system: number;
+                                    user: number;
+                                };
+                                diskIo: {
+                                    device: string;
+                                    readBytesPerSec: number;
+                                    readsPerSec: number;
+                                    writeBytesPerSec: number;
+                                    writesPerSec: number;
+                                }[];
+                                disks: {
+                                    availableBytes: number;
+                                    device: string;
+                                    fstype: string;
+                                    mount: string;
+                                    totalBytes: number;
+                                    usedBytes: number;
+                                    usedPercent: number;
+                                }[];
+                                intervalMs: number;
+                                load: {
+                                    load1: number;
+                                    load5: number;
+                                    load15: number;
+                                };
+                                memory: {
+                                    availableBytes: number;
+                                    swapTotalBytes: number;
+                                    swapUsedBytes: number;
+                                    swapUsedPercent: number;
+                                    totalBytes: number;
+                                    usedBytes: number;
+                                    usedPercent: number;
+                                };
+                                network: {
+                                    iface: string;
+                                    rxBytesPerSec: number;
+                                    rxPacketsPerSec: number;
+                                    txBytesPerSec: number;
+                                    txPacketsPerSec: number;
+                                }[];
+                                uptimeSeconds: number;
+                            } | null;
+                            from: number;
+                            history: {
+                                at: number;
+                                cpuPercent: number;
+                                diskMaxUsedPercent: number;
+                                diskReadBytesPerSec: number;
+                                diskWriteBytesPerSec: number;
+                                load1: number;
+                                memUsedPercent: number;
+                                netRxBytesPerSec: number;
+                                netTxBytesPerSec: number;
+                                swapUsedPercent: number;
+                            }[];
+                            hostId: string;
+                            intervalMs: number;
+                            sampler: {
+                                error: string | null;
+                                lastSampleAt: number | null;
+                                state: string;
+                            } | null;
+                            step: number;
+                            to: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/metrics/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Server-Sent Events: `sample` with each new sample of the host (id = its time). A reconnect with Last-Event-ID (or ?since=) first gets the samples it missed from the last hour; otherwise the latest one. */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                    since?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/netdata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A chart from the host's Netdata agent (API v1, or v2/v3 when the agent serves them), normalised. */
+        get: {
+            parameters: {
+                query?: {
+                    chart?: string;
+                    host?: string;
+                    points?: number;
+                    seconds?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            apiVersion: number;
+                            chart: string;
+                            labels: string[];
+                            points: {
+                                at: number;
+                                values: (number | null)[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/netdata/info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            agentVersion: string | null;
+                            apiVersion: number | null;
+                            available: boolean;
+                            error: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Allow-listed systemd units of a host. `systemd.live` is false where systemd is not PID 1 (the list is then empty). */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            allowlist: string[];
+                            hostId: string;
+                            items: {
+                                activeState: string;
+                                description: string;
+                                loadState: string;
+                                mainPid: number | null;
+                                memoryBytes: number | null;
+                                since: number | null;
+                                subState: string;
+                                unit: string;
+                                unitFileState: string | null;
+                            }[];
+                            systemd: {
+                                live: boolean;
+                                state: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/services/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            service: {
+                                activeState: string;
+                                description: string;
+                                loadState: string;
+                                mainPid: number | null;
+                                memoryBytes: number | null;
+                                since: number | null;
+                                subState: string;
+                                unit: string;
+                                unitFileState: string | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/services/{name}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description start | stop | restart | reload an allow-listed unit (audited). */
+        post: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    action: "start" | "stop" | "restart" | "reload";
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            service: {
+                                activeState: string;
+                                description: string;
+                                loadState: string;
+                                mainPid: number | null;
+                                memoryBytes: number | null;
+                                since: number | null;
+                                subState: string;
+                                unit: string;
+                                unitFileState: string | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/security": {
         parameters: {
             query?: never;
@@ -1526,6 +4068,1237 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List sites from the inventory (filters, search, pagination) */
+        get: {
+            parameters: {
+                query?: {
+                    cache?: "basic" | "wpfc" | "wpredis" | "wprocket" | "wpce" | "wpsc";
+                    certExpiringWithinDays?: number;
+                    enabled?: "true" | "false";
+                    host?: string;
+                    limit?: number;
+                    offset?: number;
+                    order?: "asc" | "desc";
+                    php?: "7.4" | "8.0" | "8.1" | "8.2" | "8.3" | "8.4" | "8.5";
+                    search?: string;
+                    sort?: "domain" | "type" | "php" | "sslExpiresAt" | "diskBytes" | "updatedAt";
+                    ssl?: "true" | "false";
+                    type?: "wp" | "wpsubdir" | "wpsubdomain" | "php" | "mysql" | "html" | "proxy";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                cache: string | null;
+                                createdAt: number;
+                                databaseName: string | null;
+                                diskBytes: number | null;
+                                domain: string;
+                                enabled: boolean;
+                                host: string;
+                                hsts: boolean | null;
+                                id: string;
+                                ownerId: string | null;
+                                php: string | null;
+                                refreshedAt: number;
+                                ssl: {
+                                    checkedAt: number | null;
+                                    daysLeft: number | null;
+                                    enabled: boolean;
+                                    expiresAt: number | null;
+                                    provider: string | null;
+                                };
+                                type: string;
+                                updatedAt: number;
+                                webroot: string | null;
+                            }[];
+                            limit: number;
+                            offset: number;
+                            refreshedAt: number | null;
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a site (runs as a job) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        adminEmail?: string;
+                        adminUser?: string;
+                        /** @enum {string} */
+                        cache?: "basic" | "wpfc" | "wpredis" | "wprocket" | "wpce" | "wpsc";
+                        dnsProvider?: string;
+                        domain: string;
+                        /** @default local */
+                        host?: string;
+                        /** @default false */
+                        hsts?: boolean;
+                        /**
+                         * @default off
+                         * @enum {string}
+                         */
+                        letsencrypt?: "off" | "on" | "subdomain" | "wildcard";
+                        /** @enum {string} */
+                        php?: "7.4" | "8.0" | "8.1" | "8.2" | "8.3" | "8.4" | "8.5";
+                        proxy?: {
+                            host: string;
+                            port: number;
+                        };
+                        /** @enum {string} */
+                        type: "wp" | "wpsubdir" | "wpsubdomain" | "php" | "mysql" | "html" | "proxy";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One site */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    domain: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            site: {
+                                cache: string | null;
+                                createdAt: number;
+                                databaseName: string | null;
+                                diskBytes: number | null;
+                                domain: string;
+                                enabled: boolean;
+                                host: string;
+                                hsts: boolean | null;
+                                id: string;
+                                ownerId: string | null;
+                                php: string | null;
+                                refreshedAt: number;
+                                ssl: {
+                                    checkedAt: number | null;
+                                    daysLeft: number | null;
+                                    enabled: boolean;
+                                    expiresAt: number | null;
+                                    provider: string | null;
+                                };
+                                type: string;
+                                updatedAt: number;
+                                webroot: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Switch PHP version, cache, SSL, HSTS; enable or disable (runs as a job) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    domain: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        cache?: "basic" | "wpfc" | "wpredis" | "wprocket" | "wpce" | "wpsc";
+                        dnsProvider?: string;
+                        enabled?: boolean;
+                        /** @default local */
+                        host?: string;
+                        hsts?: boolean;
+                        /** @enum {string} */
+                        letsencrypt?: "on" | "subdomain" | "wildcard";
+                        /** @enum {string} */
+                        php?: "7.4" | "8.0" | "8.1" | "8.2" | "8.3" | "8.4" | "8.5";
+                        renewCertificate?: boolean;
+                        ssl?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a site; `confirm` must repeat the domain (runs as a job) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    domain: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm: string;
+                        /** @default local */
+                        host?: string;
+                        /** @default false */
+                        keepDatabase?: boolean;
+                        /** @default false */
+                        keepFiles?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{domain}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The site's job history */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    domain: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{domain}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tail the site's access or error log; `follow=true` streams it (SSE `line` events) */
+        get: {
+            parameters: {
+                query?: {
+                    follow?: "true" | "false";
+                    host?: string;
+                    kind?: "access" | "error";
+                    lines?: number;
+                };
+                header?: never;
+                path: {
+                    domain: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            kind: string;
+                            lines: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Active certificate alerts (expiring within the warning window, expired, renewal failed) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                createdAt: number;
+                                daysLeft: number | null;
+                                domain: string;
+                                expiresAt: number | null;
+                                host: string;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "expiring" | "expired" | "renewal_failed";
+                                message: string;
+                                updatedAt: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refresh the inventory, certificates and disk use now */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            reports: {
+                                durationMs: number;
+                                failed: number;
+                                host: string;
+                                removed: number;
+                                sites: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ssh-keys": {
         parameters: {
             query?: never;
@@ -1637,6 +5410,96 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/system/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Hosts with their latest metrics, resource totals, module counts, job counts and active alerts. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            alerts: {
+                                hostId: string;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "disk" | "memory" | "load";
+                                message: string;
+                                since: number;
+                                subject: string;
+                                threshold: number;
+                                value: number;
+                            }[];
+                            at: number;
+                            hosts: {
+                                capabilities: {
+                                    [key: string]: boolean;
+                                };
+                                id: string;
+                                kind: string;
+                                metrics: {
+                                    cores: number;
+                                    cpuPercent: number;
+                                    diskMaxUsedPercent: number;
+                                    load1: number;
+                                    memUsedPercent: number;
+                                    uptimeSeconds: number;
+                                } | null;
+                                name: string;
+                                sampler: {
+                                    error: string | null;
+                                    lastSampleAt: number | null;
+                                    state: string;
+                                } | null;
+                                status: string;
+                            }[];
+                            jobs: {
+                                failedLastDay: number;
+                                queued: number;
+                                running: number;
+                            };
+                            modules: {
+                                count: number | null;
+                                id: string;
+                                title: string;
+                            }[];
+                            totals: {
+                                cores: number;
+                                diskTotalBytes: number;
+                                diskUsedBytes: number;
+                                hosts: number;
+                                memoryTotalBytes: number;
+                                memoryUsedBytes: number;
+                                online: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1944,7 +5807,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         password?: string;
-                    };
+                    } | null;
                 };
             };
             responses: {

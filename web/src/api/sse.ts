@@ -42,8 +42,8 @@ export interface SseOptions {
   /** Resume point (sent as Last-Event-ID). */
   lastEventId?: string;
   signal: AbortSignal;
-  /** Stop instead of reconnecting when the server ends the stream normally (job logs). */
-  endOnClose?: boolean;
+  /** Checked when the server closes the stream: true stops (e.g. a job log after its `end` event), otherwise it reconnects and resumes. */
+  isDone?(): boolean;
 }
 
 /**
@@ -75,7 +75,7 @@ export async function streamSse(url: string, o: SseOptions): Promise<void> {
         if (done) break;
         parse(value);
       }
-      if (o.endOnClose) {
+      if (o.isDone?.()) {
         o.onStatus?.('closed');
         return;
       }

@@ -53,13 +53,13 @@ class Session {
 
   /** First load: setup needed? else try the refresh cookie. */
   async start(): Promise<void> {
-    try {
-      const res = await fetch(abs('/api/v1/setup'));
-      if (res.ok && ((await res.json()) as { required?: boolean }).required) return this.set({ status: 'setup' });
-    } catch {
-      /* the API may be briefly unreachable; fall through to sign-in */
-    }
-    if (await this.refresh()) await this.loadMe();
+    // Both requests at once: a fresh load should cost one round trip before /auth/me.
+    const setupRequired = fetch(abs('/api/v1/setup'))
+      .then(async (res) => res.ok && ((await res.json()) as { required?: boolean }).required === true)
+      .catch(() => false); // the API may be briefly unreachable: fall through to sign-in
+    const refreshed = readCookie('slipway_csrf') ? this.refresh() : Promise.resolve(false);
+    if (await setupRequired) return this.set({ status: 'setup' });
+    if (await refreshed) await this.loadMe();
     else this.set({ status: 'signedOut' });
   }
 
@@ -109,7 +109,8 @@ class Session {
       } catch {
         return false;
       } finally {
-        setTimeout(() => (this.refreshing = null), 0);
+        // Callers already hold this promise; the next refresh starts a new request.
+        this.refreshing = null;
       }
     })();
     return this.refreshing;

@@ -5,6 +5,8 @@ import { icons } from './icons';
 import type { LogBuffer, LogLine } from './log-buffer';
 
 const ROW_HEIGHT = 20;
+const ROW_STYLE = { height: ROW_HEIGHT, lineHeight: `${ROW_HEIGHT}px`, whiteSpace: 'pre', paddingInline: 8 } as const;
+const LOG_CSS = '.slw-log-err{color:var(--mantine-color-red-4)}.slw-log-warn{color:var(--mantine-color-yellow-4)}';
 
 export interface LogViewerProps {
   buffer: LogBuffer;
@@ -57,6 +59,8 @@ export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, 
     el.scrollTop = virtualizer.getTotalSize();
   }, [following, count, version, virtualizer]);
 
+  const items = virtualizer.getVirtualItems();
+
   const onScroll = () => {
     const el = scrollRef.current;
     if (!el) return;
@@ -69,39 +73,56 @@ export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, 
     else if (atBottom && !following && !matches) setFollowing(true);
   };
 
-  const download = () => {
-    if (onDownload) return onDownload();
-    const blob = new Blob([buffer.toText()], { type: 'text/plain' });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = fileName;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  };
+  // The toolbar's Mantine controls re-render only when their own state changes, not on every batch of lines.
+  const controls = useMemo(
+    () => (
+      <>
+        <Button
+          size="xs"
+          variant={following ? 'light' : 'filled'}
+          leftSection={following ? <icons.pause size={14} /> : <icons.play size={14} />}
+          onClick={() => setFollowing((f) => !f)}
+          aria-pressed={following}
+        >
+          {following ? 'Pause' : 'Follow'}
+        </Button>
+        <TextInput
+          size="xs"
+          placeholder="Search log"
+          aria-label="Search log"
+          leftSection={<icons.search size={14} />}
+          value={query}
+          onChange={(e) => setQuery(e.currentTarget.value)}
+          w={200}
+        />
+      </>
+    ),
+    [following, query],
+  );
+  const downloadButton = useMemo(() => {
+    const download = () => {
+      if (onDownload) return onDownload();
+      const blob = new Blob([buffer.toText()], { type: 'text/plain' });
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = fileName;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    };
+    return (
+      <Tooltip label="Download log">
+        <ActionIcon variant="default" onClick={download} aria-label="Download log"><icons.download size={16} /></ActionIcon>
+      </Tooltip>
+    );
+  }, [buffer, fileName, onDownload]);
 
   return (
     <Paper withBorder>
+      <style>{LOG_CSS}</style>
       <Group justify="space-between" p="xs" gap="xs" wrap="wrap">
         <Group gap="xs">
-          <Button
-            size="xs"
-            variant={following ? 'light' : 'filled'}
-            leftSection={following ? <icons.pause size={14} /> : <icons.play size={14} />}
-            onClick={() => setFollowing((f) => !f)}
-            aria-pressed={following}
-          >
-            {following ? 'Pause' : 'Follow'}
-          </Button>
-          <TextInput
-            size="xs"
-            placeholder="Search log"
-            aria-label="Search log"
-            leftSection={<icons.search size={14} />}
-            value={query}
-            onChange={(e) => setQuery(e.currentTarget.value)}
-            w={200}
-          />
+          {controls}
           {matches ? <Text size="xs" c="dimmed" data-testid="log-matches">{matches.length} matching</Text> : null}
         </Group>
         <Group gap="xs">
@@ -109,9 +130,7 @@ export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, 
           <Text size="xs" c="dimmed" data-testid="log-count">
             {buffer.length.toLocaleString('en-US')} lines{buffer.dropped ? ` (${buffer.dropped.toLocaleString('en-US')} older dropped)` : ''}
           </Text>
-          <Tooltip label="Download log">
-            <ActionIcon variant="default" onClick={download} aria-label="Download log"><icons.download size={16} /></ActionIcon>
-          </Tooltip>
+          {downloadButton}
         </Group>
       </Group>
       <Box
@@ -127,19 +146,17 @@ export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, 
           <Text size="sm" c="dimmed" p="sm">{query ? 'No line matches.' : 'Waiting for output…'}</Text>
         ) : (
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative', minWidth: '100%' }}>
-            {virtualizer.getVirtualItems().map((row) => {
-              const l = lineAt(row.index);
-              if (!l) return null;
-              return (
-                <div
-                  key={row.key}
-                  data-log-line
-                  style={{ position: 'absolute', top: 0, left: 0, height: ROW_HEIGHT, lineHeight: `${ROW_HEIGHT}px`, transform: `translateY(${row.start}px)`, whiteSpace: 'pre', paddingInline: 8, color: l.stream === 'stderr' || l.stream === 'error' ? 'var(--mantine-color-red-4)' : l.stream === 'warn' ? 'var(--mantine-color-yellow-4)' : undefined }}
-                >
-                  {l.line}
-                </div>
-              );
-            })}
+            {/* One translated block of rows (one style change per frame), rows keyed by position so the same DOM nodes are reused as the window moves. */}
+            <div style={{ position: 'absolute', top: 0, left: 0, minWidth: '100%', transform: `translateY(${items[0]?.start ?? 0}px)` }}>
+              {items.map((row, slot) => {
+                const l = lineAt(row.index);
+                return (
+                  <div key={slot} data-log-line className={l && (l.stream === 'stderr' || l.stream === 'error') ? 'slw-log-err' : l?.stream === 'warn' ? 'slw-log-warn' : undefined} style={ROW_STYLE}>
+                    {l?.line ?? ''}
+                  </div>
+                );
+              })}
+            </div>
           </div>
         )}
       </Box>

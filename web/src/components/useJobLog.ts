@@ -15,15 +15,21 @@ export function useJobLog<J extends JobLike = JobLike>(jobId: string | undefined
   useEffect(() => {
     if (!jobId) return;
     const abort = new AbortController();
+    let ended = false;
     setStatus('connecting');
     void streamSse(`/api/v1/jobs/${encodeURIComponent(jobId)}/logs`, {
       signal: abort.signal,
-      endOnClose: true,
+      isDone: () => ended,
       onStatus: (s) => setStatus(s === 'open' ? 'live' : s === 'reconnecting' ? 'reconnecting' : 'ended'),
       onMessage: (m) => {
         if (m.event === 'log') buffer.push(JSON.parse(m.data) as LogLine);
         else if (m.event === 'state') setJob((JSON.parse(m.data) as { job: J }).job);
-        else if (m.event === 'end') setStatus('ended');
+        else if (m.event === 'end') {
+          ended = true;
+          const data = JSON.parse(m.data) as { job?: J };
+          if (data.job) setJob(data.job);
+          setStatus('ended');
+        }
       },
     });
     return () => abort.abort();

@@ -137,7 +137,7 @@ function Sessions() {
   );
 }
 
-function ApiTokens() {
+export function ApiTokens() {
   const qc = useQueryClient();
   const me = useMe();
   const roles = useRoles();

@@ -65,6 +65,8 @@ export function Shell({ children }: { children: ReactNode }) {
   const isActive = (to: string) => (to === '/' ? pathname === '/' : pathname === to || pathname.startsWith(`${to}/`));
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 230, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
+      <a href="#main" className="slw-skip">Skip to content</a>
+      <style>{'.slw-skip{position:absolute;left:-999px;top:8px;z-index:1000;padding:8px 12px;background:var(--mantine-color-body);border-radius:6px}.slw-skip:focus{left:8px}'}</style>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="xs" wrap="nowrap">
@@ -89,7 +91,7 @@ export function Shell({ children }: { children: ReactNode }) {
           </nav>
         </ScrollArea>
       </AppShell.Navbar>
-      <AppShell.Main>{children}</AppShell.Main>
+      <AppShell.Main id="main" tabIndex={-1}>{children}</AppShell.Main>
     </AppShell>
   );
 }

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreatePanelKey } from '../../../../server/src/infra/ssh.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
@@ -24,8 +27,12 @@ describe('hosts over SSH against a real sshd', () => {
   let sshd: TestSshd;
   let other: TestSshd | undefined;
 
+  const dir = mkdtempSync(path.join(tmpdir(), 'slipway-remote-logs-'));
+  const remoteLog = path.join(dir, 'app.log');
+
   beforeAll(async () => {
-    t = await createTestApp({ modules: [serverModule], env: { SLIPWAY_SERVER_SAMPLE_INTERVAL_MS: '500' } });
+    writeFileSync(remoteLog, 'one\ntwo\n');
+    t = await createTestApp({ modules: [serverModule], env: { SLIPWAY_SERVER_SAMPLE_INTERVAL_MS: '500', SLIPWAY_SERVER_LOG_SOURCES: JSON.stringify({ app: remoteLog }) } });
     admin = await t.signIn('admin');
     viewer = await t.signIn('viewer');
     sshd = await startSshd({ authorizedKeys: [loadOrCreatePanelKey(t.dataDir).publicKey] });
@@ -34,6 +41,7 @@ describe('hosts over SSH against a real sshd', () => {
     await t?.close();
     await sshd?.stop();
     await other?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('lists the local host from the start', async () => {
@@ -61,13 +69,15 @@ describe('hosts over SSH against a real sshd', () => {
     expect(host.capabilities.tgt).toBe(true);
     expect(host.capabilities.systemd).toBe(false); // no systemd as PID 1 here
 
-    const metrics = await waitFor('a remote sample', async () => {
+    type Metrics = { current: { memory: { totalBytes: number }; disks: { mount: string }[] } | null; sampler: { state: string } };
+    const metrics = await waitFor<Metrics>('a remote sample', async () => {
       const m = await t.app.inject({ method: 'GET', url: `/api/v1/server/metrics?host=${host.id}`, headers: viewer.headers });
-      return m.json().current ? m.json() : null;
+      const body = m.json() as Metrics;
+      return body.current ? body : null;
     });
     const memTotal = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
-    expect(metrics.current.memory.totalBytes).toBe(memTotal);
-    expect(metrics.current.disks.map((d: { mount: string }) => d.mount)).toContain('/');
+    expect(metrics.current!.memory.totalBytes).toBe(memTotal);
+    expect(metrics.current!.disks.map((d) => d.mount)).toContain('/');
     expect(metrics.sampler.state).toBe('ok');
 
     // Netdata on the remote host, asked from there (curl over SSH to its loopback agent).
@@ -81,13 +91,37 @@ describe('hosts over SSH against a real sshd', () => {
     expect(logs.statusCode, logs.body).toBe(200);
     expect(logs.json().items.map((s: { id: string }) => s.id)).toContain('nginx-access');
 
+    const tail = await t.app.inject({ method: 'GET', url: `/api/v1/server/logs/app?host=${host.id}&lines=5`, headers: admin.headers });
+    expect(tail.json().items.map((l: { text: string }) => l.text)).toEqual(['one', 'two']);
+
     const test = await t.app.inject({ method: 'POST', url: `/api/v1/hosts/${host.id}/test`, headers: admin.headers });
     expect(test.json()).toMatchObject({ ok: true, status: 'online', hostKeyMatches: true });
     expect(test.json().system).toMatch(/^Linux /);
 
     const audit = await t.services.audit.list({ action: 'hosts.create', limit: 10 });
     expect(audit.items.some((a) => a.target?.id === host.id && a.outcome === 'success')).toBe(true);
-  });
+  }, 60_000);
+
+  it('follows a remote file over SSH (tail -F) through rotation', async () => {
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/hosts', headers: admin.headers });
+    const host = list.json().items.find((h: { name: string }) => h.name === 'edge1');
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (t.app.server.address() as { port: number }).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/server/logs/app/ws?host=${host.id}&lines=1`, ['slipway.v1', `bearer.${admin.token}`]);
+    const texts: string[] = [];
+    ws.on('message', (m) => {
+      const msg = JSON.parse(String(m)) as { type: string; lines?: { text: string }[] };
+      if (msg.type === 'lines') texts.push(...msg.lines!.map((l) => l.text));
+    });
+    await waitFor('the last line', async () => texts.includes('two'));
+    appendFileSync(remoteLog, 'three\n');
+    await waitFor('an appended line', async () => texts.includes('three'));
+    renameSync(remoteLog, `${remoteLog}.1`);
+    writeFileSync(remoteLog, 'after rotation\n');
+    await waitFor('the rotated file', async () => texts.includes('after rotation'));
+    ws.close();
+    expect(texts).toEqual(['two', 'three', 'after rotation']);
+  }, 60_000);
 
   it('refuses a host whose key differs from the confirmed fingerprint, loudly', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/hosts', headers: admin.headers, payload: { name: 'impostor', address: sshd.address, port: sshd.port, username: sshd.username, hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` } });

@@ -15,8 +15,11 @@ export interface LogTransport {
  * lines: when the queue would overflow, the oldest unsent lines are dropped and the client gets
  * one `{ type: 'skipped', count }` marker at the gap before the newer lines.
  */
+type Queued = LogLine | { notice: string };
+const isNotice = (q: Queued): q is { notice: string } => 'notice' in q;
+
 export class LogDelivery {
-  private queue: LogLine[] = [];
+  private queue: Queued[] = [];
   private skipped = 0;
   private flushing = false;
   /** Totals, for tests and the benchmark. */
@@ -40,9 +43,11 @@ export class LogDelivery {
     this.flush();
   }
 
+  /** A notice (rotation, truncation) keeps its place between the lines around it. */
   notice(message: string): void {
-    this.push([]);
-    if (!this.transport.closed) this.transport.send({ type: 'notice', message });
+    if (this.transport.closed) return;
+    this.queue.push({ notice: message });
+    this.flush();
   }
 
   get queued(): number {
@@ -67,7 +72,15 @@ export class LogDelivery {
         this.transport.send({ type: 'skipped', count: this.skipped, message: `${this.skipped} lines skipped (the connection could not keep up)` });
         this.skipped = 0;
       }
-      const lines = this.queue.splice(0, this.batch);
+      const head = this.queue[0];
+      if (head && isNotice(head)) {
+        this.queue.shift();
+        this.transport.send({ type: 'notice', message: head.notice });
+        continue;
+      }
+      let n = 0;
+      while (n < this.batch && n < this.queue.length && !isNotice(this.queue[n]!)) n++;
+      const lines = this.queue.splice(0, n) as LogLine[];
       if (lines.length) {
         this.transport.send({ type: 'lines', lines });
         this.stats.delivered += lines.length;

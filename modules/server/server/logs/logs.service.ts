@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { ExecError } from '../../../../server/src/infra/exec-error.js';
 import type { ProcessRunner, StreamHandle } from '../../../../server/src/infra/process-runner.js';
 import { NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
@@ -26,6 +27,13 @@ export interface LogSourceView {
 export const SOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/;
 export const JOURNAL_PREFIX = 'journal-';
 
+/** Other modules add their own log files (a site's access log, …); ids must be unique and match SOURCE_ID. */
+export type LogSourceProvider = (hostId: string) => Promise<FileLogSource[]> | FileLogSource[];
+const providers: LogSourceProvider[] = [];
+export function registerLogSources(provider: LogSourceProvider): void {
+  providers.push(provider);
+}
+
 type Resolved =
   | { kind: 'file'; id: string; path: string; runner: ProcessRunner; local: boolean }
   | { kind: 'journal'; id: string; unit: string; runner: ProcessRunner };
@@ -45,7 +53,7 @@ export class LogsService {
   async list(actor: Actor, hostId: string): Promise<LogSourceView[]> {
     requirePermission(actor, serverPermissions['logs.read']);
     const runner = await this.hosts.runner(hostId);
-    const files = this.fileSources();
+    const files = await this.allFileSources(hostId);
     const present = await this.existing(hostId, runner, files.map((f) => f.path));
     const out: LogSourceView[] = files.map((f) => ({ id: f.id, title: f.title, kind: 'file', path: f.path, available: present.has(f.path) }));
     const units = await this.services.allowedUnits(hostId).catch(() => []);
@@ -70,10 +78,15 @@ export class LogsService {
         throw e;
       })).map(textLine);
     } else if (src.kind === 'file') {
-      const r = await src.runner.exec('tail', ['-n', String(scan), '--', src.path], { timeoutMs: 15_000 });
+      const r = await src.runner.exec('tail', ['-n', String(scan), '--', src.path], { timeoutMs: 15_000 }).catch((e: unknown) => {
+        if (e instanceof ExecError && e.exitCode === 1) throw new NotFoundError('Log file of source', sourceId);
+        throw new UnavailableError(`Could not read the log on this host: ${(e as Error).message}`);
+      });
       all = r.stdout.split('\n').filter((l, i, a) => i < a.length - 1 || l !== '').map(textLine);
     } else {
-      const r = await src.runner.exec('journalctl', [`--unit=${src.unit}`, '-o', 'json', '-n', String(scan), '--no-pager'], { timeoutMs: 15_000 });
+      const r = await src.runner.exec('journalctl', [`--unit=${src.unit}`, '-o', 'json', '-n', String(scan), '--no-pager'], { timeoutMs: 15_000 }).catch((e: unknown) => {
+        throw new UnavailableError(`Could not read the journal on this host: ${(e as Error).message}`);
+      });
       all = r.stdout.split('\n').map(journalLine).filter((l): l is LogLine => !!l);
     }
     return all.filter(match).slice(-n);
@@ -160,9 +173,14 @@ export class LogsService {
       }
       return { kind: 'journal', id: sourceId, unit, runner };
     }
-    const file = this.fileSources().find((f) => f.id === sourceId);
+    const file = (await this.allFileSources(hostId)).find((f) => f.id === sourceId);
     if (!file) throw new NotFoundError('Log source', sourceId);
     return { kind: 'file', id: sourceId, path: file.path, runner, local: hostId === LOCAL_HOST_ID };
+  }
+
+  private async allFileSources(hostId: string): Promise<FileLogSource[]> {
+    const extra = await Promise.all(providers.map(async (p) => (await (async () => p(hostId))().catch(() => [] as FileLogSource[])).filter((f) => SOURCE_ID.test(f.id) && f.path.startsWith('/') && !f.path.split('/').includes('..'))));
+    return [...this.fileSources(), ...extra.flat()];
   }
 
   private async existing(hostId: string, runner: ProcessRunner, paths: string[]): Promise<Set<string>> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
-import { serverModule } from '../index.js';
+import { registerLogSources, serverModule } from '../index.js';
 import { FileFollower, tailFile } from './file-follower.js';
 import { LogDelivery, type LogTransport } from './log-delivery.js';
 import type { LogMessage } from './log-line.js';
@@ -105,6 +105,16 @@ describe('log routes', () => {
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  it('offers sources other modules register (paths from their records, never from a request)', async () => {
+    registerLogSources((hostId) => (hostId === 'local' ? [{ id: 'site-example-com', title: 'example.com access', path: appLog }, { id: 'bad', title: 'x', path: '/var/log/../../etc/passwd' }] : []));
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/server/logs', headers: admin.headers });
+    const ids = list.json().items.map((s: { id: string }) => s.id);
+    expect(ids).toContain('site-example-com');
+    expect(ids).not.toContain('bad');
+    const tail = await t.app.inject({ method: 'GET', url: '/api/v1/server/logs/site-example-com?lines=1', headers: admin.headers });
+    expect(tail.json().items).toHaveLength(1);
   });
 
   it('lists configured sources with availability; viewers may not read logs', async () => {

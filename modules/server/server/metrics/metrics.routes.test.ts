@@ -22,7 +22,7 @@ describe('metrics, live stream, history, alerts and overview', () => {
   beforeAll(async () => {
     // A memory threshold just below what this machine uses right now, so the alert must fire;
     // and a disk threshold nobody reaches.
-    const threshold = Math.max(0, Math.floor(memUsedPercentNow()) - 1);
+    const threshold = Math.max(0, Math.floor(memUsedPercentNow()) - 5);
     t = await createTestApp({
       modules: [serverModule],
       env: { SLIPWAY_SERVER_SAMPLE_INTERVAL_MS: '300', SLIPWAY_SERVER_ALERT_MEMORY_PERCENT: String(threshold), SLIPWAY_SERVER_ALERT_DISK_PERCENT: '100' },
@@ -67,6 +67,20 @@ describe('metrics, live stream, history, alerts and overview', () => {
     while ((text.match(/event: sample/g) ?? []).length < 2) text += Buffer.from((await reader.read()).value!).toString();
     controller.abort();
     expect(text).toMatch(/id: \d+\nevent: sample\ndata: \{"at":/);
+
+    // Resuming with Last-Event-ID replays the samples missed since then, in order.
+    const firstId = Number(/id: (\d+)/.exec(text)![1]);
+    await sleep(1000);
+    const resume = new AbortController();
+    const again = await fetch(`http://${base}/api/v1/server/metrics/stream`, { headers: { ...viewer.headers, 'last-event-id': String(firstId) }, signal: resume.signal });
+    const r2 = again.body!.getReader();
+    let text2 = '';
+    while ((text2.match(/event: sample/g) ?? []).length < 3) text2 += Buffer.from((await r2.read()).value!).toString();
+    resume.abort();
+    const ids = [...text2.matchAll(/id: (\d+)/g)].map((m) => Number(m[1]));
+    expect(ids[0]).toBeGreaterThan(firstId);
+    expect(ids[0]! - firstId).toBeLessThan(1000); // the very next sample, not only the newest
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
   });
 
   it('raises the memory alert as an event and shows it in the overview', async () => {
@@ -85,17 +99,17 @@ describe('metrics, live stream, history, alerts and overview', () => {
   it('keeps 1-minute averages in the database, serves older history from there, prunes after the retention', async () => {
     const db = t.services.database.db as unknown as Kysely<ServerTables>;
     const now = Date.now();
-    const minute = (m: number) => Math.floor((now - m * 60_000) / 60_000) * 60_000;
+    // Two minutes three hours ago, inside one 5-minute bucket.
+    const bucket = Math.floor((now - 3 * 3_600_000) / 300_000) * 300_000;
     const data = (cpu: number) => JSON.stringify({ cpuPercent: cpu, load1: 0, memUsedPercent: 50, swapUsedPercent: 0, netRxBytesPerSec: 0, netTxBytesPerSec: 0, diskReadBytesPerSec: 0, diskWriteBytesPerSec: 0, diskMaxUsedPercent: 10 });
     await db.insertInto('server_metrics_minute').values([
-      { host_id: 'local', at: minute(180), data: data(10) },
-      { host_id: 'local', at: minute(179), data: data(30) },
+      { host_id: 'local', at: bucket, data: data(10) },
+      { host_id: 'local', at: bucket + 60_000, data: data(30) },
       { host_id: 'local', at: now - 8 * 86_400_000, data: data(99) },
     ]).execute();
-    const res = await t.app.inject({ method: 'GET', url: `/api/v1/server/metrics?from=${minute(181)}&to=${minute(170)}&step=300000`, headers: viewer.headers });
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/server/metrics?from=${bucket - 60_000}&to=${bucket + 240_000}&step=300000`, headers: viewer.headers });
     const h = res.json().history as { at: number; cpuPercent: number }[];
-    expect(h).toHaveLength(1);
-    expect(h[0]!.cpuPercent).toBe(20);
+    expect(h).toEqual([expect.objectContaining({ at: bucket, cpuPercent: 20 })]);
 
     const old = await t.app.inject({ method: 'GET', url: `/api/v1/server/metrics?from=${now - 9 * 86_400_000}&to=${now - 7.5 * 86_400_000}`, headers: viewer.headers });
     expect(old.json().history).toHaveLength(1);
@@ -103,7 +117,7 @@ describe('metrics, live stream, history, alerts and overview', () => {
     const { MetricsService } = await import('./metrics.service.js');
     const svc = new MetricsService(db, t.services.hosts, t.services.events, { intervalMs: 1000, retentionDays: 7, thresholds: { diskPercent: 90, memoryPercent: 90, loadMinutes: 5 } }, { warn: () => {} });
     expect(await svc.prune(now)).toBe(1);
-    const rows = await db.selectFrom('server_metrics_minute').select('at').where('at', '<', minute(100)).execute();
+    const rows = await db.selectFrom('server_metrics_minute').select('at').where('at', '<', now - 3_600_000).execute();
     expect(rows).toHaveLength(2);
   });
 });

@@ -103,6 +103,15 @@ export class MetricsService {
     return this.samplers.get(hostId)?.latest();
   }
 
+  /** What a resuming client missed (samples after `since`), or just the latest sample. */
+  missed(hostId: string, since?: number): MetricSample[] {
+    const sampler = this.samplers.get(hostId);
+    if (!sampler) return [];
+    if (since && Number.isFinite(since) && since > 0) return sampler.ring.toArray().filter((s) => s.at > since);
+    const latest = sampler.latest();
+    return latest ? [latest] : [];
+  }
+
   activeAlerts(): Alert[] {
     return [...this.alerts.values()].flatMap((a) => a.list());
   }

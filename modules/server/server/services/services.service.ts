@@ -1,5 +1,5 @@
 import type { AuditLog } from '../../../../server/src/platform/audit/audit.service.js';
-import { DomainRuleError, ForbiddenError, NotFoundError } from '../../../../server/src/platform/errors.js';
+import { DomainRuleError, ForbiddenError, NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../../server/src/platform/events/event-bus.js';
 import type { HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
 import { requirePermission, type Actor } from '../../../../server/src/platform/rbac/permissions.js';
@@ -23,6 +23,16 @@ export function expandAllowlist(patterns: readonly string[], units: readonly str
 /** `nginx` and `nginx.service` name the same unit. */
 export const normalizeUnit = (name: string) => (/\.(service|socket|timer|target)$/.test(name) ? name : `${name}.service`);
 
+/** A host that cannot be reached (SSH down) is a 503 with the reason, not a server error. */
+async function unreachableAs503<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ExecError && (e.reason === 'spawn' || e.reason === 'timeout')) throw new UnavailableError(`The host did not answer: ${e.message}`);
+    throw e;
+  }
+}
+
 export interface ServicesView {
   hostId: string;
   systemd: { live: boolean; state: string };
@@ -41,10 +51,12 @@ export class ServicesService {
   async list(actor: Actor, hostId: string): Promise<ServicesView> {
     requirePermission(actor, serverPermissions['services.read']);
     const { cli, patterns } = await this.context(hostId);
-    const systemd = await cli.isLive();
-    if (!systemd.live) return { hostId, systemd, allowlist: patterns, items: [] };
-    const units = expandAllowlist(patterns, await cli.listServiceUnits());
-    return { hostId, systemd, allowlist: patterns, items: await cli.show(units) };
+    return unreachableAs503(async () => {
+      const systemd = await cli.isLive();
+      if (!systemd.live) return { hostId, systemd, allowlist: patterns, items: [] };
+      const units = expandAllowlist(patterns, await cli.listServiceUnits());
+      return { hostId, systemd, allowlist: patterns, items: await cli.show(units) };
+    });
   }
 
   /** The allow-listed units present on a host ([] without a live systemd). No permission check: internal use. */
@@ -63,9 +75,9 @@ export class ServicesService {
     const { cli, patterns } = await this.context(hostId);
     const wanted = normalizeUnit(requested);
     if (!patterns.map(globToRegExp).some((m) => m.test(wanted))) throw new ForbiddenError(`Unit ${wanted} is not in the service allow-list`, 'unit_not_allowed');
-    const systemd = await cli.isLive();
+    const systemd = await unreachableAs503(() => cli.isLive());
     if (!systemd.live) throw new DomainRuleError(`systemd is not running on this host (state: ${systemd.state})`, 'systemd_unavailable');
-    const unit = expandAllowlist(patterns, await cli.listServiceUnits()).find((u) => u === wanted);
+    const unit = expandAllowlist(patterns, await unreachableAs503(() => cli.listServiceUnits())).find((u) => u === wanted);
     if (!unit) throw new NotFoundError('Service', wanted);
     return { cli, unit };
   }

@@ -6,7 +6,7 @@ import { serverModule } from '../index.js';
 import { startSystemdHost, type SystemdHost } from '../testing/systemd-host.js';
 
 /** Real systemd: a Debian container with systemd as PID 1, sshd and nginx, added over SSH. */
-describe('systemd services and journald on a real systemd host', () => {
+describe('systemd services and journald on a real systemd host', { timeout: 60_000 }, () => {
   let t: TestApp;
   let admin: SignedIn;
   let support: SignedIn;

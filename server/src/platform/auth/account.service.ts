@@ -118,7 +118,7 @@ export class AccountService {
     await this.throttle.assertNotLocked([accountKey, ipKey]);
     let ok = false;
     if (user) ok = await verifyPassword(user.password_hash, input.password);
-    else void dummyVerify;
+    else await dummyVerify(input.password);
     if (!user || !ok) {
       await this.failed(client, identifier, user?.id ?? null, accountKey, ipKey, 'invalid_credentials');
       throw new UnauthorizedError('Wrong username or password', 'invalid_credentials');

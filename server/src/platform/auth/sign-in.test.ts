@@ -290,8 +290,29 @@ describe('brute force', () => {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     // Both run one argon2 verification; without the dummy check an unknown user costs a fraction.
-    console.log('CPU', wrong.map(Math.round), unknown.map(Math.round));
     expect(median(unknown)).toBeGreaterThan(median(wrong) * 0.6);
+  });
+
+  it('doubles each further lockout, up to an hour', async () => {
+    const u = await t.signIn('viewer');
+    const attempt = (password: string) => t.app.inject({ method: 'POST', url: LOGIN, payload: { username: u.user.username, password }, remoteAddress: '10.5.0.1' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const lockSeconds: number[] = [];
+      for (let round = 0; round < 8; round++) {
+        for (let i = 0; i < 5; i++) expect((await attempt(`wrong-${round}-${i}-xxxx`)).statusCode).toBe(401);
+        const locked = await attempt(u.password);
+        expect(locked.statusCode).toBe(429);
+        lockSeconds.push(Number(locked.headers['retry-after']));
+        vi.setSystemTime(Date.now() + lockSeconds.at(-1)! * 1000 + 1000);
+        // The address key has its own, looser counter: keep it out of the way.
+        await t.services.database.db.deleteFrom('login_throttle').where('key', '=', 'ip:10.5.0.1').execute();
+      }
+      expect(lockSeconds).toEqual([60, 120, 240, 480, 960, 1920, 3600, 3600]);
+      expect((await attempt(u.password)).statusCode).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('locks a client address that sprays many accounts', async () => {

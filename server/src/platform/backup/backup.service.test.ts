@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_ACTOR, moduleMigrations, openCliContext } from '../../cli/context.js';
 import { isPostgresUrl } from '../../db/database.js';
 import { verifyPassword } from '../auth/passwords.js';
-import { createBackup, restoreBackup } from './backup.service.js';
+import { createBackup, restoreBackup, type BackupManifest } from './backup.service.js';
 
 const PG_URL = process.env.SLIPWAY_TEST_DATABASE_URL;
 const PASSWORD = 'Quiet-Harbor-Window-83';
@@ -17,6 +18,67 @@ function schemaUrl(base: string, schema: string): string {
   u.searchParams.set('options', `-c search_path=${schema}`);
   return u.toString();
 }
+
+describe('SQLite backup archive', { timeout: 120_000 }, () => {
+  let work: string;
+  let archive: string;
+
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'slipway-backup-'));
+    const env = { SLIPWAY_DATA_DIR: path.join(work, 'src') };
+    const ctx = await openCliContext(env);
+    try {
+      await ctx.auth.users.create(CLI_ACTOR, { username: 'erin', email: 'erin@example.test', role: 'support', password: PASSWORD });
+    } finally {
+      await ctx.close();
+    }
+    archive = path.join(work, 'b.tar.gz');
+    await createBackup({ dataDir: env.SLIPWAY_DATA_DIR, out: archive });
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('lists every file with its checksum and the database contents in the manifest', async () => {
+    const { extract } = await import('tar');
+    const dir = mkdtempSync(path.join(work, 'x-'));
+    await extract({ file: archive, cwd: dir });
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as BackupManifest;
+    expect(manifest.format).toBe('slipway-backup');
+    expect(manifest.database).toMatchObject({ dialect: 'sqlite', file: 'database/slipway.db' });
+    expect(manifest.database.tables.users).toBe(1);
+    expect(manifest.files.map((f) => f.path).sort()).toEqual(['database/slipway.db', 'secrets.json']);
+    const secrets = manifest.files.find((f) => f.path === 'secrets.json')!;
+    expect(secrets.mode).toBe(0o600);
+    expect(secrets.sha256).toBe(createHash('sha256').update(readFileSync(path.join(work, 'src/secrets.json'))).digest('hex'));
+  });
+
+  it('refuses a target configured for another database kind', async () => {
+    await expect(restoreBackup({ from: archive, dataDir: path.join(work, 'pg-target'), databaseUrl: 'postgres://nobody@127.0.0.1:1/x', migrations: await moduleMigrations() }))
+      .rejects.toThrow(/holds a sqlite database but the target is configured for postgres/);
+  });
+
+  it('refuses a backup made by a newer Slipway', async () => {
+    const dir = mkdtempSync(path.join(work, 'newer-'));
+    const { extract, create } = await import('tar');
+    await extract({ file: archive, cwd: dir });
+    const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as BackupManifest;
+    m.database.migrations.push('vps_0009_from_the_future');
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+    const newer = path.join(work, 'newer.tar.gz');
+    await create({ gzip: true, file: newer, cwd: dir }, ['manifest.json', 'database', 'secrets.json']);
+    await expect(restoreBackup({ from: newer, dataDir: path.join(work, 'n-target'), migrations: await moduleMigrations() })).rejects.toThrow(/newer Slipway.*vps_0009_from_the_future/);
+  });
+
+  it('refuses files the manifest does not list', async () => {
+    const dir = mkdtempSync(path.join(work, 'extra-'));
+    const { extract, create } = await import('tar');
+    await extract({ file: archive, cwd: dir });
+    writeFileSync(path.join(dir, 'authorized_keys'), 'ssh-ed25519 AAAA attacker');
+    const extra = path.join(work, 'extra.tar.gz');
+    await create({ gzip: true, file: extra, cwd: dir }, ['manifest.json', 'database', 'secrets.json', 'authorized_keys']);
+    await expect(restoreBackup({ from: extra, dataDir: path.join(work, 'e-target'), migrations: await moduleMigrations() })).rejects.toThrow(/does not list: authorized_keys/);
+  });
+});
 
 describe.skipIf(!isPostgresUrl(PG_URL))('PostgreSQL backup and restore', { timeout: 120_000 }, () => {
   const suffix = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`;

@@ -1,0 +1,68 @@
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { renderWithProviders } from '../../../web/src/testing/render';
+import type { Service } from './api';
+import ServiceFormPage from './ServiceFormPage';
+import ServicesPage from './ServicesPage';
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+function mockFetch(handler: (req: Request) => Response | Promise<Response>) {
+  const calls: { path: string; method: string; body: unknown }[] = [];
+  vi.stubGlobal('fetch', async (input: Request | string, init?: RequestInit) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    const text = req.method === 'GET' ? '' : await req.clone().text();
+    calls.push({ path: new URL(req.url).pathname, method: req.method, body: text ? JSON.parse(text) : undefined });
+    return handler(req);
+  });
+  return calls;
+}
+afterEach(() => vi.unstubAllGlobals());
+
+const service = (over: Partial<Service>): Service => ({
+  id: 'id', name: 'svc', hostId: 'local', ownerId: null, hostnames: ['svc.example.com'], containers: [], http: { container: 'web', port: 80 },
+  restartPolicy: 'no', sleep: { mode: 'stop', idleTimeoutSeconds: 900 }, startTimeoutSeconds: 60, stopTimeoutSeconds: 10, state: 'sleeping',
+  lastError: null, wakeCount: 0, sleepCount: 0, lastActivityAt: null, lastWakeAt: null, lastColdStart: null, createdAt: 0, updatedAt: 0, ...over,
+});
+
+describe('containers pages', () => {
+  it('lists services with their state badges and cold-start times', async () => {
+    mockFetch((req) => {
+      const path = new URL(req.url).pathname;
+      if (path === '/api/v1/containers') return json(200, { items: [service({ id: 'a', name: 'blog', state: 'running', lastColdStart: { startToReadyMs: 412, firstByteMs: 450 } }), service({ id: 'b', name: 'wiki', state: 'sleeping', sleep: { mode: 'pause', idleTimeoutSeconds: 60 } })] });
+      return json(404, { error: { code: 'not_found', message: 'nope' } });
+    });
+    renderWithProviders(<ServicesPage />);
+    expect(await screen.findByText('blog')).toBeTruthy();
+    expect(screen.getByText('wiki')).toBeTruthy();
+    const badges = [...document.querySelectorAll('[data-status]')].map((b) => b.getAttribute('data-status'));
+    expect(badges).toEqual(['running', 'sleeping']);
+    expect(screen.getByText('412 ms')).toBeTruthy();
+    expect(screen.getByText('pause after 60s idle')).toBeTruthy();
+  });
+
+  it('sends the form as the API expects: hostnames split, secrets marked', async () => {
+    const calls = mockFetch((req) => {
+      const path = new URL(req.url).pathname;
+      if (path === '/api/v1/containers' && req.method === 'POST') return json(202, { service: service({}), job: { id: 'job1', title: 'Create container service' } });
+      return json(404, { error: { code: 'not_found', message: 'nope' } });
+    });
+    renderWithProviders(<ServiceFormPage />);
+    fireEvent.change(await screen.findByLabelText(/^Name/), { target: { value: 'shop' } });
+    fireEvent.change(screen.getByLabelText(/^Hostnames/), { target: { value: 'Shop.example.com, www.shop.example.com' } });
+    fireEvent.change(screen.getByLabelText(/^Image/), { target: { value: 'nginx:1.27' } });
+    fireEvent.change(screen.getByLabelText(/^Environment/), { target: { value: 'MODE=prod' } });
+    fireEvent.change(screen.getByLabelText(/^Secret environment/), { target: { value: 'DB_PASSWORD=hunter2' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create service' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    const post = calls.find((c) => c.method === 'POST')!;
+    expect(post.path).toBe('/api/v1/containers');
+    expect(post.body).toMatchObject({
+      name: 'shop',
+      hostnames: ['shop.example.com', 'www.shop.example.com'],
+      containers: [{ name: 'web', image: 'nginx:1.27', env: [{ name: 'MODE', value: 'prod', secret: false }, { name: 'DB_PASSWORD', value: 'hunter2', secret: true }], healthCheck: { type: 'http', path: '/' } }],
+      http: { port: 80, container: 'web' },
+      sleep: { mode: 'stop', idleTimeoutSeconds: 900 },
+    });
+  });
+});
