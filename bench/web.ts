@@ -120,4 +120,3 @@ const tti = await dashboardTti(webDir);
 console.log(`dashboard time to interactive (fresh load, cold cache): median ${tti.median.toFixed(0)} ms (min ${tti.min.toFixed(0)}, max ${tti.max.toFixed(0)}, ${tti.runs} loads)`);
 const frames = await logViewerFrames();
 console.log(`log viewer, 100,000 lines streamed in ${frames.streamMs} ms: ${frames.droppedFrames} frames dropped of ${frames.frames + frames.droppedFrames} (longest frame ${frames.longestFrameMs} ms; ${frames.lines} lines held, ${frames.domRows} rows in the DOM)`);
-rmSync(webDir, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import * as OTPAuth from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +12,6 @@ const ADMIN = { username: 'admin', email: 'admin@example.test', password: 'Harbo
 const VIEWER = { username: 'vera', email: 'vera@example.test', password: 'Teal-Window-Orchard-77' };
 
 let panel: Panel;
-let webDir = '';
 let browser: Browser;
 let adminCtx: BrowserContext;
 let admin: Page;
@@ -58,8 +56,7 @@ describe('web console in Chromium', () => {
   });
 
   beforeAll(async () => {
-    webDir = buildWeb();
-    panel = await startPanel({}, webDir);
+    panel = await startPanel({}, buildWeb());
     browser = await launchChromium();
     ({ ctx: adminCtx, page: admin } = await newDevice());
   });
@@ -67,7 +64,6 @@ describe('web console in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await panel?.stop();
-    if (webDir) rmSync(webDir, { recursive: true, force: true });
   });
 
   it('first run: the printed link opens setup with the token filled in and creates the admin', async () => {

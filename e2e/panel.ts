@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,22 +28,55 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/**
- * Builds the console into its own temp folder (so parallel runs and rebuilds of dist/web by others
- * cannot pull files from under a running panel). Returns the folder; remove it when done.
- */
-let lastBuild: string | undefined;
-
-export function buildWeb(): string {
-  const outDir = mkdtempSync(path.join(tmpdir(), 'slipway-web-'));
-  process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0 || !existsSync(path.join(outDir, 'index.html'))) throw new Error(`web build failed:\n${r.stdout}\n${r.stderr}`);
-  lastBuild = outDir;
-  return outDir;
+/** A hash of everything the console build reads, so a build is reused until a source changes. */
+function webSourceHash(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((x, y) => x.name.localeCompare(y.name))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (!/\.test\.tsx?$/.test(e.name)) h.update(p).update(readFileSync(p));
+    }
+  };
+  walk(path.join(repoRoot, 'web'));
+  for (const m of existsSync(path.join(repoRoot, 'modules')) ? readdirSync(path.join(repoRoot, 'modules')).sort() : []) walk(path.join(repoRoot, 'modules', m, 'web'));
+  h.update(readFileSync(path.join(repoRoot, 'package-lock.json')));
+  return h.digest('hex').slice(0, 16);
 }
 
-/** Starts a panel process (tsx) on a fresh data dir and a free port; resolves once it printed the setup link. */
+let lastBuild: string | undefined;
+
+/**
+ * Builds the console into node_modules/.cache/slipway-web/<source hash> (reused while the sources are
+ * unchanged; never dist/web, which others may rebuild under a running panel). Returns the folder.
+ */
+export function buildWeb(): string {
+  const cacheRoot = path.join(repoRoot, 'node_modules/.cache/slipway-web');
+  mkdirSync(cacheRoot, { recursive: true });
+  const dir = path.join(cacheRoot, webSourceHash());
+  if (!existsSync(path.join(dir, 'index.html'))) {
+    const tmp = mkdtempSync(path.join(cacheRoot, 'tmp-'));
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', tmp, '--emptyOutDir', '--logLevel', 'warn'], { cwd: repoRoot, encoding: 'utf8' });
+    if (r.status !== 0 || !existsSync(path.join(tmp, 'index.html'))) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new Error(`web build failed:\n${r.stdout}\n${r.stderr}`);
+    }
+    try {
+      renameSync(tmp, dir);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // a parallel run finished the same build first
+    }
+    // Drop builds of older sources (left alone for an hour in case a running panel still serves one).
+    for (const old of readdirSync(cacheRoot)) {
+      const p = path.join(cacheRoot, old);
+      if (p !== dir && Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true });
+    }
+  }
+  lastBuild = dir;
+  return dir;
+}
+
 /** `webDir` defaults to this process's last buildWeb() output, else dist/web. */
 export async function startPanel(extraEnv: Record<string, string> = {}, webDir = lastBuild ?? path.join(repoRoot, 'dist/web')): Promise<Panel> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'slipway-e2e-'));

@@ -87,7 +87,7 @@ export class Activator {
     const port = this.controller.upstreamPort(id);
     if (port) return this.proxy(req, res, port, null, t0, id);
 
-    const wake = this.controller.wake(id, 'request');
+    const wake = this.controller.wake(id, 'request', { early: true });
     if (wantsHtml(req)) {
       wake.catch(() => {});
       return sendWaitingPage(res);
@@ -131,7 +131,7 @@ export class Activator {
     if (!id) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     let port: number;
     try {
-      port = (await withTimeout(this.controller.wake(id, 'request'), this.opts.holdTimeoutMs)).port;
+      port = (await withTimeout(this.controller.wake(id, 'request', { early: true }), this.opts.holdTimeoutMs)).port;
     } catch (e) {
       const status = e instanceof WakeError ? e.status : 503;
       return void socket.end(`HTTP/1.1 ${status} Service Unavailable\r\nretry-after: 5\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);

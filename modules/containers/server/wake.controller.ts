@@ -27,6 +27,8 @@ interface Live {
   /** Serialises wake, sleep and reconcile of one service. */
   chain: Promise<unknown>;
   wake: Promise<WakeResult> | null;
+  /** Resolves as soon as the containers are ready, before Caddy's route is switched (held requests go then). */
+  ready: Promise<WakeResult> | null;
   /** Set while Slipway itself starts or stops containers, so Docker's events about it are not "outside" changes. */
   busy: boolean;
   /** Database writes of this service, in order; the wake path does not wait for them. */
@@ -34,6 +36,8 @@ interface Live {
   port: number | null;
   lastActivity: number;
   lastFailure: { at: number; error: WakeError } | null;
+  /** A Docker event arrived while Slipway itself was changing the service: look again afterwards. */
+  missedEvent: boolean;
 }
 
 export interface WakeControllerDeps {
@@ -70,6 +74,7 @@ export class WakeController {
   private stopEvents: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
+  private readonly firstBytes = new Map<string, number>();
 
   constructor(private readonly d: WakeControllerDeps) {}
 
@@ -157,7 +162,7 @@ export class WakeController {
   private track(r: ServiceRecord): Live {
     let l = this.live.get(r.id);
     if (!l) {
-      l = { record: r, state: r.state, chain: Promise.resolve(), wake: null, busy: false, persist: Promise.resolve(), port: null, lastActivity: r.lastActivityAt ?? Date.now(), lastFailure: null };
+      l = { record: r, state: r.state, chain: Promise.resolve(), wake: null, ready: null, busy: false, persist: Promise.resolve(), port: null, lastActivity: r.lastActivityAt ?? Date.now(), lastFailure: null, missedEvent: false };
       this.live.set(r.id, l);
     }
     l.record = r;
@@ -191,8 +196,11 @@ export class WakeController {
   }
 
   /** Resolves when the service's queued database writes are done (reads after a wake see them). */
-  settled(serviceId: string): Promise<void> {
-    return this.live.get(serviceId)?.persist ?? Promise.resolve();
+  async settled(serviceId: string): Promise<void> {
+    const l = this.live.get(serviceId);
+    if (!l) return;
+    await l.wake?.catch(() => {});
+    await l.persist;
   }
 
   /** In memory, events and listeners at once; the database write is queued (await it to wait). */
@@ -242,21 +250,38 @@ export class WakeController {
     this.refreshGauge();
   }
 
-  /** Wakes a service; concurrent callers share one start. Resolves with the container's port when ready. */
-  wake(serviceId: string, trigger: string): Promise<WakeResult> {
+  /**
+   * Wakes a service; concurrent callers share one start. Resolves with the container's port once it is
+   * ready and Caddy routes to it; with `early`, as soon as the container is ready (the activator
+   * replays held requests straight to it while the route switches).
+   */
+  wake(serviceId: string, trigger: string, opts: { early?: boolean } = {}): Promise<WakeResult> {
     const l = this.live.get(serviceId);
     if (!l) return Promise.reject(new WakeError('unknown service', 503));
     if (l.state === 'running' && l.port && !l.wake) return Promise.resolve({ port: l.port, wakeId: null });
-    if (l.wake) return l.wake;
-    const p = this.serialize(l, () => this.doWake(l, trigger));
+    if (l.wake) return opts.early && l.ready ? l.ready : l.wake;
+    let onReady!: (r: WakeResult) => void;
+    let onFail!: (e: unknown) => void;
+    const ready = new Promise<WakeResult>((resolve, reject) => {
+      onReady = resolve;
+      onFail = reject;
+    });
+    ready.catch(() => {});
+    const p = this.serialize(l, () => this.doWake(l, trigger, onReady));
+    p.then(onReady, onFail);
     l.wake = p;
+    l.ready = ready;
     void p.finally(() => {
-      if (l.wake === p) l.wake = null;
+      if (l.wake === p) {
+        l.wake = null;
+        l.ready = null;
+      }
+      this.recheckIfMissed(l);
     }).catch(() => {});
-    return p;
+    return opts.early ? ready : p;
   }
 
-  private async doWake(l: Live, trigger: string): Promise<WakeResult> {
+  private async doWake(l: Live, trigger: string, onContainersReady: (r: WakeResult) => void = () => {}): Promise<WakeResult> {
     if (l.state === 'running' && l.port) return { port: l.port, wakeId: null };
     if (l.state === 'creating' || l.state === 'deleting') throw new WakeError(`the service is ${l.state}`, 503);
     const r = l.record;
@@ -284,6 +309,8 @@ export class WakeController {
       }
       if (!port) throw new WakeError('the HTTP container publishes no port', 503);
       const startToReadyMs = performance.now() - startedAt;
+      const wakeId = newId();
+      onContainersReady({ port, wakeId });
       // Switch Caddy to the container and make sure its running config says so before anyone is told.
       const route = this.containerRoute(r, port);
       await this.d.caddy.setRoute(route);
@@ -292,13 +319,14 @@ export class WakeController {
       l.port = port;
       l.lastActivity = Date.now();
       l.lastFailure = null;
-      // Answer the held requests first; the bookkeeping follows in order.
-      const wakeId = newId();
+      // The bookkeeping follows in order, off the request path.
       const lastActivityAt = l.lastActivity;
       void this.queue(l, async () => {
         await this.d.repo.countWake(r.id);
         await this.d.repo.update(r.id, { lastWakeAt: at, lastActivityAt });
-        await this.d.repo.recordWake(r.id, { at, trigger, outcome: 'ready', startToReadyMs: Math.round(startToReadyMs), firstByteMs: null, error: null }, wakeId);
+        const firstByteMs = this.firstBytes.get(wakeId) ?? null;
+        this.firstBytes.delete(wakeId);
+        await this.d.repo.recordWake(r.id, { at, trigger, outcome: 'ready', startToReadyMs: Math.round(startToReadyMs), firstByteMs: firstByteMs === null ? null : Math.round(firstByteMs), error: null }, wakeId);
       });
       this.d.metrics.wakes.inc({ service: r.name, outcome: 'ready' });
       this.d.metrics.coldStart.observe({ phase: 'start_to_ready' }, startToReadyMs / 1000);
@@ -360,7 +388,19 @@ export class WakeController {
   sleep(serviceId: string, reason: string): Promise<void> {
     const l = this.live.get(serviceId);
     if (!l) return Promise.resolve();
-    return this.serialize(l, () => this.doSleep(l, reason));
+    return this.serialize(l, () => this.doSleep(l, reason)).finally(() => this.recheckIfMissed(l));
+  }
+
+  /** Replays what Docker says now when one of its events was skipped during our own change. */
+  private recheckIfMissed(l: Live): void {
+    if (!l.missedEvent) return;
+    l.missedEvent = false;
+    const r = l.record;
+    void this.d.docker.inspect(containerName(r.name, r.spec.http.container)).then((s) => {
+      if (!s) return this.onDockerEvent({ action: 'destroy', id: '', labels: { [LABEL_SERVICE]: r.id, [LABEL_CONTAINER]: r.spec.http.container } });
+      const action = s.running && !s.paused ? 'start' : s.paused ? 'pause' : 'die';
+      return this.onDockerEvent({ action, id: s.id, labels: { [LABEL_SERVICE]: r.id, [LABEL_CONTAINER]: r.spec.http.container } });
+    }).catch((err: unknown) => this.d.log.warn({ err, service: r.name }, 'recheck after a Docker event failed'));
   }
 
   private async doSleep(l: Live, reason: string): Promise<void> {
@@ -422,20 +462,31 @@ export class WakeController {
 
   recordFirstByte(serviceId: string, wakeId: string, ms: number): Promise<void> {
     this.d.metrics.coldStart.observe({ phase: 'first_byte' }, ms / 1000);
+    // The held request may be answered before the wake's history row is written: it picks this up.
+    this.firstBytes.set(wakeId, ms);
     const l = this.live.get(serviceId);
-    return l ? this.queue(l, () => this.d.repo.setFirstByte(wakeId, ms)) : Promise.resolve();
+    if (!l) return Promise.resolve();
+    return this.queue(l, async () => {
+      await this.d.repo.setFirstByte(wakeId, ms);
+      this.firstBytes.delete(wakeId);
+    });
   }
 
   /** Containers changed outside Slipway: the route and state follow. */
   private async onDockerEvent(e: { action: string; id: string; labels: Record<string, string> }): Promise<void> {
     const serviceId = e.labels[LABEL_SERVICE];
     const l = serviceId ? this.live.get(serviceId) : undefined;
-    if (!l || l.busy || l.wake) return;
+    if (!l) return;
+    if (l.busy || l.wake) {
+      l.missedEvent = true;
+      return;
+    }
     const isEntry = e.labels[LABEL_CONTAINER] === l.record.spec.http.container;
     const action = e.action.split(':')[0]!;
     await this.serialize(l, async () => {
       if (l.busy) return;
       const r = l.record;
+      if (l.state === 'deleting' || l.state === 'creating') return;
       if ((action === 'start' || action === 'unpause') && isEntry && l.state !== 'running') {
         const s = await this.d.docker.inspect(containerName(r.name, r.spec.http.container));
         const port = s?.running && !s.paused ? s.hostPort(r.spec.http.port) : null;

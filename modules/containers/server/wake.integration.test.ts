@@ -80,6 +80,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const res = await viaCaddy(httpPort, `${name}.localhost`, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(200);
     expect(res.body.trim()).toBe(`body of ${name}`);
+    await rt.controller.settled(svc.id); // held requests are answered while Caddy's route switches
     expect(rt.controller.state(svc.id)).toBe('running');
     // Warm path: Caddy now routes straight to the container, not through the panel.
     const port = rt.controller.upstreamPort(svc.id);
@@ -181,6 +182,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const name = `idle-${uniq()}`;
     const svc = await createService({ name, containers: [busybox(`idle ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 1 } });
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
+    await rt.controller.settled(svc.id);
     expect(rt.controller.state(svc.id)).toBe('running');
     await waitFor('sleep', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
     expect((await rt.docker.inspect(`slw-${name}-web`))?.running).toBe(false);
@@ -197,7 +199,9 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const name = `busy-${uniq()}`;
     const svc = await createService({ name, containers: [busybox(`busy ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 2 } });
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
+    await rt.controller.settled(svc.id);
     const port = rt.controller.upstreamPort(svc.id);
+    expect(port).toBeGreaterThan(0);
     for (let i = 0; i < 10; i++) {
       await new Promise((r) => setTimeout(r, 400));
       expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
@@ -214,6 +218,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const svc = await createService({ name, containers: [{ name: 'web', image: nodeImage, command: NODE_WS_COMMAND } as never], sleep: { mode: 'stop', idleTimeoutSeconds: 1 } });
     // Wake first, so the socket goes through Caddy straight to the container (the warm path).
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
+    await rt.controller.settled(svc.id);
     const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/`, { headers: { host: `${name}.localhost` } });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -268,6 +273,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const a = await createService({ name: awake, containers: [busybox(`awake ${awake}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
     const b = await createService({ name: asleep, containers: [busybox(`asleep ${asleep}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
     expect((await viaCaddy(httpPort, `${awake}.localhost`)).status).toBe(200);
+    await rt.controller.settled(a.id);
     const port = rt.controller.upstreamPort(a.id);
 
     await app.close();
@@ -294,6 +300,13 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     // Never a 502: the next request wakes it.
     const res = await viaCaddy(httpPort, `${name}.localhost`);
     expect(res.status).toBe(200);
+    // Stopped and started again outside Slipway: the route goes straight to the new port.
+    await rt.docker.stop(`slw-${name}-web`, 1);
+    await waitFor('stopped', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
+    await rt.docker.start(`slw-${name}-web`);
+    await waitFor('started outside', () => rt.controller.state(svc.id) === 'running', 10_000);
+    const port = (await rt.docker.inspect(`slw-${name}-web`))!.hostPort(80);
+    expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(`127.0.0.1:${port}`);
   });
 });
 

@@ -16,6 +16,7 @@ export default function HostsPage() {
   const hosts = useQuery({ queryKey: ['hosts'], queryFn: async () => (await getJson<{ items: HostView[] }>('/api/v1/hosts')).items });
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<HostView | null>(null);
+  const [repin, setRepin] = useState<{ host: HostView; fingerprint: string } | null>(null);
   const refresh = () => qc.invalidateQueries({ queryKey: ['hosts'] });
 
   const test = async (h: HostView) => {
@@ -24,6 +25,15 @@ export default function HostsPage() {
       if (r.ok) notifySuccess(`${h.name}: connected in ${r.latencyMs} ms (${r.system ?? ''})`);
       else notifyError(new Error(`${h.name}: ${r.status} — ${r.error?.message ?? ''}`));
       await refresh();
+    } catch (e) {
+      notifyError(e);
+    }
+  };
+  /** The host now presents another key: show it next to the pinned one before anything is changed. */
+  const reviewKey = async (h: HostView) => {
+    try {
+      const p = await sendJson<{ fingerprint: string }>('POST', '/api/v1/hosts/probe', { address: h.address, port: h.port });
+      setRepin({ host: h, fingerprint: p.fingerprint });
     } catch (e) {
       notifyError(e);
     }
@@ -73,6 +83,7 @@ export default function HostsPage() {
               <Group gap="xs" wrap="nowrap">
                 <Button size="xs" variant="default" onClick={() => void test(h)}>Test</Button>
                 <Button size="xs" variant="default" onClick={() => void detect(h)}>Detect</Button>
+                {h.status === 'host-key-mismatch' && <Button size="xs" color="orange" variant="light" onClick={() => void reviewKey(h)}>Review key</Button>}
                 {h.kind === 'ssh' && <Button size="xs" color="red" variant="light" onClick={() => setRemoving(h)}>Remove</Button>}
               </Group>
             ),
@@ -80,6 +91,25 @@ export default function HostsPage() {
         ]}
       />
       <AddHostDialog opened={adding} onClose={() => setAdding(false)} onAdded={() => void refresh()} />
+      <ConfirmDialog
+        opened={!!repin}
+        onClose={() => setRepin(null)}
+        title={`The host key of ${repin?.host.name ?? ''} changed`}
+        message={
+          <Stack gap="xs">
+            <Text size="sm">Pinned: <Code>{repin?.host.hostKeyFingerprint}</Code></Text>
+            <Text size="sm">Now presented: <Code>{repin?.fingerprint}</Code></Text>
+            <Text size="sm" c="red">Only continue if you know why it changed (reinstall, new host keys) and the new fingerprint matches the host's own.</Text>
+          </Stack>
+        }
+        typeToConfirm={repin?.host.name}
+        confirmLabel="Pin the new key"
+        onConfirm={async () => {
+          await sendJson('PATCH', `/api/v1/hosts/${repin!.host.id}`, { hostKeyFingerprint: repin!.fingerprint });
+          notifySuccess(`${repin!.host.name}: new key pinned`);
+          await refresh();
+        }}
+      />
       <ConfirmDialog
         opened={!!removing}
         onClose={() => setRemoving(null)}

@@ -43,7 +43,7 @@ export function openDatabase(opts: { url?: string; dataDir: string; pgSchema?: s
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const file = opts.url ? opts.url.replace(/^(sqlite:|file:)/, '') : defaultSqlitePath(opts.dataDir);
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit survives power loss, which auth, audit and jobs rely on.

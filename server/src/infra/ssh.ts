@@ -271,6 +271,13 @@ export class SshConnectionPool {
     const key = JSON.stringify([target.name, target.username, target.address, target.port, target.hostKeyFingerprint, target.privateKey ?? '']);
     let c = this.connections.get(key);
     if (!c) {
+      // The host's address, user or pinned key changed: its old connection is not wanted any more.
+      for (const [k, old] of this.connections) {
+        if (old.target.name === target.name) {
+          old.close();
+          this.connections.delete(k);
+        }
+      }
       c = new SshConnection(target, this.defaultKey, opts);
       this.connections.set(key, c);
     }
