@@ -52,9 +52,16 @@ async function dashboardTti(webDir: string) {
     for (let i = 0; i < 6; i++) {
       const ctx = await browser.newContext({ storageState: state });
       const p = await ctx.newPage();
+      const failures: string[] = [];
+      p.on('response', (r) => {
+        if (r.status() >= 400) failures.push(`${r.status()} ${r.request().method()} ${r.url().replace(panel.url, '')}`);
+      });
       await p.goto(panel.url, { waitUntil: 'commit' });
       // Interactive: the dashboard's job counts have data (skeletons gone) and the main thread answers.
-      await p.getByTestId('card-running').filter({ hasText: /\d/ }).waitFor();
+      await p.getByTestId('card-running').filter({ hasText: /\d/ }).waitFor().catch(async (e: Error) => {
+        await p.screenshot({ path: path.join(repoRoot, 'e2e/screenshots/bench-tti-failure.png') });
+        throw new Error(`load ${i + 1}: dashboard did not become ready (${failures.join(', ') || 'no failed requests'}): ${e.message}`);
+      });
       await p.locator('[data-testid="card-running"] .mantine-Skeleton-root').waitFor({ state: 'detached' });
       // A macrotask that runs now proves the main thread is free to answer input.
       const ms = await p.evaluate(() => new Promise<number>((r) => setTimeout(() => r(performance.now()), 0)));

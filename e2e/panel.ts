@@ -57,7 +57,7 @@ export function buildWeb(): string {
   const dir = path.join(cacheRoot, webSourceHash());
   if (!existsSync(path.join(dir, 'index.html'))) {
     const tmp = mkdtempSync(path.join(cacheRoot, 'tmp-'));
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', tmp, '--emptyOutDir', '--logLevel', 'warn'], { cwd: repoRoot, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', tmp, '--emptyOutDir', '--logLevel', 'warn'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } }); // vitest sets NODE_ENV=test, which would build React's dev runtime
     if (r.status !== 0 || !existsSync(path.join(tmp, 'index.html'))) {
       rmSync(tmp, { recursive: true, force: true });
       throw new Error(`web build failed:\n${r.stdout}\n${r.stderr}`);

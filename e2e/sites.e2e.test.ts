@@ -82,10 +82,16 @@ describe('sites module in Chromium', () => {
     await page.getByRole('dialog').getByRole('textbox').fill(DOMAIN);
     await shot(page, 'sites', 'delete-dialog');
     await confirm.click();
-    await expect.poll(() => fake.calls().some((a) => a.join(' ') === `site delete ${DOMAIN} --all --no-prompt`), { timeout: 30_000 }).toBe(true);
-    await expect.poll(() => Object.keys(fake.state().sites), { timeout: 30_000 }).toEqual(['blog.example.org']);
+    // The console opens the deletion job: wait until it has refreshed the inventory too.
+    await page.getByText(`${DOMAIN} removed from the inventory`).waitFor({ timeout: 60_000 });
+    await shot(page, 'sites', 'delete-job');
+    expect(fake.calls()).toContainEqual(['site', 'delete', DOMAIN, '--all', '--no-prompt']);
+    expect(Object.keys(fake.state().sites)).toEqual(['blog.example.org']);
     await page.goto(`${panel.url}/sites`);
-    await page.getByText('blog.example.org').waitFor();
+    await page.getByText('blog.example.org').waitFor().catch(async (e: unknown) => {
+      await shot(page, 'sites', 'debug-after-delete');
+      throw e;
+    });
     expect(await page.getByText(DOMAIN).count()).toBe(0);
     expect(errors).toEqual([]);
   });

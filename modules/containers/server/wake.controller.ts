@@ -74,7 +74,8 @@ export class WakeController {
   private stopEvents: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
-  private readonly firstBytes = new Map<string, number>();
+  /** First-byte times of wakes whose history row is not written yet (null: not known yet). */
+  private readonly firstBytes = new Map<string, number | null>();
 
   constructor(private readonly d: WakeControllerDeps) {}
 
@@ -289,6 +290,7 @@ export class WakeController {
     l.busy = true;
     void this.setState(l, 'waking');
     const deadline = at + r.spec.startTimeoutSeconds * 1000;
+    let pendingWakeId: string | null = null;
     try {
       const startedAt = performance.now();
       let port: number | null = null;
@@ -310,6 +312,8 @@ export class WakeController {
       if (!port) throw new WakeError('the HTTP container publishes no port', 503);
       const startToReadyMs = performance.now() - startedAt;
       const wakeId = newId();
+      pendingWakeId = wakeId;
+      this.firstBytes.set(wakeId, null); // the history row is not written yet
       onContainersReady({ port, wakeId });
       // Switch Caddy to the container and make sure its running config says so before anyone is told.
       const route = this.containerRoute(r, port);
@@ -337,6 +341,7 @@ export class WakeController {
       const err = e instanceof WakeError ? e : new WakeError(e instanceof Error ? e.message : String(e), 503);
       l.lastFailure = { at: Date.now(), error: err };
       l.port = null;
+      if (pendingWakeId) this.firstBytes.delete(pendingWakeId);
       this.d.log.warn({ service: r.name, err: err.message }, 'wake failed');
       // Leave nothing half-started: the route already points at the activator.
       for (const c of startOrder(r.spec.containers).reverse()) await this.d.docker.stop(containerName(r.name, c.name), 2).catch(() => {});
@@ -462,14 +467,13 @@ export class WakeController {
 
   recordFirstByte(serviceId: string, wakeId: string, ms: number): Promise<void> {
     this.d.metrics.coldStart.observe({ phase: 'first_byte' }, ms / 1000);
-    // The held request may be answered before the wake's history row is written: it picks this up.
-    this.firstBytes.set(wakeId, ms);
+    // The held request is often answered before the wake's history row is written: the row takes it then.
+    if (this.firstBytes.has(wakeId)) {
+      this.firstBytes.set(wakeId, ms);
+      return Promise.resolve();
+    }
     const l = this.live.get(serviceId);
-    if (!l) return Promise.resolve();
-    return this.queue(l, async () => {
-      await this.d.repo.setFirstByte(wakeId, ms);
-      this.firstBytes.delete(wakeId);
-    });
+    return l ? this.queue(l, () => this.d.repo.setFirstByte(wakeId, ms)) : Promise.resolve();
   }
 
   /** Containers changed outside Slipway: the route and state follow. */
@@ -501,7 +505,7 @@ export class WakeController {
         const s = await this.d.docker.inspect(e.id);
         const crashed = action === 'oom' || (action === 'die' && !!s && s.exitCode !== 0 && s.exitCode !== 143 && s.exitCode !== 137);
         await this.setState(l, crashed ? 'failed' : 'sleeping', crashed ? `container ${e.labels[LABEL_CONTAINER]} exited with code ${s?.exitCode}` : 'stopped outside Slipway');
-      } else if (action === 'destroy' && l.state !== 'deleting') {
+      } else if (action === 'destroy') {
         await this.d.caddy.setRoute(this.activatorRoute(r));
         l.port = null;
         await this.setState(l, 'failed', `container ${e.labels[LABEL_CONTAINER]} was removed outside Slipway`);

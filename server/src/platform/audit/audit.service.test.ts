@@ -49,6 +49,10 @@ describe('audit log (hash chain)', () => {
     const seqs = [...page1.items, ...page2.items].map((i) => i.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
     expect((await audit.list({ action: 'test.*', limit: 100 })).items).toHaveLength(40);
+    await audit.record({ actor: alice, action: 'ssh_key.create' });
+    await audit.record({ actor: alice, action: 'sshXkey.create' });
+    // `_` in a prefix is literal, not LIKE's one-character wildcard.
+    expect((await audit.list({ action: 'ssh_key.*', limit: 10 })).items.map((i) => i.action)).toEqual(['ssh_key.create']);
   });
 
   it('detects an altered entry', async () => {

@@ -131,7 +131,11 @@ export class AuditLog {
   async list(f: AuditFilters): Promise<{ items: AuditEntry[]; nextBefore: number | null }> {
     let q = this.db.selectFrom('audit_log').selectAll();
     if (f.actor) q = q.where((eb) => eb.or([eb('actor_name', '=', f.actor!), eb('actor_id', '=', f.actor!)]));
-    if (f.action) q = f.action.endsWith('*') ? q.where('action', 'like', `${f.action.slice(0, -1).replace(/[%_]/g, '')}%`) : q.where('action', '=', f.action);
+    if (f.action) {
+      // A trailing * is a prefix match; LIKE's own wildcards in the prefix are escaped.
+      const prefix = f.action.endsWith('*') ? f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&') : undefined;
+      q = prefix === undefined ? q.where('action', '=', f.action) : q.where(sql<boolean>`action like ${`${prefix}%`} escape '\\'`);
+    }
     if (f.targetType) q = q.where('target_type', '=', f.targetType);
     if (f.targetId) q = q.where('target_id', '=', f.targetId);
     if (f.outcome) q = q.where('outcome', '=', f.outcome);

@@ -5,7 +5,7 @@ import type { CoreTables, UsersTable } from '../../db/schema.js';
 import type { AuditLog } from '../audit/audit.service.js';
 import { ConflictError, DomainRuleError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { corePermissions } from '../rbac/core-permissions.js';
-import { requirePermission, roleWithin, type Actor } from '../rbac/permissions.js';
+import { canAssignRole, requirePermission, type Actor } from '../rbac/permissions.js';
 import type { Role } from '../rbac/roles.js';
 import { assertPasswordPolicy, generateTemporaryPassword, hashPassword } from './passwords.js';
 
@@ -70,13 +70,13 @@ export class UsersService {
 
   /** Someone may act on an account only if its role lies within their own (billing cannot reset an admin). */
   private assertCanManage(actor: Actor, target: UsersTable) {
-    if (!roleWithin(target.role as Role, actor.role)) {
+    if (!canAssignRole(actor.role, target.role as Role)) {
       throw new ForbiddenError(`Your role (${actor.role}) cannot manage a user with the role ${target.role}`, 'role_ceiling');
     }
   }
 
   private assertCanGrant(actor: Actor, role: Role) {
-    if (!roleWithin(role, actor.role)) throw new ForbiddenError(`Your role (${actor.role}) cannot grant the role ${role}`, 'role_ceiling');
+    if (!canAssignRole(actor.role, role)) throw new ForbiddenError(`Your role (${actor.role}) cannot grant the role ${role}`, 'role_ceiling');
   }
 
   private async lockAdmins(trx: Transaction<CoreTables>) {

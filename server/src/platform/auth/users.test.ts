@@ -72,6 +72,10 @@ describe('users administration', () => {
     expect((await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: billing.headers, payload: { username: 'ops2', email: 'ops2@example.test', role: 'operator' } })).statusCode).toBe(403);
     const ok = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: billing.headers, payload: { username: 'cust1', email: 'cust1@example.test', role: 'viewer' } });
     expect(ok.statusCode).toBe(201);
+    // Billing looks after customer accounts: the `user` role is assignable although its own permissions are not a subset.
+    const customer = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: billing.headers, payload: { username: 'cust2', email: 'cust2@example.test', role: 'user' } });
+    expect(customer.statusCode).toBe(201);
+    expect(customer.json().user.role).toBe('user');
     // Billing cannot reset an administrator's password or promote anyone to admin.
     expect((await t.app.inject({ method: 'POST', url: `/api/v1/users/${admin.user.id}/reset-password`, headers: billing.headers })).statusCode).toBe(403);
     expect((await t.app.inject({ method: 'PATCH', url: `/api/v1/users/${ok.json().user.id}`, headers: billing.headers, payload: { role: 'admin' } })).statusCode).toBe(403);

@@ -1,5 +1,5 @@
 import { ForbiddenError } from '../errors.js';
-import { ROLES, type Role } from './roles.js';
+import { EXTRA_ASSIGNABLE_ROLES, ROLES, type Role } from './roles.js';
 
 export type Permission = string & { readonly __permission: unique symbol };
 
@@ -54,6 +54,11 @@ export function roleWithin(candidate: Role, granter: Role): boolean {
   if (granter === 'admin') return true;
   if (candidate === 'admin') return false;
   return permissionsOf(candidate).every((p) => roleHas(granter, p));
+}
+
+/** Whether a user manager with role `granter` may give `candidate` to a user (or manage such a user). */
+export function canAssignRole(granter: Role, candidate: Role): boolean {
+  return roleWithin(candidate, granter) || (EXTRA_ASSIGNABLE_ROLES[granter] ?? []).includes(candidate);
 }
 
 export interface Actor {

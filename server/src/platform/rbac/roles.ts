@@ -16,3 +16,11 @@ export const ALL_ROLES: readonly Role[] = ROLES;
 export const READERS: readonly Role[] = ['operator', 'support', 'billing', 'viewer', 'user'];
 export const OPERATORS: readonly Role[] = ['operator', 'user'];
 export const RESTARTERS: readonly Role[] = ['operator', 'support', 'user'];
+
+/**
+ * Roles a user manager may give (or manage) beyond those within their own permissions: billing
+ * creates and looks after customer accounts (`user`) and read-only accounts.
+ */
+export const EXTRA_ASSIGNABLE_ROLES: Partial<Record<Role, readonly Role[]>> = {
+  billing: ['user', 'viewer'],
+};
