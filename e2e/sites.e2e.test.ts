@@ -42,7 +42,9 @@ describe('sites module in Chromium', () => {
 
   it('creates a WordPress site with Let\'s Encrypt and Redis through the wizard, with the live job log', async () => {
     await page.goto(`${panel.url}/sites`);
-    await page.getByText('blog.example.org').waitFor({ timeout: 20_000 }); // the inventory was refreshed in the background
+    // The panel refreshes the inventory in the background at start; Refresh makes it happen now.
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByText('blog.example.org').waitFor({ timeout: 60_000 });
     await shot(page, 'sites', 'list');
     await page.getByRole('button', { name: 'New site' }).click();
     await page.getByRole('textbox', { name: 'Domain' }).fill(DOMAIN);
@@ -88,10 +90,7 @@ describe('sites module in Chromium', () => {
     expect(fake.calls()).toContainEqual(['site', 'delete', DOMAIN, '--all', '--no-prompt']);
     expect(Object.keys(fake.state().sites)).toEqual(['blog.example.org']);
     await page.goto(`${panel.url}/sites`);
-    await page.getByText('blog.example.org').waitFor().catch(async (e: unknown) => {
-      await shot(page, 'sites', 'debug-after-delete');
-      throw e;
-    });
+    await page.getByText('blog.example.org').waitFor({ timeout: 60_000 });
     expect(await page.getByText(DOMAIN).count()).toBe(0);
     expect(errors).toEqual([]);
   });
