@@ -16,7 +16,7 @@ import { cleanupNamespace, freePort, startPanel, testEnv, viaCaddy } from '../mo
 import { SYSTEM_ACTOR } from '../server/src/platform/rbac/permissions.js';
 import { createTestDatabase } from '../server/src/testing/test-db.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '8' }, cold: { type: 'string', default: '7' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '8' }, cold: { type: 'string', default: '7' }, 'no-access-log': { type: 'boolean', default: false } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const coldRuns = Number(values.cold);
@@ -94,6 +94,11 @@ async function main() {
     await plain.putServer({ listen: [`127.0.0.1:${plainPort}`], autoHttps: false, routes: [] });
     // The plain baseline: one reverse_proxy handler, no host matcher, same container.
     await plain.setRoute({ id: `${plainServer}_r`, hostnames: ['bench.localhost'], dial: `127.0.0.1:${containerPort}` });
+    if (values['no-access-log']) {
+      // Quantifies what the access log (Slipway's activity source) costs on the warm path.
+      await fetch(`http://127.0.0.1:2019/config/apps/http/servers/${namespace}/logs`, { method: 'DELETE' });
+      console.log('(access log of the Slipway server switched off for this run)');
+    }
     const targets = [
       { name: 'slipway (caddy route -> container)', port: httpPort },
       { name: 'plain caddy reverse_proxy', port: plainPort },

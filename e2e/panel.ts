@@ -41,7 +41,7 @@ function webSourceHash(): string {
   };
   walk(path.join(repoRoot, 'web'));
   for (const m of existsSync(path.join(repoRoot, 'modules')) ? readdirSync(path.join(repoRoot, 'modules')).sort() : []) walk(path.join(repoRoot, 'modules', m, 'web'));
-  h.update(readFileSync(path.join(repoRoot, 'package-lock.json')));
+  h.update(readFileSync(path.join(repoRoot, 'package-lock.json'))).update('production build v2');
   return h.digest('hex').slice(0, 16);
 }
 

@@ -64,7 +64,9 @@ const CORE_ENV: Record<string, keyof CoreConfig> = {
   SLIPWAY_JOB_WORKERS: 'jobWorkers',
   SLIPWAY_WEB_DIR: 'webDir',
 };
-const NON_CONFIG_ENV = new Set(['SLIPWAY_CONFIG', 'SLIPWAY_TEST_DATABASE_URL']);
+const NON_CONFIG_ENV = new Set(['SLIPWAY_CONFIG']);
+/** Variables of the test and benchmark tooling, not panel settings. */
+const TOOLING_ENV = /^SLIPWAY_(TEST|E2E|BENCH)_/;
 
 export function envKeyFor(field: string): string {
   return Object.entries(CORE_ENV).find(([, v]) => v === field)?.[0] ?? field;
@@ -92,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, moduleIds: stri
   const raw: Record<string, unknown> = { ...(file.core as object | undefined) };
   const moduleRaw: Record<string, Record<string, string>> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith('SLIPWAY_') || value === undefined || NON_CONFIG_ENV.has(key)) continue;
+    if (!key.startsWith('SLIPWAY_') || value === undefined || NON_CONFIG_ENV.has(key) || TOOLING_ENV.test(key)) continue;
     const field = CORE_ENV[key];
     if (field) {
       raw[field] = value;

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,6 +28,19 @@ describe('Caddy access log tail', () => {
     writeFileSync(file, line('after-rotation.example', 1700000002)); // rotated: shorter file
     expect((await tail.read()).map((e) => e.host)).toEqual(['after-rotation.example']);
     expect(parseAccessLine('not json')).toBeNull();
+  });
+
+  it('empties the file once read past its limit, then keeps following', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'slipway-tail-'));
+    const file = path.join(dir, 'access.log');
+    writeFileSync(file, '');
+    const tail = new AccessLogTail(file, 1000);
+    await tail.read();
+    for (let i = 0; i < 6; i++) appendFileSync(file, line(`h${i}.example`, 1700000000 + i));
+    expect(await tail.read()).toHaveLength(6);
+    expect(statSync(file).size).toBe(0);
+    appendFileSync(file, line('next.example', 1700000010));
+    expect((await tail.read()).map((e) => e.host)).toEqual(['next.example']);
   });
 });
 

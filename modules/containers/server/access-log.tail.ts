@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { open, stat, truncate } from 'node:fs/promises';
 
 export interface AccessEntry {
   /** Request host without port, lowercased. */
@@ -16,7 +16,11 @@ export interface AccessEntry {
 export class AccessLogTail {
   private offset: number | null = null;
   private rest = '';
-  constructor(readonly file: string) {}
+  /**
+   * Caddy writes the file without rolling (cheaper per request) and in append mode, so once read past
+   * `maxBytes` the file is emptied here and Caddy carries on at its new end.
+   */
+  constructor(readonly file: string, private readonly maxBytes = 16 * 1024 * 1024) {}
 
   async read(): Promise<AccessEntry[]> {
     let size: number;
@@ -48,6 +52,10 @@ export class AccessLogTail {
       for (const line of lines) {
         const e = parseAccessLine(line);
         if (e) out.push(e);
+      }
+      if (this.offset >= this.maxBytes && !this.rest) {
+        await truncate(this.file, 0);
+        this.offset = 0;
       }
       return out;
     } finally {

@@ -110,7 +110,7 @@ export class CaddyAdmin {
   /** An access logger writing JSON lines of our server to a file Slipway tails. */
   async putAccessLogger(name: string, file: string): Promise<void> {
     const logger = {
-      writer: { output: 'file', filename: file, roll: true, roll_size_mb: 10, roll_keep: 2 },
+      writer: { output: 'file', filename: file, roll: false },
       encoder: { format: 'json' },
       include: [`http.log.access.${name}`],
     };

@@ -23,7 +23,9 @@ function StatCard({ title, value, hint, to, testId }: { title: string; value: Re
   );
 }
 
-const count = (n: number | undefined, more: boolean) => (n === undefined ? <Skeleton h={36} w={40} /> : more ? `${n}+` : n);
+/** The number, a skeleton while loading, or a dash with the reason when the request failed. */
+const count = (n: number | undefined, more: boolean, error?: unknown) =>
+  error && n === undefined ? <Text component="span" fz={32} fw={700} c="dimmed" title={error instanceof Error ? error.message : 'Could not load'}>—</Text> : n === undefined ? <Skeleton h={36} w={40} /> : more ? `${n}+` : n;
 
 /** Overview: hosts, running and failed jobs, recent audit events and module cards, live. */
 export default function DashboardPage() {
@@ -57,9 +59,9 @@ export default function DashboardPage() {
     <Stack>
       <Title order={2}>Dashboard</Title>
       <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
-        {canHosts ? <StatCard testId="card-hosts" title="Hosts" value={count(hosts.data, false)} hint="managed servers" /> : null}
-        {canJobs ? <StatCard testId="card-running" title="Running jobs" value={count(running, false)} hint={queued ? `${queued} queued` : 'none queued'} to="/jobs" /> : null}
-        {canJobs ? <StatCard testId="card-failed" title="Failed jobs" value={count(failed.data?.items.length, !!failed.data?.nextBefore)} hint="failed or interrupted" to="/jobs" /> : null}
+        {canHosts ? <StatCard testId="card-hosts" title="Hosts" value={count(hosts.data, false, hosts.error)} hint="managed servers" /> : null}
+        {canJobs ? <StatCard testId="card-running" title="Running jobs" value={count(running, false, active.error)} hint={queued ? `${queued} queued` : 'none queued'} to="/jobs" /> : null}
+        {canJobs ? <StatCard testId="card-failed" title="Failed jobs" value={count(failed.data?.items.length, !!failed.data?.nextBefore, failed.error)} hint="failed or interrupted" to="/jobs" /> : null}
         <StatCard title="Signed in as" value={<Text fz={20} fw={700} truncate>{me?.username}</Text>} hint={me?.role} to="/account" />
       </SimpleGrid>
       {cards.length ? (
