@@ -84,7 +84,13 @@ export async function startPanel(extraEnv: Record<string, string> = {}, webDir =
   // Fixed default ports of enabled modules would clash with other panels running on this machine.
   const { modules } = await import('../server/src/modules.js');
   const portDefaults: Record<string, string> = {};
-  if (modules.some((m) => m.id === 'containers') && !extraEnv.SLIPWAY_CONTAINERS_ACTIVATOR_PORT) portDefaults.SLIPWAY_CONTAINERS_ACTIVATOR_PORT = String(await freePort());
+  if (modules.some((m) => m.id === 'containers')) {
+    // Its own Caddy server on a free port, plain HTTP: never :80/:443 or another panel's routes.
+    portDefaults.SLIPWAY_CONTAINERS_ACTIVATOR_PORT = String(await freePort());
+    portDefaults.SLIPWAY_CONTAINERS_HTTP_LISTEN = `127.0.0.1:${await freePort()}`;
+    portDefaults.SLIPWAY_CONTAINERS_AUTO_HTTPS = 'false';
+    portDefaults.SLIPWAY_CONTAINERS_CADDY_SERVER = `e2e_${port}`;
+  }
   const url = `http://127.0.0.1:${port}`;
   let out = '';
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'server/src/main.ts', 'start'], {
