@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, shot } from './browser.js';
+import { launchChromium, shot, createFirstAdmin, signInThroughForm } from './browser.js';
 import { modules } from '../server/src/modules.js';
 import { buildWeb, startPanel, type Panel } from './panel.js';
 
@@ -23,16 +23,10 @@ describe('server module in Chromium', () => {
     // Other modules' fixed ports may be taken by another panel on this machine: let them pick a free one.
     const others: Record<string, string> = modules.some((m) => m.id === 'containers') ? { SLIPWAY_CONTAINERS_ACTIVATOR_PORT: '0' } : {};
     panel = await startPanel({ ...others, SLIPWAY_SERVER_SAMPLE_INTERVAL_MS: '1000', SLIPWAY_SERVER_LOG_SOURCES: JSON.stringify({ e2e: logFile }) });
-    const token = new URL(panel.setupUrl).hash.slice('#token='.length);
-    const res = await fetch(`${panel.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...ADMIN }) });
-    expect(res.status).toBe(201);
+    await createFirstAdmin(panel.setupUrl, ADMIN);
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    await page.goto(panel.url);
-    await page.locator('input[autocomplete="username"]').fill(ADMIN.username);
-    await page.locator('input[autocomplete="current-password"]').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout: 15_000 });
+    await signInThroughForm(page, panel.url, ADMIN);
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeWo, type FakeWo } from '../modules/sites/server/test-fixtures/fake-wo.js';
 import { modules } from '../server/src/modules.js';
-import { launchChromium, shot, watchErrors } from './browser.js';
+import { launchChromium, shot, watchErrors, createFirstAdmin, signInThroughForm } from './browser.js';
 import { buildWeb, startPanel, type Panel } from './panel.js';
 
 /** The sites module in Chromium, with WordOps played by the fake `wo` (WordOps cannot be installed here). */
@@ -21,17 +21,11 @@ describe('sites module in Chromium', () => {
     buildWeb();
     const others: Record<string, string> = modules.some((m) => m.id === 'containers') ? { SLIPWAY_CONTAINERS_ACTIVATOR_PORT: '0' } : {};
     panel = await startPanel({ ...others, SLIPWAY_SITES_WO_DIR: fake.dir, SLIPWAY_SITES_CERT_DIR: fake.certDir });
-    const token = new URL(panel.setupUrl).hash.slice('#token='.length);
-    const res = await fetch(`${panel.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...ADMIN }) });
-    expect(res.status).toBe(201);
+    await createFirstAdmin(panel.setupUrl, ADMIN);
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     errors = watchErrors(page);
-    await page.goto(panel.url);
-    await page.locator('input[autocomplete="username"]').fill(ADMIN.username);
-    await page.locator('input[autocomplete="current-password"]').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout: 15_000 });
+    await signInThroughForm(page, panel.url, ADMIN);
   });
 
   afterAll(async () => {

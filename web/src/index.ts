@@ -3,7 +3,7 @@
  * See web/src/MODULES.md.
  */
 export { defineWebModule, type WebModule, type WebPage } from './platform/web-module';
-export { api, call, authedFetch, type ApiData } from './api/client';
+export { api, call, authedFetch, getJson, sendJson, type ApiData } from './api/client';
 export { ApiError, describeRetry } from './api/errors';
 export { streamSse, type SseMessage } from './api/sse';
 export { openSocket } from './api/ws';

@@ -1,4 +1,4 @@
-import { authedFetch } from '@slipway/web';
+export { getJson, sendJson } from '@slipway/web';
 
 /** Shapes of the containers API (see /api/docs, tag "containers"). */
 export type ServiceState = 'creating' | 'sleeping' | 'waking' | 'running' | 'stopping' | 'failed' | 'deleting';
@@ -47,18 +47,6 @@ export interface DockerImage { id: string; tags: string[]; sizeBytes: number; cr
 export interface StatsSample { at: number; cpuPercent: number; memoryBytes: number; memoryLimitBytes: number; networkRxBytes: number; networkTxBytes: number }
 export interface JobRef { job: { id: string; title: string } }
 
-export async function getJson<T>(url: string): Promise<T> {
-  return (await (await authedFetch(url)).json()) as T;
-}
-
-export async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<T> {
-  const res = await authedFetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return (await res.json()) as T;
-}
 
 /** Badge colour per service state (StatusBadge knows running/sleeping/failed; the rest here). */
 export const STATE_LABEL: Record<ServiceState, string> = {

@@ -1,4 +1,4 @@
-import { authedFetch } from '@slipway/web';
+export { getJson, sendJson } from '@slipway/web';
 
 /** Shapes of the server module's API (see /api/docs, tag "server" and "hosts"). */
 export interface HostView {
@@ -68,18 +68,6 @@ export interface ServicesResponse { hostId: string; systemd: { live: boolean; st
 
 export interface LogSource { id: string; title: string; kind: 'file' | 'journal'; path?: string; unit?: string; available: boolean }
 
-export async function getJson<T>(url: string): Promise<T> {
-  return (await (await authedFetch(url)).json()) as T;
-}
-
-export async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<T> {
-  const res = await authedFetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return (await res.json()) as T;
-}
 
 /** The point a live sample adds to the charts (same sums as the server's history). */
 export function pointOf(s: MetricSample): MetricPoint {

@@ -1,4 +1,4 @@
-import { authedFetch } from '@slipway/web';
+export { getJson, sendJson } from '@slipway/web';
 
 /** Shapes of the sites API (see /api/docs, tag "sites"). */
 export const PHP_VERSIONS = ['7.4', '8.0', '8.1', '8.2', '8.3', '8.4', '8.5'] as const;
@@ -79,15 +79,3 @@ export function sitePath(domain: string, host: string) {
   return `/api/v1/sites/${encodeURIComponent(domain)}?host=${encodeURIComponent(host)}`;
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  return (await (await authedFetch(url)).json()) as T;
-}
-
-export async function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
-  const res = await authedFetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return (await res.json()) as T;
-}

@@ -37,4 +37,19 @@ export async function authedFetch(url: string, init?: RequestInit): Promise<Resp
   return res;
 }
 
+/** GET a JSON resource (errors become ApiError with the server's message). */
+export async function getJson<T>(url: string): Promise<T> {
+  return (await (await authedFetch(url)).json()) as T;
+}
+
+/** Send a JSON body (or none) and read the JSON answer. */
+export async function sendJson<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  const res = await authedFetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return (await res.json()) as T;
+}
+
 export { ApiError };
