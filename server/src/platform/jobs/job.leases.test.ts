@@ -8,7 +8,7 @@ import { AuditLog } from '../audit/audit.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { HostRegistry } from '../hosts/host-registry.js';
 import { DurableJobRunner } from './job.service.js';
-import { createRunnerKit, delay, testActor, type RunnerKit } from './job-test-kit.js';
+import { createRunnerKit, delay, testActor, until, type RunnerKit } from './job-test-kit.js';
 
 const admin = testActor('admin');
 const Hold = z.object({ name: z.string(), ms: z.number() });
@@ -100,7 +100,7 @@ describe('graceful stop', () => {
         idempotent,
         run: (ctx: { signal: AbortSignal; input: { tag: string } }) => new Promise<void>((resolve, reject) => {
           ran.push(ctx.input.tag);
-          const tm = setTimeout(resolve, 300);
+          const tm = setTimeout(resolve, 2000);
           ctx.signal.addEventListener('abort', () => { clearTimeout(tm); reject(new Error('stopped')); });
         }),
       });
@@ -109,7 +109,8 @@ describe('graceful stop', () => {
       await kit.jobs.start();
       const safe = await kit.jobs.enqueue('test.safe', { tag: 'safe' }, { actor: admin });
       const unsafe = await kit.jobs.enqueue('test.unsafe', { tag: 'unsafe' }, { actor: admin });
-      await delay(150);
+      // Both steps must be under way when the panel stops (claims take longer on PostgreSQL).
+      await until('both jobs running', () => ran.length === 2);
       expect(ran.sort()).toEqual(['safe', 'unsafe']);
       await kit.jobs.stop();
       expect((await kit.jobs.store.find(safe.id))!.state).toBe('queued');
