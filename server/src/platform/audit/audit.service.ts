@@ -77,6 +77,15 @@ function entryHash(prevHash: string, row: Omit<AuditLogTable, 'hash' | 'prev_has
  * deleted or reordered row is detectable by `verify()` (`slipway audit verify`).
  */
 export class AuditLog {
+  /**
+   * Recent pages, keyed by filters: dashboards and the audit page ask for the same newest page over
+   * and over while appends are rare. Cleared on every append in this process; the short lifetime
+   * bounds staleness from other writers (the CLI, a second panel process on PostgreSQL).
+   */
+  private readonly pageCache = new Map<string, { at: number; page: { items: AuditEntry[]; nextBefore: number | null } }>();
+  private static readonly PAGE_CACHE_MS = 1000;
+  private static readonly PAGE_CACHE_SIZE = 100;
+
   constructor(
     private readonly db: Kysely<CoreTables>,
     private readonly dialect: Dialect,
@@ -121,6 +130,7 @@ export class AuditLog {
       for (let i = 0; i < out.length; i += 500) await trx.insertInto('audit_log').values(out.slice(i, i + 500)).execute();
       return out;
     });
+    this.pageCache.clear();
     const entries = rows.map(toEntry);
     for (const entry of entries) {
       this.events?.publish({ type: 'audit.created', resource: { type: 'audit', id: entry.id }, data: { action: entry.action, outcome: entry.outcome } });
@@ -129,6 +139,16 @@ export class AuditLog {
   }
 
   async list(f: AuditFilters): Promise<{ items: AuditEntry[]; nextBefore: number | null }> {
+    const key = JSON.stringify(f);
+    const cached = this.pageCache.get(key);
+    if (cached && Date.now() - cached.at < AuditLog.PAGE_CACHE_MS) return cached.page;
+    const page = await this.query(f);
+    if (this.pageCache.size >= AuditLog.PAGE_CACHE_SIZE) this.pageCache.clear();
+    this.pageCache.set(key, { at: Date.now(), page });
+    return page;
+  }
+
+  private async query(f: AuditFilters): Promise<{ items: AuditEntry[]; nextBefore: number | null }> {
     let q = this.db.selectFrom('audit_log').selectAll();
     if (f.actor) q = q.where((eb) => eb.or([eb('actor_name', '=', f.actor!), eb('actor_id', '=', f.actor!)]));
     if (f.action) {
