@@ -1,4 +1,5 @@
 import { defineModule } from '../../../server/src/platform/module.js';
+import { registerLogSources } from '../../server/server/index.js';
 import { defineSiteJobs } from './sites.jobs.js';
 import { sitesPermissions } from './sites.permissions.js';
 import { sitesMigrations, type SitesDb } from './sites.repo.js';
@@ -25,6 +26,8 @@ export const sitesModule = defineModule({
     });
     defineSiteJobs(ctx.jobs, sites);
     registerSitesRoutes(ctx.http, sites);
+    // Site logs appear in the server module's log viewer next to the host's own logs.
+    ctx.onClose(registerLogSources((hostId) => sites.logSources(hostId)));
 
     const timers: NodeJS.Timeout[] = [];
     const every = (ms: number, fn: () => Promise<unknown>) => {

@@ -193,6 +193,11 @@ export class SitesRepo {
     return { items, total: Number(totalRow?.n ?? 0) };
   }
 
+  /** Sites on a host that still have files (a webroot), for the server module's log sources. */
+  withWebroot(hostId: string): Promise<Pick<SitesInventoryTable, 'domain' | 'webroot'>[]> {
+    return this.db.selectFrom('sites_inventory').select(['domain', 'webroot']).where('host_id', '=', hostId).where('webroot', 'is not', null).orderBy('domain').execute();
+  }
+
   get(hostId: string, domain: string): Promise<SitesInventoryTable | undefined> {
     return this.db.selectFrom('sites_inventory').selectAll().where('host_id', '=', hostId).where('domain', '=', domain).executeTakeFirst();
   }

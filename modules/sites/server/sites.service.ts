@@ -14,7 +14,7 @@ import {
   type CertAlertT, type CreateSiteInput, type DeleteSiteInput, type Domain, DomainError, type ListSitesFilters, parseDomain,
   type SiteViewT, type UpdateSiteInput, WP_TYPES,
 } from './sites.schema.js';
-import { SiteFiles, type SiteLogKind } from './site-files.js';
+import { SiteFiles, siteLogPath, type SiteLogKind } from './site-files.js';
 import { WordOpsCli, type WoSiteInfo } from './wordops.cli.js';
 
 export const SitesConfig = z.object({
@@ -340,6 +340,24 @@ export class SitesService {
     const row = await this.visible(actor, hostId, domain);
     if (!row.webroot) throw new DomainRuleError(`${domain} has no webroot (its files were deleted)`, 'no_webroot');
     return { files: await this.files(hostId), webroot: row.webroot };
+  }
+
+  /**
+   * Each site's access and error log as log sources of the server module's viewer. Paths come from
+   * the inventory (`wo site info`), never from a request; a webroot that is not a plain path is skipped.
+   */
+  async logSources(hostId: string): Promise<{ id: string; title: string; path: string }[]> {
+    const out: { id: string; title: string; path: string }[] = [];
+    for (const site of await this.repo.withWebroot(hostId)) {
+      for (const kind of ['access', 'error'] as const) {
+        try {
+          out.push({ id: `site-${site.domain}-${kind}`, title: `${site.domain} ${kind} log`, path: siteLogPath(site.webroot!, kind) });
+        } catch {
+          this.deps.log.warn({ domain: site.domain }, 'sites: webroot is not a plain path; its logs are not offered');
+        }
+      }
+    }
+    return out;
   }
 
   /** The last `lines` lines, then new ones as they are written (`tail -F`, survives log rotation). */

@@ -30,8 +30,13 @@ export const JOURNAL_PREFIX = 'journal-';
 /** Other modules add their own log files (a site's access log, …); ids must be unique and match SOURCE_ID. */
 export type LogSourceProvider = (hostId: string) => Promise<FileLogSource[]> | FileLogSource[];
 const providers: LogSourceProvider[] = [];
-export function registerLogSources(provider: LogSourceProvider): void {
+/** Returns the function that removes the provider again (call it when the registering app closes). */
+export function registerLogSources(provider: LogSourceProvider): () => void {
   providers.push(provider);
+  return () => {
+    const i = providers.indexOf(provider);
+    if (i >= 0) providers.splice(i, 1);
+  };
 }
 
 type Resolved =
