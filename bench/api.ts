@@ -6,26 +6,17 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrate, openDatabase } from '../server/src/db/database.js';
 import { AuditLog } from '../server/src/platform/audit/audit.service.js';
+import { freePort, isolatedModuleEnv } from '../server/src/testing/ports.js';
 import { formatResult, load } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const AUDIT_ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 100_000);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -54,7 +45,7 @@ async function main() {
   // The same V8 flags as `npm start` and the systemd unit.
   const entry = ['--max-semi-space-size=2', ...(existsCompiled() ? ['dist/server/src/main.js', 'start'] : ['--import', 'tsx', 'server/src/main.ts', 'start'])];
   const child = spawn(process.execPath, entry, {
-    env: { ...process.env, SLIPWAY_DATA_DIR: dataDir, SLIPWAY_LISTEN: `127.0.0.1:${port}`, SLIPWAY_LOG_LEVEL: 'warn' },
+    env: { ...process.env, SLIPWAY_DATA_DIR: dataDir, SLIPWAY_LISTEN: `127.0.0.1:${port}`, SLIPWAY_LOG_LEVEL: 'warn', ...(await isolatedModuleEnv(`bench_${port}`)) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, isolatedModuleEnv } from '../server/src/testing/ports.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -17,16 +17,8 @@ export interface Panel {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+
+export { freePort };
 
 /** A hash of everything the console build reads, so a build is reused until a source changes. */
 function webSourceHash(): string {
@@ -84,13 +76,7 @@ export async function startPanel(extraEnv: Record<string, string> = {}, webDir =
   // Fixed default ports of enabled modules would clash with other panels running on this machine.
   const { modules } = await import('../server/src/modules.js');
   const portDefaults: Record<string, string> = {};
-  if (modules.some((m) => m.id === 'containers')) {
-    // Its own Caddy server on a free port, plain HTTP: never :80/:443 or another panel's routes.
-    portDefaults.SLIPWAY_CONTAINERS_ACTIVATOR_PORT = String(await freePort());
-    portDefaults.SLIPWAY_CONTAINERS_HTTP_LISTEN = `127.0.0.1:${await freePort()}`;
-    portDefaults.SLIPWAY_CONTAINERS_AUTO_HTTPS = 'false';
-    portDefaults.SLIPWAY_CONTAINERS_CADDY_SERVER = `e2e_${port}`;
-  }
+  if (modules.some((m) => m.id === 'containers')) Object.assign(portDefaults, await isolatedModuleEnv(`e2e_${port}`));
   const url = `http://127.0.0.1:${port}`;
   let out = '';
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'server/src/main.ts', 'start'], {

@@ -1,8 +1,8 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 export interface TestSshd {
   address: string;
@@ -27,17 +27,8 @@ export interface StartSshdOptions {
   hostKeyPath?: string;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+
+export { freePort };
 
 /**
  * A private OpenSSH server on loopback for tests (DEBUG_TEST_SSHD=1 shows its debug log): its own host key, config and authorized_keys

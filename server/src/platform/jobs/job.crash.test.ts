@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger } from 'fastify';
@@ -15,23 +14,14 @@ import { SYSTEM_ACTOR } from '../rbac/permissions.js';
 import { DurableJobRunner } from './job.service.js';
 import { delay, until } from './job-test-kit.js';
 import { SELFTEST_JOB } from './selftest.job.js';
+import { freePort, isolatedModuleEnv } from '../../testing/ports.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** A real panel process (`node --import tsx server/src/main.ts start`) on the test database. */
-function startPanel(testDb: TestDatabase, port: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_DATA_DIR: testDb.dataDir, SLIPWAY_LISTEN: `127.0.0.1:${port}`, SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_JOB_WORKERS: '2' };
+function startPanel(testDb: TestDatabase, port: number, moduleEnv: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_DATA_DIR: testDb.dataDir, SLIPWAY_LISTEN: `127.0.0.1:${port}`, SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_JOB_WORKERS: '2', ...moduleEnv };
   delete env.SLIPWAY_TEST_DATABASE_URL;
   if (testDb.pgSchema) env.SLIPWAY_DATABASE_URL = `${testDb.url}${testDb.url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${testDb.pgSchema}`)}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -69,7 +59,8 @@ describe('crash recovery of a real panel process', () => {
     const job = await jobs.enqueue(SELFTEST_JOB, { pauseMs: 400 }, { actor: SYSTEM_ACTOR });
     const port = await freePort();
 
-    const first = startPanel(testDb, port);
+    const moduleEnv = await isolatedModuleEnv(`crash_${port}`);
+    const first = startPanel(testDb, port, moduleEnv);
     children.push(first.child);
     // Wait until it is mid-job: the database step has logged, a later step is running.
     const beforeKill = await until('the job to be running with log lines', async () => {
@@ -83,7 +74,7 @@ describe('crash recovery of a real panel process', () => {
     const orphan = (await jobs.store.find(job.id))!;
     expect(orphan.state).toBe('running'); // what a crash leaves behind
 
-    const second = startPanel(testDb, port);
+    const second = startPanel(testDb, port, moduleEnv);
     children.push(second.child);
     const finished = await jobs.waitFor(job.id, 60_000).catch((e: Error) => { throw new Error(`${e.message}; panel output:\n${second.output()}`); });
     // Every self-test step is idempotent: the job resumes where it stopped and completes.

@@ -1,0 +1,28 @@
+import { createServer } from 'node:net';
+
+/** A TCP port on loopback that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Settings for a panel process started by a test or benchmark: the containers module's listeners go
+ * on free loopback ports and its Caddy server gets its own name, so panels never collide with each
+ * other, with fixed ports (8421, :80/:443) or with another panel's routes.
+ */
+export async function isolatedModuleEnv(tag: string): Promise<Record<string, string>> {
+  return {
+    SLIPWAY_CONTAINERS_ACTIVATOR_PORT: String(await freePort()),
+    SLIPWAY_CONTAINERS_HTTP_LISTEN: `127.0.0.1:${await freePort()}`,
+    SLIPWAY_CONTAINERS_AUTO_HTTPS: 'false',
+    SLIPWAY_CONTAINERS_CADDY_SERVER: `test_${tag.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 40),
+  };
+}
