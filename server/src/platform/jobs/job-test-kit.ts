@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
+import { z } from 'zod';
 import { migrate } from '../../db/database.js';
 import { createMetrics } from '../../http/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db.js';
@@ -77,4 +78,26 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | n
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(25);
   }
+}
+
+export interface HoldInterval { start: number; end: number; runner: string }
+
+/**
+ * Defines `test.hold`: one step that sleeps `ms` and records when it ran (and on which runner) into
+ * `intervals[name]`, so tests can check ordering and overlap.
+ */
+export function defineHoldJob(runner: DurableJobRunner, intervals: Record<string, HoldInterval>, label = 'A'): void {
+  runner.define({
+    type: 'test.hold',
+    input: z.object({ name: z.string(), ms: z.number() }),
+    title: (i) => `hold ${i.name}`,
+    steps: [{
+      name: 'hold',
+      async run(ctx) {
+        const start = Date.now();
+        await delay(ctx.input.ms);
+        intervals[ctx.input.name] = { start, end: Date.now(), runner: label };
+      },
+    }],
+  });
 }

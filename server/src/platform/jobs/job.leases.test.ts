@@ -8,10 +8,9 @@ import { AuditLog } from '../audit/audit.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { HostRegistry } from '../hosts/host-registry.js';
 import { DurableJobRunner } from './job.service.js';
-import { createRunnerKit, delay, testActor, until, type RunnerKit } from './job-test-kit.js';
+import { createRunnerKit, defineHoldJob, delay, testActor, until, type RunnerKit } from './job-test-kit.js';
 
 const admin = testActor('admin');
-const Hold = z.object({ name: z.string(), ms: z.number() });
 
 describe('two runners on one database (two panel processes)', () => {
   let kit: RunnerKit;
@@ -20,20 +19,7 @@ describe('two runners on one database (two panel processes)', () => {
   const intervals: Record<string, { start: number; end: number; runner: string }> = {};
   const timings = { leaseMs: 1000, heartbeatMs: 200, pollMs: 100 };
 
-  const defineHold = (runner: DurableJobRunner, label: string) =>
-    runner.define({
-      type: 'test.hold',
-      input: Hold,
-      title: (i) => `hold ${i.name}`,
-      steps: [{
-        name: 'hold',
-        async run(ctx) {
-          const start = Date.now();
-          await delay(ctx.input.ms);
-          intervals[ctx.input.name] = { start, end: Date.now(), runner: label };
-        },
-      }],
-    });
+  const defineHold = (runner: DurableJobRunner, label: string) => defineHoldJob(runner, intervals, label);
 
   beforeAll(async () => {
     kit = await createRunnerKit({ workers: 2, timings, start: false });

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createRunnerKit, delay, pidsWithArgv, testActor, until, type RunnerKit } from './job-test-kit.js';
+import { createRunnerKit, delay, pidsWithArgv, testActor, until, type RunnerKit, defineHoldJob, type HoldInterval } from './job-test-kit.js';
 import type { JobStepView, JobView } from './types.js';
 
 const admin = testActor('admin');
@@ -10,7 +10,7 @@ const Empty = z.object({}).strict();
 describe('durable job runner', () => {
   let kit: RunnerKit;
   const trace: string[] = [];
-  const intervals: Record<string, { start: number; end: number }> = {};
+  const intervals: Record<string, HoldInterval> = {};
 
   beforeAll(async () => {
     kit = await createRunnerKit({ workers: 4 });
@@ -39,19 +39,7 @@ describe('durable job runner', () => {
         { name: 'd', run: async () => void trace.push('run d') },
       ],
     });
-    kit.jobs.define({
-      type: 'test.hold',
-      input: z.object({ name: z.string(), ms: z.number() }),
-      title: (i) => `hold ${i.name}`,
-      steps: [{
-        name: 'hold',
-        async run(ctx) {
-          const start = Date.now();
-          await delay(ctx.input.ms);
-          intervals[ctx.input.name] = { start, end: Date.now() };
-        },
-      }],
-    });
+    defineHoldJob(kit.jobs, intervals);
     kit.jobs.define({
       type: 'test.sleeper',
       input: z.object({ seconds: z.string() }),
