@@ -29,6 +29,18 @@ export default defineConfig({
         },
       },
       {
+        // Hostile-tenant scenarios (docs/SECURITY.md): each performs an attack against a running
+        // panel with the real engines and asserts it fails with nothing changed.
+        test: {
+          name: 'security',
+          include: ['security/**/*.security.test.ts'],
+          environment: 'node',
+          testTimeout: 60000,
+          hookTimeout: 120000,
+          pool: 'forks',
+        },
+      },
+      {
         // Browser end-to-end tests: Debian's Chromium against a panel process (build the web first).
         test: {
           name: 'e2e',

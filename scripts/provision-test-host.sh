@@ -13,6 +13,9 @@ PACKAGES=(
   chromium fonts-dejavu-core        # browser e2e tests through playwright-core
   debootstrap iproute2 procps       # systemd test host, network namespaces
   tgt                               # netboot (iSCSI target)
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra  # vps: libvirt + QEMU (TCG)
+  cloud-image-utils genisoimage     # vps: NoCloud seed ISOs (cloud-localds)
+  ipxe ipxe-qemu dnsmasq-base fuse3 # netboot: iPXE boot files, proxyDHCP/TFTP, FUSE writeback exports
   openssl                           # sites module: test certificates for the certificate watch
 )
 
@@ -80,6 +83,14 @@ if ! tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1; then
   log "starting tgtd"
   (tgtd -f >/var/log/tgtd.log 2>&1 &)
   wait_for 10 tgtadm --lld iscsi --op show --mode target || log "warning: tgtd did not answer"
+fi
+
+# libvirt (vps module): no systemd here, so start the daemons directly.
+if command -v libvirtd >/dev/null 2>&1 && ! virsh -c qemu:///system version >/dev/null 2>&1; then
+  log "starting virtlogd and libvirtd"
+  virtlogd -d || true
+  libvirtd -d
+  wait_for 20 virsh -c qemu:///system version || { log "error: libvirtd did not answer"; exit 1; }
 fi
 
 # --- server module: a real systemd host for tests -------------------------------------------

@@ -3,6 +3,7 @@ import { z } from 'zod';
 const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
 );
+const List = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected [host]:port, e.g. :80 or 127.0.0.1:8080');
 
 /** SLIPWAY_CONTAINERS_* keys. */
@@ -34,5 +35,31 @@ export const ContainersConfig = z.object({
   /** Optional: every wake and sleep is POSTed here, signed with webhookSecret (HMAC-SHA256). */
   webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
   webhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
-}).refine((c) => !c.webhookUrl || !!c.webhookSecret, { message: 'webhookSecret is required with webhookUrl', path: ['webhookSecret'] });
+
+  // ---- tenant isolation (docs/SECURITY.md) ----
+  /**
+   * Host directories an admin may bind-mount (comma-separated absolute paths; empty = none). Only
+   * admins ever name a host path; everyone else gets named volumes of their own service.
+   */
+  hostPathRoots: List.pipe(z.array(z.string().regex(/^\/[^\0]*$/, 'an absolute path'))).default([]),
+  /** Limits every container gets unless its spec says otherwise (bounded by the MAX_* keys). */
+  defaultMemoryMb: z.coerce.number().int().min(6).max(1_048_576).default(512),
+  maxMemoryMb: z.coerce.number().int().min(6).max(1_048_576).default(4096),
+  defaultCpus: z.coerce.number().min(0.01).max(1024).default(1),
+  maxCpus: z.coerce.number().min(0.01).max(1024).default(4),
+  defaultPids: z.coerce.number().int().min(16).max(4_194_304).default(512),
+  maxPids: z.coerce.number().int().min(16).max(4_194_304).default(4096),
+  /** Capabilities added back after dropping ALL (the defaults common images need to start as root). */
+  capAdd: List.pipe(z.array(z.string().regex(/^[A-Z_]{2,32}$/, 'a capability name such as NET_BIND_SERVICE'))).default(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID']),
+  /** Per-user quotas (admins are not subject to them). */
+  quotaServices: z.coerce.number().int().min(0).max(100_000).default(10),
+  quotaMemoryMb: z.coerce.number().int().min(0).max(100_000_000).default(4096),
+  quotaCpus: z.coerce.number().min(0).max(100_000).default(4),
+  /** Images not yet on the host that one user may make the panel pull, per rolling hour. */
+  quotaImagePullsPerHour: z.coerce.number().int().min(0).max(100_000).default(10),
+})
+  .refine((c) => c.defaultMemoryMb <= c.maxMemoryMb, { message: 'defaultMemoryMb must not exceed maxMemoryMb', path: ['defaultMemoryMb'] })
+  .refine((c) => c.defaultCpus <= c.maxCpus, { message: 'defaultCpus must not exceed maxCpus', path: ['defaultCpus'] })
+  .refine((c) => c.defaultPids <= c.maxPids, { message: 'defaultPids must not exceed maxPids', path: ['defaultPids'] })
+  .refine((c) => !c.webhookUrl || !!c.webhookSecret, { message: 'webhookSecret is required with webhookUrl', path: ['webhookSecret'] });
 export type ContainersConfig = z.output<typeof ContainersConfig>;

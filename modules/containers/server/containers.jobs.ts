@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import type { JobContext, JobService } from '../../../server/src/platform/jobs/types.js';
+import type { ContainersGuard } from './containers.guard.js';
+import { effectiveLimits } from './containers.policy.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
 import { startOrder } from './containers.schema.js';
 import { LABEL_CONTAINER, LABEL_MANAGED, LABEL_NAMESPACE, LABEL_SERVICE, dockerReason, type DockerClient } from './docker.client.js';
-import { containerName, networkName, type WakeController } from './wake.controller.js';
+import { containerName, networkName, ownContainer, type WakeController } from './wake.controller.js';
 
 export const JOB_CREATE = 'containers.create';
 export const JOB_UPDATE = 'containers.update';
@@ -17,6 +19,7 @@ interface Deps {
   docker: DockerClient;
   controller: WakeController;
   namespace: string;
+  guard: ContainersGuard;
 }
 
 /** Create, update and delete of services: named steps, each with an undo where one exists. */
@@ -40,31 +43,47 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
     }
   };
   const createContainers = async (ctx: JobContext<unknown>, r: ServiceRecord, spec: ServiceSpec) => {
-    for (const c of startOrder(spec.containers)) {
-      const name = containerName(r.name, c.name);
-      if (await d.docker.inspect(name)) await d.docker.remove(name); // a leftover of an interrupted attempt
+    // Everything is checked before anything is created: a refused mount leaves no half-made group.
+    const plans = [];
+    for (const c of startOrder(spec.containers)) plans.push({ c, mounts: await d.guard.mounts(r, c) });
+    for (const { c, mounts } of plans) {
+      const name = containerName(r.id, c.name);
+      // A leftover of an interrupted attempt is removed; a foreign container of that name throws (never touched).
+      const leftover = await ownContainer(d.docker, r.id, c.name);
+      if (leftover) await d.docker.remove(leftover.id);
+      for (const m of mounts) if (m.type === 'volume') await d.docker.ensureVolume(m.source, d.guard.volumeLabels(r));
+      const limits = effectiveLimits(c, d.guard.config);
       await d.docker.createContainer({
         name,
         spec: c,
-        network: networkName(r.name),
+        network: networkName(r.id),
         ...(c.name === spec.http.container ? { httpPort: spec.http.port } : {}),
         restartPolicy: spec.restartPolicy,
         labels: { ...labels(r), [LABEL_CONTAINER]: c.name },
+        mounts,
+        limits,
+        capAdd: d.guard.config.capAdd,
       });
-      ctx.log(`created ${name} (${c.image})`);
+      ctx.log(`created ${name} (${c.image}; ${limits.memoryMb} MB, ${limits.cpus} CPU, ${limits.pids} processes)`);
     }
   };
   const removeContainers = async (ctx: JobContext<unknown>, r: ServiceRecord, spec: ServiceSpec) => {
     for (const c of startOrder(spec.containers).reverse()) {
-      const name = containerName(r.name, c.name);
-      const s = await d.docker.inspect(name);
-      // Only what carries our labels for this service is ever removed.
-      if (s && s.labels[LABEL_SERVICE] === r.id) {
+      // Only what carries our label for this service is ever removed.
+      let s;
+      try {
+        s = await ownContainer(d.docker, r.id, c.name);
+      } catch (e) {
+        ctx.log(`not removed: ${(e as Error).message}`);
+        continue;
+      }
+      if (s) {
         await d.docker.remove(s.id);
-        ctx.log(`removed ${name}`);
+        ctx.log(`removed ${s.name}`);
       }
     }
   };
+  const serviceLabel = (id: string) => `${LABEL_SERVICE}=${id}`;
 
   jobs.define({
     type: JOB_CREATE,
@@ -85,9 +104,9 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
         idempotent: true,
         run: async (ctx) => {
           const r = await record(ctx.input.serviceId);
-          await d.docker.ensureNetwork(networkName(r.name), labels(r));
+          await d.docker.ensureNetwork(networkName(r.id), labels(r));
         },
-        undo: async (ctx) => d.docker.removeNetwork(networkName((await record(ctx.input.serviceId)).name)),
+        undo: async (ctx) => d.docker.removeNetworksLabelled(serviceLabel(ctx.input.serviceId)),
       },
       {
         name: 'create containers',
@@ -149,6 +168,7 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
           const r = await record(ctx.input.serviceId);
           await d.controller.markBusyState(r.id, 'creating');
           await removeContainers(ctx as JobContext<unknown>, r, r.spec);
+          await d.docker.ensureNetwork(networkName(r.id), labels(r));
           await createContainers(ctx as JobContext<unknown>, r, ctx.input.spec);
         },
         undo: async (ctx) => {
@@ -202,7 +222,17 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
       {
         name: 'remove network',
         idempotent: true,
-        run: async (ctx) => d.docker.removeNetwork(networkName((await record(ctx.input.serviceId)).name)),
+        // Every network of the service (also one named the old way, slw-<service name>), found by label.
+        run: async (ctx) => d.docker.removeNetworksLabelled(serviceLabel(ctx.input.serviceId)),
+      },
+      {
+        name: 'remove volumes',
+        idempotent: true,
+        // Named volumes belong to this service alone (slw-<service id>-<name>): nobody can mount them again.
+        run: async (ctx) => {
+          const removed = await d.docker.removeVolumesLabelled(serviceLabel(ctx.input.serviceId));
+          if (removed.length) ctx.log(`removed volumes ${removed.join(', ')}`);
+        },
       },
       {
         name: 'delete record',

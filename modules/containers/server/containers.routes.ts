@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { openSse } from '../../../server/src/http/sse.js';
+import { assertStreamCapacity, openSse } from '../../../server/src/http/sse.js';
 import { JobAccepted, JobSummary } from '../../../server/src/http/schemas.js';
 import type { HttpApp } from '../../../server/src/platform/module.js';
 import { containersPermissions as P } from './containers.permissions.js';
@@ -38,10 +38,10 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
   http.delete('/containers/:id', { config: { permission: P.delete }, schema: { tags: ['containers'], summary: "Delete a service and its containers (job); body { confirm: '<name>' }", params: Id, body: Confirm, response: { 202: JobAccepted } } },
     async (req, reply) => reply.code(202).send({ job: await svc.remove(req.actor, req.params.id, req.body.confirm) }));
 
-  http.post('/containers/:id/wake', { config: { permission: P.update }, schema: { tags: ['containers'], summary: 'Wake now (waits until ready)', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
+  http.post('/containers/:id/wake', { config: { permission: P.power }, schema: { tags: ['containers'], summary: 'Wake now (waits until ready)', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
     async (req) => ({ service: await svc.wake(req.actor, req.params.id) }));
 
-  http.post('/containers/:id/sleep', { config: { permission: P.update }, schema: { tags: ['containers'], summary: 'Put to sleep now', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
+  http.post('/containers/:id/sleep', { config: { permission: P.power }, schema: { tags: ['containers'], summary: 'Put to sleep now', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
     async (req) => ({ service: await svc.sleep(req.actor, req.params.id) }));
 
   http.get('/containers/:id/wakes', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Cold-start history, newest first', params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }), response: { 200: z.object({ items: z.array(WakeRecord) }) } } },
@@ -49,6 +49,7 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
 
   http.get('/containers/:id/logs', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live logs of a service container (SSE: event log { stream, line })', params: Id, querystring: LogQuery } },
     async (req, reply) => {
+      assertStreamCapacity(req); // 429 before a follower starts
       const lines: { stream: string; line: string }[] = [];
       let sse: ReturnType<typeof openSse> | null = null;
       const handle = await svc.serviceLogs(req.actor, req.params.id, req.query.container, (l) => (sse ? sse.send({ event: 'log', data: l }) : lines.push(l)), { follow: req.query.follow === 'true', tail: req.query.tail });
@@ -60,6 +61,7 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
 
   http.get('/containers/:id/stats', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live CPU, memory and network (SSE: event stats)', params: Id, querystring: z.object({ container: LogQuery.shape.container }) } },
     async (req, reply) => {
+      assertStreamCapacity(req); // 429 before a follower starts
       let sse: ReturnType<typeof openSse> | null = null;
       const handle = await svc.serviceStats(req.actor, req.params.id, req.query.container, (s) => sse?.send({ event: 'stats', data: s }));
       sse = openSse(req, reply);
@@ -88,6 +90,7 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
 
   http.get('/containers/hosts/:hostId/docker/containers/:containerId/logs', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live logs (SSE)', params: DockerParam, querystring: LogQuery.omit({ container: true }) } },
     async (req, reply) => {
+      assertStreamCapacity(req); // 429 before a follower starts
       const lines: { stream: string; line: string }[] = [];
       let sse: ReturnType<typeof openSse> | null = null;
       const handle = await svc.dockerLogs(req.actor, req.params.hostId, req.params.containerId, (l) => (sse ? sse.send({ event: 'log', data: l }) : lines.push(l)), { follow: req.query.follow === 'true', tail: req.query.tail });
@@ -99,6 +102,7 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
 
   http.get('/containers/hosts/:hostId/docker/containers/:containerId/stats', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live stats (SSE)', params: DockerParam } },
     async (req, reply) => {
+      assertStreamCapacity(req); // 429 before a follower starts
       let sse: ReturnType<typeof openSse> | null = null;
       const handle = await svc.dockerStats(req.actor, req.params.hostId, req.params.containerId, (s) => sse?.send({ event: 'stats', data: s }));
       sse = openSse(req, reply);

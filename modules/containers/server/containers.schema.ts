@@ -22,8 +22,11 @@ export const PortMapping = z.object({
   hostIp: z.enum(['127.0.0.1', '0.0.0.0', '::1', '::']).default('127.0.0.1'),
 });
 export const VolumeMount = z.object({
-  /** A named volume (created on demand) or an absolute host path. */
-  source: z.string().max(255).regex(/^(?:[a-zA-Z0-9][a-zA-Z0-9_.-]*|\/[A-Za-z0-9_./-]*)$/).refine((s) => !s.includes('..'), 'no ..'),
+  /**
+   * A volume name of this service (the Docker volume is `slw-<serviceId>-<name>`, so no two services
+   * share one) or, for admins only, an absolute host path under SLIPWAY_CONTAINERS_HOST_PATH_ROOTS.
+   */
+  source: z.string().max(255).regex(/^(?:[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}|\/[A-Za-z0-9_./-]*)$/, 'a volume name (letters, digits, _ . -; at most 63) or an absolute host path').refine((s) => !s.includes('..'), 'no ..'),
   target: z.string().max(255).regex(/^\/[A-Za-z0-9_./-]*$/).refine((s) => !s.includes('..'), 'no ..'),
   readOnly: z.boolean().default(false),
 });
@@ -51,6 +54,12 @@ export const ContainerSpec = z.object({
   healthCheck: HealthCheck.optional(),
   /** Containers of the same service started before this one. */
   dependsOn: z.array(ContainerName).max(10).default([]),
+  /** Limits of this container; unset ones take the panel's defaults, all bounded by its maxima. */
+  resources: z.object({
+    memoryMb: z.number().int().min(6).max(1_048_576).optional(),
+    cpus: z.number().min(0.01).max(1024).optional(),
+    pids: z.number().int().min(16).max(4_194_304).optional(),
+  }).optional(),
 });
 export const SleepPolicy = z.object({
   mode: z.enum(['stop', 'pause', 'always-on']).default('stop'),

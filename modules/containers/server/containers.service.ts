@@ -1,15 +1,17 @@
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
-import { ConflictError, DomainRuleError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
+import { ConflictError, DomainRuleError, ForbiddenError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
 import { ownerScope, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import { DockerCli } from './docker.cli.js';
+import type { ContainersGuard } from './containers.guard.js';
 import { containersPermissions as P } from './containers.permissions.js';
+import { checkHostPath, isHostPath, isSecretEnv, limitIssues, maskArgs, secretValues, serviceUsage, unmaskArgs } from './containers.policy.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
-import { SECRET_MASK, type CreateService, type ServiceView, type UpdateService, type WakeRecord, CreateService as CreateServiceSchema } from './containers.schema.js';
+import { SECRET_MASK, type ContainerSpec, type CreateService, type ServiceView, type UpdateService, type WakeRecord, CreateService as CreateServiceSchema } from './containers.schema.js';
 import { JOB_CREATE, JOB_DELETE, JOB_UPDATE } from './containers.jobs.js';
-import { dockerReason, type ContainerSummary, type DockerClient, type StatsSample } from './docker.client.js';
-import { WakeError, type WakeController } from './wake.controller.js';
+import { LABEL_CONTAINER, LABEL_SERVICE, dockerReason, type ContainerState, type ContainerSummary, type DockerClient, type StatsSample } from './docker.client.js';
+import { ForeignContainerError, StartRefusedError, WakeError, containerName, ownContainer, type WakeController } from './wake.controller.js';
 
 /** What the Docker views need of a host's engine (the socket client locally, the CLI remotely). */
 type HostDocker = {
@@ -24,12 +26,20 @@ type HostDocker = {
   stats(id: string, onSample: (s: StatsSample) => void): Promise<{ stop(): void }>;
 };
 
-const SECRET_NAME = /pass(word)?|secret|token|key|credential|private/i;
+type Issue = { path: string; message: string };
+const HOUR = 3_600_000;
 
-/** The rules of container services: ownership, permissions, validation, audit; long work as jobs. */
+/** The rules of container services: ownership, permissions, validation, tenant isolation, quotas, audit; long work as jobs. */
 export class ContainersService {
+  /** Quota checks of one owner run one at a time (check + store), so parallel requests cannot all pass. */
+  private readonly ownerLocks = new Map<string, Promise<unknown>>();
+  /** Specs of update jobs not yet applied: quotas count the larger of stored and pending. */
+  private readonly pending = new Map<string, ServiceSpec>();
+  /** Image pulls each owner caused in the last hour (in memory: a panel restart forgets them). */
+  private readonly pulls = new Map<string, number[]>();
+
   constructor(
-    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry },
+    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry; guard: ContainersGuard },
   ) {}
 
   private async load(actor: Actor, id: string): Promise<ServiceRecord> {
@@ -47,7 +57,7 @@ export class ContainersService {
       hostId: r.hostId,
       ownerId: r.ownerId,
       hostnames: r.spec.hostnames,
-      containers: r.spec.containers.map((c) => ({ ...c, env: c.env.map((e) => (e.secret || SECRET_NAME.test(e.name) ? { ...e, secret: true, value: SECRET_MASK } : e)) })),
+      containers: r.spec.containers.map((c) => maskContainer(c)),
       http: r.spec.http,
       restartPolicy: r.spec.restartPolicy,
       sleep: r.spec.sleep,
@@ -95,14 +105,20 @@ export class ContainersService {
   async create(actor: Actor, input: CreateService): Promise<{ service: ServiceView; job: JobView }> {
     requirePermission(actor, P.create);
     if (input.hostId !== LOCAL_HOST_ID) throw new DomainRuleError('Services run on the local Docker engine for now', 'host_unsupported');
-    if (await this.d.repo.findByName(input.name)) throw new ConflictError(`A service named ${input.name} already exists`);
-    await this.checkHostnames(input.hostnames);
-    const { name, hostId, ...rest } = input;
-    const spec: ServiceSpec = { ...rest, http: { container: input.http.container ?? input.containers[0]!.name, port: input.http.port } };
-    const record = await this.d.repo.insert({ name, hostId, ownerId: actor.kind === 'system' ? null : actor.userId, spec, state: 'creating' });
-    const job = await this.d.jobs.enqueue(JOB_CREATE, { serviceId: record.id }, { actor, resource: `container:${record.id}` });
-    await this.d.audit.record({ actor, action: 'containers.create', target: { type: 'container', id: record.id }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image), job: job.id } });
-    return { service: this.view(record), job };
+    const ownerId = actor.kind === 'system' ? null : actor.userId;
+    this.checkTenantRules(actor, input.containers);
+    return this.withOwnerLock(ownerId, async () => {
+      if (await this.d.repo.findByName(input.name)) throw new ConflictError(`A service named ${input.name} already exists`);
+      await this.checkHostnames(input.hostnames);
+      const { name, hostId, ...rest } = input;
+      const spec: ServiceSpec = { ...rest, http: { container: input.http.container ?? input.containers[0]!.name, port: input.http.port } };
+      const pulls = await this.checkQuotas(actor, ownerId, undefined, spec);
+      const record = await this.d.repo.insert({ name, hostId, ownerId, spec, state: 'creating' });
+      const job = await this.d.jobs.enqueue(JOB_CREATE, { serviceId: record.id }, { actor, resource: `container:${record.id}` });
+      this.recordPulls(ownerId, pulls);
+      await this.d.audit.record({ actor, action: 'containers.create', target: { type: 'container', id: record.id }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image), job: job.id } });
+      return { service: this.view(record), job };
+    });
   }
 
   async update(actor: Actor, id: string, patch: UpdateService): Promise<{ service: ServiceView; job: JobView }> {
@@ -110,19 +126,140 @@ export class ContainersService {
     const r = await this.load(actor, id);
     if (r.state === 'creating' || r.state === 'deleting') throw new ConflictError(`The service is ${r.state}`);
     if (patch.hostnames) await this.checkHostnames(patch.hostnames, id);
-    const containers = patch.containers?.map((c) => {
-      // A masked secret sent back unchanged keeps its stored value.
-      const before = r.spec.containers.find((o) => o.name === c.name);
-      return { ...c, env: c.env.map((e) => (e.value === SECRET_MASK ? { ...e, value: before?.env.find((o) => o.name === e.name)?.value ?? '' } : e)) };
-    });
+    const containers = patch.containers ? this.keepMaskedValues(r, patch.containers) : undefined;
     const merged = { name: r.name, hostId: r.hostId, ...r.spec, ...patch, ...(containers ? { containers } : {}), http: { ...r.spec.http, ...(patch.http ?? {}) } };
     const checked = CreateServiceSchema.safeParse(merged);
     if (!checked.success) throw new ValidationError('The changed service is not valid', { issues: checked.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+    // The whole resulting definition is checked, not only what changed: a stored host bind needs an admin too.
+    this.checkTenantRules(actor, checked.data.containers);
     const { name: _n, hostId: _h, ...rest } = checked.data;
     const spec: ServiceSpec = { ...rest, http: { container: checked.data.http.container ?? checked.data.containers[0]!.name, port: checked.data.http.port } };
-    const job = await this.d.jobs.enqueue(JOB_UPDATE, { serviceId: id, spec }, { actor, resource: `container:${id}` });
-    await this.d.audit.record({ actor, action: 'containers.update', target: { type: 'container', id }, details: { name: r.name, changed: Object.keys(patch), job: job.id } });
-    return { service: this.view(r), job };
+    return this.withOwnerLock(r.ownerId, async () => {
+      const pulls = await this.checkQuotas(actor, r.ownerId, id, spec);
+      const job = await this.d.jobs.enqueue(JOB_UPDATE, { serviceId: id, spec }, { actor, resource: `container:${id}` });
+      this.pending.set(id, spec);
+      this.recordPulls(r.ownerId, pulls);
+      await this.d.audit.record({ actor, action: 'containers.update', target: { type: 'container', id }, details: { name: r.name, changed: Object.keys(patch), job: job.id } });
+      return { service: this.view(r), job };
+    });
+  }
+
+  /**
+   * A value sent back as the mask keeps the stored value only on the same entry: same container,
+   * same name, same secret flag as the reader was shown. Anything else would move a secret to where
+   * readers see it (e.g. the mask with `secret: false`), so it is refused (422) and nothing changes.
+   */
+  private keepMaskedValues(r: ServiceRecord, next: ContainerSpec[]): ContainerSpec[] {
+    const issues: Issue[] = [];
+    const out = next.map((c, ci) => {
+      const before = r.spec.containers.find((o) => o.name === c.name);
+      const env = c.env.map((e, ei) => {
+        if (e.value !== SECRET_MASK) return e;
+        const prev = before?.env.find((o) => o.name === e.name);
+        if (!prev || isSecretEnv(prev) !== e.secret) {
+          issues.push({ path: `containers.${ci}.env.${ei}.value`, message: `the masked value of ${e.name} can only be kept on the same entry (same container, name and secret flag); type the value again` });
+          return e;
+        }
+        return { ...e, value: prev.value };
+      });
+      if (!before) return { ...c, env };
+      const secrets = secretValues(before.env);
+      const command = c.command ? unmaskArgs(c.command, before.command, secrets) : undefined;
+      const hc = c.healthCheck?.type === 'docker' && before.healthCheck?.type === 'docker' ? { ...c.healthCheck, test: unmaskArgs(c.healthCheck.test, before.healthCheck.test, secrets) } : c.healthCheck;
+      return { ...c, env, ...(command ? { command } : {}), ...(hc ? { healthCheck: hc } : {}) };
+    });
+    if (issues.length) throw new DomainRuleError(issues.map((i) => i.message).join('; '), 'secret_mask_mismatch', { issues });
+    return out;
+  }
+
+  /**
+   * Volumes and limits (the schema only checks shapes; these are the rules): anyone but an admin
+   * uses named volumes only (403); an admin's host path must resolve under an allowed root and
+   * away from protected paths (422); limits stay within the configured maxima (422).
+   */
+  private checkTenantRules(actor: Actor, containers: readonly ContainerSpec[]): void {
+    const forbidden: Issue[] = [];
+    const invalid: Issue[] = [];
+    containers.forEach((c, ci) => c.volumes.forEach((v, vi) => {
+      if (!isHostPath(v.source)) return;
+      const at = `containers.${ci}.volumes.${vi}.source`;
+      if (actor.role !== 'admin') {
+        forbidden.push({ path: at, message: `${v.source} is a host path: only admins may mount host paths; use a volume name such as "data"` });
+        return;
+      }
+      const checked = checkHostPath(v.source, this.d.guard.hostPathRules());
+      if (!checked.ok) invalid.push({ path: at, message: checked.reason });
+    }));
+    if (forbidden.length) throw new ForbiddenError(forbidden.map((i) => i.message).join('; '), 'host_path_forbidden', { issues: forbidden });
+    // Host ports are shared by every tenant (and reach past Caddy): staff publish them, customers use hostnames.
+    if (actor.role !== 'admin' && actor.role !== 'operator') {
+      const ports = containers.flatMap((c, ci) => (c.ports.length ? [{ path: `containers.${ci}.ports`, message: 'publishing host ports is for operators and admins; visitors reach the service through its hostnames' }] : []));
+      if (ports.length) throw new ForbiddenError(ports[0]!.message, 'host_port_forbidden', { issues: ports });
+    }
+    if (invalid.length) throw new DomainRuleError(invalid.map((i) => i.message).join('; '), 'host_path_not_allowed', { issues: invalid });
+    const limits = limitIssues(containers, this.d.guard.config);
+    if (limits.length) throw new DomainRuleError(`Resource limits above the maximum: ${limits.map((i) => `${i.path} ${i.message}`).join('; ')}`, 'resource_limit', { issues: limits });
+  }
+
+  private async withOwnerLock<T>(ownerId: string | null, fn: () => Promise<T>): Promise<T> {
+    const key = ownerId ?? '\u0000system';
+    const prev = this.ownerLocks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.ownerLocks.set(key, tail);
+    void tail.then(() => {
+      if (this.ownerLocks.get(key) === tail) this.ownerLocks.delete(key);
+    });
+    return run;
+  }
+
+  /**
+   * Per-owner quotas (services, memory, CPU, image pulls); admins and what admins own are exempt.
+   * Returns the images this request makes the host pull (counted once the job is queued).
+   */
+  private async checkQuotas(actor: Actor, ownerId: string | null, serviceId: string | undefined, spec: ServiceSpec): Promise<string[]> {
+    if (actor.role === 'admin' || (await this.d.guard.ownerIsAdmin(ownerId))) return [];
+    const cfg = this.d.guard.config;
+    const others = (await this.d.repo.list(ownerId!)).filter((s) => s.id !== serviceId);
+    const fail = (what: string, message: string, limit: number, used: number, requested: number) => {
+      throw new DomainRuleError(message, 'quota_exceeded', { quota: what, limit, used, requested });
+    };
+    if (!serviceId && others.length + 1 > cfg.quotaServices) fail('services', `Quota reached: at most ${cfg.quotaServices} services per user (you have ${others.length})`, cfg.quotaServices, others.length, 1);
+    let memoryMb = 0;
+    let cpus = 0;
+    for (const s of others) {
+      const stored = serviceUsage(s.spec.containers, cfg);
+      const pending = this.pending.get(s.id);
+      const p = pending ? serviceUsage(pending.containers, cfg) : stored;
+      memoryMb += Math.max(stored.memoryMb, p.memoryMb);
+      cpus += Math.max(stored.cpus, p.cpus);
+    }
+    const want = serviceUsage(spec.containers, cfg);
+    if (memoryMb + want.memoryMb > cfg.quotaMemoryMb) fail('memoryMb', `Quota reached: at most ${cfg.quotaMemoryMb} MB of memory per user (${memoryMb} MB in use by other services, ${want.memoryMb} MB asked)`, cfg.quotaMemoryMb, memoryMb, want.memoryMb);
+    if (Math.round((cpus + want.cpus) * 1000) > Math.round(cfg.quotaCpus * 1000)) fail('cpus', `Quota reached: at most ${cfg.quotaCpus} CPUs per user (${cpus} in use by other services, ${want.cpus} asked)`, cfg.quotaCpus, cpus, want.cpus);
+    const missing: string[] = [];
+    for (const image of new Set(spec.containers.map((c) => c.image))) if (!(await this.d.docker.imageExists(image).catch(() => false))) missing.push(image);
+    if (missing.length) {
+      const recent = this.recentPulls(ownerId);
+      if (recent + missing.length > cfg.quotaImagePullsPerHour) fail('imagePulls', `Quota reached: at most ${cfg.quotaImagePullsPerHour} image pulls per user an hour (${recent} in the last hour; this needs ${missing.join(', ')})`, cfg.quotaImagePullsPerHour, recent, missing.length);
+    }
+    return missing;
+  }
+
+  private recentPulls(ownerId: string | null): number {
+    const key = ownerId ?? '';
+    const since = Date.now() - HOUR;
+    const list = (this.pulls.get(key) ?? []).filter((t) => t > since);
+    this.pulls.set(key, list);
+    return list.length;
+  }
+
+  private recordPulls(ownerId: string | null, images: string[]): void {
+    if (!images.length) return;
+    const key = ownerId ?? '';
+    const list = this.pulls.get(key) ?? [];
+    for (const _ of images) list.push(Date.now());
+    this.pulls.set(key, list);
   }
 
   async remove(actor: Actor, id: string, confirm: string): Promise<JobView> {
@@ -136,13 +273,15 @@ export class ContainersService {
   }
 
   async wake(actor: Actor, id: string): Promise<ServiceView> {
-    requirePermission(actor, P.update);
+    requirePermission(actor, P.power);
     const r = await this.load(actor, id);
     try {
       await this.d.controller.wake(id, 'manual');
       await this.d.audit.record({ actor, action: 'containers.wake', target: { type: 'container', id }, details: { name: r.name } });
     } catch (e) {
       await this.d.audit.record({ actor, action: 'containers.wake', target: { type: 'container', id }, outcome: 'failure', details: { name: r.name, error: (e as Error).message } });
+      if (e instanceof StartRefusedError) throw new DomainRuleError(e.message, 'start_refused');
+      if (e instanceof ForeignContainerError) throw new DomainRuleError(e.message, 'foreign_container');
       if (e instanceof WakeError) throw new DomainRuleError(e.message, e.status === 504 ? 'wake_timeout' : 'wake_failed');
       throw e;
     }
@@ -150,20 +289,27 @@ export class ContainersService {
   }
 
   async sleep(actor: Actor, id: string): Promise<ServiceView> {
-    requirePermission(actor, P.update);
+    requirePermission(actor, P.power);
     const r = await this.load(actor, id);
     await this.d.controller.sleep(id, 'manual');
     await this.d.audit.record({ actor, action: 'containers.sleep', target: { type: 'container', id }, details: { name: r.name } });
     return this.get(actor, id);
   }
 
-  /** Log lines of one of the service's containers. */
-  async serviceContainerId(actor: Actor, id: string, container?: string): Promise<string> {
+  /** One of the service's containers: it must exist and carry the service's label. */
+  async serviceContainer(actor: Actor, id: string, container?: string): Promise<ContainerState> {
     requirePermission(actor, P.read);
     const r = await this.load(actor, id);
     const name = container ?? r.spec.http.container;
     if (!r.spec.containers.some((c) => c.name === name)) throw new NotFoundError('Container', name);
-    return `slw-${r.name}-${name}`;
+    let s: ContainerState | null;
+    try {
+      s = await ownContainer(this.d.docker, r.id, name);
+    } catch (e) {
+      throw new DomainRuleError((e as Error).message, 'foreign_container');
+    }
+    if (!s) throw new NotFoundError('Container', containerName(r.id, name));
+    return s;
   }
 
   // ---- Docker management (any container on the host; Slipway's own are marked) ----
@@ -187,14 +333,34 @@ export class ContainersService {
   async dockerInspect(actor: Actor, hostId: string, containerId: string): Promise<Record<string, unknown>> {
     requirePermission(actor, P['docker.read']);
     const docker = await this.dockerFor(hostId);
+    let raw: InspectDoc;
     try {
-      const raw = (await docker.inspectRaw(containerId)) as unknown as { Config?: { Env?: string[] } };
-      // Environment values may hold secrets: names only.
-      if (raw.Config?.Env) raw.Config.Env = raw.Config.Env.map((e) => `${e.split('=')[0]}=${SECRET_MASK}`);
-      return raw as Record<string, unknown>;
-    } catch (e) {
+      raw = (await docker.inspectRaw(containerId)) as InspectDoc;
+    } catch {
       throw new NotFoundError('Container', containerId);
     }
+    // Environment values may hold secrets: names only. argv is masked where it carries them.
+    const env = (raw.Config?.Env ?? []).map((e) => ({ name: e.split('=')[0]!, value: e.slice(e.indexOf('=') + 1) }));
+    const secrets = [...secretValues(env), ...(await this.storedSecrets(raw.Config?.Labels ?? {}))];
+    if (raw.Config?.Env) raw.Config.Env = env.map((e) => `${e.name}=${SECRET_MASK}`);
+    const mask = (a: unknown) => (Array.isArray(a) ? maskArgs(a.map(String), secrets) : a);
+    if (raw.Config) {
+      if (raw.Config.Cmd) raw.Config.Cmd = mask(raw.Config.Cmd) as string[];
+      if (raw.Config.Entrypoint) raw.Config.Entrypoint = mask(raw.Config.Entrypoint) as string[];
+      if (raw.Config.Healthcheck?.Test) raw.Config.Healthcheck.Test = mask(raw.Config.Healthcheck.Test) as string[];
+    }
+    if (raw.Args) raw.Args = mask(raw.Args) as string[];
+    if (typeof raw.Path === 'string') raw.Path = maskArgs([raw.Path], secrets)[0]!;
+    return raw as Record<string, unknown>;
+  }
+
+  /** Secret values of a Slipway container's stored definition (by its labels), to hide in argv. */
+  private async storedSecrets(labels: Record<string, string>): Promise<string[]> {
+    const sid = labels[LABEL_SERVICE];
+    if (!sid) return [];
+    const r = await this.d.repo.find(sid);
+    const c = r?.spec.containers.find((x) => x.name === labels[LABEL_CONTAINER]);
+    return c ? secretValues(c.env) : [];
   }
 
   async dockerAction(actor: Actor, hostId: string, containerId: string, action: 'start' | 'stop' | 'restart', confirm?: string): Promise<void> {
@@ -230,15 +396,30 @@ export class ContainersService {
 
   /** Logs/stats of a service's own container (the user role may see its own). */
   async serviceLogs(actor: Actor, id: string, container: string | undefined, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number }) {
-    const name = await this.serviceContainerId(actor, id, container);
-    if (!(await this.d.docker.inspect(name))) throw new NotFoundError('Container', name);
-    return this.d.docker.logs(name, opts, onLine);
+    const s = await this.serviceContainer(actor, id, container);
+    return this.d.docker.logs(s.id, opts, onLine);
   }
 
   async serviceStats(actor: Actor, id: string, container: string | undefined, onSample: (s: StatsSample) => void) {
-    const name = await this.serviceContainerId(actor, id, container);
-    const s = await this.d.docker.inspect(name);
-    if (!s?.running) throw new DomainRuleError('The container is not running (the service sleeps)', 'not_running');
-    return this.d.docker.stats(name, onSample);
+    const s = await this.serviceContainer(actor, id, container);
+    if (!s.running) throw new DomainRuleError('The container is not running (the service sleeps)', 'not_running');
+    return this.d.docker.stats(s.id, onSample);
   }
+}
+
+interface InspectDoc {
+  Path?: string;
+  Args?: string[];
+  Config?: { Env?: string[]; Cmd?: string[] | null; Entrypoint?: string[] | null; Labels?: Record<string, string> | null; Healthcheck?: { Test?: string[] } };
+}
+
+/** A container as readers see it: secret-looking env values and the argv that carries secrets masked. */
+function maskContainer(c: ContainerSpec): ContainerSpec {
+  const secrets = secretValues(c.env);
+  return {
+    ...c,
+    env: c.env.map((e) => (isSecretEnv(e) ? { ...e, secret: true, value: SECRET_MASK } : e)),
+    ...(c.command ? { command: maskArgs(c.command, secrets) } : {}),
+    ...(c.healthCheck?.type === 'docker' ? { healthCheck: { ...c.healthCheck, test: maskArgs(c.healthCheck.test, secrets) } } : {}),
+  };
 }

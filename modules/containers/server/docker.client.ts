@@ -36,6 +36,8 @@ export interface ContainerState {
   /** Host port published for a container port (tcp), when running. */
   hostPort(containerPort: number): number | null;
   labels: Record<string, string>;
+  /** What is mounted: `bind` (a host path) or `volume` (with its Docker volume name). */
+  mounts: { type: string; source: string; name: string | null; destination: string }[];
 }
 
 export interface StatsSample {
@@ -55,6 +57,11 @@ export interface CreateContainerInput {
   httpPort?: number;
   restartPolicy: string;
   labels: Record<string, string>;
+  /** Resolved by the jobs: Docker volume names (namespaced) or checked host paths. */
+  mounts: { type: 'volume' | 'bind'; source: string; target: string; readOnly: boolean }[];
+  limits: { memoryMb: number; cpus: number; pids: number };
+  /** Capabilities added back after dropping ALL. */
+  capAdd: string[];
 }
 
 /** Docker Engine API adapter (dockerode). The local socket today; one instance per host. */
@@ -120,6 +127,7 @@ export class DockerClient {
         health: i.State.Health?.Status ?? null,
         startedAt: i.State.StartedAt,
         labels: i.Config.Labels ?? {},
+        mounts: (i.Mounts ?? []).map((m) => ({ type: m.Type, source: m.Source, name: (m as { Name?: string }).Name ?? null, destination: m.Destination })),
         hostPort(containerPort: number) {
           const b = ports[`${containerPort}/tcp`]?.find((x) => x.HostIp === '127.0.0.1' || x.HostIp === '0.0.0.0') ?? ports[`${containerPort}/tcp`]?.[0];
           return b?.HostPort ? Number(b.HostPort) : null;
@@ -136,10 +144,50 @@ export class DockerClient {
     return this.docker.getContainer(idOrName).inspect();
   }
 
+  /** Creates the network, or checks that the one of that name carries the same `slipway.service` label. */
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    const existing = await this.docker.listNetworks({ filters: { name: [name] } });
-    if (existing.some((n) => n.Name === name)) return;
+    const existing = (await this.docker.listNetworks({ filters: { name: [name] } })).find((n) => n.Name === name);
+    if (existing) {
+      if ((existing.Labels ?? {})[LABEL_SERVICE] !== labels[LABEL_SERVICE]) throw new Error(`network ${name} exists but does not belong to this service (label ${LABEL_SERVICE}=${existing.Labels?.[LABEL_SERVICE] ?? 'missing'}); it is not used`);
+      return;
+    }
     await this.docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true });
+  }
+
+  /** Networks carrying a label (e.g. every network of one service, whatever its name). */
+  async removeNetworksLabelled(label: string): Promise<void> {
+    for (const n of await this.docker.listNetworks({ filters: { label: [label] } })) await this.removeNetwork(n.Id);
+  }
+
+  /** Creates a named volume with our labels, or checks that the existing one carries the same `slipway.service`. */
+  async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      const v = await this.docker.getVolume(name).inspect();
+      if ((v.Labels ?? {})[LABEL_SERVICE] !== labels[LABEL_SERVICE]) throw new Error(`volume ${name} exists but does not belong to this service (label ${LABEL_SERVICE}=${v.Labels?.[LABEL_SERVICE] ?? 'missing'}); it is not mounted`);
+      return;
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+    await this.docker.createVolume({ Name: name, Labels: labels });
+  }
+
+  /** Volumes carrying a label (a deleted service's own volumes). */
+  async removeVolumesLabelled(label: string): Promise<string[]> {
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [label] } });
+    const removed: string[] = [];
+    for (const v of Volumes ?? []) {
+      try {
+        await this.docker.getVolume(v.Name).remove();
+        removed.push(v.Name);
+      } catch (e) {
+        if (statusOf(e) !== 404) throw e;
+      }
+    }
+    return removed;
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.docker.getContainer(id).rename({ name });
   }
 
   async removeNetwork(name: string): Promise<void> {
@@ -174,9 +222,18 @@ export class DockerClient {
       ...(hc ? { Healthcheck: { Test: hc.test, Interval: hc.intervalMs * 1e6, Timeout: hc.intervalMs * 1e6, Retries: hc.retries, StartPeriod: 0 } } : {}),
       HostConfig: {
         PortBindings: bindings,
-        Binds: spec.volumes.map((v) => `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}`),
+        Mounts: input.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
         RestartPolicy: { Name: input.restartPolicy === 'no' ? '' : input.restartPolicy },
         NetworkMode: input.network,
+        // Every container: no privilege gain through setuid/file caps, a small capability set, limits.
+        SecurityOpt: ['no-new-privileges:true'],
+        CapDrop: ['ALL'],
+        CapAdd: input.capAdd,
+        Privileged: false,
+        Memory: input.limits.memoryMb * 1024 * 1024,
+        MemorySwap: input.limits.memoryMb * 1024 * 1024,
+        NanoCpus: Math.round(input.limits.cpus * 1e9),
+        PidsLimit: input.limits.pids,
       },
       NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: [spec.name] } } },
     });

@@ -6,12 +6,27 @@ import type { ContainersMetrics } from './containers.metrics.js';
 import type { ServiceRecord, ServicesRepo } from './containers.repo.js';
 import { newId } from '../../../server/src/db/ids.js';
 import { SERVICE_STATES, startOrder, type ServiceState } from './containers.schema.js';
-import { LABEL_CONTAINER, LABEL_SERVICE, dockerReason, type DockerClient } from './docker.client.js';
+import type { ContainersGuard } from './containers.guard.js';
+import { LABEL_CONTAINER, LABEL_NAMESPACE, LABEL_SERVICE, dockerReason, type ContainerState, type DockerClient } from './docker.client.js';
 
 /** A wake that did not end ready: 503 (could not start) or 504 (not ready in time), with the reason. */
 export class WakeError extends Error {
   constructor(message: string, readonly status: 503 | 504) {
     super(message);
+  }
+}
+
+/** A container of the service's name that does not carry its label: never started, stopped, removed or routed to. */
+export class ForeignContainerError extends WakeError {
+  constructor(name: string, found: string | undefined) {
+    super(`container ${name} exists but is not this service's (its ${LABEL_SERVICE} label is ${found ? `"${found}"` : 'missing'}); Slipway leaves it untouched`, 503);
+  }
+}
+
+/** A stored definition (or its existing containers) breaks the tenant rules: the service is not started. */
+export class StartRefusedError extends WakeError {
+  constructor(message: string) {
+    super(message, 503);
   }
 }
 
@@ -57,10 +72,28 @@ export interface WakeControllerDeps {
   activatorDial(): string;
   /** Requests/WebSockets of a service still being proxied by the activator (opened while it slept). */
   activatorInFlight(serviceId: string): number;
+  /** Tenant rules checked before a stored service starts. */
+  guard: ContainersGuard;
 }
 
-export const containerName = (serviceName: string, container: string) => `slw-${serviceName}-${container}`;
-export const networkName = (serviceName: string) => `slw-${serviceName}`;
+/**
+ * Names derive from the service id (fixed length, unique), never from user-chosen names alone:
+ * `shop-prod`/`web` and `shop`/`prod-web` can no longer meet in one name.
+ */
+export const containerName = (serviceId: string, container: string) => `slw-${serviceId}-${container}`;
+export const networkName = (serviceId: string) => `slw-${serviceId}`;
+
+/**
+ * The service's container: null when none of that name exists; throws when the one of that name
+ * does not carry this service's `slipway.service` label (someone else's: it is never touched).
+ */
+export async function ownContainer(docker: DockerClient, serviceId: string, container: string): Promise<ContainerState | null> {
+  const name = containerName(serviceId, container);
+  const s = await docker.inspect(name);
+  if (!s) return null;
+  if (s.labels[LABEL_SERVICE] !== serviceId) throw new ForeignContainerError(name, s.labels[LABEL_SERVICE]);
+  return s;
+}
 
 /**
  * The state machine of sleeping services: wakes them (one start for any number of concurrent
@@ -119,6 +152,7 @@ export class WakeController {
   /** Rebuilds state from the database, Docker (labels) and Caddy; writes our Caddy server in one reload. */
   async start(idleCheckIntervalMs: number): Promise<void> {
     const records = await this.d.repo.list();
+    await this.adoptLegacyNames(records);
     const routes: CaddyRoute[] = [];
     for (const r of records) {
       const l = this.track(r);
@@ -126,9 +160,27 @@ export class WakeController {
         routes.push(this.activatorRoute(r));
         continue;
       }
-      const entry = await this.d.docker.inspect(containerName(r.name, r.spec.http.container));
-      const port = entry?.running && !entry.paused ? entry.hostPort(r.spec.http.port) : null;
+      let entry: ContainerState | null = null;
+      let problem: string | undefined;
+      try {
+        entry = await ownContainer(this.d.docker, r.id, r.spec.http.container);
+      } catch (e) {
+        problem = (e as Error).message;
+      }
+      let port = entry?.running && !entry.paused ? entry.hostPort(r.spec.http.port) : null;
       if (entry && port) {
+        // A definition stored before the tenant rules may be running with a host bind: stop it.
+        const refusal = await this.d.guard.startRefusal(r, await this.ownStates(r));
+        if (refusal) {
+          await this.stopOwn(r, 2);
+          port = null;
+          problem = refusal;
+        }
+      }
+      if (problem) {
+        routes.push(this.activatorRoute(r));
+        await this.setState(l, 'failed', problem);
+      } else if (entry && port) {
         l.port = port;
         l.lastActivity = Date.now();
         routes.push(this.containerRoute(r, port));
@@ -149,6 +201,48 @@ export class WakeController {
     }
     this.timer = setInterval(() => void this.tick(), idleCheckIntervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * Containers created before names derived from the service id (`slw-<service name>-<container>`)
+   * are found by their labels (never by name) and renamed to `slw-<service id>-<container>`.
+   */
+  private async adoptLegacyNames(records: ServiceRecord[]): Promise<void> {
+    const ids = new Set(records.map((r) => r.id));
+    const ours = await this.d.docker.listContainers({ labels: [`${LABEL_NAMESPACE}=${this.d.namespace}`] });
+    for (const c of ours) {
+      const sid = c.labels[LABEL_SERVICE];
+      const cname = c.labels[LABEL_CONTAINER];
+      if (!sid || !cname || !ids.has(sid)) continue;
+      const want = containerName(sid, cname);
+      if (c.name === want) continue;
+      if (await this.d.docker.inspect(want)) {
+        this.d.log.warn({ container: c.name, want }, 'containers: a legacy-named container cannot take its new name (taken); left as is');
+        continue;
+      }
+      await this.d.docker.rename(c.id, want).then(
+        () => this.d.log.info({ from: c.name, to: want }, 'containers: renamed a container to its service-id name'),
+        (err: unknown) => this.d.log.warn({ err, container: c.name }, 'containers: renaming a legacy container failed'),
+      );
+    }
+  }
+
+  /** The service's containers that exist and carry its label (foreign ones are skipped, never touched). */
+  private async ownStates(r: ServiceRecord): Promise<ContainerState[]> {
+    const out: ContainerState[] = [];
+    for (const c of r.spec.containers) {
+      const s = await ownContainer(this.d.docker, r.id, c.name).catch(() => null);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** Stops the service's own containers (reverse start order); errors ignored. */
+  private async stopOwn(r: ServiceRecord, timeoutSeconds: number): Promise<void> {
+    for (const c of startOrder(r.spec.containers).reverse()) {
+      const s = await ownContainer(this.d.docker, r.id, c.name).catch(() => null);
+      if (s?.running) await this.d.docker.stop(s.id, timeoutSeconds).catch(() => {});
+    }
   }
 
   async stop(): Promise<void> {
@@ -294,19 +388,27 @@ export class WakeController {
     try {
       const startedAt = performance.now();
       let port: number | null = null;
-      for (const c of startOrder(r.spec.containers)) {
-        const name = containerName(r.name, c.name);
-        const before = await this.d.docker.inspect(name);
-        if (!before) throw new WakeError(`container ${name} is missing`, 503);
+      // Every container is checked (label, mounts, the stored definition) before any is started.
+      const order = startOrder(r.spec.containers);
+      const states: ContainerState[] = [];
+      for (const c of order) {
+        const s = await ownContainer(this.d.docker, r.id, c.name);
+        if (!s) throw new WakeError(`container ${containerName(r.id, c.name)} is missing`, 503);
+        states.push(s);
+      }
+      const refusal = await this.d.guard.startRefusal(r, states);
+      if (refusal) throw new StartRefusedError(refusal);
+      for (const [i, c] of order.entries()) {
+        const before = states[i]!;
         try {
-          if (before.paused) await this.d.docker.unpause(name);
-          else if (!before.running) await this.d.docker.start(name);
+          if (before.paused) await this.d.docker.unpause(before.id);
+          else if (!before.running) await this.d.docker.start(before.id);
         } catch (e) {
           throw new WakeError(`container ${c.name} did not start: ${dockerReason(e)}`, 503);
         }
         const isEntry = c.name === r.spec.http.container;
         const hc = c.healthCheck ?? (isEntry ? { type: 'http' as const, path: '/' } : { type: 'running' as const });
-        const p = await this.waitReady(name, c.name, hc, isEntry ? r.spec.http.port : null, deadline);
+        const p = await this.waitReady(before.id, c.name, hc, isEntry ? r.spec.http.port : null, deadline);
         if (isEntry) port = p;
       }
       if (!port) throw new WakeError('the HTTP container publishes no port', 503);
@@ -344,7 +446,7 @@ export class WakeController {
       if (pendingWakeId) this.firstBytes.delete(pendingWakeId);
       this.d.log.warn({ service: r.name, err: err.message }, 'wake failed');
       // Leave nothing half-started: the route already points at the activator.
-      for (const c of startOrder(r.spec.containers).reverse()) await this.d.docker.stop(containerName(r.name, c.name), 2).catch(() => {});
+      await this.stopOwn(r, 2);
       await this.d.repo.recordWake(r.id, { at, trigger, outcome: 'failed', startToReadyMs: null, firstByteMs: null, error: err.message });
       this.d.metrics.wakes.inc({ service: r.name, outcome: 'failed' });
       await this.setState(l, 'failed', err.message);
@@ -401,7 +503,7 @@ export class WakeController {
     if (!l.missedEvent) return;
     l.missedEvent = false;
     const r = l.record;
-    void this.d.docker.inspect(containerName(r.name, r.spec.http.container)).then((s) => {
+    void ownContainer(this.d.docker, r.id, r.spec.http.container).catch(() => null).then((s) => {
       if (!s) return this.onDockerEvent({ action: 'destroy', id: '', labels: { [LABEL_SERVICE]: r.id, [LABEL_CONTAINER]: r.spec.http.container } });
       const action = s.running && !s.paused ? 'start' : s.paused ? 'pause' : 'die';
       return this.onDockerEvent({ action, id: s.id, labels: { [LABEL_SERVICE]: r.id, [LABEL_CONTAINER]: r.spec.http.container } });
@@ -418,11 +520,13 @@ export class WakeController {
       await this.d.caddy.setRoute(this.activatorRoute(r));
       l.port = null;
       for (const c of startOrder(r.spec.containers).reverse()) {
-        const name = containerName(r.name, c.name);
-        const s = await this.d.docker.inspect(name);
+        const s = await ownContainer(this.d.docker, r.id, c.name).catch((err: unknown) => {
+          this.d.log.warn({ service: r.name, err: (err as Error).message }, 'sleep: container skipped');
+          return null;
+        });
         if (!s?.running) continue;
-        if (r.spec.sleep.mode === 'pause' && !s.paused) await this.d.docker.pause(name);
-        else if (r.spec.sleep.mode !== 'pause') await this.d.docker.stop(name, r.spec.stopTimeoutSeconds ?? 10);
+        if (r.spec.sleep.mode === 'pause' && !s.paused) await this.d.docker.pause(s.id);
+        else if (r.spec.sleep.mode !== 'pause') await this.d.docker.stop(s.id, r.spec.stopTimeoutSeconds ?? 10);
       }
       if (wasRunning) {
         await this.d.repo.countSleep(r.id);
@@ -492,9 +596,15 @@ export class WakeController {
       const r = l.record;
       if (l.state === 'deleting' || l.state === 'creating') return;
       if ((action === 'start' || action === 'unpause') && isEntry && l.state !== 'running') {
-        const s = await this.d.docker.inspect(containerName(r.name, r.spec.http.container));
+        const s = await ownContainer(this.d.docker, r.id, r.spec.http.container).catch(() => null);
         const port = s?.running && !s.paused ? s.hostPort(r.spec.http.port) : null;
         if (!port) return;
+        const refusal = await this.d.guard.startRefusal(r, await this.ownStates(r));
+        if (refusal) {
+          await this.stopOwn(r, 2);
+          await this.setState(l, 'failed', refusal);
+          return;
+        }
         await this.d.caddy.setRoute(this.containerRoute(r, port));
         l.port = port;
         l.lastActivity = Date.now();

@@ -74,7 +74,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const name = `wake-${uniq()}`;
     const svc = await createService({ name, containers: [busybox(`body of ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
     expect(rt.controller.state(svc.id)).toBe('sleeping');
-    expect((await rt.docker.inspect(`slw-${name}-web`))?.running).toBe(false);
+    expect((await rt.docker.inspect(`slw-${svc.id}-web`))?.running).toBe(false);
     expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(rt.activator.dial);
 
     const res = await viaCaddy(httpPort, `${name}.localhost`, { headers: { accept: 'application/json' } });
@@ -151,8 +151,8 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     // The app fetched its page from the db container at start: only possible if db was up first.
     expect(res.body.trim()).toBe(`data from db of ${name}`);
     await rt.controller.sleep(svc.id, 'test');
-    expect((await rt.docker.inspect(`slw-${name}-db`))?.running).toBe(false);
-    expect((await rt.docker.inspect(`slw-${name}-app`))?.running).toBe(false);
+    expect((await rt.docker.inspect(`slw-${svc.id}-db`))?.running).toBe(false);
+    expect((await rt.docker.inspect(`slw-${svc.id}-app`))?.running).toBe(false);
   });
 
   it('pause mode pauses instead of stopping, and unpauses on the next request', async () => {
@@ -160,11 +160,11 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const svc = await createService({ name, containers: [busybox(`paused ${name}`) as never], sleep: { mode: 'pause', idleTimeoutSeconds: 1 } });
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
     await waitFor('pause', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
-    const s = await rt.docker.inspect(`slw-${name}-web`);
+    const s = await rt.docker.inspect(`slw-${svc.id}-web`);
     expect(s?.paused).toBe(true);
     const again = await viaCaddy(httpPort, `${name}.localhost`);
     expect(again.body.trim()).toBe(`paused ${name}`);
-    expect((await rt.docker.inspect(`slw-${name}-web`))?.paused).toBe(false);
+    expect((await rt.docker.inspect(`slw-${svc.id}-web`))?.paused).toBe(false);
   });
 
   it('concurrent first requests start the service once and all get its body', async () => {
@@ -185,7 +185,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     await rt.controller.settled(svc.id);
     expect(rt.controller.state(svc.id)).toBe('running');
     await waitFor('sleep', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
-    expect((await rt.docker.inspect(`slw-${name}-web`))?.running).toBe(false);
+    expect((await rt.docker.inspect(`slw-${svc.id}-web`))?.running).toBe(false);
     expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(rt.activator.dial);
     expect(events.some((e) => e.type === 'container.slept' && e.resource?.id === svc.id)).toBe(true);
     const view = await rt.service.get(SYSTEM_ACTOR, svc.id);
@@ -305,22 +305,43 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect((await viaCaddy(httpPort, `${asleep}.localhost`)).body.trim()).toBe(`asleep ${asleep}`);
   });
 
+  it('containers named the old way (slw-<service name>-<container>) are found by label and renamed at start', async () => {
+    const name = `legacy-${uniq()}`;
+    const svc = await createService({ name, containers: [busybox(`legacy ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
+    const before = (await rt.docker.inspect(`slw-${svc.id}-web`))!;
+    await app.close();
+    await rt.docker.rename(before.id, `slw-${name}-web`); // what a panel before service-id names created
+    // Someone else's container with a name of the new kind but without our label is left alone.
+    const stranger = `slw-${uniq()}-stranger`;
+    await rt.docker.docker.createContainer({ name: stranger, Image: BUSYBOX_IMAGE, Cmd: ['true'], Labels: { 'slipway.container': 'web' } });
+    try {
+      ({ app, rt } = await startPanel({ database: db.database, dataDir: db.dataDir, env }));
+      expect(await rt.docker.inspect(`slw-${name}-web`)).toBeNull();
+      expect((await rt.docker.inspect(`slw-${svc.id}-web`))?.id).toBe(before.id);
+      expect(rt.controller.state(svc.id)).toBe('sleeping');
+      expect((await viaCaddy(httpPort, `${name}.localhost`)).body.trim()).toBe(`legacy ${name}`);
+      expect(await rt.docker.inspect(stranger)).not.toBeNull();
+    } finally {
+      await rt.docker.remove(stranger);
+    }
+  });
+
   it('a container stopped outside Slipway is noticed and its route follows', async () => {
     const name = `ext-${uniq()}`;
     const svc = await createService({ name, containers: [busybox(`ext ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
-    await rt.docker.stop(`slw-${name}-web`, 1);
+    await rt.docker.stop(`slw-${svc.id}-web`, 1);
     await waitFor('state follows docker', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
     expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(rt.activator.dial);
     // Never a 502: the next request wakes it.
     const res = await viaCaddy(httpPort, `${name}.localhost`);
     expect(res.status).toBe(200);
     // Stopped and started again outside Slipway: the route goes straight to the new port.
-    await rt.docker.stop(`slw-${name}-web`, 1);
+    await rt.docker.stop(`slw-${svc.id}-web`, 1);
     await waitFor('stopped', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
-    await rt.docker.start(`slw-${name}-web`);
+    await rt.docker.start(`slw-${svc.id}-web`);
     await waitFor('started outside', () => rt.controller.state(svc.id) === 'running', 10_000);
-    const port = (await rt.docker.inspect(`slw-${name}-web`))!.hostPort(80);
+    const port = (await rt.docker.inspect(`slw-${svc.id}-web`))!.hostPort(80);
     expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(`127.0.0.1:${port}`);
   });
 });
@@ -386,7 +407,7 @@ describe.sequential('containers HTTP API', () => {
     expect(res.body).not.toContain('s3cret-value');
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/containers', headers: admin.headers });
     expect((list.json() as { items: { id: string }[] }).items.map((s) => s.id)).toContain(id);
-    const inspected = await rt.docker.inspect(`slw-${name}-web`);
+    const inspected = await rt.docker.inspect(`slw-${id}-web`);
     expect(inspected?.labels).toMatchObject({ 'slipway.managed': 'true', 'slipway.service': id, 'slipway.namespace': namespace });
 
     const dup = await t.app.inject({ method: 'POST', url: '/api/v1/containers', headers: admin.headers, payload: body(`other-${uniq()}`, { hostnames: [`${name}.localhost`] }) });
@@ -437,14 +458,14 @@ describe.sequential('containers HTTP API', () => {
     expect((wakes.json() as { items: { trigger: string; outcome: string }[] }).items[0]).toMatchObject({ trigger: 'manual', outcome: 'ready' });
     const slept = await t.app.inject({ method: 'POST', url: `/api/v1/containers/${id}/sleep`, headers: admin.headers });
     expect((slept.json() as { service: { state: string } }).service.state).toBe('sleeping');
-    expect((await rt.docker.inspect(`slw-${name}-web`))?.running).toBe(false);
+    expect((await rt.docker.inspect(`slw-${id}-web`))?.running).toBe(false);
 
     const current = (await t.app.inject({ method: 'GET', url: `/api/v1/containers/${id}`, headers: admin.headers })).json() as { service: { containers: unknown[] } };
     const patch = await t.app.inject({ method: 'PATCH', url: `/api/v1/containers/${id}`, headers: admin.headers, payload: { containers: current.service.containers, sleep: { mode: 'stop', idleTimeoutSeconds: 120 } } });
     expect(patch.statusCode, patch.body).toBe(202);
     const done = await t.services.jobs.waitFor((patch.json() as { job: { id: string } }).job.id, 60_000);
     expect(done.state, done.error ?? '').toBe('succeeded');
-    const raw = (await rt.docker.inspectRaw(`slw-${name}-web`)) as { Config: { Env: string[] } };
+    const raw = (await rt.docker.inspectRaw(`slw-${id}-web`)) as { Config: { Env: string[] } };
     expect(raw.Config.Env).toContain('DB_PASSWORD=s3cret-value');
     const after = (await t.app.inject({ method: 'GET', url: `/api/v1/containers/${id}`, headers: admin.headers })).json() as { service: { sleep: { idleTimeoutSeconds: number } } };
     expect(after.service.sleep.idleTimeoutSeconds).toBe(120);
@@ -455,16 +476,16 @@ describe.sequential('containers HTTP API', () => {
     const id = await create(admin, name);
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/containers/hosts/local/docker/containers', headers: admin.headers });
     const items = (res.json() as { items: { name: string; managed: boolean; serviceId: string | null }[] }).items;
-    expect(items.find((c) => c.name === `slw-${name}-web`)).toMatchObject({ managed: true, serviceId: id });
-    const inspect = await t.app.inject({ method: 'GET', url: `/api/v1/containers/hosts/local/docker/containers/slw-${name}-web`, headers: admin.headers });
+    expect(items.find((c) => c.name === `slw-${id}-web`)).toMatchObject({ managed: true, serviceId: id });
+    const inspect = await t.app.inject({ method: 'GET', url: `/api/v1/containers/hosts/local/docker/containers/slw-${id}-web`, headers: admin.headers });
     expect(inspect.body).not.toContain('s3cret-value');
-    const start = await t.app.inject({ method: 'POST', url: `/api/v1/containers/hosts/local/docker/containers/slw-${name}-web/start`, headers: admin.headers, payload: {} });
+    const start = await t.app.inject({ method: 'POST', url: `/api/v1/containers/hosts/local/docker/containers/slw-${id}-web/start`, headers: admin.headers, payload: {} });
     expect(start.statusCode).toBe(200);
-    const stopNoConfirm = await t.app.inject({ method: 'POST', url: `/api/v1/containers/hosts/local/docker/containers/slw-${name}-web/stop`, headers: admin.headers, payload: {} });
+    const stopNoConfirm = await t.app.inject({ method: 'POST', url: `/api/v1/containers/hosts/local/docker/containers/slw-${id}-web/stop`, headers: admin.headers, payload: {} });
     expect(stopNoConfirm.statusCode).toBe(422);
-    const stop = await t.app.inject({ method: 'POST', url: `/api/v1/containers/hosts/local/docker/containers/slw-${name}-web/stop`, headers: admin.headers, payload: { confirm: `slw-${name}-web` } });
+    const stop = await t.app.inject({ method: 'POST', url: `/api/v1/containers/hosts/local/docker/containers/slw-${id}-web/stop`, headers: admin.headers, payload: { confirm: `slw-${id}-web` } });
     expect(stop.statusCode).toBe(200);
-    expect((await t.services.audit.list({ action: 'containers.docker.stop', limit: 5 })).items[0]?.details).toMatchObject({ name: `slw-${name}-web` });
+    expect((await t.services.audit.list({ action: 'containers.docker.stop', limit: 5 })).items[0]?.details).toMatchObject({ name: `slw-${id}-web` });
     const images = await t.app.inject({ method: 'GET', url: '/api/v1/containers/hosts/local/docker/images', headers: admin.headers });
     expect((images.json() as { items: { tags: string[] }[] }).items.some((i) => i.tags.includes(BUSYBOX_IMAGE))).toBe(true);
   });
@@ -480,7 +501,7 @@ describe.sequential('containers HTTP API', () => {
     expect(res.statusCode).toBe(202);
     const done = await t.services.jobs.waitFor((res.json() as { job: { id: string } }).job.id, 60_000);
     expect(done.state, done.error ?? '').toBe('succeeded');
-    expect(await rt.docker.inspect(`slw-${name}-web`)).toBeNull();
+    expect(await rt.docker.inspect(`slw-${id}-web`)).toBeNull();
     expect(await rt.caddy.routeExists(routeId)).toBe(false);
     expect((await t.app.inject({ method: 'GET', url: `/api/v1/containers/${id}`, headers: admin.headers })).statusCode).toBe(404);
     expect((await t.services.audit.list({ action: 'containers.delete', targetId: id, limit: 5 })).items).toHaveLength(1);

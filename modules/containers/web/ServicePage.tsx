@@ -15,6 +15,7 @@ export default function ServicePage() {
   const qc = useQueryClient();
   const runJob = useRunJob();
   const canUpdate = useCan('containers.update');
+  const canPower = useCan('containers.power');
   const canDelete = useCan('containers.delete');
   const [busy, setBusy] = useState<'wake' | 'sleep' | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -45,8 +46,8 @@ export default function ServicePage() {
         actions={
           <Group gap="xs">
             <StatusBadge status={s.state} label={STATE_LABEL[s.state]} />
-            {canUpdate && <Button leftSection={<icons.play size={16} />} loading={busy === 'wake'} disabled={s.state === 'running'} onClick={() => void act('wake')}>Wake</Button>}
-            {canUpdate && <Button variant="default" leftSection={<icons.pause size={16} />} loading={busy === 'sleep'} disabled={s.state !== 'running'} onClick={() => void act('sleep')}>Sleep</Button>}
+            {canPower && <Button leftSection={<icons.play size={16} />} loading={busy === 'wake'} disabled={s.state === 'running'} onClick={() => void act('wake')}>Wake</Button>}
+            {canPower && <Button variant="default" leftSection={<icons.pause size={16} />} loading={busy === 'sleep'} disabled={s.state !== 'running'} onClick={() => void act('sleep')}>Sleep</Button>}
             {canUpdate && <Button variant="default" onClick={() => void navigate({ to: '/containers/$serviceId/edit', params: { serviceId } })}>Edit</Button>}
             {canDelete && <Button color="red" variant="light" leftSection={<icons.trash size={16} />} onClick={() => setConfirmDelete(true)}>Delete</Button>}
           </Group>

@@ -14,6 +14,7 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   healthCheck?: { type: 'http'; path: string } | { type: 'running' } | { type: 'docker'; test: string[]; intervalMs: number; retries: number };
   dependsOn: string[];
+  resources?: { memoryMb?: number; cpus?: number; pids?: number };
 }
 export interface Service {
   id: string;

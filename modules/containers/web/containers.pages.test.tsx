@@ -1,5 +1,6 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { session } from '../../../web/src/auth/session';
 import { renderWithProviders } from '../../../web/src/testing/render';
 import type { Service } from './api';
 import ServiceFormPage from './ServiceFormPage';
@@ -17,7 +18,12 @@ function mockFetch(handler: (req: Request) => Response | Promise<Response>) {
   });
   return calls;
 }
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  session.clear();
+});
+
+const me = (role: string) => json(200, { user: { id: 'me', username: 'me', email: 'me@example.test', role, totpEnabled: false, mustChangePassword: false, permissions: ['containers.read', 'containers.create', 'containers.update'], require2fa: false } });
 
 const service = (over: Partial<Service>): Service => ({
   id: 'id', name: 'svc', hostId: 'local', ownerId: null, hostnames: ['svc.example.com'], containers: [], http: { container: 'web', port: 80 },
@@ -64,5 +70,53 @@ describe('containers pages', () => {
       http: { port: 80, container: 'web' },
       sleep: { mode: 'stop', idleTimeoutSeconds: 900 },
     });
+  });
+
+  it('a non-admin is offered named volumes only: a host path is refused at the field before sending', async () => {
+    const calls = mockFetch((req) => (new URL(req.url).pathname === '/api/v1/auth/me' ? me('user') : json(404, { error: { code: 'not_found', message: 'nope' } })));
+    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    renderWithProviders(<ServiceFormPage />);
+    const volumes = await screen.findByLabelText(/^Volumes/);
+    expect(screen.getByText(/each name is a volume of this service alone/)).toBeTruthy();
+    expect(screen.queryByText(/Admins may also bind/)).toBeNull();
+    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'shop' } });
+    fireEvent.change(screen.getByLabelText(/^Hostnames/), { target: { value: 'shop.example.com' } });
+    fireEvent.change(screen.getByLabelText(/^Image/), { target: { value: 'nginx:1.27' } });
+    fireEvent.change(volumes, { target: { value: '/:/host' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create service' }));
+    expect(await screen.findByText(/Host paths are for admins only/)).toBeTruthy();
+    expect(calls.some((c) => c.method === 'POST')).toBe(false);
+    fireEvent.change(volumes, { target: { value: 'data:/var/lib/app\ncache:/cache:ro' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create service' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    expect(calls.find((c) => c.method === 'POST')!.body).toMatchObject({ containers: [{ volumes: [{ source: 'data', target: '/var/lib/app', readOnly: false }, { source: 'cache', target: '/cache', readOnly: true }] }] });
+  });
+
+  it("the server's field errors appear at their field (host path, masked secret)", async () => {
+    mockFetch((req) => {
+      const path = new URL(req.url).pathname;
+      if (path === '/api/v1/auth/me') return me('admin');
+      if (path === '/api/v1/containers' && req.method === 'POST') {
+        return json(422, { error: { code: 'host_path_not_allowed', message: 'not allowed', details: { issues: [
+          { path: 'containers.0.volumes.0.source', message: '/srv/x is not under an allowed host path root' },
+          { path: 'containers.0.env.1.value', message: 'the masked value of DB_PASSWORD can only be kept on the same entry' },
+        ] } } });
+      }
+      return json(404, { error: { code: 'not_found', message: 'nope' } });
+    });
+    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    renderWithProviders(<ServiceFormPage />);
+    expect(await screen.findByText(/Admins may also bind/)).toBeTruthy();
+    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'shop' } });
+    fireEvent.change(screen.getByLabelText(/^Hostnames/), { target: { value: 'shop.example.com' } });
+    fireEvent.change(screen.getByLabelText(/^Image/), { target: { value: 'nginx:1.27' } });
+    fireEvent.change(screen.getByLabelText(/^Environment/), { target: { value: 'MODE=prod' } });
+    fireEvent.change(screen.getByLabelText(/^Secret environment/), { target: { value: 'DB_PASSWORD=********' } });
+    fireEvent.change(screen.getByLabelText(/^Volumes/), { target: { value: '/srv/x:/data' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create service' }));
+    const volErr = await screen.findByText('/srv/x is not under an allowed host path root');
+    expect(screen.getByLabelText(/^Volumes/).getAttribute('aria-describedby') ?? '').toContain(volErr.id);
+    const envErr = screen.getByText(/masked value of DB_PASSWORD/);
+    expect(screen.getByLabelText(/^Secret environment/).getAttribute('aria-describedby') ?? '').toContain(envErr.id);
   });
 });

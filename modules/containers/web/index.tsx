@@ -3,9 +3,7 @@ import { defineWebModule, icons } from '@slipway/web';
 /** Containers: services that sleep when idle and wake on the first request; Docker on each host. */
 export const containersWeb = defineWebModule({
   id: 'containers',
-  title: 'Containers',
   icon: icons.box,
-  navPermission: 'containers.read',
   pages: [
     { path: '', component: () => import('./ServicesPage') },
     { path: 'new', component: () => import('./ServiceFormPage') },
@@ -13,4 +11,6 @@ export const containersWeb = defineWebModule({
     { path: '$serviceId', component: () => import('./ServicePage') },
     { path: '$serviceId/edit', component: () => import('./ServiceFormPage') },
   ],
+  // Without Caddy or Docker nothing here works: the status (what is missing, how to fix it) replaces the pages.
+  whenNotReady: (status) => (status.status === 'unavailable' ? 'replace' : 'banner'),
 });
