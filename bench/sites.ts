@@ -67,7 +67,7 @@ async function main() {
     const s = t.services;
     const sites = new SitesService({
       db: s.database.db as unknown as SitesDb, jobs: s.jobs, audit: s.audit, events: s.events, hosts: s.hosts, log: t.app.log,
-      config: { woBin: 'wo', woDir: dir, certDir: path.join(dir, 'live'), hosts: 'local', refreshIntervalSeconds: 0, certCheckIntervalHours: 0, certWarnDays: 14, refreshConcurrency: 4 },
+      config: { woBin: 'wo', woDir: dir, certDir: path.join(dir, 'live'), nginxLogDir: path.join(dir, 'logs'), proxyAllow: [], hosts: 'local', refreshIntervalSeconds: 0, certCheckIntervalHours: 0, certWarnDays: 14, refreshConcurrency: 4 },
     });
     let started = performance.now();
     const first = await sites.refreshHost('local', false);

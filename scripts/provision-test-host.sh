@@ -86,6 +86,13 @@ if ! tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1; then
 fi
 
 # libvirt (vps module): no systemd here, so start the daemons directly.
+# /dev/kvm comes up root-only (no udev rule here). libvirt probes QEMU as root (sees KVM) but then
+# checks /dev/kvm as libvirt-qemu: the mismatch invalidates its capability cache on every call, and
+# each `virsh define` re-probes QEMU (~55 s). Group kvm (libvirt-qemu is a member) fixes it; guests
+# still run under TCG (accel.ts decides, see ENGINES.md).
+if [ -c /dev/kvm ] && getent group kvm >/dev/null 2>&1; then
+  chgrp kvm /dev/kvm && chmod 660 /dev/kvm || true
+fi
 if command -v libvirtd >/dev/null 2>&1 && ! virsh -c qemu:///system version >/dev/null 2>&1; then
   log "starting virtlogd and libvirtd"
   virtlogd -d || true

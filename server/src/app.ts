@@ -16,15 +16,25 @@ import { ConfigError } from './config.js';
 import { migrate, type Database, type NamedMigrations } from './db/database.js';
 import { installAuthHook, WS_PROTOCOL } from './http/auth-hook.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { registerModulesRoutes } from './http/modules.routes.js';
 import { registerPlatformRoutes } from './http/platform.routes.js';
 import { installHttpMetrics, type Metrics, createMetrics } from './http/metrics.js';
-import { AuditLog } from './platform/audit/audit.service.js';
+import { AUDIT_HEAD_FILE, AuditLog } from './platform/audit/audit.service.js';
 import { createAuth, type AuthServices } from './platform/auth/index.js';
+import { ModuleRuntime } from './platform/engines/module-status.js';
+import { ModuleUnavailableError } from './platform/errors.js';
 import { EventBus } from './platform/events/event-bus.js';
+import { LogSources } from './platform/extensions/log-sources.js';
+import { OverviewCounts } from './platform/extensions/overview.js';
 import { HostRegistry } from './platform/hosts/host-registry.js';
+import { createHostsPlatform, type HostsPlatform } from './platform/hosts/index.js';
 import { createJobService, type JobRunner } from './platform/jobs/index.js';
 import type { HttpApp, ModuleDefinition } from './platform/module.js';
-import type { Secrets } from './platform/secrets.js';
+import { ownerScope } from './platform/rbac/permissions.js';
+import { Scheduler } from './platform/schedule/scheduler.js';
+import { auditChainKey, type Secrets } from './platform/secrets.js';
+import type { PlatformWarning } from './platform/auth/proxy-guard.js';
+import { LocalProcessRunner } from './infra/process-runner.js';
 
 export interface AppDeps {
   config: LoadedConfig;
@@ -45,6 +55,14 @@ export interface Services {
   metrics: Metrics;
   database: Database;
   config: LoadedConfig;
+  /** Each enabled module's engines and status (GET /api/v1/modules, /ready, the 503 gate). */
+  modules: ModuleRuntime;
+  scheduler: Scheduler;
+  logSources: LogSources;
+  overview: OverviewCounts;
+  hostsPlatform: HostsPlatform;
+  /** Platform-level problems (e.g. `proxy_untrusted`) for /ready and /modules. */
+  warnings(): PlatformWarning[];
 }
 
 declare module 'fastify' {
@@ -62,22 +80,11 @@ function webRoot(config: LoadedConfig): string | undefined {
   return candidates.find((d): d is string => !!d && existsSync(path.join(d, 'index.html')) && !existsSync(path.join(d, 'vite.config.ts')));
 }
 
-export async function buildApp(deps: AppDeps): Promise<HttpApp> {
-  const { config, database, secrets } = deps;
-  const app = Fastify({
-    logger: deps.logger ?? { level: config.core.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]'] },
-    trustProxy: config.core.trustProxy ?? false,
-    bodyLimit: 1024 * 1024,
-    // No per-request log lines: HTTP traffic is counted in /metrics and changes are in the audit log.
-    logController: new LogController({ disableRequestLogging: true }),
-  }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
-
-  // Validate every module's config up front so all bad keys are reported together.
+/** Validates every module's config (file section, then SLIPWAY_<ID>_* keys); all problems at once. */
+export function resolveModuleConfigs(modules: readonly ModuleDefinition[], config: LoadedConfig): Map<string, unknown> {
   const moduleConfigs = new Map<string, unknown>();
   const problems: string[] = [];
-  for (const m of deps.modules) {
+  for (const m of modules) {
     if (!m.config) continue;
     const raw: Record<string, unknown> = { ...((config.file?.[m.id] as object | undefined) ?? {}) };
     const envRaw = config.moduleRaw[m.id] ?? {};
@@ -94,17 +101,41 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     else for (const i of parsed.error.issues) problems.push(`${moduleEnvKey(m.id, String(i.path[0] ?? ''))}: ${i.message}`);
   }
   if (problems.length) throw new ConfigError(problems);
+  return moduleConfigs;
+}
+
+export async function buildApp(deps: AppDeps): Promise<HttpApp> {
+  const { config, database, secrets } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.core.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]'] },
+    trustProxy: config.core.trustProxy ?? false,
+    bodyLimit: 1024 * 1024,
+    // No per-request log lines: HTTP traffic is counted in /metrics and changes are in the audit log.
+    logController: new LogController({ disableRequestLogging: true }),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Validate every module's config up front so all bad keys are reported together.
+  const moduleConfigs = resolveModuleConfigs(deps.modules, config);
 
   const moduleMigrations: NamedMigrations = Object.assign({}, ...deps.modules.map((m) => m.migrations ?? {}));
   await migrate(database.db, moduleMigrations);
 
   const events = new EventBus();
-  const audit = new AuditLog(database.db, database.dialect, events);
+  // Keyed chain; its head is published to the head file and the log after every append (issue 9, finding 12).
+  const audit = new AuditLog(database.db, database.dialect, events, { key: auditChainKey(secrets), headFile: path.join(config.core.dataDir, AUDIT_HEAD_FILE), log: app.log });
   const hosts = new HostRegistry(database.db);
+  const hostsPlatform = createHostsPlatform({ db: database.db, hosts, audit, events, dataDir: config.core.dataDir, log: app.log });
   const metrics = createMetrics();
   const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics, dataDir: config.core.dataDir });
   const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log });
-  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config };
+  const scheduler = new Scheduler(app.log);
+  const logSources = new LogSources();
+  const overview = new OverviewCounts();
+  const runtime = new ModuleRuntime({ retryMs: config.core.engineRetryMs, recheckMs: config.core.engineRecheckMs, log: app.log });
+  runtime.onChange((m) => events.publish({ type: 'module.status', resource: { type: 'module', id: m.id }, data: { status: m.status } }));
+  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, logSources, overview, hostsPlatform, warnings: () => auth.proxyGuard.warnings() };
   app.decorate('slipway', services);
 
   await app.register(helmet, {
@@ -144,22 +175,47 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { persistAuthorization: false } });
 
   installErrorHandler(app);
-  installAuthHook(app, auth.authenticator);
+  installAuthHook(app, auth.authenticator, { streams: auth.streams, proxyGuard: auth.proxyGuard });
   installHttpMetrics(app, metrics);
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   const closers: (() => Promise<void> | void)[] = [];
-  const readies: (() => Promise<void> | void)[] = [];
+  const localRunner = new LocalProcessRunner();
 
   await app.register(
     async (api) => {
       const http = api.withTypeProvider<ZodTypeProvider>();
       registerPlatformRoutes(http, services);
+      registerModulesRoutes(http, services);
+      hostsPlatform.registerRoutes(http);
       auth.registerRoutes(http);
       jobs.registerRoutes(http);
       for (const m of deps.modules) {
+        const readies: (() => Promise<void> | void)[] = [];
+        let started = 0;
+        const moduleConfig = moduleConfigs.get(m.id);
+        runtime.add({
+          id: m.id, title: m.title, navPermission: m.navPermission, engines: (m.engines ?? []) as never[],
+          probeContext: { config: moduleConfig, core: config.core, runner: localRunner, timeoutMs: config.core.engineProbeTimeoutMs },
+          // Background work starts once the engines answer; after a failure it goes on from the step that failed.
+          activate: async () => {
+            for (; started < readies.length; started++) await readies[started]!();
+            scheduler.start(m.id);
+          },
+        });
         await http.register(async (scoped) => {
+          // After the auth hook (401/403 first): a module whose required engine is missing answers 503.
+          scoped.addHook('preHandler', async (req) => {
+            if (runtime.isUsable(m.id)) return;
+            const st = runtime.get(m.id)!;
+            // Operators learn what is missing and how to fix it; a tenant only that it is unavailable.
+            const staff = ownerScope(req.actor) === undefined;
+            throw new ModuleUnavailableError(
+              staff ? (st.reason ?? `${m.title} is unavailable`) : `${m.title} is not available right now; the panel's operators have been told why`,
+              { module: m.id, fix: staff ? st.fix : null },
+            );
+          });
           await m.register({
             http: scoped.withTypeProvider<ZodTypeProvider>(),
             db: database.db,
@@ -169,10 +225,14 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
             events,
             hosts,
             log: app.log.child({ module: m.id }),
-            config: moduleConfigs.get(m.id) as never,
+            config: moduleConfig as never,
             core: config.core,
             onClose: (fn) => closers.push(fn),
             onReady: (fn) => readies.push(fn),
+            schedule: (name, everyMs, fn) => scheduler.define(m.id, name, everyMs, fn),
+            logSources: { add: (p) => { const remove = logSources.add(p); closers.push(remove); return remove; } },
+            overview: { count: (c) => { const remove = overview.add({ ...c, moduleId: m.id }); closers.push(remove); return remove; } },
+            status: () => runtime.get(m.id)!,
           });
         });
       }
@@ -184,6 +244,10 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     const token = config.core.metricsToken;
     const loopback = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
     const given = req.headers.authorization?.replace(/^Bearer /, '');
+    // Behind a reverse proxy every caller arrives from loopback: only the token can tell them apart.
+    if (!token && auth.proxyGuard.behindProxy) {
+      return reply.code(403).send({ error: { code: 'forbidden', message: 'The panel is behind a reverse proxy: /metrics requires SLIPWAY_METRICS_TOKEN' } });
+    }
     if (token ? !auth.constantTimeEquals(given ?? '', token) : !loopback) {
       return reply.code(token ? 401 : 403).send({ error: { code: token ? 'unauthorized' : 'forbidden', message: token ? 'Metrics token required' : 'Metrics are served to loopback only; set SLIPWAY_METRICS_TOKEN' } });
     }
@@ -209,13 +273,26 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   }
 
   app.addHook('onReady', async () => {
-    if (deps.startBackground === false) return;
+    // Streams of credentials revoked by another process (the CLI, a second panel) end within seconds.
+    auth.startStreamGuard();
+    if (deps.startBackground === false) {
+      // Statuses are known (routes of a module without its engine answer 503), no work starts.
+      await runtime.start(false);
+      return;
+    }
     await jobs.start();
-    for (const fn of readies) await fn();
+    hostsPlatform.start();
+    // Never throws: a module whose engine is missing, or whose start fails, is reported, not fatal.
+    await runtime.start(true);
   });
   app.addHook('onClose', async () => {
+    auth.stop();
+    audit.flushHead();
+    await runtime.close();
+    await scheduler.close();
     for (const fn of closers.reverse()) await fn();
     await jobs.stop();
+    hostsPlatform.close();
   });
 
   return app;

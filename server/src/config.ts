@@ -34,6 +34,14 @@ export const CoreConfig = z.object({
   refreshTokenTtlDays: z.coerce.number().int().min(1).max(90).default(14),
   jobWorkers: z.coerce.number().int().min(1).max(64).default(4),
   webDir: z.string().optional(),
+  /** Enabled modules, comma separated (default: all of them). */
+  modules: z.string().regex(/^[a-z0-9, ]*$/, 'expected module ids separated by commas, e.g. sites,server').transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)).optional(),
+  /** How often a module whose engine is missing probes it again. */
+  engineRetryMs: z.coerce.number().int().min(50).max(3_600_000).default(10_000),
+  /** How often the engines of ready modules are checked again. */
+  engineRecheckMs: z.coerce.number().int().min(50).max(86_400_000).default(60_000),
+  /** How long one engine probe may take. */
+  engineProbeTimeoutMs: z.coerce.number().int().min(50).max(60_000).default(2_000),
 });
 export type CoreConfig = z.output<typeof CoreConfig>;
 
@@ -63,6 +71,10 @@ const CORE_ENV: Record<string, keyof CoreConfig> = {
   SLIPWAY_REFRESH_TOKEN_TTL_DAYS: 'refreshTokenTtlDays',
   SLIPWAY_JOB_WORKERS: 'jobWorkers',
   SLIPWAY_WEB_DIR: 'webDir',
+  SLIPWAY_MODULES: 'modules',
+  SLIPWAY_ENGINE_RETRY_MS: 'engineRetryMs',
+  SLIPWAY_ENGINE_RECHECK_MS: 'engineRecheckMs',
+  SLIPWAY_ENGINE_PROBE_TIMEOUT_MS: 'engineProbeTimeoutMs',
 };
 const NON_CONFIG_ENV = new Set(['SLIPWAY_CONFIG']);
 /** Variables of the test and benchmark tooling, not panel settings. */
@@ -107,6 +119,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, moduleIds: stri
   const parsed = CoreConfig.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${envKeyFor(String(issue.path[0]))}: ${issue.message}`);
+  }
+  if (parsed.success && parsed.data.modules && moduleIds.length) {
+    const unknown = parsed.data.modules.filter((id) => !moduleIds.includes(id));
+    if (unknown.length) problems.push(`SLIPWAY_MODULES: unknown module${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; valid ids: ${moduleIds.join(', ')}`);
   }
   if (problems.length) throw new ConfigError(problems);
   const core = parsed.data!;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { buildApp } from './app.js';
 import { listenParts, type LoadedConfig } from './config.js';
 import { openDatabase } from './db/database.js';
-import { modules } from './modules.js';
+import { enabledModules } from './modules.js';
 import { loadOrCreateSecrets } from './platform/secrets.js';
 
 export const SETUP_TOKEN_FILE = 'setup-token';
@@ -12,11 +12,18 @@ export const SETUP_TOKEN_FILE = 'setup-token';
 export async function startServer(config: LoadedConfig) {
   const secrets = loadOrCreateSecrets(config.core.dataDir);
   const database = openDatabase({ url: config.core.databaseUrl, dataDir: config.core.dataDir });
-  const app = await buildApp({ config, database, secrets, modules });
+  const app = await buildApp({ config, database, secrets, modules: enabledModules(config.core.modules) });
   const { host, port } = listenParts(config.core.listen);
   await app.listen({ host, port });
   const publicUrl = (config.core.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, '');
   app.log.info({ url: publicUrl, database: database.dialect }, 'Slipway is listening');
+
+  // Every module's status on the console: a missing engine is reported with its fix, never fatal.
+  const statuses = app.slipway.modules.list();
+  if (statuses.length) {
+    const w = Math.max(...statuses.map((m) => m.id.length));
+    process.stderr.write(`\n  Modules:\n${statuses.map((m) => `    ${m.id.padEnd(w)}  ${m.status}${m.reason ? `: ${m.reason}` : ''}${m.fix ? `\n    ${''.padEnd(w)}  fix: ${m.fix}` : ''}`).join('\n')}\n`);
+  }
 
   const firstRun = await app.slipway.auth.prepareFirstRun();
   if (firstRun) {

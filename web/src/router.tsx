@@ -2,6 +2,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Navigate, type AnyRoute } from '@tanstack/react-router';
 import { Root } from './shell/Root';
 import { NotFound } from './shell/NotFound';
+import { ModuleGate } from './shell/ModuleGate';
 import { webModules } from './modules';
 
 interface RouterContext {
@@ -25,9 +26,18 @@ export function createAppRouter(queryClient: QueryClient) {
     page('/audit', () => import('./pages/AuditPage')),
     page('/jobs', () => import('./pages/JobsPage')),
     page('/jobs/$jobId', () => import('./pages/JobPage')),
+    page('/modules', () => import('./pages/ModulesPage')),
   ];
+  // Every module page shows the module's status while it is not ready (GET /api/v1/modules).
+  const modulePage = (m: (typeof webModules)[number], path: string, load: () => Promise<{ default: React.ComponentType }>) => {
+    const lazy = lazyRouteComponent(load) as unknown as React.ComponentType & { preload?: () => Promise<void> };
+    const Page = lazy;
+    // Keeps the lazy page's preload (hover preloading) on the wrapper.
+    const component = Object.assign(() => <ModuleGate module={m}><Page /></ModuleGate>, { preload: lazy.preload });
+    return createRoute({ getParentRoute: () => rootRoute, path, component });
+  };
   const moduleRoutes = webModules.flatMap((m) =>
-    m.pages.map((p) => page(p.path ? `/${m.id}/${p.path}` : `/${m.id}`, p.component)),
+    m.pages.map((p) => modulePage(m, p.path ? `/${m.id}/${p.path}` : `/${m.id}`, p.component)),
   );
   const routeTree = rootRoute.addChildren([...core, ...moduleRoutes]);
   return createRouter({ routeTree, context: { queryClient }, defaultPreload: 'intent', scrollRestoration: true });

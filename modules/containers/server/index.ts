@@ -1,8 +1,11 @@
 import path from 'node:path';
+import { defineEngine, probeHttp } from '../../../server/src/platform/engines/engine.js';
 import { defineModule } from '../../../server/src/platform/module.js';
+import { ownerScope } from '../../../server/src/platform/rbac/permissions.js';
 import { AccessLogTail } from './access-log.tail.js';
 import { Activator } from './activator.js';
 import { CaddyAdmin } from './caddy.admin.js';
+import { ContainersGuard } from './containers.guard.js';
 import { ContainersConfig } from './containers.config.js';
 import { defineContainerJobs } from './containers.jobs.js';
 import { createContainersMetrics } from './containers.metrics.js';
@@ -25,6 +28,35 @@ export interface ContainersRuntime {
   accessLogger: string;
 }
 
+/** Caddy's admin API: the module writes its server's routes there (warm → container, asleep → activator). */
+export const caddyEngine = defineEngine<ContainersConfig>({
+  id: 'caddy',
+  title: 'Caddy admin API',
+  probe: ({ config, timeoutMs }) => {
+    const where = config.caddyAdminUrl.replace(/^http:\/\//, '').replace(/\/$/, '');
+    return probeHttp({ url: `${config.caddyAdminUrl.replace(/\/$/, '')}/config/` }, {
+      what: `Caddy admin API at ${where}`,
+      fix: `install the \`caddy\` package and start it (\`caddy run\`), or point SLIPWAY_CONTAINERS_CADDY_ADMIN_URL at its admin API`,
+      timeoutMs,
+    });
+  },
+});
+
+/** The local Docker Engine (its unix socket). */
+export const dockerEngine = defineEngine<ContainersConfig>({
+  id: 'docker',
+  title: 'Docker',
+  probe: ({ config, timeoutMs }) => probeHttp({ socketPath: config.dockerSocket, path: '/version' }, {
+    what: `Docker at ${config.dockerSocket}`,
+    fix: `install the \`docker.io\` package and start dockerd (the panel's user needs access to the socket), or set SLIPWAY_CONTAINERS_DOCKER_SOCKET`,
+    timeoutMs,
+    version: (body) => {
+      const v = JSON.parse(body) as { Version?: string; ApiVersion?: string };
+      return v.Version ? `${v.Version} (API ${v.ApiVersion})` : undefined;
+    },
+  }),
+});
+
 /** The containers module; `onRuntime` hands its parts to tests and the benchmark. */
 export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntime) => void } = {}) {
   return defineModule({
@@ -34,6 +66,7 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
     permissions: containersPermissions,
     navPermission: containersPermissions.read,
     migrations: { containers_0001_init: containersInit },
+    engines: [caddyEngine, dockerEngine],
     register(ctx) {
       const config = ctx.config;
       const repo = new ServicesRepo(ctx.db);
@@ -42,23 +75,39 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
       const accessLogger = `${config.caddyServer}_access`;
       const accessLog = new AccessLogTail(path.resolve(config.accessLogFile ?? path.join(ctx.core.dataDir, 'containers-access.log')));
       const metrics = createContainersMetrics(ctx.http.slipway.metrics.registry);
+      const guard = new ContainersGuard({ config, dataDir: ctx.core.dataDir, db: ctx.db, namespace: config.caddyServer });
       let activator: Activator | null = null;
       const controller = new WakeController({
         repo, docker, caddy, events: ctx.events, metrics, log: ctx.log, namespace: config.caddyServer,
         listen: config.httpListen, autoHttps: config.autoHttps, accessLogger, accessLog, failureBackoffMs: config.failureBackoffMs,
         activatorDial: () => activator!.dial,
         activatorInFlight: (id) => activator!.inFlight(id),
+        guard,
       });
       activator = new Activator(controller, { holdTimeoutMs: config.holdTimeoutMs, log: ctx.log });
-      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts });
-      defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer });
+      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts, guard });
+      defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer, guard });
       registerContainerRoutes(ctx.http, service);
       opts.onRuntime?.({ service, controller, activator, docker, caddy, config, accessLogger });
 
       if (config.webhookUrl && config.webhookSecret) ctx.onClose(startWebhooks(ctx.events, { url: config.webhookUrl, secret: config.webhookSecret, log: ctx.log }));
+      ctx.overview.count({
+        id: 'services', title: 'Container services', permission: containersPermissions.read,
+        count: async (actor) => (await repo.list(ownerScope(actor))).length,
+      });
+      // Runs once Caddy and Docker answer (at start or later); tried again after a failure.
+      let listening = false;
       ctx.onReady(async () => {
-        await activator!.listen(config.activatorPort);
-        await controller.start(config.idleCheckIntervalMs);
+        if (!listening) {
+          await activator!.listen(config.activatorPort);
+          listening = true;
+        }
+        try {
+          await controller.start(config.idleCheckIntervalMs);
+        } catch (e) {
+          await controller.stop().catch(() => {}); // nothing half-started stays behind for the retry
+          throw e;
+        }
         ctx.log.info({ activator: activator!.dial, listen: config.httpListen }, 'containers: routes reconciled');
       });
       ctx.onClose(async () => {

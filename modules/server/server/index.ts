@@ -1,8 +1,6 @@
-import { createSshRunnerFactory } from '../../../server/src/infra/ssh.js';
-import { LOCAL_HOST_ID } from '../../../server/src/platform/hosts/host-registry.js';
+import { defineEngine, probeHttp } from '../../../server/src/platform/engines/engine.js';
 import { defineModule } from '../../../server/src/platform/module.js';
-import { registerHostRoutes } from './hosts/hosts.routes.js';
-import { HostsService } from './hosts/hosts.service.js';
+import { corePermissions } from '../../../server/src/platform/rbac/core-permissions.js';
 import { LogsService } from './logs/logs.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { NetdataService } from './metrics/netdata.service.js';
@@ -13,13 +11,25 @@ import { registerServerRoutes } from './server.routes.js';
 import { serverMigrations } from './server.tables.js';
 import { ServicesService } from './services/services.service.js';
 
-export { registerOverviewCount } from './overview.service.js';
-export { registerLogSources, type FileLogSource } from './logs/logs.service.js';
+export { type FileLogSource } from './logs/logs.service.js';
 export { serverPermissions } from './server.permissions.js';
 
+/** The local Netdata agent: optional (metrics come from the module's own /proc sampler without it). */
+export const netdataEngine = defineEngine<ServerConfig>({
+  id: 'netdata',
+  title: 'Netdata',
+  optional: true,
+  probe: ({ config, timeoutMs }) => probeHttp({ url: `${config.netdataUrl.replace(/\/$/, '')}/api/v1/info` }, {
+    what: `Netdata at ${config.netdataUrl.replace(/^https?:\/\//, '').replace(/\/$/, '')} (optional: charts and alarms beyond the built-in metrics)`,
+    fix: 'optional: install the `netdata` package and start it, or set SLIPWAY_SERVER_NETDATA_URL',
+    timeoutMs,
+    version: (body) => (JSON.parse(body) as { version?: string }).version,
+  }),
+});
+
 /**
- * The server module: hosts over SSH, live metrics (own /proc sampler, Netdata when present),
- * allow-listed systemd services and allow-listed logs, for every host the panel manages.
+ * The server module: live metrics (own /proc sampler, Netdata when present), allow-listed systemd
+ * services and allow-listed logs, for every host the panel manages (hosts are the platform's).
  */
 export const serverModule = defineModule({
   id: 'server',
@@ -28,39 +38,37 @@ export const serverModule = defineModule({
   permissions: serverPermissions,
   navPermission: serverPermissions['metrics.read'],
   migrations: serverMigrations,
+  engines: [netdataEngine],
   register(ctx) {
     const { config, hosts, db, events, audit } = ctx;
-    // Remote hosts are reached with the panel's own key from the data dir.
-    const ssh = createSshRunnerFactory({ dataDir: ctx.core.dataDir });
-    hosts.setRemoteRunnerFactory(ssh);
-
     const metrics = new MetricsService(db, hosts, events, {
       intervalMs: config.sampleIntervalMs,
       retentionDays: config.retentionDays,
       thresholds: { diskPercent: config.alertDiskPercent, memoryPercent: config.alertMemoryPercent, loadMinutes: config.alertLoadMinutes },
     }, ctx.log);
     const netdata = new NetdataService(hosts, config.netdataUrl);
-    const hostsService = new HostsService({
-      db, hosts, audit, events, dataDir: ctx.core.dataDir,
-      onHostsChanged: async (hostId) => {
-        netdata.forget(hostId);
-        await metrics.restartHost(hostId);
-      },
-    });
+    // Samplers and the Netdata cache follow the host list (hosts are added and removed by the platform).
+    ctx.onClose(hosts.onChanged(async (hostId) => {
+      netdata.forget(hostId);
+      await metrics.restartHost(hostId);
+    }));
     const services = new ServicesService(hosts, audit, events, (hostName) => config.serviceAllowlistByHost?.[hostName] ?? config.serviceAllowlist);
-    const logs = new LogsService(hosts, services, () => fileLogSources(config), config.logTailMaxLines);
-    const overview = new OverviewService(db, hosts, metrics);
+    const logs = new LogsService(hosts, services, () => fileLogSources(config), config.logTailMaxLines, {
+      forHost: (hostId) => ctx.http.slipway.logSources.forHost(hostId),
+      // No log source may point into the panel's own files (keys, database).
+      deny: [ctx.core.dataDir],
+    });
+    const overview = new OverviewService(db, hosts, metrics, ctx.http.slipway.overview);
+    ctx.overview.count({ id: 'hosts', title: 'Hosts', permission: corePermissions['hosts.read'], count: async () => (await hosts.list()).length });
 
-    registerHostRoutes(ctx.http, hostsService, () => ssh.publicKey());
     registerServerRoutes(ctx.http, { metrics, netdata, overview, services, logs, hosts, maxQueuedLines: config.logClientQueueLines });
 
+    ctx.schedule('metrics-prune', 3_600_000, () => metrics.prune());
     ctx.onReady(async () => {
       await metrics.start();
-      void hostsService.detectAndStore(LOCAL_HOST_ID).catch((e: unknown) => ctx.log.warn({ err: e }, 'capability detection of the local host failed'));
     });
     ctx.onClose(async () => {
       await metrics.stop();
-      ssh.close();
     });
   },
 });

@@ -1,17 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { CoreTables } from '../../../server/src/db/schema.js';
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import { requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import { can, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
 import type { Alert } from './metrics/alerts.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import { serverPermissions } from './server.permissions.js';
 
-/** Other modules report their resource counts for the overview (`sites`: 12, `vps`: 3 …). */
-export type OverviewCounter = () => Promise<number>;
-const counters = new Map<string, { title: string; count: OverviewCounter }>();
-
-export function registerOverviewCount(moduleId: string, title: string, count: OverviewCounter): void {
-  counters.set(moduleId, { title, count });
+/** The app's dashboard counts (platform OverviewCounts), filled by every module through `ctx.overview.count`. */
+export interface ModuleCounts {
+  list(actor: Actor, can: (actor: Actor, permission: string) => boolean): Promise<{ id: string; module: string; title: string; count: number | null }[]>;
 }
 
 export interface SystemOverview {
@@ -28,7 +25,7 @@ export interface SystemOverview {
 }
 
 export class OverviewService {
-  constructor(private readonly db: Kysely<CoreTables>, private readonly hosts: HostRegistry, private readonly metrics: MetricsService) {}
+  constructor(private readonly db: Kysely<CoreTables>, private readonly hosts: HostRegistry, private readonly metrics: MetricsService, private readonly counts: ModuleCounts) {}
 
   async get(actor: Actor): Promise<SystemOverview> {
     requirePermission(actor, serverPermissions['metrics.read']);
@@ -53,9 +50,8 @@ export class OverviewService {
         metrics: s ? { cpuPercent: s.cpu.percent, cores: s.cpu.cores, load1: s.load.load1, memUsedPercent: s.memory.usedPercent, diskMaxUsedPercent: Math.max(0, ...s.disks.map((d) => d.usedPercent)), uptimeSeconds: s.uptimeSeconds } : null,
       };
     });
-    const modules = await Promise.all(
-      [...counters.entries()].map(async ([id, c]) => ({ id, title: c.title, count: await c.count().catch(() => null) })),
-    );
+    // Each count is what this actor may see (a tenant counts its own sites).
+    const modules = (await this.counts.list(actor, can)).map((c) => ({ id: c.id, title: c.title, count: c.count }));
     const jobRows = await this.db
       .selectFrom('jobs')
       .select((eb) => ['state', eb.fn.countAll<number>().as('n')])

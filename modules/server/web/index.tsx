@@ -4,9 +4,7 @@ import { ServerCard } from './ServerCard';
 /** The server module's pages: dashboard per host, hosts, services, logs. */
 export const serverWeb = defineWebModule({
   id: 'server',
-  title: 'Server',
   icon: icons.server,
-  navPermission: 'server.metrics.read',
   pages: [
     { path: '', component: () => import('./DashboardPage') },
     { path: 'hosts', component: () => import('./HostsPage') },
@@ -14,4 +12,6 @@ export const serverWeb = defineWebModule({
     { path: 'logs', component: () => import('./LogsPage') },
   ],
   dashboardCard: ServerCard,
+  // Netdata missing only means fewer charts: a banner, never in place of the pages.
+  whenNotReady: (status) => (status.status === 'unavailable' ? 'replace' : 'banner'),
 });

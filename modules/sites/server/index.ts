@@ -1,10 +1,32 @@
+import { findExecutable, defineEngine } from '../../../server/src/platform/engines/engine.js';
 import { defineModule } from '../../../server/src/platform/module.js';
-import { registerLogSources } from '../../server/server/index.js';
+import { ownerScope } from '../../../server/src/platform/rbac/permissions.js';
 import { defineSiteJobs } from './sites.jobs.js';
 import { sitesPermissions } from './sites.permissions.js';
 import { sitesMigrations, type SitesDb } from './sites.repo.js';
 import { registerSitesRoutes } from './sites.routes.js';
-import { SitesConfig, SitesService } from './sites.service.js';
+import { SitesConfig, SitesService, type SitesConfigT } from './sites.service.js';
+
+/**
+ * WordOps on the panel's own machine. Optional: without it the module is `degraded` (sites on
+ * remote WordOps hosts still work) and the console says so instead of "no sites yet".
+ * Looked up as a file (never run: `wo` has no cheap side-effect-free command).
+ */
+export const wordopsEngine = defineEngine<SitesConfigT>({
+  id: 'wordops',
+  title: 'WordOps',
+  optional: true,
+  probe: async ({ config }) => {
+    if (!config.hosts.split(',').map((h) => h.trim()).includes('local')) return { ok: true, version: 'not used on this host' };
+    const found = findExecutable(config.woBin, [config.woDir]);
+    if (found) return { ok: true };
+    return {
+      ok: false,
+      reason: `WordOps is not installed on this host (\`${config.woBin}\` not found in ${config.woDir} or on PATH)`,
+      fix: 'install WordOps on this machine (https://docs.wordops.net/getting-started/installation-guide/), or add a host that runs it under Server → Hosts and list it in SLIPWAY_SITES_HOSTS',
+    };
+  },
+});
 
 /** WordPress, PHP, HTML and proxy sites on WordOps hosts, with a certificate watch. */
 export const sitesModule = defineModule({
@@ -14,36 +36,38 @@ export const sitesModule = defineModule({
   permissions: sitesPermissions,
   navPermission: sitesPermissions.read,
   migrations: sitesMigrations,
+  engines: [wordopsEngine],
   register(ctx) {
+    const db = ctx.db as unknown as SitesDb;
     const sites = new SitesService({
-      db: ctx.db as unknown as SitesDb,
+      db,
       jobs: ctx.jobs,
       audit: ctx.audit,
       events: ctx.events,
       hosts: ctx.hosts,
       log: ctx.log,
       config: ctx.config,
+      core: ctx.core,
     });
     defineSiteJobs(ctx.jobs, sites);
     registerSitesRoutes(ctx.http, sites);
-    // Site logs appear in the server module's log viewer next to the host's own logs.
-    ctx.onClose(registerLogSources((hostId) => sites.logSources(hostId)));
+    // Site logs appear in the log viewer next to the host's own logs.
+    ctx.logSources.add((hostId) => sites.logSources(hostId));
+    ctx.overview.count({
+      id: 'sites', title: 'Sites', permission: sitesPermissions.read,
+      count: async (actor) => {
+        const owner = ownerScope(actor);
+        let q = db.selectFrom('sites_inventory').select((eb) => eb.fn.countAll<number>().as('n'));
+        if (owner !== undefined) q = q.where('owner_id', '=', owner);
+        return Number((await q.executeTakeFirst())?.n ?? 0);
+      },
+    });
 
-    const timers: NodeJS.Timeout[] = [];
-    const every = (ms: number, fn: () => Promise<unknown>) => {
-      if (ms <= 0) return;
-      const t = setInterval(() => void fn().catch((e: unknown) => ctx.log.warn({ err: e }, 'sites: background task failed')), ms);
-      t.unref();
-      timers.push(t);
-    };
+    ctx.schedule('inventory', ctx.config.refreshIntervalSeconds * 1000, () => sites.refreshAll(false));
+    ctx.schedule('certificates', ctx.config.certCheckIntervalHours * 3_600_000, () => sites.refreshAll(true));
     ctx.onReady(() => {
       // First a fast refresh so the list is filled, then the deep (certificates, disk) one.
       void sites.refreshAll(false).then(() => sites.refreshAll(true)).catch((e: unknown) => ctx.log.warn({ err: e }, 'sites: first refresh failed'));
-      every(ctx.config.refreshIntervalSeconds * 1000, () => sites.refreshAll(false));
-      every(ctx.config.certCheckIntervalHours * 3_600_000, () => sites.refreshAll(true));
-    });
-    ctx.onClose(() => {
-      for (const t of timers) clearInterval(t);
     });
   },
 });

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { ProcessRunner, StreamHandle } from '../../../server/src/infra/process-runner.js';
+import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { FileMissingError, HostFiles, type FollowEvents, type FollowHandle } from '../../../server/src/platform/hosts/host-files.js';
 import type { Domain } from './sites.schema.js';
 
 /** A path the panel itself derived (webroot from `wo site info`, cert dir from config): absolute, plain. */
@@ -12,9 +13,16 @@ export function assertSafePath(p: string): string {
 
 export type SiteLogKind = 'access' | 'error';
 
-/** WordOps links each site's nginx logs into <webroot>/logs (site_functions.py 113-121). */
-export function siteLogPath(webroot: string, kind: SiteLogKind): string {
-  return `${assertSafePath(webroot.replace(/\/+$/, ''))}/logs/${kind}.log`;
+/**
+ * nginx writes each site's logs to `/var/log/nginx/<domain>.access.log` and `.error.log`
+ * (WordOps templates/virtualconf.mustache 16-17, commit 804e909); WordOps only *links* them into
+ * `<webroot>/logs` (site_functions.py 121-128), and the webroot belongs to the site's own PHP
+ * (www-data), which can replace that link with one to any file. So the path is built from the
+ * validated domain under the configured log dir, never from the webroot.
+ */
+export function siteLogPath(nginxLogDir: string, domain: Domain, kind: SiteLogKind): string {
+  if (!/^[a-z0-9.-]+$/.test(domain) || domain.startsWith('.') || domain.includes('..')) throw new TypeError(`refusing domain ${JSON.stringify(domain)}`);
+  return `${assertSafePath(nginxLogDir.replace(/\/+$/, ''))}/${domain}.${kind}.log`;
 }
 
 export interface CertificateFacts {
@@ -27,13 +35,19 @@ export interface CertificateFacts {
 }
 
 /**
- * Files of a site on its host, read through the process runner (local or SSH) with coreutils:
- * disk use (`du`), the Let's Encrypt certificate (`cat`, parsed with node's X509Certificate) and
- * the site logs (`tail`). Every path is built here from validated parts, never taken from a request.
+ * Files of a site on its host, through the process runner (local or SSH): disk use (`du`), the
+ * Let's Encrypt certificate (`cat`, parsed with node's X509Certificate; /etc/letsencrypt is
+ * root's, and its live/ names are links into archive/ by design) and the site logs, read through
+ * the platform's host-files adapter (no-follow). Every path is built here from validated parts,
+ * never taken from a request.
  */
 export class SiteFiles {
-  constructor(private readonly run: ProcessRunner, private readonly certDir: string) {
+  private readonly logs: HostFiles;
+
+  constructor(private readonly run: ProcessRunner, private readonly certDir: string, private readonly nginxLogDir: string) {
     assertSafePath(certDir);
+    assertSafePath(nginxLogDir);
+    this.logs = new HostFiles(run, { roots: [nginxLogDir] });
   }
 
   async diskUsage(webroot: string): Promise<number | null> {
@@ -67,17 +81,16 @@ export class SiteFiles {
     return null;
   }
 
-  async tail(webroot: string, kind: SiteLogKind, lines: number): Promise<string[]> {
-    try {
-      const r = await this.run.exec('tail', ['-n', String(lines), '--', siteLogPath(webroot, kind)], { timeoutMs: 15_000 });
-      return r.stdout.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
-    } catch (e) {
-      if (e instanceof ExecError && e.reason === 'exit') return [];
+  /** The last `lines` lines of the site's log (no-follow read through the host-files adapter). */
+  async tail(domain: Domain, kind: SiteLogKind, lines: number): Promise<string[]> {
+    return this.logs.tail(siteLogPath(this.nginxLogDir, domain, kind), lines).catch((e: unknown) => {
+      if (e instanceof FileMissingError) return []; // nginx creates it on the first request
       throw e;
-    }
+    });
   }
 
-  follow(webroot: string, kind: SiteLogKind, lines: number, signal?: AbortSignal): StreamHandle {
-    return this.run.stream('tail', ['-n', String(lines), '-F', '--', siteLogPath(webroot, kind)], { signal });
+  /** The last `lines` lines, then new ones; a log that is a link is refused (422) before anything is sent. */
+  follow(domain: Domain, kind: SiteLogKind, lines: number, ev: FollowEvents): Promise<FollowHandle> {
+    return this.logs.follow(siteLogPath(this.nginxLogDir, domain, kind), lines, ev);
   }
 }

@@ -4,11 +4,12 @@ import {
   CACHE_TYPES, DnsProvider, DomainSchema, HostId, LETSENCRYPT_MODES, PHP_VERSIONS, SITE_TYPES, WpEmail, WpUser,
 } from './sites.schema.js';
 import type { SitesService } from './sites.service.js';
-import { WoCertificateError, type WoExecOptions, type WordOpsCli } from './wordops.cli.js';
+import { WoCertificateError, WoSiteExistsError, type WoExecOptions, type WordOpsCli } from './wordops.cli.js';
 
 const CreateJobInput = z.object({
   hostId: HostId,
   domain: DomainSchema,
+  /** For the record only: the owner is written (pending row) before the job runs, never by it. */
   ownerId: z.string().nullable(),
   options: z.object({
     type: z.enum(SITE_TYPES),
@@ -73,12 +74,23 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
           try {
             await woStep(ctx, sites, hostId, (cli) => cli.createSite(domain, options, exec(ctx)));
           } catch (e) {
-            // WordOps creates the site before issuing the certificate: record what exists.
-            const site = await sites.refreshSite(hostId, domain, { ownerId: ctx.input.ownerId, deep: true }).catch(() => undefined);
-            if (e instanceof WoCertificateError && site) {
-              ctx.log(`The site was created without SSL: ${e.message}`, 'warn');
-              await sites.alert(site, 'renewal_failed', null, `Let's Encrypt could not issue a certificate for ${domain}: ${e.message}`);
+            if (e instanceof WoCertificateError) {
+              // WordOps creates the site before issuing the certificate (site_create.py 545-655): the
+              // site is the one this job created, for the owner recorded before `wo` ran.
+              const site = await sites.refreshSite(hostId, domain, { deep: true, readyFor: ctx.job.id }).catch(() => undefined);
+              if (site) {
+                ctx.log(`The site was created without SSL: ${e.message}`, 'warn');
+                await sites.alert(site, 'renewal_failed', null, `Let's Encrypt could not issue a certificate for ${domain}: ${e.message}`);
+              }
+              throw e;
             }
+            // Any other failure: nobody becomes the owner of anything. "Already exists" means the site
+            // was there before this job (it belongs to whoever had it); a half-made site is recorded
+            // ownerless for an admin to clean up.
+            await sites.abandonCreate(hostId, domain, ctx.job.id);
+            const left = await sites.refreshSite(hostId, domain).catch(() => undefined);
+            if (e instanceof WoSiteExistsError) ctx.log(`${domain} already exists on the host; it was not assigned to you`, 'warn');
+            else if (left) ctx.log(`WordOps left ${domain} on the host after the failure; it is listed without an owner for an administrator to remove`, 'warn');
             throw e;
           }
         },
@@ -88,8 +100,9 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         idempotent: true,
         async run(ctx) {
           const { hostId, domain, options } = ctx.input;
-          const site = await sites.refreshSite(hostId, domain, { ownerId: ctx.input.ownerId, deep: true, hsts: options.letsencrypt !== 'off' ? options.hsts : null });
+          const site = await sites.refreshSite(hostId, domain, { deep: true, readyFor: ctx.job.id, hsts: options.letsencrypt !== 'off' ? options.hsts : null });
           ctx.log(site ? `Inventory: ${domain} is ${site.site_type}${site.cache_type ? ` ${site.cache_type}` : ''}, SSL ${site.ssl ? 'on' : 'off'}` : `Inventory: ${domain} not found after create`, 'info');
+          if (!site) await sites.abandonCreate(hostId, domain, ctx.job.id);
         },
       },
     ],

@@ -22,6 +22,12 @@ export interface SitesInventoryTable {
   db_name: string | null;
   disk_bytes: number | null;
   owner_id: string | null;
+  /**
+   * `pending`: recorded with its intended owner before `wo site create` ran (job `pending_job_id`),
+   * so a create orphaned by a crash is owned, never ownerless; `ready` once WordOps reports it.
+   */
+  state: 'pending' | 'ready';
+  pending_job_id: string | null;
   refreshed_at: number;
   created_at: number;
   updated_at: number;
@@ -117,6 +123,17 @@ export const sitesMigrations: Record<string, Migration> = {
       await db.schema.createIndex('sites_inventory_expiry').on('sites_inventory').column('ssl_expires_at').execute();
     },
   },
+  // Issue 9, finding 5 and 15: the owner is recorded before `wo site create` runs (a pending row).
+  sites_0003_pending: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('sites_inventory').addColumn('state', 'text', (c) => c.notNull().defaultTo('ready')).execute();
+      await db.schema.alterTable('sites_inventory').addColumn('pending_job_id', 'text').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('sites_inventory').dropColumn('pending_job_id').execute();
+      await db.schema.alterTable('sites_inventory').dropColumn('state').execute();
+    },
+  },
 };
 
 export function toSiteView(r: SitesInventoryTable): SiteViewT {
@@ -140,6 +157,7 @@ export function toSiteView(r: SitesInventoryTable): SiteViewT {
     databaseName: r.db_name,
     diskBytes: r.disk_bytes === null ? null : Number(r.disk_bytes),
     ownerId: r.owner_id,
+    state: r.state ?? 'ready',
     refreshedAt: Number(r.refreshed_at),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
@@ -159,7 +177,7 @@ const SORT_COLUMNS = {
 } as const;
 
 /** What a refresh learned about one site (everything but ownership and HSTS, which `wo` does not report). */
-export type ObservedSite = Omit<SitesInventoryTable, 'id' | 'owner_id' | 'hsts' | 'created_at' | 'updated_at' | 'refreshed_at'>;
+export type ObservedSite = Omit<SitesInventoryTable, 'id' | 'owner_id' | 'hsts' | 'state' | 'pending_job_id' | 'created_at' | 'updated_at' | 'refreshed_at'>;
 
 export class SitesRepo {
   constructor(private readonly db: SitesDb) {}
@@ -211,34 +229,78 @@ export class SitesRepo {
     return this.db.selectFrom('sites_inventory').selectAll().where('host_id', '=', hostId).execute();
   }
 
-  /** Inserts or updates one observed site; keeps owner and HSTS, which only the panel knows. */
+  /**
+   * Inserts or updates one observed site. Never changes the owner: a site found on a host is
+   * inserted ownerless, and an existing row keeps its owner (set only by `insertPending`, before
+   * `wo site create` runs). `readyFor`: the create job whose pending row this confirms.
+   */
   async upsert(
-    site: ObservedSite, at: number, extra: { ownerId?: string | null; hsts?: boolean | null } = {},
+    site: ObservedSite, at: number, extra: { hsts?: boolean | null; readyFor?: string } = {},
     known?: SitesInventoryTable | null,
   ): Promise<'inserted' | 'updated' | 'unchanged'> {
     const existing = known === undefined ? await this.get(site.host_id, site.domain) : known;
     if (existing) {
+      // (a null job id: the job started before the service recorded its id on the row)
+      const confirm = extra.readyFor !== undefined && existing.state === 'pending' && (existing.pending_job_id === extra.readyFor || existing.pending_job_id === null);
       const same = (Object.keys(site) as (keyof ObservedSite)[]).every((k) => String(site[k] ?? '') === String(existing[k] ?? ''))
         && (extra.hsts === undefined || (extra.hsts === null ? null : extra.hsts ? 1 : 0) === existing.hsts)
-        && (extra.ownerId === undefined || extra.ownerId === existing.owner_id);
+        && !confirm;
       // Nothing changed: skip the write (a refresh of 2,000 sites would otherwise commit 2,000 times).
       if (same) return 'unchanged';
       await this.db.updateTable('sites_inventory').set({
         ...site,
         ...(extra.hsts !== undefined ? { hsts: extra.hsts === null ? null : extra.hsts ? 1 : 0 } : {}),
-        ...(extra.ownerId !== undefined ? { owner_id: extra.ownerId } : {}),
+        ...(confirm ? { state: 'ready' as const, pending_job_id: null } : {}),
         refreshed_at: at,
         updated_at: at,
       }).where('id', '=', existing.id).execute();
     } else {
       await this.db.insertInto('sites_inventory').values({
-        id: newId(), ...site, owner_id: extra.ownerId ?? null,
+        id: newId(), ...site, owner_id: null, state: 'ready', pending_job_id: null,
         hsts: extra.hsts === undefined || extra.hsts === null ? null : extra.hsts ? 1 : 0,
         refreshed_at: at, created_at: at, updated_at: at,
       }).execute();
       return 'inserted';
     }
     return 'updated';
+  }
+
+  /**
+   * Records a site about to be created, with its intended owner, before `wo` runs. The unique
+   * (host, domain) key makes a second create of the same name fail here (returns false).
+   */
+  async insertPending(p: { host_id: string; domain: string; site_type: string; php_version: string | null; cache_type: string | null; owner_id: string | null }): Promise<boolean> {
+    const at = Date.now();
+    try {
+      await this.db.insertInto('sites_inventory').values({
+        id: newId(), ...p, enabled: 1, ssl: 0, ssl_provider: null, ssl_expires_at: null, ssl_days_left: null, ssl_checked_at: null, hsts: null,
+        webroot: null, db_name: null, disk_bytes: null, state: 'pending', pending_job_id: null, refreshed_at: at, created_at: at, updated_at: at,
+      }).execute();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async setPendingJob(hostId: string, domain: string, jobId: string): Promise<void> {
+    await this.db.updateTable('sites_inventory').set({ pending_job_id: jobId })
+      .where('host_id', '=', hostId).where('domain', '=', domain).where('state', '=', 'pending').execute();
+  }
+
+  /** Removes a pending row (a create that failed or never ran); a confirmed site is never touched. */
+  async removePending(hostId: string, domain: string, jobId?: string | null): Promise<boolean> {
+    let q = this.db.deleteFrom('sites_inventory').where('host_id', '=', hostId).where('domain', '=', domain).where('state', '=', 'pending');
+    if (jobId !== undefined) q = jobId === null ? q.where('pending_job_id', 'is', null) : q.where((eb) => eb.or([eb('pending_job_id', '=', jobId), eb('pending_job_id', 'is', null)]));
+    const r = await q.executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async markReady(id: string): Promise<void> {
+    await this.db.updateTable('sites_inventory').set({ state: 'ready', pending_job_id: null, updated_at: Date.now() }).where('id', '=', id).where('state', '=', 'pending').execute();
+  }
+
+  pendingOf(hostId: string): Promise<SitesInventoryTable[]> {
+    return this.db.selectFrom('sites_inventory').selectAll().where('host_id', '=', hostId).where('state', '=', 'pending').execute();
   }
 
   /** Marks sites a refresh found unchanged as seen now, in a few statements. */
@@ -254,19 +316,21 @@ export class SitesRepo {
       .where('host_id', '=', hostId).where('domain', '=', domain).execute();
   }
 
-  async remove(hostId: string, domain: string): Promise<void> {
-    await this.db.deleteFrom('sites_inventory').where('host_id', '=', hostId).where('domain', '=', domain).execute();
+  /** Removes a site WordOps no longer has (a pending row stays: its create may still be running). */
+  async remove(hostId: string, domain: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('sites_inventory').where('host_id', '=', hostId).where('domain', '=', domain).where('state', '=', 'ready').executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 
-  /** Removes sites of a host that `wo site list` no longer reports. */
-  async removeMissing(hostId: string, present: readonly string[]): Promise<number> {
+  /** Removes sites of a host that `wo site list` no longer reports (not pending ones); returns their domains. */
+  async removeMissing(hostId: string, present: readonly string[]): Promise<string[]> {
     const rows = await this.domainsOf(hostId);
     const keep = new Set(present);
-    const gone = rows.filter((r) => !keep.has(r.domain)).map((r) => r.id);
+    const gone = rows.filter((r) => !keep.has(r.domain) && r.state !== 'pending');
     for (let i = 0; i < gone.length; i += 500) {
-      await this.db.deleteFrom('sites_inventory').where('id', 'in', gone.slice(i, i + 500)).execute();
+      await this.db.deleteFrom('sites_inventory').where('id', 'in', gone.slice(i, i + 500).map((r) => r.id)).execute();
     }
-    return gone.length;
+    return gone.map((r) => r.domain);
   }
 
   // ---- certificate alerts ----

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { openSse } from '../../../server/src/http/sse.js';
+import { assertStreamCapacity, openSse } from '../../../server/src/http/sse.js';
 import { ErrorResponse, JobAccepted, JobSummary } from '../../../server/src/http/schemas.js';
 import type { HttpApp } from '../../../server/src/platform/module.js';
 import { sitesPermissions } from './sites.permissions.js';
@@ -65,25 +65,38 @@ export function registerSitesRoutes(app: HttpApp, sites: SitesService): void {
   }, async (req, reply) => {
     const { host, kind, lines, follow } = req.query;
     if (!follow) return { kind, lines: await sites.tailLogs(req.actor!, host, req.params.domain, kind, lines) };
-    const abort = new AbortController();
-    const handle = await sites.followLogs(req.actor!, host, req.params.domain, kind, lines, abort.signal);
-    const sse = openSse(req, reply);
-    sse.onClose(() => {
-      abort.abort();
-      handle.stop();
-    });
+    assertStreamCapacity(req);
+    // The follower starts (and a log that is a link is refused with 422) before the SSE response.
+    let sse: ReturnType<typeof openSse> | null = null;
+    const early: string[] = [];
     let seq = 0;
-    void (async () => {
-      try {
-        for await (const { line, stream } of handle.lines) {
-          if (stream !== 'stdout') continue; // tail's own notices ("file truncated") go to stderr
-          if (!sse.send({ id: ++seq, event: 'line', data: { line } })) await sse.drained();
-          if (sse.closed) break;
-        }
-      } finally {
-        if (!sse.closed) sse.close();
+    let skipped = 0;
+    const send = (line: string) => {
+      if (!sse) return void early.push(line);
+      if (sse.closed) return;
+      // A client that cannot keep up loses lines (counted, then said once), never the panel's memory.
+      if (skipped) return void skipped++;
+      if (!sse.send({ id: ++seq, event: 'line', data: { line } })) {
+        skipped = 1;
+        void sse.drained().then(() => {
+          if (sse && !sse.closed && skipped > 1) sse.send({ event: 'skipped', data: { count: skipped - 1 } });
+          skipped = 0;
+        });
       }
-    })();
+    };
+    const handle = await sites.followLogs(req.actor!, host, req.params.domain, kind, lines, {
+      onLines: (ls) => ls.forEach(send),
+      // rotation, truncation or a refused link: said as a notice, never as a log line
+      onNotice: (message) => void (sse && !sse.closed && sse.send({ event: 'notice', data: { message } })),
+    });
+    try {
+      sse = openSse(req, reply);
+    } catch (e) {
+      await handle.stop();
+      throw e;
+    }
+    sse.onClose(() => void handle.stop());
+    for (const l of early.splice(0)) send(l);
     return reply;
   });
 }

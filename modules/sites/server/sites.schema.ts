@@ -171,6 +171,8 @@ export const SiteView = z.object({
   databaseName: z.string().nullable(),
   diskBytes: z.number().nullable(),
   ownerId: z.string().nullable(),
+  /** `pending` while its create job runs (or after a crash interrupted it, until the next refresh settles it). */
+  state: z.enum(['pending', 'ready']),
   refreshedAt: z.number(),
   createdAt: z.number(),
   updatedAt: z.number(),

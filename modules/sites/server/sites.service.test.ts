@@ -59,7 +59,7 @@ describe('planUpdate', () => {
   const row = (o: Partial<SitesInventoryTable>): SitesInventoryTable => ({
     id: 'x', host_id: 'local', domain: 'a.example.com', site_type: 'wp', cache_type: 'wpfc', php_version: '8.2', enabled: 1, ssl: 0, ssl_provider: null,
     ssl_expires_at: null, ssl_days_left: null, ssl_checked_at: null, hsts: null, webroot: '/var/www/a.example.com', db_name: 'a', disk_bytes: null,
-    owner_id: null, refreshed_at: 0, created_at: 0, updated_at: 0, ...o,
+    owner_id: null, state: 'ready', pending_job_id: null, refreshed_at: 0, created_at: 0, updated_at: 0, ...o,
   });
 
   it('keeps only what differs, with what an undo needs', () => {

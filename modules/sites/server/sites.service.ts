@@ -1,13 +1,19 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { CoreTables } from '../../../server/src/db/schema.js';
 import { z } from 'zod';
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
 import { ConflictError, DomainRuleError, NotFoundError } from '../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
 import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { StreamHandle } from '../../../server/src/infra/process-runner.js';
+import type { FollowEvents, FollowHandle } from '../../../server/src/platform/hosts/host-files.js';
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
 import { ownerScope, requirePermission, SYSTEM_ACTOR, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import type { CoreConfig } from '../../../server/src/config.js';
+import { LOCAL_HOST_ID } from '../../../server/src/platform/hosts/host-registry.js';
+import { HostnameClaims, panelHostnames } from '../../../server/src/platform/names/hostname-claims.js';
+import { checkNetworkTarget, NetworkTargetRefusedError, parseAllowEntry, systemResolver, type Resolver } from '../../../server/src/platform/net/network-target.js';
 import { toAlertView, toSiteView, type SitesDb, SitesRepo, type SitesInventoryTable } from './sites.repo.js';
 import { sitesPermissions } from './sites.permissions.js';
 import {
@@ -15,7 +21,7 @@ import {
   type SiteViewT, type UpdateSiteInput, WP_TYPES,
 } from './sites.schema.js';
 import { SiteFiles, siteLogPath, type SiteLogKind } from './site-files.js';
-import { WordOpsCli, type WoSiteInfo } from './wordops.cli.js';
+import { WordOpsCli, WoSiteNotFoundError, type WoSiteInfo } from './wordops.cli.js';
 
 export const SitesConfig = z.object({
   /** The `wo` program name on each host. */
@@ -24,6 +30,11 @@ export const SitesConfig = z.object({
   woDir: z.string().regex(/^\/[A-Za-z0-9_.+/-]*$/).default('/usr/local/bin'),
   /** Where WordOps keeps live certificates (WOVar.wo_ssl_live). */
   certDir: z.string().regex(/^\/[A-Za-z0-9_.+/-]+$/).default('/etc/letsencrypt/live'),
+  /**
+   * Where nginx writes each site's logs: `<dir>/<domain>.access.log` and `.error.log`
+   * (WordOps' templates/virtualconf.mustache 16-17). Logs are read here, never through the webroot.
+   */
+  nginxLogDir: z.string().regex(/^\/[A-Za-z0-9_.+/-]+$/).refine((p) => !p.split('/').includes('..'), 'no ".."').default('/var/log/nginx'),
   /** Host ids that run WordOps (comma separated); hosts with the `wordops` capability are added. */
   hosts: z.string().regex(/^[A-Za-z0-9_.,-]*$/).default('local'),
   /** Background inventory refresh (`wo site list` + `wo site info`); 0 turns it off. */
@@ -32,6 +43,16 @@ export const SitesConfig = z.object({
   certCheckIntervalHours: z.coerce.number().min(0).max(24 * 7).default(24),
   certWarnDays: z.coerce.number().int().min(1).max(90).default(14),
   refreshConcurrency: z.coerce.number().int().min(1).max(32).default(4),
+  /**
+   * Backends non-admins may put behind a proxy site although they are private (comma separated:
+   * `10.0.0.5`, `10.0.0.0/24`, `10.0.0.5:8080`). Everything else private, loopback, link-local or
+   * metadata is refused for them (admins are not restricted).
+   */
+  proxyAllow: z.string().max(4000).default('').transform((v, ctx) => {
+    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+    for (const e of list) if (!parseAllowEntry(e)) ctx.addIssue({ code: 'custom', message: `not an address, CIDR or address:port: ${e}` });
+    return list;
+  }),
 });
 export type SitesConfigT = z.output<typeof SitesConfig>;
 
@@ -43,6 +64,10 @@ export interface SitesServiceDeps {
   hosts: HostRegistry;
   log: FastifyBaseLogger;
   config: SitesConfigT;
+  /** The panel's own settings: its public URL (a reserved hostname) and listen address (never a proxy target). */
+  core?: Pick<CoreConfig, 'publicUrl' | 'listen'>;
+  /** Resolves proxy targets (tests put an /etc/hosts-style table in front). */
+  resolve?: Resolver;
 }
 
 const DAY = 86_400_000;
@@ -69,8 +94,11 @@ export class SitesService {
   private readonly reportedMissing = new Set<string>();
   private readonly refreshing = new Map<string, { promise: Promise<RefreshReport>; deep: boolean }>();
 
+  readonly claims: HostnameClaims;
+
   constructor(private readonly deps: SitesServiceDeps) {
     this.repo = new SitesRepo(deps.db);
+    this.claims = new HostnameClaims(deps.db as unknown as Kysely<CoreTables>, { reserved: deps.core ? panelHostnames(deps.core) : [] });
   }
 
   async cli(hostId: string): Promise<WordOpsCli> {
@@ -78,7 +106,7 @@ export class SitesService {
   }
 
   async files(hostId: string): Promise<SiteFiles> {
-    return new SiteFiles(await this.deps.hosts.runner(hostId), this.deps.config.certDir);
+    return new SiteFiles(await this.deps.hosts.runner(hostId), this.deps.config.certDir, this.deps.config.nginxLogDir);
   }
 
   /** Hosts that run WordOps: configured ones plus those whose capabilities say so. */
@@ -136,25 +164,87 @@ export class SitesService {
     await this.deps.hosts.get(hostId);
   }
 
+  /**
+   * Queues `wo site create`. Before anything runs: the hostname is claimed for the caller (409
+   * `hostname_taken` when another owner has it, on any host), a proxy target is checked for
+   * non-admins (loopback, private, metadata and the panel itself are refused; the resolved
+   * address is what reaches WordOps), the site must not exist on the host (asked to `wo`, not
+   * only the inventory), and a pending row records the intended owner, so a create that a crash
+   * orphans is owned and pending, never ownerless.
+   */
   async create(actor: Actor, input: CreateSiteInput): Promise<JobView> {
     requirePermission(actor, sitesPermissions.create);
     await this.assertHost(input.host);
+    const resource = siteResource(input.host, input.domain);
     if (await this.repo.get(input.host, input.domain)) throw new ConflictError(`Site ${input.domain} already exists on ${input.host}`);
+    await this.claims.check(actor, input.domain);
     await this.assertNotBusy(input.host, input.domain);
     const { host, domain, ...options } = input;
-    const job = await this.deps.jobs.enqueue('sites.create', { hostId: host, domain, options, ownerId: actor.userId }, {
-      actor, resource: siteResource(host, domain),
-    });
+    if (options.proxy) options.proxy = await this.checkProxyTarget(actor, host, options.proxy);
+    await this.assertAbsentOnHost(host, domain);
+    await this.claims.claim(actor, domain, resource);
+    if (!await this.repo.insertPending({ host_id: host, domain, site_type: input.type, php_version: input.php ?? null, cache_type: input.cache ?? null, owner_id: actor.userId })) {
+      await this.claims.release(domain, resource);
+      throw new ConflictError(`Site ${domain} is already being created on ${host}`);
+    }
+    let job: JobView;
+    try {
+      job = await this.deps.jobs.enqueue('sites.create', { hostId: host, domain, options, ownerId: actor.userId }, { actor, resource });
+    } catch (e) {
+      await this.repo.removePending(host, domain, null);
+      await this.claims.release(domain, resource);
+      throw e;
+    }
+    await this.repo.setPendingJob(host, domain, job.id);
     await this.deps.audit.record({
       actor, action: 'sites.create', target: { type: 'site', id: `${host}:${domain}` }, outcome: 'success',
-      details: { jobId: job.id, type: input.type, php: input.php ?? null, cache: input.cache ?? null, letsencrypt: input.letsencrypt, hsts: input.hsts },
+      details: { jobId: job.id, type: input.type, php: input.php ?? null, cache: input.cache ?? null, letsencrypt: input.letsencrypt, hsts: input.hsts, proxy: options.proxy ?? null },
     });
     return job;
+  }
+
+  /** A site WordOps already has (created outside the panel, not refreshed yet) is never "created" again by someone else. */
+  private async assertAbsentOnHost(hostId: string, domain: Domain): Promise<void> {
+    try {
+      await (await this.cli(hostId)).siteInfo(domain);
+    } catch (e) {
+      if (e instanceof WoSiteNotFoundError) return;
+      if (e instanceof ExecError && e.isMissingProgram) throw new DomainRuleError(`WordOps is not installed on ${hostId}`, 'host_without_wordops');
+      throw e;
+    }
+    // It exists: record it (ownerless, for an admin to assign) and refuse.
+    await this.refreshSite(hostId, domain).catch(() => undefined);
+    throw new ConflictError(`Site ${domain} already exists on ${hostId}`);
+  }
+
+  /** Non-admins may only name public backends (or admin-allowed ones); the checked address is pinned. */
+  private async checkProxyTarget(actor: Actor, hostId: string, proxy: { host: string; port: number }): Promise<{ host: string; port: number }> {
+    const self = hostId === LOCAL_HOST_ID ? undefined : await this.remoteAddresses(hostId);
+    const checked = await checkNetworkTarget(actor, proxy.host, proxy.port, {
+      allow: this.deps.config.proxyAllow,
+      panelListen: this.deps.core?.listen,
+      ...(self ? { selfAddresses: self } : {}),
+      ...(this.deps.resolve ? { resolve: this.deps.resolve } : {}),
+    });
+    if (actor.role === 'admin') return proxy;
+    // WordOps' --proxy=host:port takes IPv4 (site_create.py splits on ':'); pin the checked address
+    // so a later DNS answer cannot move the backend somewhere private.
+    const v4 = checked.addresses.find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+    if (!v4) throw new NetworkTargetRefusedError(`${proxy.host}:${proxy.port}`, 'WordOps proxies to IPv4 backends only, and the name has no IPv4 address');
+    return { host: v4, port: proxy.port };
+  }
+
+  /** The remote host's own addresses (its services listen there): its SSH address, resolved. */
+  private async remoteAddresses(hostId: string): Promise<string[]> {
+    const h = await this.deps.hosts.get(hostId);
+    if (!h.address) return [];
+    return (this.deps.resolve ?? systemResolver)(h.address).catch(() => [h.address!]);
   }
 
   async update(actor: Actor, domain: Domain, input: UpdateSiteInput): Promise<JobView> {
     requirePermission(actor, sitesPermissions.update);
     const row = await this.visible(actor, input.host, domain);
+    if (row.state === 'pending') throw new ConflictError(`Site ${domain} is still being created`);
     const change = planUpdate(row, input);
     if (!Object.keys(change).length) throw new DomainRuleError(`Nothing to change: ${domain} already has these settings`, 'nothing_to_change');
     await this.assertNotBusy(input.host, domain);
@@ -174,6 +264,7 @@ export class SitesService {
     if (confirmed !== domain) throw new DomainRuleError(`Type the domain (${domain}) to confirm the deletion`, 'confirmation_mismatch');
     if (input.keepDatabase && input.keepFiles) throw new DomainRuleError('Keeping both the database and the files is not a deletion: disable the site instead', 'keep_both');
     const row = await this.visible(actor, input.host, domain);
+    if (row.state === 'pending') throw new ConflictError(`Site ${domain} is still being created; a refresh settles an interrupted create`);
     await this.assertNotBusy(input.host, domain);
     const job = await this.deps.jobs.enqueue('sites.delete', { hostId: input.host, domain, keepDatabase: input.keepDatabase, keepFiles: input.keepFiles }, {
       actor, resource: siteResource(input.host, domain),
@@ -195,7 +286,7 @@ export class SitesService {
         out.push(await this.refreshHost(host, deep));
       } catch (e) {
         // A host without WordOps is reported once, not every interval.
-        const missing = e instanceof ExecError && (e.reason === 'spawn' || e.exitCode === 127);
+        const missing = e instanceof ExecError && e.isMissingProgram;
         if (!missing || !this.reportedMissing.has(host)) this.deps.log.warn({ err: e, host }, missing ? 'sites: `wo` not found on this host' : 'sites: inventory refresh failed');
         if (missing) this.reportedMissing.add(host);
       }
@@ -239,26 +330,53 @@ export class SitesService {
       }
     });
     await this.repo.touch(hostId, unchanged, Date.now());
-    const removed = await this.repo.removeMissing(hostId, names);
+    const gone = await this.repo.removeMissing(hostId, names);
+    for (const d of gone) await this.claims.release(d, siteResource(hostId, d));
+    await this.settlePending(hostId, new Set(names));
     if (deep) await this.checkCertificates(hostId);
-    const report = { host: hostId, sites: names.length, removed, failed, durationMs: Date.now() - started };
+    const report = { host: hostId, sites: names.length, removed: gone.length, failed, durationMs: Date.now() - started };
     this.lastRefreshAt = Date.now();
     this.deps.events.publish({ type: 'sites.inventory_refreshed', resource: { type: 'host', id: hostId }, data: { ...report } });
     return report;
   }
 
-  /** Re-reads one site from `wo site info` (and its certificate and disk use when deep). */
+  /**
+   * A pending row whose create job is over (a crash interrupted it, or it failed without cleaning
+   * up): WordOps has the site → it is the one that job created for its recorded owner (the create
+   * checked it was absent first) → ready; WordOps does not → the row and its claim go.
+   */
+  private async settlePending(hostId: string, present: Set<string>): Promise<void> {
+    for (const row of await this.repo.pendingOf(hostId)) {
+      if (row.pending_job_id) {
+        const job = await this.deps.jobs.get(row.pending_job_id, SYSTEM_ACTOR).catch(() => null);
+        if (job && (job.state === 'queued' || job.state === 'running')) continue;
+      } else if (Date.now() - Number(row.created_at) < 60_000) continue; // its job is being queued
+      if (present.has(row.domain)) {
+        await this.repo.markReady(row.id);
+        await this.refreshSite(hostId, row.domain as Domain).catch(() => undefined);
+        this.deps.log.warn({ host: hostId, domain: row.domain, job: row.pending_job_id }, 'sites: an interrupted create left the site on the host; it is kept for its owner');
+      } else if (await this.repo.removePending(hostId, row.domain, row.pending_job_id)) {
+        await this.claims.release(row.domain, siteResource(hostId, row.domain));
+      }
+    }
+  }
+
+  /**
+   * Re-reads one site from `wo site info` (and its certificate and disk use when deep). Never sets
+   * an owner: a site found on the host is recorded ownerless; `readyFor` confirms the pending row
+   * of that create job.
+   */
   async refreshSite(
     hostId: string, domain: Domain,
-    opts: { deep?: boolean; cli?: WordOpsCli; ownerId?: string | null; hsts?: boolean | null; unchanged?: Domain[] } = {},
+    opts: { deep?: boolean; cli?: WordOpsCli; hsts?: boolean | null; unchanged?: Domain[]; readyFor?: string } = {},
   ): Promise<SitesInventoryTable | undefined> {
     const cli = opts.cli ?? await this.cli(hostId);
     let info: WoSiteInfo;
     try {
       info = await cli.siteInfo(domain);
     } catch (e) {
-      if ((e as Error).name === 'WoSiteNotFoundError') {
-        await this.repo.remove(hostId, domain);
+      if (e instanceof WoSiteNotFoundError) {
+        if (await this.repo.remove(hostId, domain)) await this.claims.release(domain, siteResource(hostId, domain));
         await this.repo.resolveAlerts(hostId, domain, ['expiring', 'expired', 'renewal_failed']);
         return undefined;
       }
@@ -286,7 +404,9 @@ export class SitesService {
       host_id: hostId, domain, site_type: info.type, cache_type: info.cache, php_version: info.php, enabled: info.enabled ? 1 : 0,
       ssl: info.ssl ? 1 : 0, ssl_provider: info.sslProvider, ssl_expires_at: expiresAt, ssl_days_left: daysLeft, ssl_checked_at: checkedAt,
       webroot: info.webroot, db_name: info.dbName, disk_bytes: diskBytes,
-    }, now, { ...(opts.ownerId !== undefined ? { ownerId: opts.ownerId } : {}), ...(opts.hsts !== undefined ? { hsts: opts.hsts } : {}) }, existing ?? null);
+    }, now, { ...(opts.hsts !== undefined ? { hsts: opts.hsts } : {}), ...(opts.readyFor !== undefined ? { readyFor: opts.readyFor } : {}) }, existing ?? null);
+    // What exists on a host holds its name (ownerless until someone owns it): nobody else claims it.
+    await this.claims.record(domain, existing?.owner_id ?? null, siteResource(hostId, domain)).catch(() => undefined);
     if (opts.unchanged) {
       // A bulk refresh: unchanged rows are touched together at its end; nobody reads the row.
       if (outcome === 'unchanged') opts.unchanged.push(domain);
@@ -294,6 +414,11 @@ export class SitesService {
     }
     if (outcome === 'unchanged') await this.repo.touch(hostId, [domain], now);
     return this.repo.get(hostId, domain);
+  }
+
+  /** A create failed: drop its pending row and claim (a site WordOps left half-made shows up ownerless for an admin). */
+  async abandonCreate(hostId: string, domain: Domain, jobId: string): Promise<void> {
+    if (await this.repo.removePending(hostId, domain, jobId)) await this.claims.release(domain, siteResource(hostId, domain));
   }
 
   // ---- certificate watch (WordOps itself warns nobody: WordOps issue #698) ----
@@ -335,40 +460,43 @@ export class SitesService {
 
   // ---- logs ----
 
-  private async logTarget(actor: Actor, hostId: string, domain: Domain): Promise<{ files: SiteFiles; webroot: string }> {
+  private async logTarget(actor: Actor, hostId: string, domain: Domain): Promise<SiteFiles> {
     requirePermission(actor, sitesPermissions.logs);
     const row = await this.visible(actor, hostId, domain);
-    if (!row.webroot) throw new DomainRuleError(`${domain} has no webroot (its files were deleted)`, 'no_webroot');
-    return { files: await this.files(hostId), webroot: row.webroot };
+    if (row.state === 'pending') throw new DomainRuleError(`${domain} is still being created`, 'site_pending');
+    return this.files(hostId);
   }
 
   /**
-   * Each site's access and error log as log sources of the server module's viewer. Paths come from
-   * the inventory (`wo site info`), never from a request; a webroot that is not a plain path is skipped.
+   * Each site's access and error log as log sources of the server module's viewer: nginx's own
+   * files under the configured log dir, built from the domain (never the webroot, which the site's
+   * PHP controls). The viewer reads them with no-follow semantics under that root.
    */
-  async logSources(hostId: string): Promise<{ id: string; title: string; path: string }[]> {
-    const out: { id: string; title: string; path: string }[] = [];
-    for (const site of await this.repo.withWebroot(hostId)) {
+  async logSources(hostId: string): Promise<{ id: string; title: string; path: string; root: string }[]> {
+    const out: { id: string; title: string; path: string; root: string }[] = [];
+    const root = this.deps.config.nginxLogDir.replace(/\/+$/, '');
+    for (const site of await this.repo.domainsOf(hostId)) {
+      if (site.state === 'pending') continue;
       for (const kind of ['access', 'error'] as const) {
         try {
-          out.push({ id: `site-${site.domain}-${kind}`, title: `${site.domain} ${kind} log`, path: siteLogPath(site.webroot!, kind) });
+          out.push({ id: `site-${site.domain}-${kind}`, title: `${site.domain} ${kind} log`, path: siteLogPath(root, site.domain as Domain, kind), root });
         } catch {
-          this.deps.log.warn({ domain: site.domain }, 'sites: webroot is not a plain path; its logs are not offered');
+          this.deps.log.warn({ domain: site.domain }, 'sites: domain is not a plain name; its logs are not offered');
         }
       }
     }
-    return out;
+    return out.sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** The last `lines` lines, then new ones as they are written (`tail -F`, survives log rotation). */
-  async followLogs(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind, lines: number, signal: AbortSignal): Promise<StreamHandle> {
-    const { files, webroot } = await this.logTarget(actor, hostId, domain);
-    return files.follow(webroot, kind, lines, signal);
+  /** The last `lines` lines, then new ones as they are written (survives log rotation, never follows a link). */
+  async followLogs(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind, lines: number, ev: FollowEvents): Promise<FollowHandle> {
+    const files = await this.logTarget(actor, hostId, domain);
+    return files.follow(domain, kind, lines, ev);
   }
 
   async tailLogs(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind, lines: number): Promise<string[]> {
-    const { files, webroot } = await this.logTarget(actor, hostId, domain);
-    return files.tail(webroot, kind, lines);
+    const files = await this.logTarget(actor, hostId, domain);
+    return files.tail(domain, kind, lines);
   }
 }
 

@@ -31,6 +31,7 @@ describe('sites over SSH', () => {
         SLIPWAY_SITES_HOSTS: HOST,
         SLIPWAY_SITES_WO_DIR: fake.dir,
         SLIPWAY_SITES_CERT_DIR: fake.certDir,
+        SLIPWAY_SITES_NGINX_LOG_DIR: fake.nginxLogDir,
         SLIPWAY_SITES_REFRESH_INTERVAL_SECONDS: '0',
         SLIPWAY_SITES_CERT_CHECK_INTERVAL_HOURS: '0',
       },

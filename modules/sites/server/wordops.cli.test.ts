@@ -4,11 +4,58 @@ import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js'
 import { parseDomain } from './sites.schema.js';
 import { createFakeWo, type FakeWo } from './test-fixtures/fake-wo.js';
 import {
-  classifyFailure, cleanLine, parseSiteInfo, WoCertificateError, WoInvalidOptionsError, WoNoChangeError, WordOpsCli,
+  classifyFailure, cleanLine, parseSiteInfo, redactLine, WoCertificateError, WoInvalidOptionsError, WoNoChangeError, WordOpsCli,
   WoSiteExistsError, WoSiteNotFoundError,
 } from './wordops.cli.js';
 
 const d = (s: string) => parseDomain(s);
+
+describe('redaction of secrets in wo output (by pattern)', () => {
+  const secret = 'S3cr3t-Value_42';
+  it.each([
+    ['WordPress admin password : %s', 'WordPress admin password : [redacted]'],
+    ['HTTP Auth Password : %s', 'HTTP Auth Password : [redacted]'],
+    ['HTTP Auth User Name: WordOps\tHTTP Auth Password : %s', 'HTTP Auth User Name: WordOps\tHTTP Auth Password : [redacted]'],
+    ['DB_PASS\t\t\t %s', 'DB_PASS\t\t\t [redacted]'],
+    ['DB_PASSWORD=%s', 'DB_PASSWORD=[redacted]'],
+    ['MYSQL_ROOT_PASSWORD = %s', 'MYSQL_ROOT_PASSWORD = [redacted]'],
+    ['wo_db_pass: %s', 'wo_db_pass: [redacted]'],
+    ['passwd=%s', 'passwd=[redacted]'],
+    ['api_key=%s', 'api_key=[redacted]'],
+    ['Secret Key : %s', 'Secret Key : [redacted]'],
+    ['X-Auth-Token: %s', 'X-Auth-Token: [redacted]'],
+    ['"password": "%s"', '"password": [redacted]'],
+    ['{"dbpass":"%s"}', '{"dbpass":[redacted]'],
+    ['see http://example.com/cb?token=%s', 'see http://example.com/cb?token=[redacted]'],
+    ['  Admin PASSWORD:%s', '  Admin PASSWORD:[redacted]'],
+  ])('redacts %j', (template, expected) => {
+    const out = redactLine(template.replace('%s', secret));
+    expect(out).toBe(expected);
+    expect(out).not.toContain(secret);
+  });
+
+  it('keeps ordinary WordOps lines', () => {
+    for (const l of [
+      'WordPress admin user : admin', 'Successfully created site http://passport.example.com', 'Configure redis-cache:\thttp://a.example.com/wp-admin/options-general.php?page=redis-cache',
+      'Nginx-Helper configuration :\thttp://a.example.com/wp-admin/options-general.php?page=nginx', 'Issuing SSL cert with acme.sh    [OK]', 'access_log\t\t /var/www/a/logs/access.log',
+      'HTTP Auth User Name: WordOps',
+    ]) expect(redactLine(l), l).toBe(l);
+  });
+
+  it('property: for any key spelling with a secret word and any value, the value never survives', () => {
+    const words = ['pass', 'Password', 'PASSWD', 'secret', 'Token', 'key', 'ApiKey', 'db_pass', 'root-password', 'auth token'];
+    const seps = [':', ' : ', '=', ' = ', ':\t'];
+    const prefixes = ['', '  ', 'Info ', 'x,', '[', '{"'];
+    for (let i = 0; i < 500; i++) {
+      const pick = <T,>(a: T[]) => a[Math.floor(Math.random() * a.length)]!;
+      const value = `v${Math.random().toString(36).slice(2)}${pick(['', '!#%', ' with spaces', '"quoted"'])}`;
+      const key = `${pick(['', 'HTTP ', 'mysql_', 'X-'])}${pick(words)}${pick(['', '_1', 'word'])}`;
+      const quote = pick(['', '"']);
+      const line = `${pick(prefixes)}${quote}${key}${quote}${pick(seps)}${value}`;
+      expect(redactLine(line), line).not.toContain(value.trim());
+    }
+  });
+});
 
 describe('WordOps output parsing', () => {
   it('strips colours and keeps the last state of a \\r-rewritten progress line', () => {

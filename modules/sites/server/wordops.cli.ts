@@ -22,10 +22,24 @@ export function stripAnsi(text: string): string {
   return text.split('\n').map(cleanLine).join('\n');
 }
 
-/** Lines that carry secrets WordOps prints (generated WordPress password, DB password). */
-const SECRET_LINE = /^(\s*WordPress admin password\s*:\s*|DB_PASS\s+)(.*)$/;
+/**
+ * Secrets WordOps prints: `WordPress admin password : …` (site_create.py 534), `HTTP Auth
+ * Password : …` on a fresh stack (stack_pref.py 398-404), `DB_PASS\t\t\t …` in `wo site info`,
+ * and whatever a future version adds. Redacted by pattern, not by known message: any `key : value`
+ * or `key=value` whose key contains pass/passwd/password/secret/token/key (any case, also inside
+ * DB_PASSWORD, api_key, X-Auth-Token …) keeps its key and loses its value, as does a tab-separated
+ * `wo site info` field of such a key. Over-redacting (`Test passed: 3`) is the accepted cost.
+ */
+const SECRET_WORD = '(?:pass|secret|token|key)';
+const TAB_FIELD = new RegExp(`^(\\s*[A-Za-z_ -]*${SECRET_WORD}[A-Za-z_ -]*\\t+\\s*)(\\S.*)$`, 'i');
+const KEY_VALUE = new RegExp(`((?:^|[\\s,;{(\\["'?&/])["']?[A-Za-z0-9_ .-]*?${SECRET_WORD}[A-Za-z0-9_.-]*["']?\\s*[:=]\\s*)(\\S.*)$`, 'i');
 export function redactLine(line: string): string {
-  return line.replace(SECRET_LINE, (_m, head: string) => `${head}[redacted]`);
+  return line.replace(TAB_FIELD, '$1[redacted]').replace(KEY_VALUE, '$1[redacted]');
+}
+
+/** Every line of a text through `redactLine` (error messages, captured output). */
+export function redactText(text: string): string {
+  return text.split('\n').map(redactLine).join('\n');
 }
 
 export interface WoSiteInfo {
@@ -127,7 +141,8 @@ const FAILURES: [RegExp, new (m: string, a: readonly string[], c: number | null,
  * (site_update.py 285-288 returns 1 from a helper whose result is ignored): the output decides.
  */
 export function classifyFailure(argv: readonly string[], exitCode: number, output: string): WordOpsError | null {
-  const text = stripAnsi(output);
+  // What becomes a job's error and an API message is redacted like the live log.
+  const text = redactText(stripAnsi(output));
   for (const [re, Cls] of FAILURES) {
     const m = re.exec(text);
     if (m) return new Cls(summarize(text, m.index), argv, exitCode, text);
@@ -265,7 +280,7 @@ export class WordOpsCli {
       });
     } catch (e) {
       if (e instanceof ExecError && e.reason === 'exit') {
-        throw new WoCommandFailedError(e.message, e.argv, e.exitCode, e.stderr);
+        throw new WoCommandFailedError(redactText(e.message), e.argv, e.exitCode, redactText(e.stderr));
       }
       throw e;
     }

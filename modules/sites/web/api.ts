@@ -38,6 +38,8 @@ export interface Site {
   databaseName: string | null;
   diskBytes: number | null;
   ownerId: string | null;
+  /** `pending` while its create job runs (the owner is recorded before `wo` does anything). */
+  state: 'pending' | 'ready';
   refreshedAt: number;
   createdAt: number;
   updatedAt: number;

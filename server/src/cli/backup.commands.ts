@@ -26,6 +26,7 @@ export function registerBackupCommands(program: Command): void {
         const rows = Object.values(r.manifest.database.tables).reduce((a, b) => a + b, 0);
         process.stdout.write(
           `Backup written to ${r.out} (${formatBytes(r.bytes)}, ${r.manifest.database.dialect}, ${rows} rows in ${Object.keys(r.manifest.database.tables).length} tables, ${r.manifest.files.length} files) in ${Date.now() - started} ms.\n` +
+            (r.manifest.auditHead ? `Audit head at backup time: ${r.manifest.auditHead} (check later with: slipway audit verify --head ${r.manifest.auditHead})\n` : '') +
             'It contains the panel\'s secrets and SSH key: store it encrypted.\n',
         );
       }),

@@ -3,11 +3,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { migrate, openDatabase, type Database, type NamedMigrations } from '../db/database.js';
 import type { ModuleDefinition } from '../platform/module.js';
-import { AuditLog } from '../platform/audit/audit.service.js';
+import path from 'node:path';
+import { AUDIT_HEAD_FILE, AuditLog } from '../platform/audit/audit.service.js';
 import { createAuth, type AuthServices } from '../platform/auth/index.js';
 import { EventBus } from '../platform/events/event-bus.js';
 import { SYSTEM_ACTOR, type Actor } from '../platform/rbac/permissions.js';
-import { loadOrCreateSecrets } from '../platform/secrets.js';
+import { auditChainKey, loadOrCreateSecrets, type Secrets } from '../platform/secrets.js';
 
 /** Who the audit log names for changes made on the command line. */
 export const CLI_ACTOR: Actor = { ...SYSTEM_ACTOR, username: 'cli' };
@@ -23,6 +24,11 @@ export async function moduleMigrations(): Promise<NamedMigrations> {
 
 export async function cliConfig(env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   return loadConfig(env, (await enabledModules()).map((m) => m.id));
+}
+
+/** The audit log as the panel opens it: keyed chain, head published to the data dir's head file. */
+export function cliAuditLog(database: Database, secrets: Secrets, dataDir: string, log?: FastifyBaseLogger, events?: EventBus): AuditLog {
+  return new AuditLog(database.db, database.dialect, events, { key: auditChainKey(secrets), headFile: path.join(dataDir, AUDIT_HEAD_FILE), log });
 }
 
 export interface CliContext {
@@ -44,8 +50,8 @@ export async function openCliContext(env: NodeJS.ProcessEnv = process.env): Prom
     await migrate(database.db, await moduleMigrations());
     const secrets = loadOrCreateSecrets(config.core.dataDir);
     const events = new EventBus();
-    const audit = new AuditLog(database.db, database.dialect, events);
     const log = pino({ level: 'warn' }, pino.destination(2)) as unknown as FastifyBaseLogger;
+    const audit = cliAuditLog(database, secrets, config.core.dataDir, log);
     const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log });
     return { config, database, audit, auth, close: () => database.close() };
   } catch (e) {

@@ -1,9 +1,14 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { coreMigrations, defaultSqlitePath, isPostgresUrl, openDatabase } from '../db/database.js';
 import { SECRETS_FILE } from '../platform/secrets.js';
+import pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { resolveModuleConfigs } from '../app.js';
+import type { LoadedConfig } from '../config.js';
+import { LocalProcessRunner } from '../infra/process-runner.js';
+import { ModuleRuntime, type ModuleStatusView } from '../platform/engines/module-status.js';
 import { cliConfig, moduleMigrations } from './context.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'missing' | 'fail';
@@ -30,29 +35,6 @@ export function findExecutable(name: string, envPath = process.env.PATH ?? ''): 
     }
   }
   return null;
-}
-
-function httpGet(opts: http.RequestOptions, timeoutMs = 1500): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ ...opts, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c.length + body.length < 65536 ? c : ''));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
-}
-
-async function httpCheck(name: string, opts: http.RequestOptions, what: string, hint: string, parse?: (body: string) => string): Promise<Check> {
-  try {
-    const r = await httpGet(opts);
-    if (r.status >= 200 && r.status < 300) return { name, status: 'ok', detail: parse ? parse(r.body) : `${what} answers` };
-    return { name, status: 'fail', detail: `${what} answered HTTP ${r.status}`, hint };
-  } catch (e) {
-    return { name, status: 'missing', detail: `${what}: ${(e as Error).message}`, hint };
-  }
 }
 
 function binaryCheck(name: string, binary: string, hint: string): Check {
@@ -126,21 +108,53 @@ async function databaseCheck(url: string | undefined, dataDir: string): Promise<
   }
 }
 
+/** Engine ids shown under the names operators know. */
+const ENGINE_CHECK_NAMES: Record<string, string> = { caddy: 'caddy admin', wordops: 'wo' };
+
+/**
+ * The enabled modules' engines probed exactly as the panel probes them (same config, same probes),
+ * one row per engine and one per module with its status: ready, degraded or unavailable.
+ */
+export async function moduleStatuses(config: LoadedConfig): Promise<ModuleStatusView[]> {
+  const { enabledModules } = await import('../modules.js');
+  const mods = enabledModules(config.core.modules);
+  const configs = resolveModuleConfigs(mods, config);
+  const log = pino({ level: 'silent' }) as unknown as FastifyBaseLogger;
+  const runtime = new ModuleRuntime({ retryMs: config.core.engineRetryMs, recheckMs: config.core.engineRecheckMs, log });
+  const runner = new LocalProcessRunner();
+  for (const m of mods) {
+    runtime.add({
+      id: m.id, title: m.title, navPermission: m.navPermission, engines: (m.engines ?? []) as never[],
+      probeContext: { config: configs.get(m.id), core: config.core, runner, timeoutMs: config.core.engineProbeTimeoutMs },
+      activate: async () => {},
+    });
+  }
+  await runtime.start(false);
+  return runtime.list();
+}
+
+async function moduleChecks(config: LoadedConfig): Promise<{ engines: Check[]; modules: Check[] }> {
+  const statuses = await moduleStatuses(config);
+  const engines: Check[] = statuses.flatMap((m) => m.engines.map((e): Check => ({
+    name: ENGINE_CHECK_NAMES[e.id] ?? e.id,
+    status: e.ok ? 'ok' : 'missing',
+    detail: e.ok ? `${e.title}${e.version ? ` ${e.version}` : ' answers'}` : `${e.reason ?? `${e.title} is not available`}${e.optional ? ' (optional)' : ''}`,
+    ...(e.ok || !e.fix ? {} : { hint: `${e.fix} (${m.id} module)` }),
+  })));
+  const modules: Check[] = statuses.map((m) => ({
+    name: `module ${m.id}`,
+    status: m.status === 'ready' ? 'ok' : m.status === 'degraded' ? 'warn' : 'missing',
+    detail: `${m.status}${m.reason ? `: ${m.reason}` : ''}`,
+    ...(m.fix ? { hint: m.fix } : {}),
+  }));
+  return { engines, modules };
+}
+
 /** Everything the panel and its modules depend on, local checks only (no remote hosts). */
 export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<Check[]> {
   const config = await cliConfig(env);
   const { dataDir, databaseUrl } = config.core;
-  const dockerSocket = env.DOCKER_HOST?.startsWith('unix://') ? env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
-  const engines = await Promise.all([
-    existsSync(dockerSocket)
-      ? httpCheck('docker', { socketPath: dockerSocket, path: '/version' }, `Docker at ${dockerSocket}`, 'start dockerd; the user needs access to the socket', (b) => {
-          const v = JSON.parse(b) as { Version?: string; ApiVersion?: string };
-          return `Docker ${v.Version} (API ${v.ApiVersion}) at ${dockerSocket}`;
-        })
-      : Promise.resolve<Check>({ name: 'docker', status: 'missing', detail: `no socket at ${dockerSocket}`, hint: 'apt-get install docker.io (containers module)' }),
-    httpCheck('caddy admin', { host: '127.0.0.1', port: 2019, path: '/config/' }, 'Caddy admin API at 127.0.0.1:2019', 'apt-get install caddy; run `caddy run` (containers wake-on-request proxy)'),
-    httpCheck('netdata', { host: '127.0.0.1', port: 19999, path: '/api/v1/info' }, 'Netdata at 127.0.0.1:19999', 'optional: apt-get install netdata for richer metrics', (b) => `Netdata ${(JSON.parse(b) as { version?: string }).version ?? ''} at 127.0.0.1:19999`),
-  ]);
+  const { engines, modules } = await moduleChecks(config);
   const systemd: Check = existsSync('/run/systemd/system')
     ? { name: 'systemd', status: 'ok', detail: 'systemd is PID 1' }
     : findExecutable('systemctl')
@@ -151,10 +165,10 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<C
     ...dataDirCheck(dataDir),
     ...(await databaseCheck(databaseUrl, dataDir)),
     ...engines,
+    ...modules,
     binaryCheck('virsh', 'virsh', 'apt-get install libvirt-clients libvirt-daemon-system qemu-system-x86 (vps module)'),
     binaryCheck('tgtadm', 'tgtadm', 'apt-get install tgt (netboot iSCSI targets)'),
     systemd,
-    binaryCheck('wo', 'wo', 'install WordOps (sites module): https://wordops.net'),
     binaryCheck('dokku', 'dokku', 'install Dokku (apps module): https://dokku.com'),
     binaryCheck('chromium', 'chromium', 'apt-get install chromium (browser tests and screenshots)'),
     binaryCheck('ssh-keygen', 'ssh-keygen', 'apt-get install openssh-client (remote hosts)'),

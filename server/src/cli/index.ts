@@ -11,15 +11,15 @@ export function registerCommands(program: Command): void {
     .description('Apply pending database migrations (core and every enabled module) and exit')
     .action(
       action(async () => {
-        const { CLI_ACTOR, cliConfig, moduleMigrations } = await load.context();
+        const { CLI_ACTOR, cliAuditLog, cliConfig, moduleMigrations } = await load.context();
         const { migrate, openDatabase } = await load.database();
         const config = await cliConfig();
         const database = openDatabase({ url: config.core.databaseUrl, dataDir: config.core.dataDir });
         try {
           const applied = await migrate(database.db, await moduleMigrations());
           if (applied.length) {
-            const { AuditLog } = await import('../platform/audit/audit.service.js');
-            await new AuditLog(database.db, database.dialect).record({ actor: CLI_ACTOR, action: 'panel.migrate', details: { applied } });
+            const { loadOrCreateSecrets } = await import('../platform/secrets.js');
+            await cliAuditLog(database, loadOrCreateSecrets(config.core.dataDir), config.core.dataDir).record({ actor: CLI_ACTOR, action: 'panel.migrate', details: { applied } });
           }
           process.stdout.write(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}\n` : 'Database is up to date.\n');
         } finally {

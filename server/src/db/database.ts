@@ -4,6 +4,8 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { coreMigration } from './migrations/0001_core.js';
+import { securityMigration } from './migrations/0002_security.js';
+import { hostnameClaimsMigration } from './migrations/0003_hostname_claims.js';
 import type { CoreTables } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -58,6 +60,8 @@ export type NamedMigrations = Record<string, Migration>;
 
 export const coreMigrations: NamedMigrations = {
   '0001_core': coreMigration,
+  '0002_security': securityMigration,
+  '0003_hostname_claims': hostnameClaimsMigration,
 };
 
 /** Applies core migrations, then every module's (names are prefixed with the module id). */

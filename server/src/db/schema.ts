@@ -82,7 +82,15 @@ export interface AuditLogTable {
   details: string | null;
   prev_hash: string;
   hash: string;
+  /** Hash scheme: 1 = SHA-256 (entries from before 0002_security), 2 = HMAC-SHA256 with the audit key. */
+  chain: number;
 }
+
+/** Single-use sign-in challenges (the mfaToken's jti). */
+export interface AuthChallengesTable { id: string; user_id: string; purpose: string; created_at: number; expires_at: number; used_at: number | null }
+
+/** Which owner claims a hostname (migration 0003); see platform/names/hostname-claims.ts. */
+export interface HostnameClaimsTable { hostname: string; owner_id: string | null; resources: string; created_at: number; updated_at: number }
 
 export interface JobsTable {
   id: string;
@@ -138,7 +146,9 @@ export interface CoreTables {
   ssh_keys: SshKeysTable;
   login_throttle: LoginThrottleTable;
   audit_log: AuditLogTable;
+  auth_challenges: AuthChallengesTable;
   jobs: JobsTable;
   job_logs: JobLogsTable;
   hosts: HostsTable;
+  hostname_claims: HostnameClaimsTable;
 }

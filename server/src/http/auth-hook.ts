@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { ForbiddenError, UnauthorizedError } from '../platform/errors.js';
+import type { ProxyGuard } from '../platform/auth/proxy-guard.js';
+import type { StreamRegistry } from '../platform/events/stream-registry.js';
 import { requirePermission, type Actor } from '../platform/rbac/permissions.js';
 
 /** Turns a request's credentials (Bearer JWT, API token, WebSocket subprotocol) into an actor. */
@@ -24,7 +27,42 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every registered route with its access rule (the route-table test walks it). */
     routeTable: RouteEntry[];
+    /** Live SSE and WebSocket streams by session/token: closed on revocation, capped per user. */
+    streams: StreamRegistry | null;
   }
+}
+
+/** The actor of an upgrade request, kept on the raw request for the WebSocket `connection` event. */
+const kActor = Symbol('slipway.actor');
+/** WebSocket close codes: 4401 the credentials behind the stream were revoked, 4429 too many streams. */
+export const WS_CLOSE_REVOKED = 4401;
+export const WS_CLOSE_TOO_MANY = 4429;
+
+/**
+ * Registers every WebSocket the panel accepts with the stream registry, under the session or API
+ * token that opened it (the actor the auth hook authenticated), so revocation closes it.
+ */
+function trackWebSockets(app: FastifyInstance, streams: StreamRegistry): void {
+  const wss = (app as unknown as { websocketServer?: WebSocketServer }).websocketServer;
+  if (!wss) return;
+  wss.on('connection', (socket: WebSocket, raw: { [kActor]?: Actor; url?: string }) => {
+    const actor = raw[kActor];
+    if (!actor) return;
+    let unregister: () => void;
+    try {
+      unregister = streams.register(actor, {
+        close(reason) {
+          if (socket.readyState === socket.OPEN) socket.close(WS_CLOSE_REVOKED, reason.slice(0, 100));
+          // A client that does not answer the close frame is cut off; nothing more is sent meanwhile.
+          setTimeout(() => socket.terminate(), 2000).unref();
+        },
+      }, raw.url?.split('?')[0] ?? '');
+    } catch {
+      socket.close(WS_CLOSE_TOO_MANY, 'too many live streams');
+      return;
+    }
+    socket.once('close', unregister);
+  });
 }
 
 /** Browsers cannot set headers on a WebSocket: the token travels as a subprotocol `bearer.<token>`. */
@@ -45,9 +83,26 @@ export function bearerFromRequest(req: FastifyRequest): string | null {
  * a route without one fails at start-up, so nothing is left open by accident. Checked here for every
  * request, HTTP, SSE and WebSocket alike, before the handler runs.
  */
-export function installAuthHook(app: FastifyInstance, authenticator: Authenticator): void {
+export interface AuthHookOptions {
+  /** Registers every stream under its session/token (closed on revocation, capped per user). */
+  streams?: StreamRegistry | null;
+  /** Refuses proxied requests the panel cannot attribute (SLIPWAY_TRUST_PROXY unset). */
+  proxyGuard?: ProxyGuard | null;
+}
+
+export function installAuthHook(app: FastifyInstance, authenticator: Authenticator, opts: AuthHookOptions = {}): void {
+  const streams = opts.streams ?? null;
+  const proxyGuard = opts.proxyGuard ?? null;
   const table: RouteEntry[] = [];
   app.decorate('routeTable', table);
+  app.decorate('streams', streams);
+  if (streams) {
+    trackWebSockets(app, streams);
+    // Before the server waits for open connections: live streams would keep it from closing.
+    app.addHook('preClose', async () => {
+      streams.closeAll('shutdown');
+    });
+  }
   app.addHook('onRoute', (route) => {
     const c = route.config ?? {};
     if (route.method === 'HEAD' || route.url.startsWith('/api/docs')) return;
@@ -60,7 +115,8 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
   });
 
   app.decorateRequest('actor', null as unknown as Actor);
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
+    if (proxyGuard?.check(req, reply)) return reply;
     const c = req.routeOptions.config ?? {};
     if (c.public || req.routeOptions.url === undefined || req.routeOptions.url.startsWith('/api/docs')) {
       // Public routes still learn who is calling when credentials are present (optional).
@@ -73,5 +129,10 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
       throw new ForbiddenError('You must change your password before continuing', 'password_change_required');
     }
     if (c.permission) requirePermission(actor, c.permission);
+    if ((req as { ws?: boolean }).ws && streams) {
+      // Refused before the upgrade (a plain 429) when the caller already holds too many streams.
+      streams.assertCapacity(actor);
+      (req.raw as { [kActor]?: Actor })[kActor] = actor;
+    }
   });
 }

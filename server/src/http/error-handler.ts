@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
+import { ExecError } from '../infra/exec-error.js';
 import { AppError, RateLimitedError, UnavailableError } from '../platform/errors.js';
 
 export interface ErrorBody {
@@ -20,6 +21,14 @@ export function installErrorHandler(app: FastifyInstance): void {
       if (err instanceof UnavailableError && err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
       if (err.status >= 500) req.log.error({ err }, err.message);
       return send(err.status, err.code, err.message, err.details);
+    }
+    if (err instanceof ExecError) {
+      // A tool the panel drives failed: say which, where and why, in words (the full stderr stays in the log).
+      const details = { program: err.program, host: err.host, exitCode: err.exitCode };
+      req.log.warn({ err, argv: err.argv, stderr: err.stderr.slice(-2000) }, 'tool failed');
+      if (err.isMissingProgram) return send(503, 'tool_unavailable', `${err.userReason}`, details);
+      if (err.reason === 'timeout') return send(503, 'tool_timeout', `${err.userReason}`, details);
+      return send(502, 'tool_failed', `${err.program} failed${err.host === 'local' ? '' : ` on ${err.host}`}: ${err.userReason}`, { ...details, reason: err.userReason });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const issues = err.validation.map((v) => ({

@@ -2,11 +2,13 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Services } from '../app.js';
 import { AUDIT_OUTCOMES } from '../platform/audit/audit.service.js';
+import { MODULE_STATES } from '../platform/engines/module-status.js';
 import { corePermissions } from '../platform/rbac/core-permissions.js';
 import { allPermissions, can, roleHas } from '../platform/rbac/permissions.js';
 import { ROLE_DESCRIPTIONS, ROLES } from '../platform/rbac/roles.js';
 import type { HttpApp } from '../platform/module.js';
 import { Limit } from './schemas.js';
+import { eventVisibleTo, type PublishedEvent } from '../platform/events/event-bus.js';
 import { lastEventId, openSse } from './sse.js';
 
 const AuditEntry = z.object({
@@ -44,24 +46,42 @@ function csvCell(v: unknown): string {
 
 const serializedPages = new WeakMap<object, string>();
 
+const ReadyBody = z.object({
+  status: z.enum(['ready', 'degraded']),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })),
+  modules: z.record(z.string(), z.object({ status: z.enum(MODULE_STATES) })),
+});
+
 /** Health, readiness, roles, audit log and the live event stream. */
 export function registerPlatformRoutes(app: HttpApp, s: Services): void {
   app.get('/health', { config: { public: true }, schema: { tags: ['platform'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   app.get('/ready', {
     config: { public: true },
-    schema: { tags: ['platform'], response: { 200: z.object({ status: z.enum(['ready', 'degraded']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })) }), 503: z.unknown() } },
-  }, async (_req, reply) => {
+    schema: {
+      tags: ['platform'],
+      description: 'Readiness: the database, the job workers and each module\'s status. 503 only when the database does not answer.',
+      response: {
+        200: ReadyBody,
+        503: ReadyBody,
+      },
+    },
+  }, async (req, reply) => {
     const checks: Record<string, { ok: boolean; message?: string }> = {};
     try {
       await sql`select 1`.execute(s.database.db);
       checks.database = { ok: true };
     } catch (e) {
-      checks.database = { ok: false, message: (e as Error).message };
+      // The anonymous caller learns only that it failed; the error (host names, users, paths) goes to the log.
+      req.log.error({ err: e }, 'readiness: the database did not answer');
+      checks.database = { ok: false, message: 'the database is not answering (details in the panel log)' };
     }
     checks.jobs = { ok: s.jobs.isRunning(), ...(s.jobs.isRunning() ? {} : { message: 'job workers are not running' }) };
+    // Status words only: reasons name the machine's internals and are for signed-in operators (GET /modules).
+    const modules = Object.fromEntries(s.modules.list().map((m) => [m.id, { status: m.status }]));
     const ok = checks.database.ok;
-    return reply.code(ok ? 200 : 503).send({ status: ok && checks.jobs.ok ? 'ready' : 'degraded', checks });
+    const allReady = ok && checks.jobs.ok && Object.values(modules).every((m) => m.status === 'ready');
+    return reply.code(ok ? 200 : 503).send({ status: allReady ? 'ready' : 'degraded', checks, modules });
   });
 
   app.get('/roles', {
@@ -120,8 +140,8 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
   }, async (req, reply) => {
     const stream = openSse(req, reply);
     const actor = req.actor;
-    const visible = (e: { ownerId?: string | null; type: string }) =>
-      actor.role !== 'user' || (e.ownerId !== undefined && e.ownerId === actor.userId);
+    // The read permission of each event (audit.* needs core.audit.read), and ownership for `user`.
+    const visible = (e: PublishedEvent) => eventVisibleTo(actor, e);
     const since = Number(lastEventId(req));
     if (Number.isFinite(since) && since > 0) for (const e of s.events.since(since)) if (visible(e)) stream.send({ id: e.id, event: e.type, data: e });
     const unsubscribe = s.events.subscribe((e) => {

@@ -19,10 +19,30 @@ export function lastEventId(req: FastifyRequest): string | undefined {
 }
 
 /**
+ * Throws 429 when the caller already holds as many live streams as allowed. `openSse` checks this
+ * itself; a route that starts work before opening the stream (a log follower) calls it first so
+ * nothing is started for a request that will be refused.
+ */
+export function assertStreamCapacity(req: FastifyRequest): void {
+  if (req.actor) req.server.streams?.assertCapacity(req.actor);
+}
+
+/**
  * Opens a Server-Sent Events response on `reply` (hijacked from Fastify), with a heartbeat comment
- * every 15 s so proxies keep it open.
+ * every 15 s so proxies keep it open. The stream is registered under the caller's session or API
+ * token (`StreamRegistry`): revoking them sends `event: revoked` {reason} and closes it. Throws
+ * 429 (before anything is sent) when the caller holds too many streams already.
  */
 export function openSse(req: FastifyRequest, reply: FastifyReply, heartbeatMs = 15000): SseStream {
+  let stream: SseStream | undefined;
+  const unregister = req.actor && req.server.streams
+    ? req.server.streams.register(req.actor, {
+      close(reason) {
+        stream?.send({ event: 'revoked', data: { reason } });
+        stream?.close();
+      },
+    }, req.routeOptions.url ?? '')
+    : () => {};
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -39,11 +59,12 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, heartbeatMs = 
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
+    unregister();
     for (const fn of closeFns) fn();
   };
   req.raw.on('close', finish);
   res.on('close', finish);
-  return {
+  stream = {
     send({ id, event, data }) {
       if (closed) return false;
       let chunk = '';
@@ -65,4 +86,5 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, heartbeatMs = 
       closeFns.push(fn);
     },
   };
+  return stream;
 }

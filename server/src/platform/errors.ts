@@ -65,3 +65,12 @@ export class UnavailableError extends AppError {
     super(message, details);
   }
 }
+
+/** A module whose required engine is missing: its routes answer this until the engine appears. */
+export class ModuleUnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = 'module_unavailable';
+  constructor(message: string, details: { module: string; fix: string | null }) {
+    super(message, details);
+  }
+}

@@ -6,10 +6,15 @@ import type { CoreConfig } from '../config.js';
 import type { Dialect, NamedMigrations } from '../db/database.js';
 import type { CoreTables } from '../db/schema.js';
 import type { AuditLog } from './audit/audit.service.js';
+import type { EngineProbe } from './engines/engine.js';
+import type { ModuleStatusView } from './engines/module-status.js';
 import type { EventBus } from './events/event-bus.js';
+import type { LogSourceProvider } from './extensions/log-sources.js';
+import type { OverviewCount } from './extensions/overview.js';
 import type { HostRegistry } from './hosts/host-registry.js';
 import type { JobService } from './jobs/types.js';
 import type { Permission } from './rbac/permissions.js';
+import type { ScheduledFn } from './schedule/scheduler.js';
 
 export type HttpApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -27,8 +32,23 @@ export interface ModuleContext<C = unknown> {
   core: CoreConfig;
   /** Runs when the app closes (stop timers, close streams). */
   onClose(fn: () => Promise<void> | void): void;
-  /** Runs after every module registered and migrations ran (start background work here). */
+  /**
+   * Background work (load engine state, start watchers). Runs once the module's engines answer:
+   * at start, or later without a restart when an engine appears. A throw is logged, the module is
+   * `unavailable` with that reason, and the function is tried again with the next engine probe.
+   */
   onReady(fn: () => Promise<void> | void): void;
+  /**
+   * Periodic work: runs every `everyMs` (0 = off) once the module is ready; never overlaps itself;
+   * a failure is logged and shown as the schedule's last error in GET /api/v1/modules; stops on close.
+   */
+  schedule(name: string, everyMs: number, fn: ScheduledFn): void;
+  /** Log files of this module for the log viewer (`add` returns the remover; removed on close anyway). */
+  logSources: { add(provider: LogSourceProvider): () => void };
+  /** Resource counts for the dashboard (`count({ id: 'sites', title: 'Sites', permission, count })`). */
+  overview: { count(c: Omit<OverviewCount, 'moduleId'>): () => void };
+  /** This module's current status (engines, reason, fix). */
+  status(): ModuleStatusView;
 }
 
 export interface ModuleDefinition<C extends z.ZodType = z.ZodType> {
@@ -40,6 +60,8 @@ export interface ModuleDefinition<C extends z.ZodType = z.ZodType> {
   /** The permission that makes the module visible in the console's navigation. */
   navPermission?: Permission;
   migrations?: NamedMigrations;
+  /** What the module needs from the machine; probed at start and in the background until it answers. */
+  engines?: EngineProbe<z.output<C>>[];
   register(ctx: ModuleContext<z.output<C>>): void | Promise<void>;
 }
 

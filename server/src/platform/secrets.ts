@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -22,4 +22,12 @@ export function loadOrCreateSecrets(dataDir: string): Secrets {
   chmodSync(file, 0o600);
   const raw = JSON.parse(readFileSync(file, 'utf8')) as { jwtKey: string; dataKey: string };
   return { jwtKey: Buffer.from(raw.jwtKey, 'base64url'), dataKey: Buffer.from(raw.dataKey, 'base64url') };
+}
+
+/**
+ * The audit chain's HMAC key, derived from the data key (HKDF-SHA256), so it needs no file of its
+ * own and a restored backup (which carries secrets.json) verifies its own audit log.
+ */
+export function auditChainKey(secrets: Pick<Secrets, 'dataKey'>): Buffer {
+  return Buffer.from(hkdfSync('sha256', secrets.dataKey, Buffer.alloc(0), 'slipway audit chain v2', 32));
 }

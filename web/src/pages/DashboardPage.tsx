@@ -8,6 +8,7 @@ import { useLiveInvalidate } from '../components/useLiveEvents';
 import { formatRelative } from '../lib/format';
 import { useCan, useMe } from '../lib/hooks';
 import { webModules } from '../modules';
+import { useModules } from '../platform/module-status';
 import { corePermissions } from '../shell/nav';
 
 function StatCard({ title, value, hint, to, testId }: { title: string; value: ReactNode; hint?: ReactNode; to?: string; testId?: string }) {
@@ -53,7 +54,9 @@ export default function DashboardPage() {
 
   const running = active.data?.items.filter((j) => j.state === 'running').length;
   const queued = active.data?.items.filter((j) => j.state === 'queued').length;
-  const cards = webModules.filter((m) => m.dashboardCard && me?.permissions.includes(m.navPermission));
+  // Cards of the modules the server lists as enabled and visible to this user.
+  const visible = new Set((useModules().data ?? []).filter((m) => m.visible).map((m) => m.id));
+  const cards = webModules.filter((m) => m.dashboardCard && visible.has(m.id));
 
   return (
     <Stack>

@@ -1,4 +1,5 @@
 import type { ComponentType } from 'react';
+import type { ModuleStatus } from './module-status';
 
 /** A page of a module, mounted at `/<module id>/<path>`. */
 export interface WebPage {
@@ -15,16 +16,21 @@ export interface WebPage {
 export interface WebModule {
   /** Same id as the server half (`defineModule({ id })`); also the URL prefix `/<id>`. */
   id: string;
-  /** Shown in the sidebar. */
-  title: string;
-  /** Sidebar icon, e.g. one of `icons` from '@slipway/web' or any `(props: { size?: number }) => <svg/>`. */
+  /**
+   * Sidebar icon, e.g. one of `icons` from '@slipway/web' or any `(props: { size?: number }) => <svg/>`.
+   * The title, whether the module is enabled and who sees it come from the server (GET /api/v1/modules).
+   */
   icon: ComponentType<{ size?: number }>;
-  /** The sidebar entry shows only when the signed-in user has this permission (from GET /auth/me). */
-  navPermission: string;
   /** First page is the sidebar target. Keep at least the index page (`path: ''`). */
   pages: WebPage[];
-  /** Optional dashboard card (shown only with navPermission): render your own `<Card withBorder>`; keep it small: counts and links. */
+  /** Optional dashboard card (shown only to users the module is visible to): your own `<Card withBorder>`; keep it small: counts and links. */
   dashboardCard?: ComponentType;
+  /**
+   * What the module's pages show while it is not ready: `'replace'` shows only the status (what is
+   * missing and how to fix it) instead of the page, `'banner'` shows it above the page. Default:
+   * unavailable replaces, degraded is a banner.
+   */
+  whenNotReady?: (status: ModuleStatus, ctx: { host: string }) => 'replace' | 'banner';
 }
 
 /** Identity helper that checks the shape at compile time. */

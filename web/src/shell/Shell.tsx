@@ -7,6 +7,7 @@ import { icons } from '../components/icons';
 import { useLiveStatus } from '../components/useLiveEvents';
 import { useMe } from '../lib/hooks';
 import { HostPicker } from './HostPicker';
+import { useModules } from '../platform/module-status';
 import { navItems } from './nav';
 import { RunningJobs } from './RunningJobs';
 
@@ -61,7 +62,8 @@ export function Shell({ children }: { children: ReactNode }) {
   const [opened, { toggle, close }] = useDisclosure();
   const me = useMe();
   const pathname = useRouterState({ select: (s) => s.location.pathname });
-  const items = navItems(me?.permissions ?? []);
+  const modules = useModules();
+  const items = navItems(me?.permissions ?? [], modules.data ?? []);
   const isActive = (to: string) => (to === '/' ? pathname === '/' : pathname === to || pathname.startsWith(`${to}/`));
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 230, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
@@ -86,7 +88,10 @@ export function Shell({ children }: { children: ReactNode }) {
         <ScrollArea>
           <nav>
             {items.map((i) => (
-              <NavLink key={i.to} component={Link} to={i.to} label={i.label} leftSection={<i.icon size={18} />} active={isActive(i.to)} onClick={close} />
+              <NavLink
+                key={i.to} component={Link} to={i.to} label={i.label} leftSection={<i.icon size={18} />} active={isActive(i.to)} onClick={close}
+                rightSection={i.status && i.status !== 'ready' ? <span role="img" aria-label={`${i.label} is ${i.status}`} title={`${i.label} is ${i.status}`} style={{ width: 8, height: 8, borderRadius: 4, display: 'inline-block', background: `var(--mantine-color-${i.status === 'unavailable' ? 'red' : 'yellow'}-6)` }} /> : undefined}
+              />
             ))}
           </nav>
         </ScrollArea>

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
-import { registerLogSources, serverModule } from '../index.js';
+import { serverModule } from '../index.js';
 import { FileFollower, tailFile } from './file-follower.js';
 import { LogDelivery, type LogTransport } from './log-delivery.js';
 import type { LogMessage } from './log-line.js';
@@ -108,7 +108,7 @@ describe('log routes', () => {
   });
 
   it('offers sources other modules register (paths from their records, never from a request)', async () => {
-    registerLogSources((hostId) => (hostId === 'local' ? [{ id: 'site-example-com', title: 'example.com access', path: appLog }, { id: 'bad', title: 'x', path: '/var/log/../../etc/passwd' }] : []));
+    t.services.logSources.add((hostId) => (hostId === 'local' ? [{ id: 'site-example-com', title: 'example.com access', path: appLog }, { id: 'bad', title: 'x', path: '/var/log/../../etc/passwd' }] : []));
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/server/logs', headers: admin.headers });
     const ids = list.json().items.map((s: { id: string }) => s.id);
     expect(ids).toContain('site-example-com');

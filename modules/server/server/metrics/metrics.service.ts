@@ -28,7 +28,6 @@ export class MetricsService {
   /** Points of the minute being collected, per host; flushed when the minute changes. */
   private readonly pending = new Map<string, MetricPoint[]>();
   private readonly live = new EventEmitter();
-  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly db: Kysely<ServerTables>;
 
   constructor(
@@ -51,13 +50,11 @@ export class MetricsService {
 
   async start(): Promise<void> {
     await this.syncHosts();
+    // Then hourly through the module's schedule (server.metrics-prune).
     await this.prune();
-    this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), HOUR);
-    this.pruneTimer.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.pruneTimer);
     for (const s of this.samplers.values()) s.stop();
     this.samplers.clear();
     for (const hostId of [...this.pending.keys()]) await this.flush(hostId).catch(() => {});

@@ -86,7 +86,7 @@ export class SystemctlCli {
       const state = r.stdout.trim() || 'offline';
       return { live: !['offline', 'unknown', ''].includes(state), state };
     } catch (e) {
-      if (e instanceof ExecError) return { live: false, state: e.reason === 'spawn' || e.exitCode === 127 ? 'not-installed' : 'offline' };
+      if (e instanceof ExecError) return { live: false, state: e.isMissingProgram ? 'not-installed' : 'offline' };
       throw e;
     }
   }

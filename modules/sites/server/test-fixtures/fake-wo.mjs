@@ -10,7 +10,7 @@
 // call appends its argv as one JSON line to $FAKE_WO_DIR/calls.jsonl so tests can assert exactly
 // what reached `wo` (and that hostile input never did).
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.env.FAKE_WO_DIR;
@@ -177,9 +177,16 @@ function setupWebroot(d, webroot) {
     mkdirSync(path.join(webroot, 'logs'), { recursive: true });
     mkdirSync(path.join(webroot, 'conf', 'nginx'), { recursive: true });
     writeFileSync(path.join(webroot, 'htdocs', 'index.html'), `<h1>${d}</h1>\n`);
-    for (const f of ['access.log', 'error.log']) {
-      const p = path.join(webroot, 'logs', f);
-      if (!existsSync(p)) writeFileSync(p, '');
+    // nginx writes /var/log/nginx/<domain>.{access,error}.log (templates/virtualconf.mustache
+    // 16-17); WordOps links them into <webroot>/logs (site_functions.py 121-128).
+    for (const kind of ['access', 'error']) {
+      const p = path.join(webroot, 'logs', `${kind}.log`);
+      if (state.nginxLogDir) {
+        mkdirSync(state.nginxLogDir, { recursive: true });
+        const real = path.join(state.nginxLogDir, `${d}.${kind}.log`);
+        if (!existsSync(real)) writeFileSync(real, '');
+        if (!existsSync(p)) symlinkSync(real, p);
+      } else if (!existsSync(p)) writeFileSync(p, '');
     }
   }
   done('Setting up webroot \t\t');
@@ -279,6 +286,9 @@ function cmdCreate(args) {
   const php = stype === 'proxy' ? null : phpKey ? PHP[phpKey] : state.defaultPhp;
   const webroot = webrootOf(d);
   setupWebroot(d, webroot);
+  // Extra lines a test makes `wo` print (e.g. stack_pref.py 398-399 on a fresh stack:
+  // "HTTP Auth User Name: WordOps" / "HTTP Auth Password : …").
+  for (const line of state.echo ?? []) info(C.ENDC + line);
   const site = {
     site_type: stype, cache_type: cache, site_path: webroot, is_enabled: true, is_ssl: false,
     db_name: null, db_user: null, db_password: null, php_version: php, hsts: false, proxy,

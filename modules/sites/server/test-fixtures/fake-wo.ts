@@ -22,10 +22,13 @@ export interface FakeSite {
 
 export interface FakeWoState {
   webrootBase?: string;
+  nginxLogDir?: string;
   certDir?: string;
   defaultPhp?: string;
   sites?: Record<string, FakeSite>;
   delayMs?: number;
+  /** Lines `wo site create` prints after setting up the webroot (tests of redaction). */
+  echo?: string[];
   fail?: { letsencrypt?: boolean; renew?: boolean; nginxReload?: boolean; nginxConf?: boolean; update?: boolean };
 }
 
@@ -35,6 +38,10 @@ export interface FakeWo {
   bin: string;
   webrootBase: string;
   certDir: string;
+  /** Where the fake's nginx writes `<domain>.access.log` / `.error.log` (SLIPWAY_SITES_NGINX_LOG_DIR). */
+  nginxLogDir: string;
+  /** The env the sites module needs to use this fake. */
+  env: Record<string, string>;
   /** Every argv the fake received, in order. */
   calls(): string[][];
   state(): Required<FakeWoState>;
@@ -52,7 +59,9 @@ export function createFakeWo(initial: FakeWoState = {}): FakeWo {
   const dir = mkdtempSync(path.join(tmpdir(), 'slipway-fake-wo-'));
   const webrootBase = path.join(dir, 'www') + '/';
   const certDir = path.join(dir, 'letsencrypt', 'live');
+  const nginxLogDir = path.join(dir, 'nginx-log');
   mkdirSync(webrootBase, { recursive: true });
+  mkdirSync(nginxLogDir, { recursive: true });
   mkdirSync(certDir, { recursive: true });
   const bin = path.join(dir, 'wo');
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -64,6 +73,14 @@ export function createFakeWo(initial: FakeWoState = {}): FakeWo {
     bin,
     webrootBase,
     certDir,
+    nginxLogDir,
+    env: {
+      SLIPWAY_SITES_WO_DIR: dir,
+      SLIPWAY_SITES_CERT_DIR: certDir,
+      SLIPWAY_SITES_NGINX_LOG_DIR: nginxLogDir,
+      SLIPWAY_SITES_REFRESH_INTERVAL_SECONDS: '0',
+      SLIPWAY_SITES_CERT_CHECK_INTERVAL_HOURS: '0',
+    },
     calls() {
       const f = path.join(dir, 'calls.jsonl');
       if (!existsSync(f)) return [];
@@ -74,8 +91,15 @@ export function createFakeWo(initial: FakeWoState = {}): FakeWo {
     },
     setState(s) {
       const sites: Record<string, FakeSite> = {};
-      for (const [name, site] of Object.entries(s.sites ?? {})) sites[name] = { site_path: webrootBase + name, is_enabled: true, is_ssl: false, ...site };
-      writeFileSync(statePath, JSON.stringify({ webrootBase, certDir, fail: {}, ...s, sites }, null, 2));
+      for (const [name, site] of Object.entries(s.sites ?? {})) {
+        sites[name] = { site_path: webrootBase + name, is_enabled: true, is_ssl: false, ...site };
+        // nginx's own logs of the site (its webroot, and the links WordOps puts there, are not made for seeded sites).
+        for (const kind of ['access', 'error']) {
+          const real = path.join(nginxLogDir, `${name}.${kind}.log`);
+          if (!existsSync(real)) writeFileSync(real, '');
+        }
+      }
+      writeFileSync(statePath, JSON.stringify({ webrootBase, certDir, nginxLogDir, fail: {}, ...s, sites }, null, 2));
     },
     writeCertificate(domain, days) {
       const d = path.join(certDir, domain);

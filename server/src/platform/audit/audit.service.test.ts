@@ -1,10 +1,12 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../db/database.js';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db.js';
 import { EventBus } from '../events/event-bus.js';
 import type { Actor } from '../rbac/permissions.js';
-import { AuditLog } from './audit.service.js';
+import { AUDIT_HEAD_FILE, AuditLog, readAuditHeadFile } from './audit.service.js';
 
 const alice: Actor = { kind: 'user', userId: 'u-alice', username: 'alice', role: 'admin', ip: '10.1.2.3', userAgent: 'vitest' };
 
@@ -33,7 +35,7 @@ describe('audit log (hash chain)', () => {
   it('keeps one unbroken chain under concurrent appends', async () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => audit.record({ actor: alice, action: `test.concurrent`, details: { i } })));
     const v = await audit.verify();
-    expect(v).toEqual({ ok: true, checked: 41 });
+    expect(v).toMatchObject({ ok: true, checked: 41 });
   });
 
   it('filters and pages newest first', async () => {
@@ -71,5 +73,65 @@ describe('audit log (hash chain)', () => {
     } finally {
       await fresh.cleanup();
     }
+  });
+});
+
+describe('keyed audit chain and the published head', () => {
+  const key = Buffer.alloc(32, 7);
+  let tdb: TestDatabase;
+  let headFile: string;
+  const open = (k: Buffer | undefined = key) => new AuditLog(tdb.database.db, tdb.database.dialect, undefined, { key: k, headFile });
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    await migrate(tdb.database.db);
+    headFile = path.join(tdb.dataDir, AUDIT_HEAD_FILE);
+  });
+  afterAll(async () => tdb.cleanup());
+
+  it('keeps entries written before the migration (chain 1), continues them keyed (chain 2) and verifies both', async () => {
+    const legacy = new AuditLog(tdb.database.db, tdb.database.dialect);
+    for (let i = 0; i < 3; i++) await legacy.record({ actor: alice, action: 'old.entry', details: { i } });
+    const log = open();
+    for (let i = 0; i < 3; i++) await log.record({ actor: alice, action: 'new.entry', details: { i } });
+    const rows = await tdb.database.db.selectFrom('audit_log').select(['seq', 'chain']).orderBy('seq').execute();
+    expect(rows.map((r) => Number(r.chain))).toEqual([1, 1, 1, 2, 2, 2]);
+    const head = readAuditHeadFile(headFile, key)!;
+    expect(head.seq).toBe(6);
+    expect(await log.verify()).toMatchObject({ ok: true, checked: 6, head: { seq: 6 }, publishedHead: { seq: 6 } });
+    // A writer without the key may not append after keyed entries (it could only forge chain 1).
+    await expect(legacy.record({ actor: alice, action: 'x' })).rejects.toThrow(/keyed/);
+  });
+
+  it('detects a deleted tail against the head file, and against a head given from the journal', async () => {
+    const log = open();
+    await log.record({ actor: alice, action: 'tail.one' });
+    await log.record({ actor: alice, action: 'tail.two' });
+    const published = (await log.head())!;
+    await sql`delete from audit_log where seq >= ${published.seq - 1}`.execute(tdb.database.db);
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: false, brokenAt: published.seq - 1 });
+    expect(r.reason).toMatch(/were deleted/);
+    // The same against a head copied from the log (no head file).
+    const noFile = new AuditLog(tdb.database.db, tdb.database.dialect, undefined, { key });
+    expect((await noFile.verify()).ok).toBe(true);
+    expect(await noFile.verify({ publishedHead: published })).toMatchObject({ ok: false, brokenAt: published.seq - 1 });
+  });
+
+  it('detects a tail rewritten with recomputed hashes: without the key they cannot match', async () => {
+    const log = open();
+    // Deleted rows above restored the chain's end to seq 6; the head file still says 8.
+    await tdb.database.db.deleteFrom('audit_log').where('seq', '>', 6).execute();
+    rmSync(headFile, { force: true });
+    await log.record({ actor: alice, action: 'real' });
+    const forged = new AuditLog(tdb.database.db, tdb.database.dialect, undefined, { key: Buffer.alloc(32, 9) });
+    await tdb.database.db.deleteFrom('audit_log').where('seq', '=', 7).execute();
+    await expect(forged.record({ actor: alice, action: 'forged' })).resolves.toBeTruthy();
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: false, brokenAt: 7 });
+    expect(r.reason).toMatch(/altered/);
+    // A chain-1 row forged after keyed rows is refused as a downgrade.
+    await tdb.database.db.updateTable('audit_log').set({ chain: 1 }).where('seq', '=', 7).execute();
+    expect((await log.verify()).reason).toMatch(/old unkeyed hash after keyed entries/);
   });
 });

@@ -1,8 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { sql, type Kysely } from 'kysely';
 import { newId } from '../../db/ids.js';
 import type { Dialect } from '../../db/database.js';
 import type { AuditLogTable, CoreTables } from '../../db/schema.js';
+import { corePermissions } from '../rbac/core-permissions.js';
 import type { Actor } from '../rbac/permissions.js';
 import type { EventBus } from '../events/event-bus.js';
 
@@ -50,6 +52,47 @@ export interface VerifyResult {
   /** The first entry whose hash or link does not match. */
   brokenAt?: number;
   reason?: string;
+  /** The last entry of the table (what the chain ends with now). */
+  head?: AuditHead | null;
+  /** The head published outside the table that was checked against (head file or given). */
+  publishedHead?: AuditHead | null;
+}
+
+/** The end of the chain, published outside the table (log, head file, backups). */
+export interface AuditHead { seq: number; hash: string }
+
+export interface AuditLogOptions {
+  /** HMAC key of the chain (`auditChainKey(secrets)`): without it entries are chained with plain SHA-256 (chain 1). */
+  key?: Buffer;
+  /** File (in the data dir) the head is written to after every append. */
+  headFile?: string;
+  /** The head is also logged (one JSON line, at most every few seconds): journald keeps a copy. */
+  log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+export const AUDIT_HEAD_FILE = 'audit-head.json';
+const HEAD_LOG_EVERY_MS = 5_000;
+/** The current chain scheme: HMAC-SHA256 keyed from the data key. */
+export const AUDIT_CHAIN_VERSION = 2;
+
+/** Parses `seq:hash` (as printed in the log, the head file and backup manifests). */
+export function parseAuditHead(text: string): AuditHead | null {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  return m ? { seq: Number(m[1]), hash: m[2]! } : null;
+}
+
+function headMac(key: Buffer, head: AuditHead): string {
+  return createHmac('sha256', key).update(`slipway-audit-head:${head.seq}:${head.hash}`).digest('hex');
+}
+
+/** The published head in a head file, or null when there is none; throws on a damaged or forged file. */
+export function readAuditHeadFile(file: string, key?: Buffer): AuditHead | null {
+  if (!existsSync(file)) return null;
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { seq?: unknown; hash?: unknown; mac?: unknown };
+  if (typeof raw.seq !== 'number' || typeof raw.hash !== 'string') throw new Error(`${file} is not an audit head file`);
+  const head = { seq: raw.seq, hash: raw.hash };
+  if (key && raw.mac !== undefined && raw.mac !== headMac(key, head)) throw new Error(`${file} was not written by this panel (its MAC does not match)`);
+  return head;
 }
 
 const GENESIS = '0'.repeat(64);
@@ -64,17 +107,28 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-function entryHash(prevHash: string, row: Omit<AuditLogTable, 'hash' | 'prev_hash'>): string {
-  const canonical = JSON.stringify([
+type HashedFields = Omit<AuditLogTable, 'hash' | 'prev_hash' | 'chain'>;
+
+/**
+ * Chain 1 (entries written before 0002_security): SHA-256 of the canonical row, which anyone with
+ * write access to the database could recompute. Chain 2: HMAC-SHA256 keyed from the data key, so a
+ * rewritten row cannot be given a valid hash without the panel's secrets.
+ */
+function entryHash(chain: number, key: Buffer | undefined, prevHash: string, row: HashedFields): string {
+  const fields = [
     prevHash, Number(row.seq), row.id, Number(row.at), row.actor_id, row.actor_name, row.actor_kind, row.ip,
     row.user_agent, row.action, row.target_type, row.target_id, row.outcome, row.details,
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  ];
+  if (chain === 1) return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+  if (!key) throw new Error('the audit key is needed for chain version 2');
+  return createHmac('sha256', key).update(JSON.stringify(['v2', ...fields])).digest('hex');
 }
 
 /**
- * Append-only audit log; each entry is chained to the previous one by SHA-256 so an edited,
- * deleted or reordered row is detectable by `verify()` (`slipway audit verify`).
+ * Append-only audit log; each entry is chained to the previous one by an HMAC (keyed from the data
+ * key) so an edited, deleted or reordered row is detectable by `verify()` (`slipway audit verify`).
+ * After every append the head (seq + hash) is published outside the table — the head file, the
+ * log, and every backup — so a deleted tail is detected too.
  */
 export class AuditLog {
   /**
@@ -90,7 +144,62 @@ export class AuditLog {
     private readonly db: Kysely<CoreTables>,
     private readonly dialect: Dialect,
     private readonly events?: EventBus,
+    private readonly opts: AuditLogOptions = {},
   ) {}
+
+  private headWritten = 0;
+  private headLoggedAt = 0;
+  private headLogTimer: NodeJS.Timeout | undefined;
+  private pendingHead: AuditHead | undefined;
+
+  /** Writes the head file (atomically, never backwards) and logs the head at most every few seconds. */
+  private publishHead(head: AuditHead): void {
+    const { headFile, log, key } = this.opts;
+    if (headFile && head.seq > this.headWritten) {
+      try {
+        if (!this.headWritten) this.headWritten = readAuditHeadFile(headFile)?.seq ?? 0;
+        if (head.seq > this.headWritten) {
+          const body = { seq: head.seq, hash: head.hash, chain: key ? AUDIT_CHAIN_VERSION : 1, at: Date.now(), ...(key ? { mac: headMac(key, head) } : {}) };
+          writeFileSync(`${headFile}.tmp`, `${JSON.stringify(body)}\n`, { mode: 0o600 });
+          renameSync(`${headFile}.tmp`, headFile);
+          this.headWritten = head.seq;
+        }
+      } catch (err) {
+        log?.error({ err, headFile }, 'could not write the audit head file');
+      }
+    }
+    if (!log) return;
+    this.pendingHead = head;
+    const logNow = () => {
+      this.headLogTimer = undefined;
+      if (!this.pendingHead) return;
+      this.headLoggedAt = Date.now();
+      log.info({ auditHead: `${this.pendingHead.seq}:${this.pendingHead.hash}` }, 'audit head');
+      this.pendingHead = undefined;
+    };
+    const wait = this.headLoggedAt + HEAD_LOG_EVERY_MS - Date.now();
+    if (wait <= 0) logNow();
+    else if (!this.headLogTimer) {
+      this.headLogTimer = setTimeout(logNow, wait);
+      this.headLogTimer.unref();
+    }
+  }
+
+  /** Logs a pending head now (on shutdown). */
+  flushHead(): void {
+    if (this.headLogTimer) clearTimeout(this.headLogTimer);
+    this.headLogTimer = undefined;
+    if (this.pendingHead && this.opts.log) {
+      this.opts.log.info({ auditHead: `${this.pendingHead.seq}:${this.pendingHead.hash}` }, 'audit head');
+      this.pendingHead = undefined;
+    }
+  }
+
+  /** The last entry's seq and hash. */
+  async head(): Promise<AuditHead | null> {
+    const last = await this.db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return last ? { seq: Number(last.seq), hash: last.hash } : null;
+  }
 
   async record(input: AuditInput): Promise<AuditEntry> {
     const [entry] = await this.recordMany([input]);
@@ -102,7 +211,9 @@ export class AuditLog {
     const rows = await this.db.transaction().execute(async (trx) => {
       // Serialise appends so the chain has one head (SQLite transactions already serialise).
       if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(7214001)`.execute(trx);
-      const last = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const last = await trx.selectFrom('audit_log').select(['seq', 'hash', 'chain']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const chain = this.opts.key ? AUDIT_CHAIN_VERSION : 1;
+      if (last && Number(last.chain) > chain) throw new Error('This audit log is keyed (chain version 2): open it with the panel\'s audit key');
       let prevHash = last?.hash ?? GENESIS;
       let seq = Number(last?.seq ?? 0);
       const out: AuditLogTable[] = [];
@@ -122,7 +233,7 @@ export class AuditLog {
           outcome: input.outcome ?? 'success',
           details: input.details ? JSON.stringify(redact(input.details)) : null,
         };
-        const full: AuditLogTable = { ...base, prev_hash: prevHash, hash: entryHash(prevHash, base) };
+        const full: AuditLogTable = { ...base, prev_hash: prevHash, hash: entryHash(chain, this.opts.key, prevHash, base), chain };
         prevHash = full.hash;
         out.push(full);
       }
@@ -131,9 +242,11 @@ export class AuditLog {
       return out;
     });
     this.pageCache.clear();
+    const tail = rows.at(-1);
+    if (tail) this.publishHead({ seq: Number(tail.seq), hash: tail.hash });
     const entries = rows.map(toEntry);
     for (const entry of entries) {
-      this.events?.publish({ type: 'audit.created', resource: { type: 'audit', id: entry.id }, data: { action: entry.action, outcome: entry.outcome } });
+      this.events?.publish({ type: 'audit.created', resource: { type: 'audit', id: entry.id }, permission: corePermissions['audit.read'], data: { action: entry.action, outcome: entry.outcome } });
     }
     return entries;
   }
@@ -168,25 +281,57 @@ export class AuditLog {
     return { items, nextBefore: more ? items[items.length - 1]!.seq : null };
   }
 
-  /** Walks the whole chain in order, in pages, recomputing every hash. */
-  async verify(): Promise<VerifyResult> {
+  /**
+   * Walks the whole chain in order, in pages, recomputing every hash, then compares its end with
+   * the head published outside the table (`publishedHead`, default: the head file): rows removed
+   * from the end, or a tail rewritten from some point on, no longer match it.
+   */
+  async verify(opts: { publishedHead?: AuditHead | null } = {}): Promise<VerifyResult> {
+    let published: AuditHead | null | undefined = opts.publishedHead;
+    if (published === undefined && this.opts.headFile) {
+      try {
+        published = readAuditHeadFile(this.opts.headFile, this.opts.key);
+      } catch (e) {
+        return { ok: false, checked: 0, reason: (e as Error).message, head: await this.head(), publishedHead: null };
+      }
+    }
     let prevHash = GENESIS;
     let expectedSeq = 1;
     let checked = 0;
+    let keyed = false;
+    let atPublished: string | undefined;
+    const fail = async (brokenAt: number | undefined, reason: string): Promise<VerifyResult> =>
+      ({ ok: false, checked, ...(brokenAt === undefined ? {} : { brokenAt }), reason, head: await this.head(), publishedHead: published ?? null });
     for (;;) {
       const rows = await this.db.selectFrom('audit_log').selectAll().where('seq', '>=', expectedSeq).orderBy('seq').limit(5000).execute();
-      if (!rows.length) return { ok: true, checked };
+      if (!rows.length) break;
       for (const r of rows) {
         const seq = Number(r.seq);
-        if (seq !== expectedSeq) return { ok: false, checked, brokenAt: expectedSeq, reason: `entry ${expectedSeq} is missing` };
-        if (r.prev_hash !== prevHash) return { ok: false, checked, brokenAt: seq, reason: `entry ${seq} does not link to entry ${seq - 1}` };
-        const { hash: _h, prev_hash: _p, ...base } = r;
-        if (entryHash(prevHash, base) !== r.hash) return { ok: false, checked, brokenAt: seq, reason: `entry ${seq} was altered` };
+        const chain = Number(r.chain ?? 1);
+        if (seq !== expectedSeq) return fail(expectedSeq, `entry ${expectedSeq} is missing`);
+        if (r.prev_hash !== prevHash) return fail(seq, `entry ${seq} does not link to entry ${seq - 1}`);
+        if (chain < AUDIT_CHAIN_VERSION && keyed) return fail(seq, `entry ${seq} uses the old unkeyed hash after keyed entries (forged)`);
+        if (chain === AUDIT_CHAIN_VERSION && !this.opts.key) return fail(seq, `entry ${seq} is keyed: verify with the panel's data key`);
+        if (chain !== 1 && chain !== AUDIT_CHAIN_VERSION) return fail(seq, `entry ${seq} has an unknown chain version ${chain}`);
+        keyed ||= chain === AUDIT_CHAIN_VERSION;
+        const { hash: _h, prev_hash: _p, chain: _c, ...base } = r;
+        if (entryHash(chain, this.opts.key, prevHash, base) !== r.hash) return fail(seq, `entry ${seq} was altered`);
+        if (published && seq === published.seq) atPublished = r.hash;
         prevHash = r.hash;
         expectedSeq++;
         checked++;
       }
     }
+    if (published) {
+      const last = expectedSeq - 1;
+      if (published.seq > last) {
+        return fail(last + 1, `entries ${last + 1}..${published.seq} were deleted: the published head is #${published.seq} but the log ends at #${last}`);
+      }
+      if (atPublished !== published.hash) {
+        return fail(published.seq, `entry ${published.seq} does not match the published head: the log was rewritten from there on`);
+      }
+    }
+    return { ok: true, checked, head: await this.head(), publishedHead: published ?? null };
   }
 }
 

@@ -7,11 +7,11 @@ import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } fro
 import { allPermissions, roleHas, type Actor } from '../rbac/permissions.js';
 import type { Role } from '../rbac/roles.js';
 import { constantTimeEquals, randomToken, sha256Hex } from './crypto.js';
-import type { TokenSigner } from './jwt.js';
+import { MFA_TOKEN_TTL_SECONDS, type TokenSigner } from './jwt.js';
 import { assertPasswordPolicy, dummyVerify, hashPassword, verifyPassword } from './passwords.js';
 import type { ClientInfo, IssuedTokens, SessionService } from './sessions.service.js';
 import { putSetting, type SettingsService } from './settings.service.js';
-import { ACCOUNT_POLICY, IP_POLICY, type LoginThrottle } from './throttle.js';
+import { ACCOUNT_POLICY, IP_POLICY, type LoginThrottle, type Reservation } from './throttle.js';
 import type { TwoFactorService } from './two-factor.service.js';
 import { presentUser, type UsersService, type UserView } from './users.service.js';
 
@@ -115,48 +115,83 @@ export class AccountService {
     const user = await this.users.byLogin(identifier);
     const accountKey = user ? `user:${user.id}` : `name:${identifier}`;
     const ipKey = `ip:${client.ip ?? 'unknown'}`;
-    await this.throttle.assertNotLocked([accountKey, ipKey]);
+    // Reserved before the password is checked: parallel guesses cannot exceed the policy.
+    const attempt = await this.throttle.reserve([{ key: accountKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
     let ok = false;
-    if (user) ok = await verifyPassword(user.password_hash, input.password);
-    else await dummyVerify(input.password);
+    try {
+      if (user) ok = await verifyPassword(user.password_hash, input.password);
+      else await dummyVerify(input.password);
+    } catch (e) {
+      await attempt.failed();
+      throw e;
+    }
     if (!user || !ok) {
-      await this.failed(client, identifier, user?.id ?? null, accountKey, ipKey, 'invalid_credentials');
+      await this.failed(attempt, client, identifier, user?.id ?? null, 'invalid_credentials');
       throw new UnauthorizedError('Wrong username or password', 'invalid_credentials');
     }
     if (user.status !== 'active') {
+      await attempt.succeeded();
       await this.audit.record({ actor: anonymousActor(client, user.username, user.id), action: 'auth.login', target: { type: 'user', id: user.id }, outcome: 'denied', details: { reason: 'suspended' } });
       throw new ForbiddenError('This account is suspended; contact an administrator', 'account_suspended');
     }
-    await this.throttle.clear(accountKey);
-    if (Number(user.totp_enabled) === 1) return { status: 'mfa_required', mfaToken: await this.signer.signMfa(user.id) };
+    if (Number(user.totp_enabled) === 1) {
+      // The password alone proves nothing yet: the account's failure history stays until the
+      // second step succeeds (this attempt just stops counting as a failure).
+      await attempt.succeeded();
+      return { status: 'mfa_required', mfaToken: await this.issueMfaChallenge(user.id) };
+    }
+    await attempt.succeeded({ clear: [accountKey] });
     return this.finishLogin(user, client, 'password');
   }
 
+  /** A single-use challenge (auth_challenges row) carried as the mfaToken's jti. */
+  private async issueMfaChallenge(userId: string): Promise<string> {
+    const now = Date.now();
+    const id = newId();
+    await this.db.deleteFrom('auth_challenges').where('expires_at', '<', now).execute();
+    await this.db.insertInto('auth_challenges').values({ id, user_id: userId, purpose: 'mfa_login', created_at: now, expires_at: now + MFA_TOKEN_TTL_SECONDS * 1000, used_at: null }).execute();
+    return this.signer.signMfa(userId, id);
+  }
+
   async loginMfa(input: { mfaToken: string; code?: string; recoveryCode?: string }, client: ClientInfo): Promise<LoginResult> {
-    const userId = await this.signer.verifyMfa(input.mfaToken);
+    const expired = () => new UnauthorizedError('The sign-in step expired or was already used; sign in again', 'invalid_mfa_token');
+    const { userId, challengeId } = await this.signer.verifyMfa(input.mfaToken);
+    const challenge = await this.db.selectFrom('auth_challenges').selectAll().where('id', '=', challengeId).executeTakeFirst();
+    if (!challenge || challenge.user_id !== userId || challenge.used_at !== null || Number(challenge.expires_at) <= Date.now()) throw expired();
     const user = await this.users.byId(userId);
-    if (!user || user.status !== 'active' || Number(user.totp_enabled) !== 1) throw new UnauthorizedError('The sign-in step expired; sign in again', 'invalid_mfa_token');
+    if (!user || user.status !== 'active' || Number(user.totp_enabled) !== 1) throw expired();
     const accountKey = `user:${user.id}`;
     const ipKey = `ip:${client.ip ?? 'unknown'}`;
-    await this.throttle.assertNotLocked([accountKey, ipKey]);
+    const attempt = await this.throttle.reserve([{ key: accountKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
     const method = input.code !== undefined ? 'totp' : 'recovery_code';
-    const ok = input.code !== undefined ? await this.twoFactor.consumeTotp(user, input.code) : await this.twoFactor.consumeRecoveryCode(user.id, input.recoveryCode ?? '');
+    let ok = false;
+    try {
+      ok = input.code !== undefined ? await this.twoFactor.consumeTotp(user, input.code) : await this.twoFactor.consumeRecoveryCode(user.id, input.recoveryCode ?? '');
+    } catch (e) {
+      await attempt.failed();
+      throw e;
+    }
     if (!ok) {
-      await this.failed(client, user.username, user.id, accountKey, ipKey, method === 'totp' ? 'invalid_code' : 'invalid_recovery_code');
+      await this.failed(attempt, client, user.username, user.id, method === 'totp' ? 'invalid_code' : 'invalid_recovery_code');
       throw new UnauthorizedError('The code is wrong, expired or already used', 'invalid_code');
     }
-    await this.throttle.clear(accountKey);
+    // Single use: only the request that marks the challenge used gets a session.
+    const used = await this.db.updateTable('auth_challenges').set({ used_at: Date.now() }).where('id', '=', challengeId).where('used_at', 'is', null).executeTakeFirst();
+    if (Number(used.numUpdatedRows) !== 1) {
+      await attempt.succeeded();
+      throw expired();
+    }
+    await attempt.succeeded({ clear: [accountKey] });
     return this.finishLogin(user, client, method);
   }
 
-  private async failed(client: ClientInfo, username: string, userId: string | null, accountKey: string, ipKey: string, reason: string) {
-    const account = await this.throttle.recordFailure(accountKey, ACCOUNT_POLICY);
-    const ip = await this.throttle.recordFailure(ipKey, IP_POLICY);
+  private async failed(attempt: Reservation, client: ClientInfo, username: string, userId: string | null, reason: string) {
+    const outcomes = await attempt.failed();
     const actor = anonymousActor(client, username, userId);
     const target = userId ? { type: 'user', id: userId } : undefined;
     await this.audit.record({ actor, action: 'auth.login', target, outcome: 'failure', details: { reason } });
-    for (const [scope, r] of [['account', account], ['ip', ip]] as const) {
-      if (r.lockedUntil) await this.audit.record({ actor, action: 'auth.lockout', target, outcome: 'denied', details: { scope, lockedUntil: r.lockedUntil } });
+    for (const o of outcomes) {
+      if (o.lockedUntil) await this.audit.record({ actor, action: 'auth.lockout', target, outcome: 'denied', details: { scope: o.key.startsWith('ip:') ? 'ip' : 'account', lockedUntil: o.lockedUntil } });
     }
   }
 
@@ -172,10 +207,7 @@ export class AccountService {
     if (actor.kind !== 'user' || !actor.userId) throw new ForbiddenError('Passwords can only be changed when signed in as the user', 'user_session_required');
     const user = await this.users.byId(actor.userId);
     if (!user) throw new UnauthorizedError();
-    const accountKey = `user:${user.id}`;
-    await this.throttle.assertNotLocked([accountKey]);
-    if (!(await verifyPassword(user.password_hash, currentPassword))) {
-      await this.throttle.recordFailure(accountKey, ACCOUNT_POLICY);
+    if (!(await this.throttle.confirmPassword(user.id, () => verifyPassword(user.password_hash, currentPassword)))) {
       await this.audit.record({ actor, action: 'auth.password.change', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: 'invalid_password' } });
       throw new ForbiddenError('The current password is wrong', 'invalid_password');
     }
@@ -186,6 +218,7 @@ export class AccountService {
     const now = Date.now();
     await this.db.updateTable('users').set({ password_hash: await hashPassword(newPassword), must_change_password: 0, password_changed_at: now, updated_at: now }).where('id', '=', user.id).execute();
     const ended = await this.sessions.revokeAllForUser(user.id, 'password_changed', actor.sessionId);
+    this.users.notifyChanged(user.id);
     await this.audit.record({ actor, action: 'auth.password.change', target: { type: 'user', id: user.id }, details: { otherSessionsEnded: ended } });
   }
 

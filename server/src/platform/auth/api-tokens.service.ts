@@ -3,9 +3,10 @@ import type { Kysely } from 'kysely';
 import { newId } from '../../db/ids.js';
 import type { ApiTokensTable, CoreTables } from '../../db/schema.js';
 import type { AuditLog } from '../audit/audit.service.js';
+import type { StreamRegistry } from '../events/stream-registry.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { corePermissions } from '../rbac/core-permissions.js';
-import { can, roleWithin, type Actor } from '../rbac/permissions.js';
+import { can, canAssignRole, roleWithin, type Actor } from '../rbac/permissions.js';
 import type { Role } from '../rbac/roles.js';
 import { sha256Hex } from './crypto.js';
 import type { ClientInfo } from './sessions.service.js';
@@ -33,12 +34,24 @@ export function effectiveTokenRole(tokenRole: Role, ownerRole: Role): Role {
   return roleWithin(tokenRole, ownerRole) ? tokenRole : ownerRole;
 }
 
+/**
+ * An API token acting for its owner may manage the owner's credentials (sessions, tokens, SSH keys)
+ * only up to its own role: a token whose role is below the owner's cannot end the owner's sessions,
+ * add or remove SSH keys, or revoke a token with a role above its own.
+ */
+export function assertCredentialManagement(actor: Actor, credentialRole?: Role): void {
+  if (actor.kind !== 'token') return;
+  if (credentialRole !== undefined ? !roleWithin(credentialRole, actor.role) : false) {
+    throw new ForbiddenError(`This API token (role ${actor.role}) cannot manage a credential with the role ${credentialRole}`, 'role_ceiling');
+  }
+}
+
 /** Named, expiring personal API tokens (`slw_<prefix>_<secret>`), stored hashed, used as Bearer tokens. */
 export class ApiTokenService {
   private readonly cache = new Map<string, CachedToken>();
   private readonly lastUsedWritten = new Map<string, number>();
 
-  constructor(private readonly db: Kysely<CoreTables>, private readonly audit: AuditLog) {}
+  constructor(private readonly db: Kysely<CoreTables>, private readonly audit: AuditLog, private readonly streams?: StreamRegistry) {}
 
   async create(actor: Actor, input: { name: string; role: Role; expiresInDays: number }): Promise<{ token: string; apiToken: ApiTokenView }> {
     if (actor.kind !== 'user' || !actor.userId) throw new ForbiddenError('API tokens can only be created when signed in as a user', 'user_session_required');
@@ -60,12 +73,35 @@ export class ApiTokenService {
     return rows.map(present);
   }
 
+  /**
+   * Revokes a token. Someone else's token only with users.manage and only when its owner's role
+   * lies within the actor's (billing cannot revoke an admin's tokens). An API token acting for its
+   * owner may revoke only tokens whose role lies within its own (a read-only token cannot revoke
+   * the owner's admin token).
+   */
   async revoke(actor: Actor, id: string): Promise<void> {
-    const row = await this.db.selectFrom('api_tokens').selectAll().where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-    if (!row || (row.user_id !== actor.userId && !can(actor, corePermissions['users.manage']))) throw new NotFoundError('API token', id);
+    const row = await this.db.selectFrom('api_tokens as t').innerJoin('users as u', 'u.id', 't.user_id')
+      .select(['t.id', 't.user_id', 't.name', 't.role', 'u.role as ownerRole']).where('t.id', '=', id).where('t.revoked_at', 'is', null).executeTakeFirst();
+    if (!row) throw new NotFoundError('API token', id);
+    if (row.user_id !== actor.userId) {
+      if (!can(actor, corePermissions['users.manage'])) throw new NotFoundError('API token', id);
+      if (!canAssignRole(actor.role, row.ownerRole as Role)) {
+        throw new ForbiddenError(`Your role (${actor.role}) cannot manage the API tokens of a user with the role ${row.ownerRole}`, 'role_ceiling');
+      }
+    }
+    assertCredentialManagement(actor, row.role as Role);
     await this.db.updateTable('api_tokens').set({ revoked_at: Date.now() }).where('id', '=', id).execute();
     for (const [k, v] of this.cache) if (v.tokenId === id) this.cache.delete(k);
-    await this.audit.record({ actor, action: 'api_token.revoke', target: { type: 'api_token', id }, details: { name: row.name } });
+    this.streams?.closeToken(id, 'token_revoked');
+    await this.audit.record({ actor, action: 'api_token.revoke', target: { type: 'api_token', id }, details: { name: row.name, ...(row.user_id !== actor.userId ? { owner: row.user_id } : {}) } });
+  }
+
+  /** Revokes every token of a user (admin password or 2FA reset, suspension); returns how many. */
+  async revokeAllForUser(userId: string, reason: string): Promise<number> {
+    const res = await this.db.updateTable('api_tokens').set({ revoked_at: Date.now() }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    this.userChanged(userId);
+    this.streams?.closeUserTokens(userId, reason);
+    return Number(res.numUpdatedRows);
   }
 
   userChanged(userId: string): void {

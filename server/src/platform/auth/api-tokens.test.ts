@@ -38,13 +38,18 @@ describe('API tokens', () => {
     const after = (await t.app.inject({ method: 'GET', url: '/api/v1/api-tokens', headers: op.headers })).json().items[0];
     expect(after.lastUsedAt).toBeGreaterThan(0);
 
-    // A change made with a token is audited as token use, with the token as actor.
+    // A viewer token cannot add an SSH key: the key would act with the owner's (operator's) full role.
     const key = execKey('ed25519');
     const add = await t.app.inject({ method: 'POST', url: '/api/v1/ssh-keys', headers, payload: { name: 'from-token', publicKey: key.publicKey } });
-    expect(add.statusCode).toBe(201);
-    const used = (await t.services.audit.list({ action: 'api_token.use', limit: 5 })).items[0]!;
-    expect(used).toMatchObject({ actor: { kind: 'token', id: op.user.id }, target: { id: apiToken.id }, details: { method: 'POST' } });
+    expect(add.statusCode).toBe(403);
+    expect(add.json().error.code).toBe('role_ceiling');
     key.cleanup();
+    // A change made with a token is audited as token use, with the token as actor (here: it revokes itself).
+    const revoke = await t.app.inject({ method: 'DELETE', url: `/api/v1/api-tokens/${apiToken.id}`, headers });
+    expect(revoke.statusCode).toBe(204);
+    const used = (await t.services.audit.list({ action: 'api_token.use', limit: 5 })).items[0]!;
+    expect(used).toMatchObject({ actor: { kind: 'token', id: op.user.id }, target: { id: apiToken.id }, details: { method: 'DELETE' } });
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers })).statusCode).toBe(401);
   });
 
   it('cannot exceed the owner\'s role, 365 days, or be created by another token', async () => {

@@ -51,8 +51,10 @@ export class TokenSigner {
     return claims;
   }
 
-  signMfa(userId: string): Promise<string> {
+  /** `challengeId` is the token's jti: a row in auth_challenges that makes the token single-use. */
+  signMfa(userId: string, challengeId: string): Promise<string> {
     return new SignJWT({ purpose: 'mfa' })
+      .setJti(challengeId)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(userId)
       .setIssuer(ISSUER)
@@ -62,11 +64,11 @@ export class TokenSigner {
       .sign(this.key);
   }
 
-  async verifyMfa(token: string): Promise<string> {
+  async verifyMfa(token: string): Promise<{ userId: string; challengeId: string }> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ALGORITHMS, issuer: ISSUER, audience: MFA_AUDIENCE });
-      if (payload.purpose !== 'mfa' || typeof payload.sub !== 'string') throw new Error('wrong purpose');
-      return payload.sub;
+      if (payload.purpose !== 'mfa' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') throw new Error('wrong purpose');
+      return { userId: payload.sub, challengeId: payload.jti };
     } catch {
       throw new UnauthorizedError('The sign-in step expired; sign in again', 'invalid_mfa_token');
     }

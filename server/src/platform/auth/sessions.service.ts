@@ -3,9 +3,11 @@ import type { CoreConfig } from '../../config.js';
 import { newId } from '../../db/ids.js';
 import type { CoreTables, UsersTable } from '../../db/schema.js';
 import type { AuditLog } from '../audit/audit.service.js';
+import type { StreamRegistry } from '../events/stream-registry.js';
 import { NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Actor } from '../rbac/permissions.js';
 import type { Role } from '../rbac/roles.js';
+import { assertCredentialManagement } from './api-tokens.service.js';
 import { randomToken, sha256Hex } from './crypto.js';
 import type { TokenSigner } from './jwt.js';
 import { describeDevice } from './user-agent.js';
@@ -54,6 +56,7 @@ export class SessionService {
     private readonly config: CoreConfig,
     private readonly signer: TokenSigner,
     private readonly audit: AuditLog,
+    private readonly streams?: StreamRegistry,
   ) {}
 
   private get refreshTtlMs(): number {
@@ -163,6 +166,7 @@ export class SessionService {
   async revoke(sessionId: string, reason: string): Promise<void> {
     await this.db.updateTable('sessions').set({ revoked_at: Date.now(), revoked_reason: reason }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
     this.states.delete(sessionId);
+    this.streams?.closeSession(sessionId, reason === 'logout' ? 'logout' : 'session_revoked');
   }
 
   /** Ends every session of a user (optionally keeping one: the caller's own). */
@@ -171,6 +175,7 @@ export class SessionService {
     if (keepSessionId) q = q.where('id', '!=', keepSessionId);
     const res = await q.executeTakeFirst();
     this.forgetUser(userId);
+    this.streams?.closeUserSessions(userId, reason, keepSessionId);
     return Number(res.numUpdatedRows);
   }
 
@@ -179,7 +184,15 @@ export class SessionService {
     for (const [sid, s] of this.states) if (s.userId === userId) this.states.delete(sid);
   }
 
+  /** A low-role API token may not see or end its owner's sessions (a session carries the owner's full role). */
+  private async assertMayManage(actor: Actor): Promise<void> {
+    if (actor.kind !== 'token') return;
+    const owner = await this.db.selectFrom('users').select('role').where('id', '=', actor.userId ?? '').executeTakeFirst();
+    assertCredentialManagement(actor, (owner?.role ?? 'admin') as Role);
+  }
+
   async list(actor: Actor): Promise<SessionView[]> {
+    await this.assertMayManage(actor);
     const rows = await this.db.selectFrom('sessions').selectAll().where('user_id', '=', actor.userId ?? '').where('revoked_at', 'is', null)
       .where('expires_at', '>', Date.now()).orderBy('last_seen_at', 'desc').execute();
     return rows.map((r) => ({
@@ -189,6 +202,7 @@ export class SessionService {
   }
 
   async end(actor: Actor, sessionId: string): Promise<void> {
+    await this.assertMayManage(actor);
     const row = await this.db.selectFrom('sessions').select(['id']).where('id', '=', sessionId).where('user_id', '=', actor.userId ?? '').where('revoked_at', 'is', null).executeTakeFirst();
     if (!row) throw new NotFoundError('Session', sessionId);
     await this.revoke(sessionId, actor.sessionId === sessionId ? 'logout' : 'ended_by_user');

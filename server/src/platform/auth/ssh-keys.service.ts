@@ -5,7 +5,9 @@ import type { CoreTables, SshKeysTable } from '../../db/schema.js';
 import type { AuditLog } from '../audit/audit.service.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { corePermissions } from '../rbac/core-permissions.js';
-import { can, type Actor } from '../rbac/permissions.js';
+import { can, canAssignRole, type Actor } from '../rbac/permissions.js';
+import type { Role } from '../rbac/roles.js';
+import { assertCredentialManagement } from './api-tokens.service.js';
 
 export const SSH_KEY_TYPES = [
   'ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
@@ -75,8 +77,16 @@ export class SshKeyService {
     return rows.map(present);
   }
 
+  /** An SSH key acts with its owner's full role: a low-role API token may not add or remove one. */
+  private async assertTokenMayManage(actor: Actor): Promise<void> {
+    if (actor.kind !== 'token') return;
+    const owner = await this.db.selectFrom('users').select('role').where('id', '=', actor.userId ?? '').executeTakeFirst();
+    assertCredentialManagement(actor, (owner?.role ?? 'admin') as Role);
+  }
+
   async add(actor: Actor, input: { name: string; publicKey: string }): Promise<SshKeyView> {
     if (!actor.userId) throw new ForbiddenError('Only users have SSH keys');
+    await this.assertTokenMayManage(actor);
     const key = parsePublicKey(input.publicKey);
     const clash = await this.db.selectFrom('ssh_keys').select(['user_id']).where('fingerprint', '=', key.fingerprint).executeTakeFirst();
     if (clash) throw new ConflictError(clash.user_id === actor.userId ? 'You have already added this key' : 'This key belongs to another user');
@@ -88,9 +98,18 @@ export class SshKeyService {
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    const row = await this.db.selectFrom('ssh_keys').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row || (row.user_id !== actor.userId && !can(actor, corePermissions['users.manage']))) throw new NotFoundError('SSH key', id);
+    const row = await this.db.selectFrom('ssh_keys as k').innerJoin('users as u', 'u.id', 'k.user_id')
+      .select(['k.id', 'k.user_id', 'k.name', 'k.fingerprint', 'u.role as ownerRole']).where('k.id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('SSH key', id);
+    if (row.user_id !== actor.userId) {
+      if (!can(actor, corePermissions['users.manage'])) throw new NotFoundError('SSH key', id);
+      // The role ceiling applies to the key's owner: billing cannot remove an admin's keys.
+      if (!canAssignRole(actor.role, row.ownerRole as Role)) {
+        throw new ForbiddenError(`Your role (${actor.role}) cannot manage the SSH keys of a user with the role ${row.ownerRole}`, 'role_ceiling');
+      }
+    }
+    await this.assertTokenMayManage(actor);
     await this.db.deleteFrom('ssh_keys').where('id', '=', id).execute();
-    await this.audit.record({ actor, action: 'ssh_key.remove', target: { type: 'ssh_key', id }, details: { name: row.name, fingerprint: row.fingerprint } });
+    await this.audit.record({ actor, action: 'ssh_key.remove', target: { type: 'ssh_key', id }, details: { name: row.name, fingerprint: row.fingerprint, ...(row.user_id !== actor.userId ? { owner: row.user_id } : {}) } });
   }
 }

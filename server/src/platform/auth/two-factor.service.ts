@@ -9,6 +9,7 @@ import type { Role } from '../rbac/roles.js';
 import { decryptSecret, encryptSecret, randomReadable, sha256Hex } from './crypto.js';
 import { verifyPassword } from './passwords.js';
 import type { SettingsService } from './settings.service.js';
+import type { LoginThrottle } from './throttle.js';
 
 const ISSUER = 'Slipway';
 const TOTP_PARAMS = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
@@ -31,6 +32,7 @@ export class TwoFactorService {
     private readonly settings: SettingsService,
     private readonly endOtherSessions: (userId: string, reason: string, keepSessionId?: string) => Promise<unknown>,
     private readonly userChanged: (userId: string) => void,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   private async load(actor: Actor): Promise<UsersTable> {
@@ -54,7 +56,7 @@ export class TwoFactorService {
     const user = await this.load(actor);
     if (Number(user.totp_enabled) === 1) throw new ConflictError('Two-factor authentication is already on');
     if (!user.totp_secret) throw new DomainRuleError('Start the enrolment first (POST /auth/2fa/enroll)', 'not_enrolled');
-    if (!(await this.consumeTotp(user, code))) {
+    if (!(await this.throttle.confirmPassword(user.id, () => this.consumeTotp(user, code)))) {
       await this.audit.record({ actor, action: 'auth.2fa.confirm', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: 'invalid_code' } });
       throw new DomainRuleError('The code is wrong or expired; check the device clock and try the next code', 'invalid_code');
     }
@@ -78,8 +80,14 @@ export class TwoFactorService {
     if (this.settings.requires2fa(settings, user.role as Role)) {
       throw new DomainRuleError('Two-factor authentication is required for your role and cannot be turned off', 'two_factor_required');
     }
-    const passwordOk = await verifyPassword(user.password_hash, password);
-    const codeOk = passwordOk && ((await this.consumeTotp(user, code)) || (await this.consumeRecoveryCode(user.id, code)));
+    // Password and code are guesses like a sign-in: reserved on the account's throttle first.
+    let passwordOk = false;
+    let codeOk = false;
+    await this.throttle.confirmPassword(user.id, async () => {
+      passwordOk = await verifyPassword(user.password_hash, password);
+      codeOk = passwordOk && ((await this.consumeTotp(user, code)) || (await this.consumeRecoveryCode(user.id, code)));
+      return codeOk;
+    });
     if (!passwordOk || !codeOk) {
       await this.audit.record({ actor, action: 'auth.2fa.disable', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: passwordOk ? 'invalid_code' : 'invalid_password' } });
       throw passwordOk ? new DomainRuleError('The code is wrong or already used', 'invalid_code') : new ForbiddenError('The password is wrong', 'invalid_password');

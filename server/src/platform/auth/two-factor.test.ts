@@ -52,12 +52,18 @@ describe('two-factor authentication', () => {
     const me = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${ok.json().accessToken}` } });
     expect(me.json().user.totpEnabled).toBe(true);
 
+    // The MFA token is single-use: replaying it is refused whatever the code.
     const replay = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken, code } });
     expect(replay.statusCode).toBe(401);
-    expect(replay.json().error.code).toBe('invalid_code');
-    const old = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken, code: codeAt(secret, 0) } });
+    expect(replay.json().error.code).toBe('invalid_mfa_token');
+    // With a fresh token, a used, an old and a far-future code are each refused.
+    const fresh = (await t.app.inject({ method: 'POST', url: LOGIN, payload: { username: u.user.username, password: u.password } })).json().mfaToken as string;
+    const reused = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken: fresh, code } });
+    expect(reused.statusCode).toBe(401);
+    expect(reused.json().error.code).toBe('invalid_code');
+    const old = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken: fresh, code: codeAt(secret, 0) } });
     expect(old.statusCode).toBe(401);
-    const far = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken, code: codeAt(secret, 5) } });
+    const far = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken: fresh, code: codeAt(secret, 5) } });
     expect(far.statusCode).toBe(401);
   });
 
@@ -72,8 +78,12 @@ describe('two-factor authentication', () => {
     const mfaToken = (await t.app.inject({ method: 'POST', url: LOGIN, payload: { username: u.user.username, password: u.password } })).json().mfaToken;
     const used = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken, recoveryCode: recoveryCodes[3]!.toLowerCase() } });
     expect(used.statusCode).toBe(200);
-    const again = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken, recoveryCode: recoveryCodes[3] } });
+    const replayed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken, recoveryCode: recoveryCodes[4] } });
+    expect(replayed.json().error.code).toBe('invalid_mfa_token');
+    const fresh = (await t.app.inject({ method: 'POST', url: LOGIN, payload: { username: u.user.username, password: u.password } })).json().mfaToken as string;
+    const again = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload: { mfaToken: fresh, recoveryCode: recoveryCodes[3] } });
     expect(again.statusCode).toBe(401);
+    expect(again.json().error.code).toBe('invalid_code');
     const audit = (await t.services.audit.list({ action: 'auth.login', limit: 50 })).items.filter((e) => e.actor.id === u.user.id);
     expect(audit.some((e) => e.outcome === 'success' && e.details?.method === 'recovery_code')).toBe(true);
     expect(audit.some((e) => e.outcome === 'failure' && e.details?.reason === 'invalid_recovery_code')).toBe(true);

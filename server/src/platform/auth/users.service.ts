@@ -36,6 +36,14 @@ export interface UserFilters { search?: string; role?: Role; status?: 'active' |
 /** Invalidates what other services cache about a user (sessions, API tokens). */
 export interface UserChangeListener { userChanged(userId: string): void }
 
+/** What an account change does to the user's other credentials and live streams. */
+export interface UserCredentialHooks {
+  /** Revokes every API token of the user (cache and streams included); returns how many. */
+  revokeTokens(userId: string, reason: string): Promise<number>;
+  /** Closes every live stream of the user (all sessions and tokens). */
+  closeStreams(userId: string, reason: string): number;
+}
+
 /** Serialises changes that could remove the last active administrator (PostgreSQL; SQLite already serialises writers). */
 const ADMIN_LOCK = 7214002;
 
@@ -46,10 +54,16 @@ export class UsersService {
     private readonly audit: AuditLog,
     private readonly listeners: UserChangeListener[],
     private readonly endSessions: (userId: string, reason: string) => Promise<unknown>,
+    private readonly credentials: UserCredentialHooks = { revokeTokens: async () => 0, closeStreams: () => 0 },
   ) {}
 
   private changed(userId: string) {
     for (const l of this.listeners) l.userChanged(userId);
+  }
+
+  /** Tells the caches (sessions, API tokens) that something about the user changed. */
+  notifyChanged(userId: string): void {
+    this.changed(userId);
   }
 
   async byId(id: string): Promise<UsersTable | undefined> {
@@ -166,6 +180,8 @@ export class UsersService {
       return { ...fresh, ...set };
     });
     this.changed(id);
+    // Streams were authorised with the old role: they end, the client reconnects with the new one.
+    if (patch.role && patch.role !== target.role) this.credentials.closeStreams(id, 'role_changed');
     await this.audit.record({
       actor, action: 'user.update', target: { type: 'user', id },
       details: { ...(email && email !== target.email ? { email: { from: target.email, to: email } } : {}), ...(patch.role && patch.role !== target.role ? { role: { from: target.role, to: patch.role } } : {}) },
@@ -187,7 +203,11 @@ export class UsersService {
       if (suspended) await trx.updateTable('api_tokens').set({ revoked_at: Date.now() }).where('user_id', '=', id).where('revoked_at', 'is', null).execute();
       return { ...fresh, ...set };
     });
-    if (suspended) await this.endSessions(id, 'suspended');
+    if (suspended) {
+      await this.endSessions(id, 'suspended');
+      await this.credentials.revokeTokens(id, 'user_suspended');
+      this.credentials.closeStreams(id, 'user_suspended');
+    }
     this.changed(id);
     await this.audit.record({ actor, action: suspended ? 'user.suspend' : 'user.unsuspend', target: { type: 'user', id }, details: { username: target.username } });
     return presentUser(updated);
@@ -206,6 +226,7 @@ export class UsersService {
       await trx.deleteFrom('users').where('id', '=', id).execute();
     });
     this.changed(id);
+    this.credentials.closeStreams(id, 'user_deleted');
     await this.audit.record({ actor, action: 'user.delete', target: { type: 'user', id }, details: { username: target.username } });
   }
 
@@ -219,9 +240,12 @@ export class UsersService {
     const now = Date.now();
     const set = { password_hash: await hashPassword(password ?? temporaryPassword!), must_change_password: 1, password_changed_at: now, updated_at: now };
     await this.db.updateTable('users').set(set).where('id', '=', id).execute();
+    // Whoever knew the old password may have made tokens with it: a reset ends every credential.
     await this.endSessions(id, 'password_reset');
+    const tokensRevoked = await this.credentials.revokeTokens(id, 'password_reset');
+    this.credentials.closeStreams(id, 'password_reset');
     this.changed(id);
-    await this.audit.record({ actor, action: 'user.reset_password', target: { type: 'user', id }, details: { username: target.username, generated: temporaryPassword !== null } });
+    await this.audit.record({ actor, action: 'user.reset_password', target: { type: 'user', id }, details: { username: target.username, generated: temporaryPassword !== null, tokensRevoked } });
     return { user: presentUser({ ...target, ...set }), temporaryPassword };
   }
 
@@ -236,8 +260,10 @@ export class UsersService {
       await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
     });
     await this.endSessions(id, 'two_factor_reset');
+    const tokensRevoked = await this.credentials.revokeTokens(id, 'two_factor_reset');
+    this.credentials.closeStreams(id, 'two_factor_reset');
     this.changed(id);
-    await this.audit.record({ actor, action: 'user.reset_2fa', target: { type: 'user', id }, details: { username: target.username } });
+    await this.audit.record({ actor, action: 'user.reset_2fa', target: { type: 'user', id }, details: { username: target.username, tokensRevoked } });
     return presentUser({ ...target, ...set });
   }
 }

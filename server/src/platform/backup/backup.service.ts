@@ -5,7 +5,8 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
 import * as tar from 'tar';
-import { defaultSqlitePath, isPostgresUrl, migrate, openDatabase, type Dialect, type NamedMigrations } from '../../db/database.js';
+import { coreMigrations, defaultSqlitePath, isPostgresUrl, migrate, openDatabase, type Dialect, type NamedMigrations } from '../../db/database.js';
+import { AUDIT_HEAD_FILE } from '../audit/audit.service.js';
 import { ConflictError, DomainRuleError, ValidationError } from '../errors.js';
 import { SECRETS_FILE } from '../secrets.js';
 
@@ -31,6 +32,11 @@ export interface BackupManifest {
   hostname: string;
   database: { dialect: Dialect; file: string; migrations: string[]; tables: Record<string, number> };
   files: BackupFile[];
+  /**
+   * The audit chain's head in this snapshot (`seq:hash`): a published copy outside the table, so
+   * `slipway audit verify --head <it>` detects entries deleted after the backup was taken.
+   */
+  auditHead?: string | null;
 }
 
 export interface BackupSource {
@@ -160,6 +166,7 @@ export async function createBackup(src: BackupSource & { out: string; pgSchema?:
     const dialect: Dialect = isPostgresUrl(src.databaseUrl) ? 'postgres' : 'sqlite';
     let dbEntry: string;
     let migrations: string[];
+    let auditHead: string | null = null;
     const tables: Record<string, number> = {};
     mkdirSync(path.join(staging, 'database'));
     if (dialect === 'sqlite') {
@@ -180,6 +187,10 @@ export async function createBackup(src: BackupSource & { out: string; pgSchema?:
         migrations = (copy.prepare('select name from slipway_migrations order by name').all() as { name: string }[]).map((r) => r.name);
         const names = copy.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).all() as { name: string }[];
         for (const { name } of names) tables[name] = (copy.prepare(`select count(*) as n from "${name.replace(/"/g, '""')}"`).get() as { n: number }).n;
+        if (names.some((n) => n.name === 'audit_log')) {
+          const last = copy.prepare('select seq, hash from audit_log order by seq desc limit 1').get() as { seq: number; hash: string } | undefined;
+          auditHead = last ? `${last.seq}:${last.hash}` : null;
+        }
       } finally {
         copy.close();
       }
@@ -190,6 +201,12 @@ export async function createBackup(src: BackupSource & { out: string; pgSchema?:
       const m = dump.tables.slipway_migrations;
       migrations = (m?.rows ?? []).map((r) => String(r[m!.columns.indexOf('name')])).sort();
       for (const [name, t] of Object.entries(dump.tables)) tables[name] = t.rows.length;
+      const a = dump.tables.audit_log;
+      if (a?.rows.length) {
+        const [si, hi] = [a.columns.indexOf('seq'), a.columns.indexOf('hash')];
+        const last = a.rows.reduce((m, r) => (Number(r[si]) > Number(m[si]) ? r : m));
+        auditHead = `${Number(last[si])}:${String(last[hi])}`;
+      }
     }
 
     const secrets = path.join(src.dataDir, SECRETS_FILE);
@@ -205,7 +222,7 @@ export async function createBackup(src: BackupSource & { out: string; pgSchema?:
     });
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT, version: BACKUP_VERSION, createdAt: new Date().toISOString(), hostname: hostname(),
-      database: { dialect, file: dbEntry, migrations, tables }, files,
+      database: { dialect, file: dbEntry, migrations, tables }, files, auditHead,
     };
     writeFileSync(path.join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     const partial = `${out}.partial`;
@@ -257,7 +274,7 @@ export async function restoreBackup(opts: BackupSource & { from: string; force?:
     if (targetDialect !== manifest.database.dialect) {
       throw new DomainRuleError(`This backup holds a ${manifest.database.dialect} database but the target is configured for ${targetDialect}`, 'dialect_mismatch');
     }
-    const unknown = manifest.database.migrations.filter((m) => m !== '0001_core' && !(m in opts.migrations));
+    const unknown = manifest.database.migrations.filter((m) => !(m in coreMigrations) && !(m in opts.migrations));
     if (unknown.length) throw new DomainRuleError(`The backup comes from a newer Slipway (unknown migrations: ${unknown.join(', ')})`, 'newer_backup');
 
     if (manifest.database.dialect === 'sqlite') {
@@ -279,6 +296,11 @@ export async function restoreBackup(opts: BackupSource & { from: string; force?:
       cpSync(path.join(staging, f.path), dest);
       chmodSync(dest, f.mode & 0o755); // as it was, never group/world-writable
     }
+    // The restored chain ends where the backup's did: that is the head to verify it against now.
+    const headFile = path.join(dataDir, AUDIT_HEAD_FILE);
+    rmSync(headFile, { force: true });
+    const m = manifest.auditHead ? /^(\d+):([0-9a-f]{64})$/.exec(manifest.auditHead) : null;
+    if (m) writeFileSync(headFile, `${JSON.stringify({ seq: Number(m[1]), hash: m[2], at: Date.now(), restoredFrom: manifest.createdAt })}\n`, { mode: 0o600 });
     chmodSync(dataDir, 0o700);
     return manifest;
   } finally {

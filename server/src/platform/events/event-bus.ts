@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { corePermissions } from '../rbac/core-permissions.js';
+import { can, ownerScope, type Actor } from '../rbac/permissions.js';
 
 export interface ResourceEvent {
   /** e.g. `job.updated`, `container.woke`, `audit.created` */
@@ -6,12 +8,35 @@ export interface ResourceEvent {
   resource?: { type: string; id: string };
   /** Owner of the resource, when it has one: `user`-role subscribers only see their own. */
   ownerId?: string | null;
+  /** The permission a subscriber needs to receive it (default: by type prefix, see `eventPermission`). */
+  permission?: string;
   data?: Record<string, unknown>;
 }
 
 export interface PublishedEvent extends ResourceEvent {
   id: number;
   at: number;
+}
+
+/** Core event families and the permission that reads them; an event's own `permission` wins. */
+const PREFIX_PERMISSIONS: [string, string][] = [
+  ['audit.', corePermissions['audit.read']],
+  ['job.', corePermissions['jobs.read']],
+  ['host.', corePermissions['hosts.read']],
+];
+
+export function eventPermission(e: Pick<ResourceEvent, 'type' | 'permission'>): string {
+  return e.permission ?? PREFIX_PERMISSIONS.find(([p]) => e.type.startsWith(p))?.[1] ?? corePermissions['events.read'];
+}
+
+/**
+ * Whether a subscriber may receive an event: it needs the event's read permission, and the `user`
+ * role only receives events about resources it owns (an event without an owner is staff-only).
+ */
+export function eventVisibleTo(actor: Actor, e: ResourceEvent): boolean {
+  if (!can(actor, eventPermission(e))) return false;
+  const owner = ownerScope(actor);
+  return owner === undefined || (typeof e.ownerId === 'string' && e.ownerId === owner);
 }
 
 /**

@@ -28,11 +28,23 @@ export type RemoteRunnerFactory = (host: HostRecord) => Promise<ProcessRunner>;
 export class HostRegistry {
   private readonly local = new LocalProcessRunner();
   private remoteFactory?: RemoteRunnerFactory;
+  private readonly changeListeners = new Set<(hostId: string) => Promise<void> | void>();
 
   constructor(private readonly db: Kysely<CoreTables>) {}
 
   setRemoteRunnerFactory(f: RemoteRunnerFactory): void {
     this.remoteFactory = f;
+  }
+
+  /** Called after a host is added, changed or removed (samplers and caches follow the host list). */
+  onChanged(fn: (hostId: string) => Promise<void> | void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  /** Tells every listener that a host changed; a listener that fails does not stop the others. */
+  async notifyChanged(hostId: string): Promise<void> {
+    await Promise.allSettled([...this.changeListeners].map(async (fn) => fn(hostId)));
   }
 
   async list(): Promise<HostRecord[]> {

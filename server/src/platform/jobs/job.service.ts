@@ -170,8 +170,21 @@ export class DurableJobRunner implements JobRunner {
   }
 
   async logs(id: string, actor: Actor, afterSeq = 0, limit = 1000): Promise<JobLogLine[]> {
-    await this.visibleRow(id, actor);
+    await this.assertLogReadable(id, actor);
     return this.readLines(id, afterSeq, limit);
+  }
+
+  /**
+   * Who reads a job's log (JSON page, SSE, WebSocket): the job's owner (whoever started it), and
+   * roles with jobs.logs.others (operator, support, admin: docs/SECURITY.md). Billing and viewer see
+   * other users' jobs (state, steps) but not their output (403); the `user` role does not even see
+   * they exist (404).
+   */
+  async assertLogReadable(id: string, actor: Actor): Promise<JobView> {
+    const row = await this.visibleRow(id, actor);
+    if (row.actor_id !== null && row.actor_id === actor.userId) return toView(row);
+    requirePermission(actor, corePermissions['jobs.logs.others']);
+    return toView(row);
   }
 
   /**

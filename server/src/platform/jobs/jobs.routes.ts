@@ -68,7 +68,7 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
       description: 'Server-Sent Events: `log` {seq, at, stream, line} (id = seq), `state` {job}, `end` {job}. Resume with Last-Event-ID (or ?since=).',
     },
   }, async (req, reply) => {
-    await jobs.get(req.params.id, req.actor);
+    await jobs.assertLogReadable(req.params.id, req.actor);
     // A reconnecting client's Last-Event-ID wins over ?since= (the query is already a number here).
     const header = Number(lastEventId(req));
     const since = Number.isInteger(header) && header > 0 ? header : (req.query.since ?? 0);
@@ -82,7 +82,7 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
     schema: { params: IdParam, querystring: z.object({ since: Seq.default(0) }) },
     // Checked before the upgrade, so a job the caller may not see answers a plain 404.
     preHandler: async (req) => {
-      await jobs.get((req.params as { id: string }).id, req.actor);
+      await jobs.assertLogReadable((req.params as { id: string }).id, req.actor);
     },
   }, (socket, req) => {
     const { id } = req.params as { id: string };

@@ -7,8 +7,11 @@ export interface PermissionDef {
   description: string;
   /** Roles granted this permission; admin always has every permission. */
   roles: readonly Role[];
-  /** The `user` role only acts on resources it owns for this permission. */
-  ownedOnly?: boolean;
+  /**
+   * Limits roles to the resources they own for this permission (checked by `authorize`): `true`
+   * means the `user` role; a list names the roles (e.g. staff who read only their own job logs).
+   */
+  ownedOnly?: boolean | readonly Role[];
 }
 
 const registry = new Map<string, PermissionDef & { name: Permission; module: string }>();

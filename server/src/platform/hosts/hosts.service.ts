@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
-import { newId } from '../../../../server/src/db/ids.js';
-import type { CoreTables } from '../../../../server/src/db/schema.js';
-import { connectionTest, HostKeyMismatchError, probeHostKey, type ConnectionTestResult } from '../../../../server/src/infra/ssh.js';
-import type { AuditLog } from '../../../../server/src/platform/audit/audit.service.js';
-import { ConflictError, DomainRuleError, NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
-import type { EventBus } from '../../../../server/src/platform/events/event-bus.js';
-import { LOCAL_HOST_ID, type HostRecord, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { corePermissions } from '../../../../server/src/platform/rbac/core-permissions.js';
-import { requirePermission, type Actor } from '../../../../server/src/platform/rbac/permissions.js';
+import { newId } from '../../db/ids.js';
+import type { CoreTables } from '../../db/schema.js';
+import { connectionTest, HostKeyMismatchError, probeHostKey, type ConnectionTestResult } from '../../infra/ssh.js';
+import type { AuditLog } from '../audit/audit.service.js';
+import { ConflictError, DomainRuleError, NotFoundError, UnavailableError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import { LOCAL_HOST_ID, type HostRecord, type HostRegistry } from './host-registry.js';
+import { corePermissions } from '../rbac/core-permissions.js';
+import { requirePermission, type Actor } from '../rbac/permissions.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 
 export interface NewHost { name: string; address: string; port: number; username: string; hostKeyFingerprint: string }
@@ -19,8 +19,6 @@ export interface HostsServiceDeps {
   audit: AuditLog;
   events: EventBus;
   dataDir: string;
-  /** Called after a host is added, changed or removed (samplers follow the host list). */
-  onHostsChanged(hostId: string): Promise<void>;
 }
 
 /**
@@ -65,7 +63,7 @@ export class HostsService {
     const caps = await this.detectAndStore(id).catch(() => undefined);
     await this.d.audit.record({ actor, action: 'hosts.create', target: { type: 'host', id }, details: { name: input.name, address: input.address, port: input.port, username: input.username, hostKeyFingerprint: input.hostKeyFingerprint, system: test.system, capabilities: caps } });
     this.d.events.publish({ type: 'host.created', resource: { type: 'host', id } });
-    await this.d.onHostsChanged(id);
+    await this.d.hosts.notifyChanged(id);
     return this.d.hosts.get(id);
   }
 
@@ -99,7 +97,7 @@ export class HostsService {
       .execute();
     await this.d.audit.record({ actor, action: 'hosts.update', target: { type: 'host', id }, details: { changes: patch, rePinned: patch.hostKeyFingerprint !== undefined && patch.hostKeyFingerprint !== current.hostKeyFingerprint } });
     this.d.events.publish({ type: 'host.updated', resource: { type: 'host', id } });
-    if (connectionChanged) await this.d.onHostsChanged(id);
+    if (connectionChanged) await this.d.hosts.notifyChanged(id);
     return this.d.hosts.get(id);
   }
 
@@ -109,7 +107,7 @@ export class HostsService {
     await this.d.db.deleteFrom('hosts').where('id', '=', id).execute();
     await this.d.audit.record({ actor, action: 'hosts.delete', target: { type: 'host', id }, details: { name: host.name, address: host.address } });
     this.d.events.publish({ type: 'host.deleted', resource: { type: 'host', id } });
-    await this.d.onHostsChanged(id);
+    await this.d.hosts.notifyChanged(id);
   }
 
   /** Logs in with the pinned key and records the outcome as the host's status. */

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOrCreatePanelKey } from '../../../../server/src/infra/ssh.js';
-import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
-import { startSshd, type TestSshd } from '../../../../server/src/testing/sshd.js';
-import { serverModule } from '../index.js';
+import { loadOrCreatePanelKey } from '../../infra/ssh.js';
+import { createTestApp, type SignedIn, type TestApp } from '../../testing/harness.js';
+import { startSshd, type TestSshd } from '../../testing/sshd.js';
+import { modules } from '../../modules.js';
+
+// Metrics and logs over SSH come from the server module; the host routes are the platform's.
+const serverModule = modules.find((m) => m.id === 'server')!;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

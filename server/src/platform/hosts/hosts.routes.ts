@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { IdParam, Ok } from '../../../../server/src/http/schemas.js';
-import type { HttpApp } from '../../../../server/src/platform/module.js';
-import { corePermissions } from '../../../../server/src/platform/rbac/core-permissions.js';
-import { ConnectionTest, CreateHost, Host, HostResponse, ProbeHost, UpdateHost } from '../server.schema.js';
+import { IdParam, Ok } from '../../http/schemas.js';
+import type { HttpApp } from '../module.js';
+import { corePermissions } from '../rbac/core-permissions.js';
+import { ConnectionTest, CreateHost, Host, HostResponse, ProbeHost, UpdateHost } from './hosts.schema.js';
 import type { HostsService } from './hosts.service.js';
 
 /** `/api/v1/hosts`: the local host plus remote hosts over SSH (fingerprint confirmed, then pinned). */

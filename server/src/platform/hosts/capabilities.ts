@@ -1,5 +1,5 @@
-import type { ProcessRunner } from '../../../../server/src/infra/process-runner.js';
-import { SystemctlCli } from '../services/systemctl.cli.js';
+import { ExecError } from '../../infra/exec-error.js';
+import type { ProcessRunner } from '../../infra/process-runner.js';
 
 /** What a host offers; modules read these to enable themselves on it. */
 export const CAPABILITY_PATHS = {
@@ -28,8 +28,20 @@ export async function detectCapabilities(run: ProcessRunner): Promise<Capabiliti
   const caps = Object.fromEntries(
     Object.entries(CAPABILITY_PATHS).map(([name, paths]) => [name, paths.some((p) => present.has(p))]),
   ) as Capabilities;
-  caps.systemd = caps.systemctl ? (await new SystemctlCli(run).isLive()).live : false;
+  caps.systemd = caps.systemctl ? await systemdIsLive(run) : false;
   // journald only answers where systemd runs.
   caps.journald = caps.journald && caps.systemd;
   return caps;
+}
+
+/** True when systemd is PID 1 and answering (`is-system-running` prints running/degraded/…; "offline" without it). */
+async function systemdIsLive(run: ProcessRunner): Promise<boolean> {
+  try {
+    const r = await run.exec('systemctl', ['is-system-running'], { timeoutMs: 10_000, okExitCodes: [0, 1] });
+    const state = r.stdout.trim() || 'offline';
+    return !['offline', 'unknown', ''].includes(state);
+  } catch (e) {
+    if (e instanceof ExecError) return false;
+    throw e;
+  }
 }

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import type { Services } from '../app.js';
+import { MODULE_STATES, type ModuleStatusView } from '../platform/engines/module-status.js';
+import type { HttpApp } from '../platform/module.js';
+import { can, ownerScope, type Actor } from '../platform/rbac/permissions.js';
+
+const Engine = z.object({
+  id: z.string(),
+  title: z.string(),
+  optional: z.boolean(),
+  ok: z.boolean(),
+  version: z.string().nullable(),
+  reason: z.string().nullable(),
+  fix: z.string().nullable(),
+  checkedAt: z.number().nullable(),
+});
+
+const Schedule = z.object({
+  name: z.string(),
+  everyMs: z.number(),
+  running: z.boolean(),
+  runs: z.number(),
+  lastRunAt: z.number().nullable(),
+  lastDurationMs: z.number().nullable(),
+  lastOk: z.boolean().nullable(),
+  lastError: z.string().nullable(),
+  lastErrorAt: z.number().nullable(),
+});
+
+export const ModuleStatusSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: z.enum(MODULE_STATES),
+  reason: z.string().nullable(),
+  fix: z.string().nullable(),
+  /** The permission that shows the module in the console's navigation (null: every signed-in user). */
+  navPermission: z.string().nullable(),
+  /** The signed-in user has navPermission. */
+  visible: z.boolean(),
+  engines: z.array(Engine),
+  schedules: z.array(Schedule),
+  checkedAt: z.number().nullable(),
+});
+export type ModuleStatusItem = z.output<typeof ModuleStatusSchema>;
+
+/**
+ * One module's status as the actor may see it. Staff roles see engines, versions, reasons, fixes
+ * and schedules; the `user` role (a tenant) sees only whether a module is usable, because reasons
+ * name the machine's internals (addresses, paths, versions) and schedule errors name other tenants' resources.
+ */
+export function moduleStatusFor(actor: Actor, m: ModuleStatusView, s: Services): ModuleStatusItem {
+  const staff = ownerScope(actor) === undefined;
+  const visible = !m.navPermission || can(actor, m.navPermission);
+  return {
+    id: m.id,
+    title: m.title,
+    status: m.status,
+    reason: m.status === 'ready' ? null : staff ? m.reason : `${m.title} is not fully available right now`,
+    fix: staff ? m.fix : null,
+    navPermission: m.navPermission,
+    visible,
+    engines: staff ? m.engines.map((e) => ({ id: e.id, title: e.title, optional: e.optional, ok: e.ok, version: e.version ?? null, reason: e.ok ? null : (e.reason ?? null), fix: e.ok ? null : (e.fix ?? null), checkedAt: e.checkedAt })) : [],
+    schedules: staff ? s.scheduler.list(m.id).map(({ module: _m, ...v }) => v) : [],
+    checkedAt: m.checkedAt,
+  };
+}
+
+/** `GET /api/v1/modules`: the enabled modules, their status and why, for the console's navigation and Modules page. */
+export function registerModulesRoutes(app: HttpApp, s: Services): void {
+  app.get('/modules', {
+    config: { authenticated: true },
+    schema: {
+      tags: ['platform'],
+      description: 'Each enabled module: its status (ready, degraded, unavailable) with the reason and fix, its engines and versions, the permission that shows it, its schedules.',
+      response: { 200: z.object({ items: z.array(ModuleStatusSchema) }) },
+    },
+  }, async (req) => ({ items: s.modules.list().map((m) => moduleStatusFor(req.actor, m, s)) }));
+}

@@ -1,0 +1,61 @@
+/**
+ * The one import surface of modules: what a module in modules/<id>/server may use from the
+ * platform. Modules import from here (`../../../server/src/sdk.js`) and nothing deeper; the
+ * platform is free to move everything behind it.
+ */
+
+// The module contract and its context.
+export { defineModule, type HttpApp, type ModuleContext, type ModuleDefinition, type RouteAccess } from './platform/module.js';
+export type { CoreConfig } from './config.js';
+export type { Dialect, NamedMigrations } from './db/database.js';
+export type { CoreTables } from './db/schema.js';
+
+// Engines that may be missing, and the module status they give.
+export {
+  defineEngine, describeConnectError, findExecutable, httpGet, probeBinary, probeHttp, runProbe,
+  type EngineProbe, type ProbeContext, type ProbeResult,
+} from './platform/engines/engine.js';
+export { MODULE_STATES, type EngineStatus, type ModuleState, type ModuleStatusView } from './platform/engines/module-status.js';
+
+// Extension points on the context (`ctx.schedule`, `ctx.logSources`, `ctx.overview`).
+export type { ScheduledFn, ScheduleView } from './platform/schedule/scheduler.js';
+export type { FileLogSource, LogSourceProvider } from './platform/extensions/log-sources.js';
+export type { OverviewCount, OverviewCountView } from './platform/extensions/overview.js';
+
+// Permissions and actors.
+export { can, definePermissions, ownerScope, requirePermission, roleHas, SYSTEM_ACTOR, type Actor, type Permission, type PermissionDef } from './platform/rbac/permissions.js';
+export { corePermissions } from './platform/rbac/core-permissions.js';
+export { ALL_ROLES, OPERATORS, READERS, RESTARTERS, ROLES, type Role } from './platform/rbac/roles.js';
+
+// Domain errors (the error handler maps them to status codes).
+export {
+  AppError, ConflictError, DomainRuleError, ForbiddenError, ModuleUnavailableError, NotFoundError, RateLimitedError,
+  UnauthorizedError, UnavailableError, ValidationError,
+} from './platform/errors.js';
+
+// Running programs (argv only), locally and over SSH.
+export { ExecError, redactLine } from './infra/exec-error.js';
+export { assertArgv, lineSplitter, LocalProcessRunner, type ExecOptions, type ExecResult, type OutputStream, type ProcessRunner, type StreamHandle } from './infra/process-runner.js';
+
+// Hosts (the platform's): the registry modules get as ctx.hosts, and the shared shapes.
+export { HostRegistry, LOCAL_HOST_ID, type HostRecord, type RemoteRunnerFactory } from './platform/hosts/host-registry.js';
+export { CAPABILITY_PATHS, type Capabilities, type CapabilityName } from './platform/hosts/capabilities.js';
+export { HostId, HostQuery } from './platform/hosts/hosts.schema.js';
+
+// Jobs.
+export {
+  FINISHED_STATES, JOB_STATES,
+  type EnqueueOptions, type JobContext, type JobDefinition, type JobListFilters, type JobLogLine, type JobService, type JobState, type JobStep, type JobStepView, type JobView, type LogStream,
+} from './platform/jobs/types.js';
+
+// Audit and events.
+export type { AuditLog } from './platform/audit/audit.service.js';
+export type { EventBus, PublishedEvent, ResourceEvent } from './platform/events/event-bus.js';
+
+// HTTP helpers: SSE, WebSocket auth, shared zod shapes.
+export { assertStreamCapacity, lastEventId, openSse, type SseStream } from './http/sse.js';
+export { bearerFromRequest, WS_PROTOCOL } from './http/auth-hook.js';
+export { ErrorResponse, IdParam, JobAccepted, JobSummary, Limit, Ok } from './http/schemas.js';
+
+// Ids.
+export { newId, now } from './db/ids.js';
