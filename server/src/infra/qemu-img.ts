@@ -288,6 +288,19 @@ export class QemuImg {
     return { sourceFormat: fmt };
   }
 
+  /**
+   * `qemu-img measure --output=json`: the bytes a conversion to `outputFormat` needs (`required`)
+   * and would need fully allocated. The source format is explicit (detected before, never guessed).
+   */
+  async measure(file: string, o: { format: ImageFormat; outputFormat: 'qcow2' | 'raw' }): Promise<{ required: number; fullyAllocated: number }> {
+    const f = this.path(file);
+    assertFormat(o.format);
+    if (o.outputFormat !== 'qcow2' && o.outputFormat !== 'raw') throw new ValidationError('Output format must be qcow2 or raw');
+    const r = await this.exec(['measure', '--output=json', '-f', o.format, '-O', o.outputFormat, f], { timeoutMs: 120_000 });
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    return { required: int(j['required']) ?? 0, fullyAllocated: int(j['fully-allocated']) ?? 0 };
+  }
+
   /** Grows (or with `shrink`, shrinks) to an absolute size in bytes. */
   async resize(file: string, sizeBytes: number, o: { format: ImageFormat; shrink?: boolean }): Promise<void> {
     const f = this.path(file);
