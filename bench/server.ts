@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { MetricsService } from '../modules/server/server/metrics/metrics.service.js';
 import { serverModule } from '../modules/server/server/index.js';
 import { ServerConfig } from '../modules/server/server/server.config.js';
-import { serverMigrations } from '../modules/server/server/server.tables.js';
+import { serverMigrations, type ServerTables } from '../modules/server/server/server.migrations.js';
 import { migrate, openDatabase } from '../server/src/db/database.js';
 import { EventBus } from '../server/src/platform/events/event-bus.js';
 import { HostRegistry } from '../server/src/platform/hosts/host-registry.js';
@@ -34,7 +34,7 @@ async function samplerCpu(): Promise<void> {
   const database = openDatabase({ dataDir: dir });
   await migrate(database.db, serverMigrations);
   const intervalMs = ServerConfig.parse({}).sampleIntervalMs;
-  const metrics = new MetricsService(database.db, new HostRegistry(database.db), new EventBus(), { intervalMs, retentionDays: 7, thresholds: { diskPercent: 90, memoryPercent: 90, loadMinutes: 5 } }, { warn: () => {} });
+  const metrics = new MetricsService(database.db.withTables<ServerTables>(), new HostRegistry(database.db), new EventBus(), { intervalMs, retentionDays: 7, thresholds: { diskPercent: 90, memoryPercent: 90, loadMinutes: 5 } }, { warn: () => {} });
   await metrics.start();
   await sleep(1500); // past the priming read
   const cpu0 = process.cpuUsage();

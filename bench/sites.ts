@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createTestApp } from '../server/src/testing/harness.js';
 import { sitesModule } from '../modules/sites/server/index.js';
 import { SitesService } from '../modules/sites/server/sites.service.js';
-import type { SitesDb } from '../modules/sites/server/sites.repo.js';
+import type { SitesTables } from '../modules/sites/server/sites.migrations.js';
 import { formatResult, load } from './load.js';
 
 const SITES = Number(process.env.BENCH_SITES ?? 2000);
@@ -66,7 +66,7 @@ async function main() {
   try {
     const s = t.services;
     const sites = new SitesService({
-      db: s.database.db as unknown as SitesDb, jobs: s.jobs, audit: s.audit, events: s.events, hosts: s.hosts, log: t.app.log,
+      db: s.database.db.withTables<SitesTables>(), jobs: s.jobs, audit: s.audit, events: s.events, hosts: s.hosts, claims: s.hostnames, log: t.app.log,
       config: { woBin: 'wo', woDir: dir, certDir: path.join(dir, 'live'), nginxLogDir: path.join(dir, 'logs'), proxyAllow: [], hosts: 'local', refreshIntervalSeconds: 0, certCheckIntervalHours: 0, certWarnDays: 14, refreshConcurrency: 4 },
     });
     let started = performance.now();

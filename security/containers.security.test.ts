@@ -7,6 +7,8 @@ import { createTestApp, testPassword, type SignedIn, type TestApp } from '../ser
 import { createContainersModule, type ContainersRuntime } from '../modules/containers/server/index.js';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../modules/containers/server/test-fixtures/images.js';
 import { cleanupNamespace, testEnv, viaCaddy } from '../modules/containers/server/test-fixtures/panel.js';
+import { sitesModule } from '../modules/sites/server/index.js';
+import { createFakeWo, type FakeWo } from '../modules/sites/server/test-fixtures/fake-wo.js';
 
 /**
  * Hostile tenants against the containers module (issue 9: findings 1, 3, 4, 13 and two of 15), on a
@@ -24,6 +26,7 @@ describe.sequential('security: containers (hostile tenants, real Docker + Caddy)
   let httpPort: number;
   let admin: SignedIn;
   let roots: string;
+  let fakeWo: FakeWo;
   const extraContainers: string[] = [];
   const uniq = () => Math.random().toString(36).slice(2, 8);
 
@@ -46,7 +49,12 @@ describe.sequential('security: containers (hostile tenants, real Docker + Caddy)
     });
     namespace = e.namespace;
     httpPort = e.httpPort;
-    t = await createTestApp({ modules: [createContainersModule({ onRuntime: (r) => (rt = r) })], env: e.env });
+    // The sites module (with the fake `wo`) too: hostnames are owned across modules.
+    fakeWo = createFakeWo();
+    t = await createTestApp({
+      modules: [createContainersModule({ onRuntime: (r) => (rt = r) }), sitesModule],
+      env: { ...e.env, ...fakeWo.env, SLIPWAY_PUBLIC_URL: 'https://panel.example.net' },
+    });
     admin = await t.signIn('admin');
   }, 120_000);
 
@@ -57,6 +65,7 @@ describe.sequential('security: containers (hostile tenants, real Docker + Caddy)
     const { Volumes } = await docker.listVolumes({ filters: { label: [`slipway.namespace=${namespace}`] } });
     await Promise.all((Volumes ?? []).map((v) => docker.getVolume(v.Name).remove().catch(() => {})));
     rmSync(roots, { recursive: true, force: true });
+    fakeWo?.cleanup();
   }, 60_000);
 
   const web = (command: string, extra: Json = {}) => ({ name: 'web', image: BUSYBOX_IMAGE, command: ['/bin/sh', '-c', command], ...extra });
@@ -455,6 +464,86 @@ describe.sequential('security: containers (hostile tenants, real Docker + Caddy)
       const c = await containerOf(id);
       expect(c.Config.Env).toEqual(expect.arrayContaining(env.map((e) => `${e.name}=${e.value}`)));
       expect(c.Config.Cmd).toEqual(command);
+    });
+  });
+
+  describe('finding 15: a hostname belongs to one owner, across sites and containers; nobody takes the panel\'s', () => {
+    const taken = (res: { statusCode: number; json(): unknown; body: string }, what: string) => {
+      expect(res.statusCode, `${what}: ${res.body}`).toBe(409);
+      expect(errorOf(res), what).toMatchObject({ code: 'hostname_taken' });
+      // The 409 never says whose it is or which service uses it.
+      expect(errorOf(res).message, what).not.toMatch(/service|site\b/i);
+    };
+    const reserved = (res: { statusCode: number; json(): unknown; body: string }, what: string) => {
+      expect(res.statusCode, `${what}: ${res.body}`).toBe(409);
+      expect(errorOf(res), what).toMatchObject({ code: 'hostname_reserved' });
+    };
+    async function siteOf(who: SignedIn, domain: string): Promise<void> {
+      const res = await inject(who, 'POST', '/sites', { domain, type: 'html' });
+      expect(res.statusCode, res.body).toBe(202);
+      const done = await t.services.jobs.waitFor((res.json() as { job: { id: string } }).job.id, 30_000);
+      expect(done.state, done.error ?? '').toBe('succeeded');
+    }
+
+    it('tenant B cannot create a service with tenant A\'s site domain or container hostname (409, nothing created)', async () => {
+      const a = await t.signIn('user');
+      const b = await t.signIn('user');
+      const s = uniq();
+      await siteOf(a, `a-${s}.example.com`);
+      const ida = await create(a, body(`own-${s}`, { hostnames: [`a-${s}.localhost`] }));
+      for (const hostname of [`a-${s}.example.com`, `www.a-${s}.example.com`, `shop.a-${s}.example.com`, `a-${s}.localhost`, `www.a-${s}.localhost`]) {
+        const name = `steal-${uniq()}`;
+        taken(await inject(b, 'POST', '/containers', body(name, { hostnames: [`b-${uniq()}.localhost`, hostname] })), hostname);
+        expect(await names(), hostname).not.toContain(name);
+      }
+      // Nor by changing one of its own services; nothing changes.
+      const idb = await create(b, body(`mine-${s}`, { hostnames: [`b-${s}.localhost`] }));
+      const before = await stored(idb);
+      for (const hostname of [`a-${s}.example.com`, `a-${s}.localhost`]) {
+        taken(await inject(b, 'PATCH', `/containers/${idb}`, { hostnames: [hostname] }), `PATCH ${hostname}`);
+      }
+      expect((await stored(idb)).hostnames).toEqual(before.hostnames);
+      // And the other way round: B's container hostname is not a site A can create.
+      const site = await inject(a, 'POST', '/sites', { domain: `b-${s}.localhost`, type: 'html' });
+      expect(site.statusCode, site.body).toBe(409);
+      expect(errorOf(site).code).toBe('hostname_taken');
+      // A's own site domain is A's to use in a service; A's visitors still reach A.
+      expect(await create(a, body(`own2-${s}`, { hostnames: [`a-${s}.example.com`] }))).toBeTruthy();
+      expect((await viaCaddy(httpPort, `a-${s}.localhost`)).body.trim()).toBe(`hello own-${s}`);
+      expect((await stored(ida)).ownerId).toBe(a.user.id);
+    });
+
+    it('nobody, not even an admin, claims the panel\'s own hostname; tenants neither names under it', async () => {
+      const b = await t.signIn('user');
+      for (const hostname of ['panel.example.net', 'www.panel.example.net']) {
+        for (const who of [b, admin]) {
+          const name = `panel-${uniq()}`;
+          reserved(await inject(who, 'POST', '/containers', body(name, { hostnames: [hostname] })), `${who.user.role} ${hostname}`);
+          expect(await names()).not.toContain(name);
+        }
+      }
+      reserved(await inject(b, 'POST', '/containers', body(`panel-${uniq()}`, { hostnames: ['login.panel.example.net'] })), 'user login.panel.example.net');
+      const idb = await create(b, body(`pn-${uniq()}`));
+      reserved(await inject(b, 'PATCH', `/containers/${idb}`, { hostnames: ['panel.example.net'] }), 'PATCH panel.example.net');
+    });
+
+    it('a name is released when the service stops using it (update) or is deleted, and only then', async () => {
+      const a = await t.signIn('user');
+      const b = await t.signIn('user');
+      const s = uniq();
+      const name = `rel-${s}`;
+      const id = await create(a, body(name, { hostnames: [`old-${s}.localhost`, `keep-${s}.localhost`] }));
+      expect((await patchJob(a, id, { hostnames: [`new-${s}.localhost`, `keep-${s}.localhost`] })).state).toBe('succeeded');
+      taken(await inject(b, 'POST', '/containers', body(`x-${uniq()}`, { hostnames: [`new-${s}.localhost`] })), 'the new name');
+      taken(await inject(b, 'POST', '/containers', body(`x-${uniq()}`, { hostnames: [`keep-${s}.localhost`] })), 'the kept name');
+      // The name A no longer uses is free again.
+      const site = await inject(b, 'POST', '/sites', { domain: `old-${s}.localhost`, type: 'html' });
+      expect(site.statusCode, site.body).toBe(202);
+      expect((await t.services.jobs.waitFor((site.json() as { job: { id: string } }).job.id, 30_000)).state).toBe('succeeded');
+      const del = await inject(a, 'DELETE', `/containers/${id}`, { confirm: name });
+      expect(del.statusCode, del.body).toBe(202);
+      expect((await t.services.jobs.waitFor((del.json() as { job: { id: string } }).job.id, 60_000)).state).toBe('succeeded');
+      expect(await create(b, body(`y-${s}`, { hostnames: [`new-${s}.localhost`, `keep-${s}.localhost`] }))).toBeTruthy();
     });
   });
 });

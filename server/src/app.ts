@@ -29,6 +29,7 @@ import { OverviewCounts } from './platform/extensions/overview.js';
 import { HostRegistry } from './platform/hosts/host-registry.js';
 import { createHostsPlatform, type HostsPlatform } from './platform/hosts/index.js';
 import { createJobService, type JobRunner } from './platform/jobs/index.js';
+import { HostnameClaims, panelHostnames } from './platform/names/hostname-claims.js';
 import type { HttpApp, ModuleDefinition } from './platform/module.js';
 import { ownerScope } from './platform/rbac/permissions.js';
 import { Scheduler } from './platform/schedule/scheduler.js';
@@ -61,6 +62,8 @@ export interface Services {
   logSources: LogSources;
   overview: OverviewCounts;
   hostsPlatform: HostsPlatform;
+  /** Hostname ownership across modules (`ctx.hostnames`). */
+  hostnames: HostnameClaims;
   /** Platform-level problems (e.g. `proxy_untrusted`) for /ready and /modules. */
   warnings(): PlatformWarning[];
 }
@@ -131,11 +134,12 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics, dataDir: config.core.dataDir });
   const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log });
   const scheduler = new Scheduler(app.log);
+  const hostnames = new HostnameClaims(database.db, { reserved: panelHostnames(config.core) });
   const logSources = new LogSources();
   const overview = new OverviewCounts();
   const runtime = new ModuleRuntime({ retryMs: config.core.engineRetryMs, recheckMs: config.core.engineRecheckMs, log: app.log });
   runtime.onChange((m) => events.publish({ type: 'module.status', resource: { type: 'module', id: m.id }, data: { status: m.status } }));
-  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, logSources, overview, hostsPlatform, warnings: () => auth.proxyGuard.warnings() };
+  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, logSources, overview, hostsPlatform, hostnames, warnings: () => auth.proxyGuard.warnings() };
   app.decorate('slipway', services);
 
   await app.register(helmet, {
@@ -224,6 +228,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
             audit,
             events,
             hosts,
+            hostnames,
             log: app.log.child({ module: m.id }),
             config: moduleConfig as never,
             core: config.core,

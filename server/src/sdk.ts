@@ -5,7 +5,9 @@
  */
 
 // The module contract and its context.
-export { defineModule, type HttpApp, type ModuleContext, type ModuleDefinition, type RouteAccess } from './platform/module.js';
+export {
+  defineMigrations, defineModule, type HttpApp, type ModuleContext, type ModuleDefinition, type ModuleMigrations, type ModuleTables, type RouteAccess,
+} from './platform/module.js';
 export type { CoreConfig } from './config.js';
 export type { Dialect, NamedMigrations } from './db/database.js';
 export type { CoreTables } from './db/schema.js';
@@ -24,6 +26,7 @@ export type { OverviewCount, OverviewCountView } from './platform/extensions/ove
 
 // Permissions and actors.
 export { can, definePermissions, ownerScope, requirePermission, roleHas, SYSTEM_ACTOR, type Actor, type Permission, type PermissionDef } from './platform/rbac/permissions.js';
+export { authorize, listScope, ownedOnlyFor, resource, type ResourceRef } from './platform/rbac/authorize.js';
 export { corePermissions } from './platform/rbac/core-permissions.js';
 export { ALL_ROLES, OPERATORS, READERS, RESTARTERS, ROLES, type Role } from './platform/rbac/roles.js';
 
@@ -33,14 +36,36 @@ export {
   UnauthorizedError, UnavailableError, ValidationError,
 } from './platform/errors.js';
 
-// Running programs (argv only), locally and over SSH.
+// Running programs (argv only), locally and over SSH; secrets redacted from what tools print.
 export { ExecError, redactLine } from './infra/exec-error.js';
 export { assertArgv, lineSplitter, LocalProcessRunner, type ExecOptions, type ExecResult, type OutputStream, type ProcessRunner, type StreamHandle } from './infra/process-runner.js';
+export type { SshConnection, SshConnectionOptions } from './infra/ssh.js';
+export { REDACTED, redactSecrets, redactSecretsText } from './platform/redact.js';
+
+// Disk images (qemu-img, argv only; untrusted images checked before use).
+export {
+  assertPathUnder, assertSelfContained, assertSnapshotName, ImageRefusedError, parseInfo, QemuImg, UNTRUSTED_INPUT_FORMATS,
+  type ImageCheck, type ImageFormat, type ImageInfo, type ImageLayer, type ImageSnapshot, type MapEntry, type QemuImgOptions,
+} from './infra/qemu-img.js';
 
 // Hosts (the platform's): the registry modules get as ctx.hosts, and the shared shapes.
 export { HostRegistry, LOCAL_HOST_ID, type HostRecord, type RemoteRunnerFactory } from './platform/hosts/host-registry.js';
 export { CAPABILITY_PATHS, type Capabilities, type CapabilityName } from './platform/hosts/capabilities.js';
 export { HostId, HostQuery } from './platform/hosts/hosts.schema.js';
+// Files on a host (local or over SSH): no-follow opens under allowed roots, tails and follows.
+export {
+  FileFollower, FileMissingError, HostFiles, normalizeHostPath, openNoFollow, policyForFiles, rootFor, tailFile, UnsafeFileError,
+  type FilePolicy, type FollowEvents, type FollowHandle,
+} from './platform/hosts/host-files.js';
+
+// Names and network targets users choose (tenant rules shared by every module).
+export {
+  HostnameClaims, HostnameInvalidError, HostnameReservedError, HostnameTakenError, normalizeHostname, panelHostnames, type ClaimView,
+} from './platform/names/hostname-claims.js';
+export {
+  checkNetworkTarget, NetworkTargetRefusedError, nonPublicReason, parseAllowEntry, systemResolver,
+  type CheckedTarget, type NetworkTargetPolicy, type Resolver,
+} from './platform/net/network-target.js';
 
 // Jobs.
 export {

@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
 import type { ContainersConfig } from './containers.config.js';
+import type { ContainersDb } from './containers.migrations.js';
 import { checkHostPath, isHostPath, volumeName, type HostPathRules } from './containers.policy.js';
 import type { ServiceRecord } from './containers.repo.js';
 import type { ContainerSpec } from './containers.schema.js';
@@ -15,7 +15,7 @@ const ANONYMOUS_VOLUME = /^[0-9a-f]{64}$/;
  * host bind (or another service's volume) is refused at start with the reason, never silently kept.
  */
 export class ContainersGuard {
-  constructor(private readonly d: { config: ContainersConfig; dataDir: string; db: Kysely<any>; namespace: string }) {}
+  constructor(private readonly d: { config: ContainersConfig; dataDir: string; db: ContainersDb; namespace: string }) {}
 
   get config(): ContainersConfig {
     return this.d.config;
@@ -28,7 +28,7 @@ export class ContainersGuard {
   /** Owners whose services may bind host paths: admins (and the system, for services it owns). */
   async ownerIsAdmin(ownerId: string | null): Promise<boolean> {
     if (ownerId === null) return true;
-    const row = await (this.d.db as Kysely<{ users: { id: string; role: string; status: string } }>).selectFrom('users').select(['role', 'status']).where('id', '=', ownerId).executeTakeFirst();
+    const row = await this.d.db.selectFrom('users').select(['role', 'status']).where('id', '=', ownerId).executeTakeFirst();
     return row?.role === 'admin' && row.status === 'active';
   }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { JobContext, JobService } from '../../../server/src/platform/jobs/types.js';
+import { normalizeHostname, type HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
 import type { ContainersGuard } from './containers.guard.js';
 import { effectiveLimits } from './containers.policy.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
@@ -11,6 +12,9 @@ export const JOB_CREATE = 'containers.create';
 export const JOB_UPDATE = 'containers.update';
 export const JOB_DELETE = 'containers.delete';
 
+/** The service as a holder of hostname claims (and the jobs' resource). */
+export const containerResource = (serviceId: string) => `container:${serviceId}`;
+
 const ServiceRef = z.object({ serviceId: z.string() });
 const UpdateInput = z.object({ serviceId: z.string(), spec: z.custom<ServiceSpec>((v) => typeof v === 'object' && v !== null) });
 
@@ -20,7 +24,16 @@ interface Deps {
   controller: WakeController;
   namespace: string;
   guard: ContainersGuard;
+  hostnames: HostnameClaims;
 }
+
+const claimKey = (h: string): string => {
+  try {
+    return normalizeHostname(h);
+  } catch {
+    return h;
+  }
+};
 
 /** Create, update and delete of services: named steps, each with an undo where one exists. */
 export function defineContainerJobs(jobs: JobService, d: Deps): void {
@@ -84,6 +97,12 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
     }
   };
   const serviceLabel = (id: string) => `${LABEL_SERVICE}=${id}`;
+  /** Lets go of the names in `names` that the service's stored definition does not use (compared as claimed: `www.` and case folded). */
+  const releaseUnused = async (serviceId: string, names: readonly string[]) => {
+    const r = await d.repo.find(serviceId);
+    const used = new Set((r?.spec.hostnames ?? []).map(claimKey));
+    for (const h of names) if (!used.has(claimKey(h))) await d.hostnames.release(h, containerResource(serviceId));
+  };
 
   jobs.define({
     type: JOB_CREATE,
@@ -150,7 +169,16 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
       {
         name: 'check images',
         idempotent: true,
-        run: async (ctx) => checkImages(ctx as JobContext<unknown>, ctx.input.spec),
+        run: async (ctx) => {
+          try {
+            await checkImages(ctx as JobContext<unknown>, ctx.input.spec);
+          } catch (e) {
+            await releaseUnused(ctx.input.serviceId, ctx.input.spec.hostnames);
+            throw e;
+          }
+        },
+        // The change was abandoned: names claimed for it that the stored definition does not use go.
+        undo: async (ctx) => releaseUnused(ctx.input.serviceId, ctx.input.spec.hostnames),
       },
       {
         name: 'put to sleep',
@@ -182,8 +210,10 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
         name: 'save and route',
         idempotent: true,
         run: async (ctx) => {
+          const before = await record(ctx.input.serviceId);
           await d.repo.update(ctx.input.serviceId, { spec: ctx.input.spec });
           await d.controller.register(ctx.input.serviceId);
+          await releaseUnused(ctx.input.serviceId, before.spec.hostnames);
         },
       },
       {
@@ -238,8 +268,11 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
         name: 'delete record',
         idempotent: true,
         run: async (ctx) => {
+          const r = await d.repo.find(ctx.input.serviceId);
           d.controller.forget(ctx.input.serviceId);
           await d.repo.delete(ctx.input.serviceId);
+          // Its hostnames are free again (for anyone) once nothing routes them.
+          for (const h of r?.spec.hostnames ?? []) await d.hostnames.release(h, containerResource(ctx.input.serviceId));
         },
       },
     ],

@@ -1,4 +1,37 @@
 import type { Kysely, Migration } from 'kysely';
+import { defineMigrations, type CoreTables } from '../../../server/src/sdk.js';
+
+export interface ServicesTable {
+  id: string;
+  name: string;
+  host_id: string;
+  owner_id: string | null;
+  spec: string;
+  state: string;
+  last_error: string | null;
+  wake_count: number;
+  sleep_count: number;
+  last_activity_at: number | null;
+  last_wake_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+export interface WakesTable {
+  id: string;
+  service_id: string;
+  at: number;
+  trigger: string;
+  outcome: string;
+  start_to_ready_ms: number | null;
+  first_byte_ms: number | null;
+  error: string | null;
+}
+export type ContainersTables = {
+  containers_services: ServicesTable;
+  containers_wakes: WakesTable;
+};
+/** The database as the containers module sees it (`ctx.db`). */
+export type ContainersDb = Kysely<CoreTables & ContainersTables>;
 
 /** Services (spec as JSON text) and the history of their wakes. Portable SQLite/PostgreSQL schema. */
 export const containersInit: Migration = {
@@ -38,3 +71,5 @@ export const containersInit: Migration = {
     await db.schema.dropTable('containers_services').execute();
   },
 };
+
+export const containersMigrations = defineMigrations<ContainersTables>({ containers_0001_init: containersInit });

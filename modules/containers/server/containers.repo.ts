@@ -1,36 +1,6 @@
-import type { Kysely } from 'kysely';
 import { newId } from '../../../server/src/db/ids.js';
+import type { ContainersDb, ServicesTable } from './containers.migrations.js';
 import type { CreateService, ServiceState, WakeRecord } from './containers.schema.js';
-
-export interface ServicesTable {
-  id: string;
-  name: string;
-  host_id: string;
-  owner_id: string | null;
-  spec: string;
-  state: string;
-  last_error: string | null;
-  wake_count: number;
-  sleep_count: number;
-  last_activity_at: number | null;
-  last_wake_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-export interface WakesTable {
-  id: string;
-  service_id: string;
-  at: number;
-  trigger: string;
-  outcome: string;
-  start_to_ready_ms: number | null;
-  first_byte_ms: number | null;
-  error: string | null;
-}
-export interface ContainersTables {
-  containers_services: ServicesTable;
-  containers_wakes: WakesTable;
-}
 
 /** What is stored of a service's definition (everything but identity). */
 export type ServiceSpec = Omit<CreateService, 'name' | 'hostId'> & { http: { container: string; port: number } };
@@ -70,10 +40,7 @@ function toRecord(r: ServicesTable): ServiceRecord {
 }
 
 export class ServicesRepo {
-  private readonly db: Kysely<ContainersTables>;
-  constructor(db: Kysely<any>) {
-    this.db = db as Kysely<ContainersTables>;
-  }
+  constructor(private readonly db: ContainersDb) {}
 
   async list(ownerId?: string): Promise<ServiceRecord[]> {
     let q = this.db.selectFrom('containers_services').selectAll();

@@ -3,13 +3,14 @@ import { ConflictError, DomainRuleError, ForbiddenError, NotFoundError, Validati
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
 import { ownerScope, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
+import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
 import { DockerCli } from './docker.cli.js';
 import type { ContainersGuard } from './containers.guard.js';
 import { containersPermissions as P } from './containers.permissions.js';
 import { checkHostPath, isHostPath, isSecretEnv, limitIssues, maskArgs, secretValues, serviceUsage, unmaskArgs } from './containers.policy.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
 import { SECRET_MASK, type ContainerSpec, type CreateService, type ServiceView, type UpdateService, type WakeRecord, CreateService as CreateServiceSchema } from './containers.schema.js';
-import { JOB_CREATE, JOB_DELETE, JOB_UPDATE } from './containers.jobs.js';
+import { containerResource, JOB_CREATE, JOB_DELETE, JOB_UPDATE } from './containers.jobs.js';
 import { LABEL_CONTAINER, LABEL_SERVICE, dockerReason, type ContainerState, type ContainerSummary, type DockerClient, type StatsSample } from './docker.client.js';
 import { ForeignContainerError, StartRefusedError, WakeError, containerName, ownContainer, type WakeController } from './wake.controller.js';
 
@@ -39,7 +40,7 @@ export class ContainersService {
   private readonly pulls = new Map<string, number[]>();
 
   constructor(
-    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry; guard: ContainersGuard },
+    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry; guard: ContainersGuard; hostnames: HostnameClaims },
   ) {}
 
   private async load(actor: Actor, id: string): Promise<ServiceRecord> {
@@ -95,11 +96,49 @@ export class ContainersService {
     return this.d.repo.wakes(id, limit);
   }
 
-  private async checkHostnames(hostnames: string[], exceptId?: string): Promise<void> {
+  /**
+   * Hostnames are owned across modules (the platform's claims, shared with sites and apps): a name
+   * another owner holds answers 409 `hostname_taken` without saying whose, the panel's own 409
+   * `hostname_reserved`; only then is it checked that no other service of the owner routes it.
+   */
+  private async checkHostnames(actor: Actor, ownerId: string | null, hostnames: string[], exceptId?: string): Promise<void> {
+    const resource = exceptId ? containerResource(exceptId) : null;
+    for (const h of hostnames) {
+      // A name the service holds already stays its own (also one recorded before claims existed).
+      if (resource && (await this.d.hostnames.get(h))?.resources.includes(resource)) continue;
+      await this.d.hostnames.check(actor, h, { ownerId });
+    }
     const taken = new Map<string, string>();
     for (const s of await this.d.repo.list()) if (s.id !== exceptId) for (const h of s.spec.hostnames) taken.set(h, s.name);
     const clash = hostnames.filter((h) => taken.has(h));
     if (clash.length) throw new ConflictError(`Hostname ${clash[0]} is already used by service ${taken.get(clash[0]!)}`, { hostnames: clash });
+  }
+
+  /**
+   * Records the service's hostnames as its owner's (idempotent for names it holds already); a name
+   * claimed meanwhile by someone else fails with 409 and the names claimed here are let go again.
+   * Names a change no longer uses are released by the update job once it applied (or abandoned) it.
+   */
+  private async claimHostnames(actor: Actor, ownerId: string | null, serviceId: string, hostnames: readonly string[]): Promise<void> {
+    const resource = containerResource(serviceId);
+    const added: string[] = [];
+    try {
+      for (const h of hostnames) {
+        if ((await this.d.hostnames.get(h))?.resources.includes(resource)) continue;
+        await this.d.hostnames.claim(actor, h, resource, { ownerId });
+        added.push(h);
+      }
+    } catch (e) {
+      for (const h of added) await this.d.hostnames.release(h, resource);
+      throw e;
+    }
+  }
+
+  /** Services stored before hostnames were claimed hold their names from the start (never throws on a conflict). */
+  async recordHostnameClaims(): Promise<void> {
+    for (const r of await this.d.repo.list()) {
+      for (const h of r.spec.hostnames) await this.d.hostnames.record(h, r.ownerId, containerResource(r.id));
+    }
   }
 
   async create(actor: Actor, input: CreateService): Promise<{ service: ServiceView; job: JobView }> {
@@ -109,11 +148,15 @@ export class ContainersService {
     this.checkTenantRules(actor, input.containers);
     return this.withOwnerLock(ownerId, async () => {
       if (await this.d.repo.findByName(input.name)) throw new ConflictError(`A service named ${input.name} already exists`);
-      await this.checkHostnames(input.hostnames);
+      await this.checkHostnames(actor, ownerId, input.hostnames);
       const { name, hostId, ...rest } = input;
       const spec: ServiceSpec = { ...rest, http: { container: input.http.container ?? input.containers[0]!.name, port: input.http.port } };
       const pulls = await this.checkQuotas(actor, ownerId, undefined, spec);
       const record = await this.d.repo.insert({ name, hostId, ownerId, spec, state: 'creating' });
+      await this.claimHostnames(actor, ownerId, record.id, spec.hostnames).catch(async (e: unknown) => {
+        await this.d.repo.delete(record.id);
+        throw e;
+      });
       const job = await this.d.jobs.enqueue(JOB_CREATE, { serviceId: record.id }, { actor, resource: `container:${record.id}` });
       this.recordPulls(ownerId, pulls);
       await this.d.audit.record({ actor, action: 'containers.create', target: { type: 'container', id: record.id }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image), job: job.id } });
@@ -125,7 +168,7 @@ export class ContainersService {
     requirePermission(actor, P.update);
     const r = await this.load(actor, id);
     if (r.state === 'creating' || r.state === 'deleting') throw new ConflictError(`The service is ${r.state}`);
-    if (patch.hostnames) await this.checkHostnames(patch.hostnames, id);
+    if (patch.hostnames) await this.checkHostnames(actor, r.ownerId, patch.hostnames, id);
     const containers = patch.containers ? this.keepMaskedValues(r, patch.containers) : undefined;
     const merged = { name: r.name, hostId: r.hostId, ...r.spec, ...patch, ...(containers ? { containers } : {}), http: { ...r.spec.http, ...(patch.http ?? {}) } };
     const checked = CreateServiceSchema.safeParse(merged);
@@ -136,6 +179,7 @@ export class ContainersService {
     const spec: ServiceSpec = { ...rest, http: { container: checked.data.http.container ?? checked.data.containers[0]!.name, port: checked.data.http.port } };
     return this.withOwnerLock(r.ownerId, async () => {
       const pulls = await this.checkQuotas(actor, r.ownerId, id, spec);
+      await this.claimHostnames(actor, r.ownerId, id, spec.hostnames);
       const job = await this.d.jobs.enqueue(JOB_UPDATE, { serviceId: id, spec }, { actor, resource: `container:${id}` });
       this.pending.set(id, spec);
       this.recordPulls(r.ownerId, pulls);

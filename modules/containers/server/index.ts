@@ -9,7 +9,7 @@ import { ContainersGuard } from './containers.guard.js';
 import { ContainersConfig } from './containers.config.js';
 import { defineContainerJobs } from './containers.jobs.js';
 import { createContainersMetrics } from './containers.metrics.js';
-import { containersInit } from './containers.migrations.js';
+import { containersMigrations } from './containers.migrations.js';
 import { containersPermissions } from './containers.permissions.js';
 import { ServicesRepo } from './containers.repo.js';
 import { registerContainerRoutes } from './containers.routes.js';
@@ -65,9 +65,9 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
     config: ContainersConfig,
     permissions: containersPermissions,
     navPermission: containersPermissions.read,
-    migrations: { containers_0001_init: containersInit },
+    migrations: containersMigrations,
     engines: [caddyEngine, dockerEngine],
-    register(ctx) {
+    async register(ctx) {
       const config = ctx.config;
       const repo = new ServicesRepo(ctx.db);
       const docker = new DockerClient({ socketPath: config.dockerSocket });
@@ -85,9 +85,11 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
         guard,
       });
       activator = new Activator(controller, { holdTimeoutMs: config.holdTimeoutMs, log: ctx.log });
-      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts, guard });
-      defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer, guard });
+      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts, guard, hostnames: ctx.hostnames });
+      defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer, guard, hostnames: ctx.hostnames });
       registerContainerRoutes(ctx.http, service);
+      // Names of services stored before hostnames were claimed are theirs from the start (no engine needed).
+      await service.recordHostnameClaims().catch((e: unknown) => ctx.log.warn({ err: e }, 'containers: recording hostname claims failed'));
       opts.onRuntime?.({ service, controller, activator, docker, caddy, config, accessLogger });
 
       if (config.webhookUrl && config.webhookSecret) ctx.onClose(startWebhooks(ctx.events, { url: config.webhookUrl, secret: config.webhookSecret, log: ctx.log }));
@@ -103,13 +105,15 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
           listening = true;
         }
         try {
-          await controller.start(config.idleCheckIntervalMs);
+          await controller.start();
         } catch (e) {
           await controller.stop().catch(() => {}); // nothing half-started stays behind for the retry
           throw e;
         }
         ctx.log.info({ activator: activator!.dial, listen: config.httpListen }, 'containers: routes reconciled');
       });
+      // Idle services go to sleep: one sweep every idleCheckIntervalMs, once the routes are reconciled.
+      ctx.schedule('idle-sweep', config.idleCheckIntervalMs, () => controller.tick());
       ctx.onClose(async () => {
         await controller.stop();
         await activator!.close();

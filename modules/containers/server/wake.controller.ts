@@ -105,8 +105,6 @@ export class WakeController {
   private readonly byHost = new Map<string, string>();
   private readonly listeners = new Set<(serviceId: string, state: ServiceState, detail?: string) => void>();
   private stopEvents: (() => void) | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private ticking = false;
   /** First-byte times of wakes whose history row is not written yet (null: not known yet). */
   private readonly firstBytes = new Map<string, number | null>();
 
@@ -149,8 +147,11 @@ export class WakeController {
     if (l && at > l.lastActivity) l.lastActivity = at;
   }
 
-  /** Rebuilds state from the database, Docker (labels) and Caddy; writes our Caddy server in one reload. */
-  async start(idleCheckIntervalMs: number): Promise<void> {
+  /**
+   * Rebuilds state from the database, Docker (labels) and Caddy; writes our Caddy server in one
+   * reload. The idle sweep (`tick`) is the module's `idle-sweep` schedule, run once this succeeded.
+   */
+  async start(): Promise<void> {
     const records = await this.d.repo.list();
     await this.adoptLegacyNames(records);
     const routes: CaddyRoute[] = [];
@@ -199,8 +200,6 @@ export class WakeController {
     for (const l of this.live.values()) {
       if (l.record.spec.sleep.mode === 'always-on' && l.state === 'sleeping') void this.wake(l.record.id, 'always-on').catch(() => {});
     }
-    this.timer = setInterval(() => void this.tick(), idleCheckIntervalMs);
-    this.timer.unref();
   }
 
   /**
@@ -246,8 +245,6 @@ export class WakeController {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
     this.stopEvents?.();
     this.stopEvents = null;
     await Promise.allSettled([...this.live.values()].map((l) => l.chain));
@@ -539,33 +536,29 @@ export class WakeController {
     }
   }
 
-  /** One idle check: activity from Caddy's access log and in-flight counters, then sleep the idle. */
+  /**
+   * One idle check: activity from Caddy's access log and in-flight counters, then sleep the idle.
+   * Run by the `idle-sweep` schedule (never overlapping itself); a failure (Caddy not answering)
+   * is thrown for the schedule to log and show as its last error.
+   */
   async tick(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      for (const e of await this.d.accessLog.read()) {
-        const id = this.byHost.get(e.host);
-        if (id) this.touch(id, e.at);
+    for (const e of await this.d.accessLog.read()) {
+      const id = this.byHost.get(e.host);
+      if (id) this.touch(id, e.at);
+    }
+    const running = [...this.live.values()].filter((l) => l.state === 'running');
+    if (!running.length) return;
+    const inFlight = new Map((await this.d.caddy.upstreams()).map((u) => [u.address, u.numRequests]));
+    const now = Date.now();
+    for (const l of running) {
+      // An open WebSocket or streaming response is a request in flight: never sleep under it.
+      if ((l.port && (inFlight.get(`127.0.0.1:${l.port}`) ?? 0) > 0) || this.d.activatorInFlight(l.record.id) > 0) l.lastActivity = now;
+      const policy = l.record.spec.sleep;
+      if (policy.mode === 'always-on' || l.wake || l.busy) continue;
+      if (now - l.lastActivity >= policy.idleTimeoutSeconds * 1000) {
+        await this.d.repo.update(l.record.id, { lastActivityAt: l.lastActivity });
+        void this.sleep(l.record.id, 'idle').catch((err) => this.d.log.warn({ err, service: l.record.name }, 'sleep failed'));
       }
-      const running = [...this.live.values()].filter((l) => l.state === 'running');
-      if (!running.length) return;
-      const inFlight = new Map((await this.d.caddy.upstreams()).map((u) => [u.address, u.numRequests]));
-      const now = Date.now();
-      for (const l of running) {
-        // An open WebSocket or streaming response is a request in flight: never sleep under it.
-        if ((l.port && (inFlight.get(`127.0.0.1:${l.port}`) ?? 0) > 0) || this.d.activatorInFlight(l.record.id) > 0) l.lastActivity = now;
-        const policy = l.record.spec.sleep;
-        if (policy.mode === 'always-on' || l.wake || l.busy) continue;
-        if (now - l.lastActivity >= policy.idleTimeoutSeconds * 1000) {
-          await this.d.repo.update(l.record.id, { lastActivityAt: l.lastActivity });
-          void this.sleep(l.record.id, 'idle').catch((err) => this.d.log.warn({ err, service: l.record.name }, 'sleep failed'));
-        }
-      }
-    } catch (err) {
-      this.d.log.warn({ err }, 'idle check failed');
-    } finally {
-      this.ticking = false;
     }
   }
 

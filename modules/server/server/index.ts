@@ -8,7 +8,7 @@ import { OverviewService } from './overview.service.js';
 import { fileLogSources, ServerConfig } from './server.config.js';
 import { serverPermissions } from './server.permissions.js';
 import { registerServerRoutes } from './server.routes.js';
-import { serverMigrations } from './server.tables.js';
+import { serverMigrations } from './server.migrations.js';
 import { ServicesService } from './services/services.service.js';
 
 export { type FileLogSource } from './logs/logs.service.js';

@@ -1,9 +1,8 @@
-import type { Kysely } from 'kysely';
-import type { CoreTables } from '../../../server/src/db/schema.js';
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import { can, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
 import type { Alert } from './metrics/alerts.js';
 import type { MetricsService } from './metrics/metrics.service.js';
+import type { ServerDb } from './server.migrations.js';
 import { serverPermissions } from './server.permissions.js';
 
 /** The app's dashboard counts (platform OverviewCounts), filled by every module through `ctx.overview.count`. */
@@ -25,7 +24,7 @@ export interface SystemOverview {
 }
 
 export class OverviewService {
-  constructor(private readonly db: Kysely<CoreTables>, private readonly hosts: HostRegistry, private readonly metrics: MetricsService, private readonly counts: ModuleCounts) {}
+  constructor(private readonly db: ServerDb, private readonly hosts: HostRegistry, private readonly metrics: MetricsService, private readonly counts: ModuleCounts) {}
 
   async get(actor: Actor): Promise<SystemOverview> {
     requirePermission(actor, serverPermissions['metrics.read']);

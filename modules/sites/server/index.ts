@@ -3,9 +3,10 @@ import { defineModule } from '../../../server/src/platform/module.js';
 import { ownerScope } from '../../../server/src/platform/rbac/permissions.js';
 import { defineSiteJobs } from './sites.jobs.js';
 import { sitesPermissions } from './sites.permissions.js';
-import { sitesMigrations, type SitesDb } from './sites.repo.js';
+import { SitesConfig, type SitesConfigT } from './sites.config.js';
+import { sitesMigrations } from './sites.migrations.js';
 import { registerSitesRoutes } from './sites.routes.js';
-import { SitesConfig, SitesService, type SitesConfigT } from './sites.service.js';
+import { SitesService } from './sites.service.js';
 
 /**
  * WordOps on the panel's own machine. Optional: without it the module is `degraded` (sites on
@@ -28,7 +29,7 @@ export const wordopsEngine = defineEngine<SitesConfigT>({
   },
 });
 
-/** WordPress, PHP, HTML and proxy sites on WordOps hosts, with a certificate watch. */
+/** WordPress, PHP, HTML and proxy sites on WordOps hosts, with a certificate watch; `ctx.db` has the sites tables (sites.migrations.ts). */
 export const sitesModule = defineModule({
   id: 'sites',
   title: 'Sites',
@@ -38,13 +39,14 @@ export const sitesModule = defineModule({
   migrations: sitesMigrations,
   engines: [wordopsEngine],
   register(ctx) {
-    const db = ctx.db as unknown as SitesDb;
+    const { db } = ctx;
     const sites = new SitesService({
       db,
       jobs: ctx.jobs,
       audit: ctx.audit,
       events: ctx.events,
       hosts: ctx.hosts,
+      claims: ctx.hostnames,
       log: ctx.log,
       config: ctx.config,
       core: ctx.core,

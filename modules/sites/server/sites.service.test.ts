@@ -4,10 +4,12 @@ import { migrate } from '../../../server/src/db/database.js';
 import { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
 import { EventBus, type PublishedEvent } from '../../../server/src/platform/events/event-bus.js';
 import { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
+import { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
 import type { JobService } from '../../../server/src/platform/jobs/types.js';
 import { createTestDatabase, type TestDatabase } from '../../../server/src/testing/test-db.js';
-import { sitesMigrations, type SitesDb, type SitesInventoryTable } from './sites.repo.js';
-import { planUpdate, SitesConfig, SitesService } from './sites.service.js';
+import { SitesConfig } from './sites.config.js';
+import { sitesMigrations, type SitesInventoryTable, type SitesTables } from './sites.migrations.js';
+import { planUpdate, SitesService } from './sites.service.js';
 
 const DAY = 86_400_000;
 
@@ -22,8 +24,8 @@ describe('certificate watch', () => {
     const bus = new EventBus();
     bus.subscribe((e) => events.push(e));
     sites = new SitesService({
-      db: tdb.database.db as unknown as SitesDb, jobs: {} as JobService, audit: new AuditLog(tdb.database.db, tdb.database.dialect, bus), events: bus,
-      hosts: new HostRegistry(tdb.database.db), log: pino({ level: 'silent' }), config: SitesConfig.parse({}),
+      db: tdb.database.db.withTables<SitesTables>(), jobs: {} as JobService, audit: new AuditLog(tdb.database.db, tdb.database.dialect, bus), events: bus,
+      hosts: new HostRegistry(tdb.database.db), claims: new HostnameClaims(tdb.database.db), log: pino({ level: 'silent' }), config: SitesConfig.parse({}),
     });
   });
   afterAll(async () => tdb?.cleanup());

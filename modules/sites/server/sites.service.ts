@@ -1,7 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { CoreTables } from '../../../server/src/db/schema.js';
-import { z } from 'zod';
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
 import { ConflictError, DomainRuleError, NotFoundError } from '../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
@@ -12,9 +9,11 @@ import type { JobService, JobView } from '../../../server/src/platform/jobs/type
 import { ownerScope, requirePermission, SYSTEM_ACTOR, type Actor } from '../../../server/src/platform/rbac/permissions.js';
 import type { CoreConfig } from '../../../server/src/config.js';
 import { LOCAL_HOST_ID } from '../../../server/src/platform/hosts/host-registry.js';
-import { HostnameClaims, panelHostnames } from '../../../server/src/platform/names/hostname-claims.js';
-import { checkNetworkTarget, NetworkTargetRefusedError, parseAllowEntry, systemResolver, type Resolver } from '../../../server/src/platform/net/network-target.js';
-import { toAlertView, toSiteView, type SitesDb, SitesRepo, type SitesInventoryTable } from './sites.repo.js';
+import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
+import { checkNetworkTarget, NetworkTargetRefusedError, systemResolver, type Resolver } from '../../../server/src/platform/net/network-target.js';
+import type { SitesConfigT } from './sites.config.js';
+import type { SitesDb, SitesInventoryTable } from './sites.migrations.js';
+import { toAlertView, toSiteView, SitesRepo } from './sites.repo.js';
 import { sitesPermissions } from './sites.permissions.js';
 import {
   type CertAlertT, type CreateSiteInput, type DeleteSiteInput, type Domain, DomainError, type ListSitesFilters, parseDomain,
@@ -23,49 +22,18 @@ import {
 import { SiteFiles, siteLogPath, type SiteLogKind } from './site-files.js';
 import { WordOpsCli, WoSiteNotFoundError, type WoSiteInfo } from './wordops.cli.js';
 
-export const SitesConfig = z.object({
-  /** The `wo` program name on each host. */
-  woBin: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/).default('wo'),
-  /** A directory put first on PATH when running `wo` (WordOps installs it in /usr/local/bin). */
-  woDir: z.string().regex(/^\/[A-Za-z0-9_.+/-]*$/).default('/usr/local/bin'),
-  /** Where WordOps keeps live certificates (WOVar.wo_ssl_live). */
-  certDir: z.string().regex(/^\/[A-Za-z0-9_.+/-]+$/).default('/etc/letsencrypt/live'),
-  /**
-   * Where nginx writes each site's logs: `<dir>/<domain>.access.log` and `.error.log`
-   * (WordOps' templates/virtualconf.mustache 16-17). Logs are read here, never through the webroot.
-   */
-  nginxLogDir: z.string().regex(/^\/[A-Za-z0-9_.+/-]+$/).refine((p) => !p.split('/').includes('..'), 'no ".."').default('/var/log/nginx'),
-  /** Host ids that run WordOps (comma separated); hosts with the `wordops` capability are added. */
-  hosts: z.string().regex(/^[A-Za-z0-9_.,-]*$/).default('local'),
-  /** Background inventory refresh (`wo site list` + `wo site info`); 0 turns it off. */
-  refreshIntervalSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
-  /** Certificate and disk-use check; daily by default. */
-  certCheckIntervalHours: z.coerce.number().min(0).max(24 * 7).default(24),
-  certWarnDays: z.coerce.number().int().min(1).max(90).default(14),
-  refreshConcurrency: z.coerce.number().int().min(1).max(32).default(4),
-  /**
-   * Backends non-admins may put behind a proxy site although they are private (comma separated:
-   * `10.0.0.5`, `10.0.0.0/24`, `10.0.0.5:8080`). Everything else private, loopback, link-local or
-   * metadata is refused for them (admins are not restricted).
-   */
-  proxyAllow: z.string().max(4000).default('').transform((v, ctx) => {
-    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
-    for (const e of list) if (!parseAllowEntry(e)) ctx.addIssue({ code: 'custom', message: `not an address, CIDR or address:port: ${e}` });
-    return list;
-  }),
-});
-export type SitesConfigT = z.output<typeof SitesConfig>;
-
 export interface SitesServiceDeps {
   db: SitesDb;
   jobs: JobService;
   audit: AuditLog;
   events: EventBus;
   hosts: HostRegistry;
+  /** The platform's hostname claims (`ctx.hostnames`): a domain is claimed before `wo` creates it. */
+  claims: HostnameClaims;
   log: FastifyBaseLogger;
   config: SitesConfigT;
-  /** The panel's own settings: its public URL (a reserved hostname) and listen address (never a proxy target). */
-  core?: Pick<CoreConfig, 'publicUrl' | 'listen'>;
+  /** The panel's own settings: its listen address (never a proxy target). */
+  core?: Pick<CoreConfig, 'listen'>;
   /** Resolves proxy targets (tests put an /etc/hosts-style table in front). */
   resolve?: Resolver;
 }
@@ -98,7 +66,7 @@ export class SitesService {
 
   constructor(private readonly deps: SitesServiceDeps) {
     this.repo = new SitesRepo(deps.db);
-    this.claims = new HostnameClaims(deps.db as unknown as Kysely<CoreTables>, { reserved: deps.core ? panelHostnames(deps.core) : [] });
+    this.claims = deps.claims;
   }
 
   async cli(hostId: string): Promise<WordOpsCli> {

@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { redactSecrets as redactLine } from '../../../server/src/sdk.js';
 import { parseDomain } from './sites.schema.js';
 import { createFakeWo, type FakeWo } from './test-fixtures/fake-wo.js';
 import {
-  classifyFailure, cleanLine, parseSiteInfo, redactLine, WoCertificateError, WoInvalidOptionsError, WoNoChangeError, WordOpsCli,
+  classifyFailure, cleanLine, parseSiteInfo, WoCertificateError, WoInvalidOptionsError, WoNoChangeError, WordOpsCli,
   WoSiteExistsError, WoSiteNotFoundError,
 } from './wordops.cli.js';
 
 const d = (s: string) => parseDomain(s);
 
-describe('redaction of secrets in wo output (by pattern)', () => {
+describe('redaction of secrets in wo output (the platform pattern, on what WordOps prints)', () => {
   const secret = 'S3cr3t-Value_42';
   it.each([
     ['WordPress admin password : %s', 'WordPress admin password : [redacted]'],

@@ -1,4 +1,5 @@
 import { ExecError } from '../../../server/src/infra/exec-error.js';
+import { redactSecrets, redactSecretsText } from '../../../server/src/sdk.js';
 import type { ExecResult, ProcessRunner } from '../../../server/src/infra/process-runner.js';
 import type { CacheType, Domain, PhpVersion, SiteType } from './sites.schema.js';
 
@@ -22,25 +23,12 @@ export function stripAnsi(text: string): string {
   return text.split('\n').map(cleanLine).join('\n');
 }
 
-/**
+/*
  * Secrets WordOps prints: `WordPress admin password : …` (site_create.py 534), `HTTP Auth
  * Password : …` on a fresh stack (stack_pref.py 398-404), `DB_PASS\t\t\t …` in `wo site info`,
- * and whatever a future version adds. Redacted by pattern, not by known message: any `key : value`
- * or `key=value` whose key contains pass/passwd/password/secret/token/key (any case, also inside
- * DB_PASSWORD, api_key, X-Auth-Token …) keeps its key and loses its value, as does a tab-separated
- * `wo site info` field of such a key. Over-redacting (`Test passed: 3`) is the accepted cost.
+ * and whatever a future version adds: redacted by the platform's pattern (`redactSecrets`), never
+ * by known message.
  */
-const SECRET_WORD = '(?:pass|secret|token|key)';
-const TAB_FIELD = new RegExp(`^(\\s*[A-Za-z_ -]*${SECRET_WORD}[A-Za-z_ -]*\\t+\\s*)(\\S.*)$`, 'i');
-const KEY_VALUE = new RegExp(`((?:^|[\\s,;{(\\["'?&/])["']?[A-Za-z0-9_ .-]*?${SECRET_WORD}[A-Za-z0-9_.-]*["']?\\s*[:=]\\s*)(\\S.*)$`, 'i');
-export function redactLine(line: string): string {
-  return line.replace(TAB_FIELD, '$1[redacted]').replace(KEY_VALUE, '$1[redacted]');
-}
-
-/** Every line of a text through `redactLine` (error messages, captured output). */
-export function redactText(text: string): string {
-  return text.split('\n').map(redactLine).join('\n');
-}
 
 export interface WoSiteInfo {
   domain: Domain;
@@ -142,7 +130,7 @@ const FAILURES: [RegExp, new (m: string, a: readonly string[], c: number | null,
  */
 export function classifyFailure(argv: readonly string[], exitCode: number, output: string): WordOpsError | null {
   // What becomes a job's error and an API message is redacted like the live log.
-  const text = redactText(stripAnsi(output));
+  const text = redactSecretsText(stripAnsi(output));
   for (const [re, Cls] of FAILURES) {
     const m = re.exec(text);
     if (m) return new Cls(summarize(text, m.index), argv, exitCode, text);
@@ -275,19 +263,19 @@ export class WordOpsCli {
         okExitCodes: [0, 1, 2],
         onLine: exec.onLine ? (line, stream) => {
           const clean = cleanLine(line);
-          if (clean) exec.onLine!(redactLine(clean), stream);
+          if (clean) exec.onLine!(redactSecrets(clean), stream);
         } : undefined,
       });
     } catch (e) {
       if (e instanceof ExecError && e.reason === 'exit') {
-        throw new WoCommandFailedError(redactText(e.message), e.argv, e.exitCode, redactText(e.stderr));
+        throw new WoCommandFailedError(redactSecretsText(e.message), e.argv, e.exitCode, redactSecretsText(e.stderr));
       }
       throw e;
     }
     const output = `${result.stdout}\n${result.stderr}`;
     const failure = classifyFailure(result.argv, result.exitCode, output);
     if (failure) throw failure;
-    const lines = stripAnsi(output).split('\n').map(redactLine).filter((l) => l.trim() !== '');
+    const lines = stripAnsi(output).split('\n').map(redactSecrets).filter((l) => l.trim() !== '');
     return { argv: result.argv, lines, durationMs: result.durationMs };
   }
 

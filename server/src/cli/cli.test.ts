@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -163,6 +163,37 @@ describe('user commands and audit verify', SLOW, () => {
     } finally {
       db.prepare('update audit_log set details = ? where seq = 3').run(row.details);
       db.close();
+    }
+    expect((await slipway(['audit', 'verify'], { env })).code).toBe(0);
+  });
+});
+
+describe('audit verify against the published head', SLOW, () => {
+  it('detects a deleted tail through the head file, or through a head given with --head (journal, backup)', async () => {
+    const ok = await slipway(['audit', 'verify'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/up to the published head #\d+/);
+    const head = /Head: (\d+:[0-9a-f]{64})/.exec(ok.stdout)?.[1];
+    expect(head).toBeTruthy();
+    const headFile = path.join(dataDir, 'audit-head.json');
+    const db = new SQLite(path.join(dataDir, 'slipway.db'));
+    const last = db.prepare('select * from audit_log order by seq desc limit 1').get() as Record<string, unknown>;
+    db.prepare('delete from audit_log where seq = ?').run(last.seq);
+    try {
+      const broken = await slipway(['audit', 'verify'], { env });
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toMatch(/BROKEN at entry #\d+: entries \d+\.\.\d+ were deleted/);
+      // The attacker also removed the head file: the head copied from the journal still catches it.
+      renameSync(headFile, `${headFile}.away`);
+      const viaFlag = await slipway(['audit', 'verify', '--head', head!], { env });
+      expect(viaFlag.code).toBe(1);
+      expect(viaFlag.stdout).toMatch(/were deleted/);
+      expect((await slipway(['audit', 'verify', '--head', 'not-a-head'], { env })).code).toBe(2);
+    } finally {
+      const cols = Object.keys(last);
+      db.prepare(`insert into audit_log (${cols.join(', ')}) values (${cols.map((c) => `@${c}`).join(', ')})`).run(last);
+      db.close();
+      renameSync(`${headFile}.away`, headFile);
     }
     expect((await slipway(['audit', 'verify'], { env })).code).toBe(0);
   });

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { coreMigration } from './migrations/0001_core.js';
 import { securityMigration } from './migrations/0002_security.js';
 import { hostnameClaimsMigration } from './migrations/0003_hostname_claims.js';
+import { lifecycleMigration } from '../platform/lifecycle/lifecycle.migration.js';
 import type { CoreTables } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -62,6 +63,7 @@ export const coreMigrations: NamedMigrations = {
   '0001_core': coreMigration,
   '0002_security': securityMigration,
   '0003_hostname_claims': hostnameClaimsMigration,
+  '0004_lifecycle': lifecycleMigration,
 };
 
 /** Applies core migrations, then every module's (names are prefixed with the module id). */

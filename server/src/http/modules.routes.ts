@@ -72,7 +72,13 @@ export function registerModulesRoutes(app: HttpApp, s: Services): void {
     schema: {
       tags: ['platform'],
       description: 'Each enabled module: its status (ready, degraded, unavailable) with the reason and fix, its engines and versions, the permission that shows it, its schedules.',
-      response: { 200: z.object({ items: z.array(ModuleStatusSchema) }) },
+      response: { 200: z.object({ items: z.array(ModuleStatusSchema), warnings: z.array(z.object({ code: z.string(), message: z.string(), fix: z.string().nullable(), since: z.number() })) }) },
     },
-  }, async (req) => ({ items: s.modules.list().map((m) => moduleStatusFor(req.actor, m, s)) }));
+  }, async (req) => ({
+    items: s.modules.list().map((m) => moduleStatusFor(req.actor, m, s)),
+    // Platform-level problems (e.g. proxy_untrusted): staff see the explanation and fix, a tenant the code.
+    warnings: s.warnings().map((w) => (ownerScope(req.actor) === undefined
+      ? { code: w.code, message: w.message, fix: w.fix ?? null, since: w.since }
+      : { code: w.code, message: 'The panel is degraded; its operators have been told why', fix: null, since: w.since })),
+  }));
 }

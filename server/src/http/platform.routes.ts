@@ -50,6 +50,8 @@ const ReadyBody = z.object({
   status: z.enum(['ready', 'degraded']),
   checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })),
   modules: z.record(z.string(), z.object({ status: z.enum(MODULE_STATES) })),
+  /** Platform-level problems by code only (e.g. `proxy_untrusted`); the explanation and fix are in GET /modules. */
+  warnings: z.array(z.object({ code: z.string() })),
 });
 
 /** Health, readiness, roles, audit log and the live event stream. */
@@ -80,8 +82,9 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
     // Status words only: reasons name the machine's internals and are for signed-in operators (GET /modules).
     const modules = Object.fromEntries(s.modules.list().map((m) => [m.id, { status: m.status }]));
     const ok = checks.database.ok;
-    const allReady = ok && checks.jobs.ok && Object.values(modules).every((m) => m.status === 'ready');
-    return reply.code(ok ? 200 : 503).send({ status: allReady ? 'ready' : 'degraded', checks, modules });
+    const warnings = s.warnings().map((w) => ({ code: w.code }));
+    const allReady = ok && checks.jobs.ok && !warnings.length && Object.values(modules).every((m) => m.status === 'ready');
+    return reply.code(ok ? 200 : 503).send({ status: allReady ? 'ready' : 'degraded', checks, modules, warnings });
   });
 
   app.get('/roles', {

@@ -13,6 +13,7 @@ import { createTestApp, type TestApp } from '../testing/harness.js';
 const EXPECTED_PUBLIC = [
   /^\/api\/v1\/health$/, /^\/api\/v1\/ready$/, /^\/api\/v1\/setup$/, /^\/api\/v1\/auth\/(login|login\/mfa|refresh|logout)$/,
   /^\/api\/openapi\.json$/, /^\/metrics$/, /^\/$/, /^\/\*$/,
+  /^\/api\/v1\/netboot\/boot\/:file$/, // iPXE scripts: PXE has no credentials; the per-machine token guards them
 ];
 
 function concrete(url: string): string {

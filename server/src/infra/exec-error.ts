@@ -1,12 +1,7 @@
-/** Replaces what looks like a secret in a line of a tool's output before it reaches a user. */
-export function redactLine(line: string): string {
-  return line
-    .replace(/(\b(?:password|passwd|pass|secret|token|api[_-]?key|authorization)\b\s*[:=]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1[redacted]')
-    .replace(/(--(?:password|pass|secret|token|api-key)[= ])\S+/gi, '$1[redacted]')
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, '$1 [redacted]')
-    .replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1[redacted]@')
-    .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*/g, '[redacted private key]');
-}
+import { redactSecrets } from '../platform/redact.js';
+
+/** @deprecated the platform's `redactSecrets` (one redaction for every tool); kept for adapters not moved yet. */
+export const redactLine = redactSecrets;
 
 /** Lines of tool chatter that say nothing about why it failed. */
 const NOISE = /^(\s*|[-=*_#~.]+|\s*at .+|traceback.*|\s*file ".*|usage:.*)$/i;
@@ -53,6 +48,6 @@ function userReasonOf(program: string, exitCode: number | null, stderr: string, 
   const lines = stderr.split(/\r?\n/).map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim()).filter((l) => !NOISE.test(l));
   const last = lines.at(-1);
   if (!last) return `${program} exited with code ${exitCode}`;
-  const clean = redactLine(last);
+  const clean = redactSecrets(last);
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
 }

@@ -50,6 +50,16 @@ describe('qemu-img adapter against the real qemu-img', () => {
     expect((await qi().inspectUntrusted(p('plain.qcow2'))).format).toBe('raw');
   });
 
+  it('measures what a conversion needs with the source format given explicitly', async () => {
+    writeFileSync(p('measure.raw'), Buffer.alloc(2 * 1024 * 1024, 0x61));
+    const spy = new SpyRunner();
+    const m = await qi(spy).measure(p('measure.raw'), { format: 'raw', outputFormat: 'qcow2' });
+    expect(spy.calls[0]).toEqual(['qemu-img', 'measure', '--output=json', '-f', 'raw', '-O', 'qcow2', p('measure.raw')]);
+    expect(m.required).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    expect(m.fullyAllocated).toBeGreaterThanOrEqual(m.required);
+    await expect(qi(new SpyRunner(true)).measure('/etc/shadow', { format: 'raw', outputFormat: 'qcow2' })).rejects.toThrow();
+  });
+
   it('creates an overlay with an explicit backing format and reports the full chain', async () => {
     await qi().create(p('base.qcow2'), { sizeBytes: 4 * 1024 ** 2 });
     const spy = new SpyRunner();

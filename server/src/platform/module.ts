@@ -13,20 +13,44 @@ import type { LogSourceProvider } from './extensions/log-sources.js';
 import type { OverviewCount } from './extensions/overview.js';
 import type { HostRegistry } from './hosts/host-registry.js';
 import type { JobService } from './jobs/types.js';
+import type { HostnameClaims } from './names/hostname-claims.js';
 import type { Permission } from './rbac/permissions.js';
 import type { ScheduledFn } from './schedule/scheduler.js';
 
 export type HttpApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
-export interface ModuleContext<C = unknown> {
+/** A module's own tables (kysely table interfaces by table name), added to the core ones in `ctx.db`. */
+export type ModuleTables = object;
+
+declare const tablesOf: unique symbol;
+
+/**
+ * A module's migrations, carrying the type of the tables they create (a type only: nothing is
+ * added at run time). `defineModule({ migrations })` reads it, so `ctx.db` is typed with them.
+ */
+export type ModuleMigrations<T extends ModuleTables = {}> = NamedMigrations & { readonly [tablesOf]?: T };
+
+/** Types a module's migrations with the tables they create: `defineMigrations<SitesTables>({ sites_0001_init: … })`. */
+export function defineMigrations<T extends ModuleTables>(migrations: NamedMigrations): ModuleMigrations<T> {
+  return migrations;
+}
+
+export interface ModuleContext<C = unknown, T extends ModuleTables = {}> {
   /** Routes registered here live under /api/v1. Every route declares `config.permission` (or `authenticated`/`public`). */
   http: HttpApp;
-  db: Kysely<CoreTables>;
+  /** The core tables and the module's own (typed by its migrations or `defineModule<Tables, typeof Config>`). */
+  db: Kysely<CoreTables & T>;
   dialect: Dialect;
   jobs: JobService;
   audit: AuditLog;
   events: EventBus;
   hosts: HostRegistry;
+  /**
+   * Hostname ownership shared by every module (sites, containers, apps…): claim a name before it
+   * reaches an engine, release it when the resource no longer uses it. The panel's own hostname is
+   * reserved.
+   */
+  hostnames: HostnameClaims;
   log: FastifyBaseLogger;
   config: C;
   core: CoreConfig;
@@ -51,7 +75,13 @@ export interface ModuleContext<C = unknown> {
   status(): ModuleStatusView;
 }
 
-export interface ModuleDefinition<C extends z.ZodType = z.ZodType> {
+/**
+ * A module. `T` are its own tables: inferred from `migrations` built with `defineMigrations<T>`,
+ * or given explicitly as `defineModule<SitesTables, typeof SitesConfig>({...})` (TypeScript infers
+ * all type arguments or none, so the config's type is then named too).
+ */
+// `any` by default: a list of modules (each with its own tables) is a `ModuleDefinition[]`.
+export interface ModuleDefinition<C extends z.ZodType = z.ZodType, T extends ModuleTables = any> {
   id: string;
   title: string;
   /** Its own SLIPWAY_<ID>_* keys; field `fooBar` is read from SLIPWAY_<ID>_FOO_BAR. */
@@ -59,13 +89,14 @@ export interface ModuleDefinition<C extends z.ZodType = z.ZodType> {
   permissions: Record<string, Permission>;
   /** The permission that makes the module visible in the console's navigation. */
   navPermission?: Permission;
-  migrations?: NamedMigrations;
+  /** Named `<id>_NNNN_…`, kept in `<id>.migrations.ts` with the table types. */
+  migrations?: ModuleMigrations<T>;
   /** What the module needs from the machine; probed at start and in the background until it answers. */
   engines?: EngineProbe<z.output<C>>[];
-  register(ctx: ModuleContext<z.output<C>>): void | Promise<void>;
+  register(ctx: ModuleContext<z.output<C>, T>): void | Promise<void>;
 }
 
-export function defineModule<C extends z.ZodType>(m: ModuleDefinition<C>): ModuleDefinition<C> {
+export function defineModule<T extends ModuleTables = {}, C extends z.ZodType = z.ZodType>(m: ModuleDefinition<C, T>): ModuleDefinition<C, T> {
   if (!/^[a-z][a-z0-9]*$/.test(m.id)) throw new Error(`bad module id ${m.id}`);
   for (const name of Object.keys(m.migrations ?? {})) {
     if (!name.startsWith(`${m.id}_`)) throw new Error(`migration ${name} of module ${m.id} must be named ${m.id}_NNNN_…`);

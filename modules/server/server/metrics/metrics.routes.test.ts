@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
 import { serverModule } from '../index.js';
-import type { ServerTables } from '../server.tables.js';
-import type { Kysely } from 'kysely';
+import type { ServerTables } from '../server.migrations.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const memUsedPercentNow = () => {
@@ -97,7 +96,7 @@ describe('metrics, live stream, history, alerts and overview', () => {
   });
 
   it('keeps 1-minute averages in the database, serves older history from there, prunes after the retention', async () => {
-    const db = t.services.database.db as unknown as Kysely<ServerTables>;
+    const db = t.services.database.db.withTables<ServerTables>();
     const now = Date.now();
     // Two minutes three hours ago, inside one 5-minute bucket.
     const bucket = Math.floor((now - 3 * 3_600_000) / 300_000) * 300_000;

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Kysely } from 'kysely';
 import type { EventBus } from '../../../../server/src/platform/events/event-bus.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import type { ServerTables } from '../server.tables.js';
+import type { ServerDb } from '../server.migrations.js';
 import { AlertEvaluator, type Alert, type AlertThresholds } from './alerts.js';
 import { downsample, toPoint, type MetricPoint, type MetricSample } from './proc-parser.js';
 import { LocalProcSource, RemoteProcSource, type ProcSource } from './proc-source.js';
@@ -28,11 +27,8 @@ export class MetricsService {
   /** Points of the minute being collected, per host; flushed when the minute changes. */
   private readonly pending = new Map<string, MetricPoint[]>();
   private readonly live = new EventEmitter();
-  private readonly db: Kysely<ServerTables>;
-
   constructor(
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- module tables live beside the core ones
-    db: Kysely<any>,
+    private readonly db: ServerDb,
     private readonly hosts: HostRegistry,
     private readonly events: EventBus,
     private readonly opts: MetricsOptions,
@@ -40,7 +36,6 @@ export class MetricsService {
     private readonly sourceFor: (hostId: string) => Promise<ProcSource> = async (id) =>
       id === LOCAL_HOST_ID ? new LocalProcSource() : new RemoteProcSource(await hosts.runner(id)),
   ) {
-    this.db = db as Kysely<ServerTables>;
     this.live.setMaxListeners(0);
   }
 

@@ -46,6 +46,8 @@ describe('SQLite backup archive', { timeout: 120_000 }, () => {
     expect(manifest.format).toBe('slipway-backup');
     expect(manifest.database).toMatchObject({ dialect: 'sqlite', file: 'database/slipway.db' });
     expect(manifest.database.tables.users).toBe(1);
+    // The audit chain's head travels with the backup (a copy outside the table).
+    expect(manifest.auditHead).toMatch(/^\d+:[0-9a-f]{64}$/);
     expect(manifest.files.map((f) => f.path).sort()).toEqual(['database/slipway.db', 'secrets.json']);
     const secrets = manifest.files.find((f) => f.path === 'secrets.json')!;
     expect(secrets.mode).toBe(0o600);
@@ -123,6 +125,7 @@ describe.skipIf(!isPostgresUrl(PG_URL))('PostgreSQL backup and restore', { timeo
     expect(manifest.database.dialect).toBe('postgres');
     expect(manifest.database.tables.users).toBe(2);
     expect(manifest.database.migrations).toContain('0001_core');
+    expect(manifest.auditHead).toMatch(/^2:[0-9a-f]{64}$/);
 
     const dstEnv = { SLIPWAY_DATA_DIR: path.join(work, 'dst'), SLIPWAY_DATABASE_URL: schemaUrl(PG_URL!, schemas.dst) };
     await restoreBackup({ from: out, dataDir: dstEnv.SLIPWAY_DATA_DIR, databaseUrl: dstEnv.SLIPWAY_DATABASE_URL, migrations: await moduleMigrations() });
@@ -131,7 +134,7 @@ describe.skipIf(!isPostgresUrl(PG_URL))('PostgreSQL backup and restore', { timeo
       const users = await dst.database.db.selectFrom('users').select(['username', 'role', 'password_hash']).orderBy('username').execute();
       expect(users.map((u) => `${u.username}:${u.role}`)).toEqual(['carol:operator', 'dave:viewer']);
       expect(await verifyPassword(users[0]!.password_hash, PASSWORD)).toBe(true); // carol can sign in as before
-      expect(await dst.audit.verify()).toEqual({ ok: true, checked: 2 });
+      expect(await dst.audit.verify()).toMatchObject({ ok: true, checked: 2, publishedHead: { seq: 2 } }); // the head restored with it
     } finally {
       await dst.close();
     }
@@ -142,7 +145,7 @@ describe.skipIf(!isPostgresUrl(PG_URL))('PostgreSQL backup and restore', { timeo
     await restoreBackup({ from: out, dataDir: path.join(work, 'dst3'), databaseUrl: dstEnv.SLIPWAY_DATABASE_URL, migrations: await moduleMigrations(), force: true });
     const again = await openCliContext({ ...dstEnv, SLIPWAY_DATA_DIR: path.join(work, 'dst3') });
     try {
-      expect(await again.audit.verify()).toEqual({ ok: true, checked: 2 });
+      expect(await again.audit.verify()).toMatchObject({ ok: true, checked: 2 });
     } finally {
       await again.close();
     }

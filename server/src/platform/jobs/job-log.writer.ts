@@ -1,6 +1,7 @@
 import type { JobStore } from './job.store.js';
 import { truncateLine } from './job.store.js';
 import type { JobLogLine, LogStream } from './types.js';
+import { redactSecrets } from '../redact.js';
 
 const FLUSH_DELAY_MS = 50;
 const FLUSH_LINES = 200;
@@ -31,7 +32,7 @@ export class JobLogWriter {
   }
 
   append(line: string, stream: LogStream = 'info'): JobLogLine {
-    const entry: JobLogLine = { seq: this.nextSeq++, at: Date.now(), stream, line: truncateLine(line) };
+    const entry: JobLogLine = { seq: this.nextSeq++, at: Date.now(), stream, line: truncateLine(redactSecrets(line)) };
     this.unflushed.push(entry);
     if (this.failing && this.unflushed.length > MAX_PENDING) this.unflushed.splice(0, this.unflushed.length - MAX_PENDING);
     this.onLine(entry);

@@ -81,6 +81,20 @@ describe('hostname claims', () => {
     expect((await claims.get('alice-shop.example.com'))?.ownerId).toBe('alice');
   });
 
+  it('staff acting on a tenant\'s resource claim for that tenant, within the tenant\'s names only', async () => {
+    const operator = actor('ops', 'operator');
+    await claims.claim(alice, 'alice-app.example.com', 'container:a1');
+    // The operator adds a name to Alice's service: the claim is Alice's, not the operator's.
+    await claims.claim(operator, 'alice-api.example.com', 'container:a1', { ownerId: 'alice' });
+    expect(await claims.get('alice-api.example.com')).toMatchObject({ ownerId: 'alice' });
+    // Alice's names are usable on her behalf; Bob's never are, nor do they become the operator's own.
+    await expect(claims.check(operator, 'alice-app.example.com', { ownerId: 'alice' })).resolves.toBe('alice-app.example.com');
+    await claims.claim(bob, 'bob-app.example.com', 'container:b1');
+    await expect(claims.claim(operator, 'bob-app.example.com', 'container:a1', { ownerId: 'alice' })).rejects.toMatchObject({ status: 409, code: 'hostname_taken' });
+    await expect(claims.claim(operator, 'alice-app.example.com', 'container:o1')).rejects.toMatchObject({ status: 409, code: 'hostname_taken' });
+    expect((await claims.get('bob-app.example.com'))?.resources).toEqual(['container:b1']);
+  });
+
   it('frees a name when its last resource releases it', async () => {
     await claims.claim(alice, 'gone.example.com', 'a');
     await claims.claim(alice, 'gone.example.com', 'b');

@@ -90,6 +90,9 @@ const parse = (r: string): string[] => {
 
 export interface ClaimView { hostname: string; ownerId: string | null; resources: string[] }
 
+/** Staff acting on another user's resource: the claim is that owner's. */
+export interface OnBehalf { ownerId?: string | null }
+
 export class HostnameClaims {
   private readonly reserved: string[];
 
@@ -105,17 +108,20 @@ export class HostnameClaims {
 
   /**
    * Checks that `actor` may use `hostname`, without recording anything (a preflight before other
-   * checks). Throws HostnameReservedError / HostnameTakenError.
+   * checks). Throws HostnameReservedError / HostnameTakenError. `on.ownerId`: the owner of the
+   * resource when staff act on someone else's (the name must be free or that owner's; the reserved
+   * names follow the actor's role).
    */
-  async check(actor: Actor, hostname: string): Promise<string> {
+  async check(actor: Actor, hostname: string, on: OnBehalf = {}): Promise<string> {
     const h = normalizeHostname(hostname);
     const admin = actor.role === 'admin';
+    const ownerId = on.ownerId !== undefined ? on.ownerId : actor.userId;
     for (const r of this.reserved) {
       if (h === r) throw new HostnameReservedError(h, 'it is the panel\'s own hostname');
       if (!admin && isUnder(h, r)) throw new HostnameReservedError(h, 'it is under the panel\'s own hostname');
       if (!admin && isUnder(r, h)) throw new HostnameReservedError(h, 'the panel\'s own hostname is under it');
     }
-    const mine = (owner: string | null) => owner !== null && owner === actor.userId;
+    const mine = (owner: string | null) => owner !== null && owner === ownerId;
     const exact = await this.db.selectFrom('hostname_claims').select(['owner_id']).where('hostname', '=', h).executeTakeFirst();
     if (exact && !mine(exact.owner_id) && !(admin && exact.owner_id === null)) throw new HostnameTakenError(h);
     if (!admin) {
@@ -137,10 +143,10 @@ export class HostnameClaims {
    * Records that `resource` of `actor` uses `hostname` (after `check`'s rules). Idempotent for the
    * same owner; a concurrent claim of the same name by another owner loses with 409.
    */
-  async claim(actor: Actor, hostname: string, resource: string): Promise<string> {
-    const h = await this.check(actor, hostname);
+  async claim(actor: Actor, hostname: string, resource: string, on: OnBehalf = {}): Promise<string> {
+    const h = await this.check(actor, hostname, on);
     const at = Date.now();
-    const owner = actor.role === 'admin' && !actor.userId ? null : actor.userId;
+    const owner = on.ownerId !== undefined ? on.ownerId : actor.role === 'admin' && !actor.userId ? null : actor.userId;
     try {
       await this.db.insertInto('hostname_claims').values({ hostname: h, owner_id: owner, resources: JSON.stringify([resource]), created_at: at, updated_at: at }).execute();
       return h;

@@ -8,7 +8,7 @@ export const corePermissions = definePermissions('core', {
   'users.delete': { description: 'Delete users', roles: [] },
   'audit.read': { description: 'Read the audit log', roles: ['operator', 'support'] },
   'jobs.read': { description: 'See jobs and their logs (the user role: its own)', roles: READERS, ownedOnly: true },
-  'jobs.logs.others': { description: 'Read the logs of jobs started by someone else or by the system (everyone reads their own jobs\' logs)', roles: ['operator', 'support'] },
+  'jobs.logs.others': { description: 'Read the logs of jobs started by someone else or by the system (everyone reads their own jobs\' logs)', roles: ['operator'] },
   'jobs.cancel': { description: 'Cancel jobs (the user role: its own)', roles: ['operator', 'user'], ownedOnly: true },
   'jobs.selftest': { description: 'Run the system self-test job', roles: [] },
   'hosts.read': { description: 'List hosts and their capabilities', roles: READERS },

@@ -1,12 +1,15 @@
-import type { Kysely, Migration } from 'kysely';
+import type { Kysely } from 'kysely';
+import { defineMigrations, type CoreTables } from '../../../server/src/sdk.js';
 
 /** The server module's own tables (portable: epoch-ms bigint, JSON as text). */
-export interface ServerTables {
+export type ServerTables = {
   /** 1-minute averages of each host's metric points, kept `retentionDays`. */
   server_metrics_minute: { host_id: string; at: number; data: string };
-}
+};
+/** The database as the server module sees it (`ctx.db`). */
+export type ServerDb = Kysely<CoreTables & ServerTables>;
 
-export const serverMigrations: Record<string, Migration> = {
+export const serverMigrations = defineMigrations<ServerTables>({
   server_0001_init: {
     async up(db: Kysely<any>) {
       await db.schema
@@ -19,4 +22,4 @@ export const serverMigrations: Record<string, Migration> = {
       await db.schema.createIndex('server_metrics_minute_at').on('server_metrics_minute').column('at').execute();
     },
   },
-};
+});
