@@ -88,18 +88,10 @@ export function parseHostname(v: unknown, field = 'domain'): Hostname {
 }
 
 /**
- * The host part of a git URL is a network target the Dokku host will connect to. The platform's
- * network-target guard (server/src/platform/net/network-target.ts, not written yet) must refuse
- * private/loopback/metadata targets for tenants; until it lands this hook is the one place to
- * call it. The service awaits it after `parseGitRepoUrl` and before enqueueing a deploy.
+ * The host part of a git URL is a network target the Dokku host will connect to: the service
+ * checks it with the platform's `checkNetworkTarget` (apps.service.ts checkGitRemote) before a
+ * deploy or rollback is queued.
  */
-export type NetworkTargetGuard = (target: { host: Hostname; port: number; purpose: 'git' }, actor: { role: string }) => Promise<void>;
-export const gitRemoteNetworkTargetGuard: { check: NetworkTargetGuard } = {
-  check: async () => {
-    /* replaced by the platform guard once it exists */
-  },
-};
-
 const REPO_PATH = /^\/[A-Za-z0-9][A-Za-z0-9._~-]*(?:\/[A-Za-z0-9][A-Za-z0-9._~-]*)*\/?$/;
 /**
  * A git remote for `git:sync`: `https://host[:port]/path` only (no credentials, query or

@@ -79,6 +79,9 @@ state.images ??= [];
 state.repos ??= {};
 state.fail ??= {};
 state.globalDomain ??= 'dokku.example.net';
+// Only a command that changed something writes the file back: a read (apps:report during a refresh)
+// must never overwrite what a parallel `dokku` wrote meanwhile, as real Dokku's reads never do.
+const loadedSnapshot = JSON.stringify(state);
 const save = () => {
   const tmp = `${statePath}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(state, null, 2));
@@ -109,7 +112,7 @@ function fail(s, code = 1) {
 function finish(code) {
   // A deploy saves explicitly (re-read first): it runs for a while and must not overwrite what
   // other `dokku` processes changed meanwhile.
-  if (!current) save();
+  if (!current && JSON.stringify(state) !== loadedSnapshot) save();
   if (logFd !== null) closeSync(logFd);
   process.exit(code);
 }

@@ -1,0 +1,10 @@
+import { definePermissions } from '../../../server/src/platform/rbac/permissions.js';
+import { READERS } from '../../../server/src/platform/rbac/roles.js';
+
+/** Who may do what with Dokku apps; the `user` role only acts on apps it created. */
+export const appsPermissions = definePermissions('apps', {
+  read: { description: 'List apps; see their deploys, releases, config (secrets masked), domains, checks, ports and scale', roles: READERS, ownedOnly: true },
+  deploy: { description: 'Create apps, deploy from an image or git, roll back to a release, start/stop/restart/rebuild, scale', roles: ['operator', 'user'], ownedOnly: true },
+  configure: { description: 'Change env vars, domains, Let\'s Encrypt, zero-downtime checks and ports', roles: ['operator', 'user'], ownedOnly: true },
+  destroy: { description: 'Destroy apps (the name must be typed again)', roles: ['operator', 'user'], ownedOnly: true },
+});

@@ -1,0 +1,25 @@
+/**
+ * A real panel process with the apps module only, for crash tests (`node --import tsx` this file):
+ * the same start sequence as `slipway start` (config, secrets, database, buildApp, listen).
+ */
+import { buildApp } from '../../../../server/src/app.js';
+import { listenParts, loadConfig } from '../../../../server/src/config.js';
+import { openDatabase } from '../../../../server/src/db/database.js';
+import { loadOrCreateSecrets } from '../../../../server/src/platform/secrets.js';
+import { createAppsModule } from '../index.js';
+
+const modules = [createAppsModule()];
+const config = loadConfig(process.env, modules.map((m) => m.id));
+const secrets = loadOrCreateSecrets(config.core.dataDir);
+const database = openDatabase({ url: config.core.databaseUrl, dataDir: config.core.dataDir });
+const app = await buildApp({ config, database, secrets, modules });
+const { host, port } = listenParts(config.core.listen);
+await app.listen({ host, port });
+process.stderr.write('apps test panel listening\n');
+const stop = async () => {
+  await app.close();
+  await database.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
