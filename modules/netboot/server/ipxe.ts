@@ -1,7 +1,7 @@
+import { type ProcessRunner } from '../../../server/src/sdk.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
 import { type BootToken, type Iqn, type Mac, type MachineName, macDashed, parseIqn, parseMac, parseMachineName } from './netboot.schema.js';
 
 /**
@@ -185,4 +185,33 @@ export async function locateIpxeBootFiles(run: ProcessRunner): Promise<IpxeBootF
   const dir = bios.slice(0, bios.lastIndexOf('/'));
   if (efi.slice(0, efi.lastIndexOf('/')) !== dir) return null;
   return { bios, efi, dir };
+}
+
+/**
+ * What a known machine gets while its session is still starting: wait, then fetch its own script
+ * again (the URL it was given, token included; nothing else about the machine).
+ */
+export function retryScript(ownUrl: string, o: { seconds?: number } = {}): string {
+  const s = o.seconds ?? 3;
+  if (!Number.isInteger(s) || s < 1 || s > 60) throw new IpxeScriptError('retry seconds 1-60');
+  return ['#!ipxe', 'echo Preparing the network disk, please wait', `sleep ${s}`, `chain --autofree ${scriptValue(ownUrl)} || exit`, ''].join('\n');
+}
+
+/** Boot mode "menu" of a known machine: boot the network disk (its own URL, `&mode=iscsi`) or the local disk. */
+export function machineMenuScript(o: { name: MachineName; diskUrl: string | null; timeoutMs?: number }): string {
+  const timeout = o.timeoutMs ?? 10_000;
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > 600_000) throw new IpxeScriptError('menu timeout 0-600000 ms');
+  return [
+    '#!ipxe',
+    `# Slipway netboot: ${scriptValue(parseMachineName(o.name))}`,
+    `menu Slipway netboot: ${scriptValue(parseMachineName(o.name))}`,
+    ...(o.diskUrl ? ['item disk Boot the network disk'] : []),
+    'item local Boot the local disk',
+    `choose --default ${o.diskUrl ? 'disk' : 'local'} --timeout ${timeout} target || goto local`,
+    'goto ${target}',
+    ...(o.diskUrl ? [':disk', `chain --autofree ${scriptValue(o.diskUrl)} || goto local`] : []),
+    ':local',
+    ...fallbackLines({ kind: 'local' }),
+    '',
+  ].join('\n');
 }

@@ -1,4 +1,6 @@
+import { defineMigrations } from '../../../server/src/sdk.js';
 import type { Kysely, Migration } from 'kysely';
+import type { NetbootTables } from './netboot.repo.js';
 
 /**
  * Images and their versions, machines, and boot sessions. Portable SQLite/PostgreSQL schema (text
@@ -91,4 +93,19 @@ export const netbootInit: Migration = {
   },
 };
 
-export const netbootMigrations = { netboot_0001_init: netbootInit };
+/** Boot server settings an operator changed in the console (over the SLIPWAY_NETBOOT_* defaults). */
+export const netbootSettings: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('netboot_settings')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('netboot_settings').execute();
+  },
+};
+
+export const netbootMigrations = defineMigrations<Omit<NetbootTables, 'users'>>({ netboot_0001_init: netbootInit, netboot_0002_settings: netbootSettings });

@@ -180,3 +180,87 @@ export const Ipv4CidrSchema = z.string().max(18).transform(brand(parseIpv4Cidr))
 
 export const BOOT_MODES = ['iscsi', 'local', 'menu'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
+
+// ---- API request and response shapes (they feed the OpenAPI document) -------------------------
+
+const Id = z.string().min(1).max(100);
+/** An image's name: shown in the console, never used in a file name. */
+export const ImageNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, ".", "_" and "-", 1-64 characters, starting with a letter or digit');
+export const GroupSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, 'letters, digits, space, ".", "_" and "-", 1-64 characters');
+const Notes = z.string().max(2000).refine((s) => !/[\0-\x08\x0b-\x1f\x7f]/.test(s), 'no control characters');
+const Comment = z.string().trim().min(1, 'a comment is required').max(500).refine((s) => !/[\0-\x1f\x7f]/.test(s), 'one line, no control characters');
+
+export const CreateMachine = z.object({
+  name: MachineNameSchema,
+  mac: MacSchema,
+  imageId: Id.nullable(),
+  /** A pinned version of the image (rollback); null or absent: the image's latest version. */
+  versionId: Id.nullable().optional(),
+  bootMode: z.enum(BOOT_MODES).default('iscsi'),
+  keepWriteback: z.boolean().default(false),
+  fixedIp: IpSchema.nullable().optional(),
+  group: GroupSchema.nullable().optional(),
+  notes: Notes.default(''),
+}).strict();
+export type CreateMachine = z.output<typeof CreateMachine>;
+
+export const UpdateMachine = z.object({
+  name: MachineNameSchema,
+  mac: MacSchema,
+  imageId: Id.nullable(),
+  versionId: Id.nullable(),
+  bootMode: z.enum(BOOT_MODES),
+  keepWriteback: z.boolean(),
+  fixedIp: IpSchema.nullable(),
+  group: GroupSchema.nullable(),
+  notes: Notes,
+  /** Approve a pending machine (registered by an unknown MAC's boot). */
+  state: z.literal('active'),
+}).partial().strict();
+export type UpdateMachine = z.output<typeof UpdateMachine>;
+
+export const ImportMachines = z.object({
+  /** Header line `name,mac[,image][,bootMode][,keepWriteback][,fixedIp][,group][,notes]`; `image` is an image name or id. */
+  csv: z.string().min(1).max(1_000_000),
+}).strict();
+
+export const CommitWriteback = z.object({ comment: Comment }).strict();
+export const UploadQuery = z.object({ name: ImageNameSchema, comment: Comment.optional() });
+
+export const MACHINE_STATUSES = ['offline', 'booting', 'online'] as const;
+const Ref = z.object({ id: z.string(), name: z.string() });
+export const ConnectionView = z.object({ initiator: z.string(), address: z.string(), since: z.number() });
+export const SessionView = z.object({
+  id: z.string(), machineId: z.string(), machineName: z.string().nullable(), versionId: z.string(), state: z.enum(['starting', 'ready', 'stopping', 'stopped', 'failed']),
+  tid: z.number().nullable(), targetIqn: z.string(), initiatorIqn: z.string(), jobId: z.string().nullable(), error: z.string().nullable(),
+  startedAt: z.number(), readyAt: z.number().nullable(), stoppedAt: z.number().nullable(), connections: z.array(ConnectionView),
+});
+export const MachineView = z.object({
+  id: z.string(), name: z.string(), mac: z.string(), fixedIp: z.string().nullable(), group: z.string().nullable(), state: z.enum(['pending', 'active']),
+  imageId: z.string().nullable(), versionId: z.string().nullable(), effectiveVersionId: z.string().nullable(), bootMode: z.enum(BOOT_MODES), keepWriteback: z.boolean(), notes: z.string(),
+  status: z.enum(MACHINE_STATUSES), connections: z.array(ConnectionView), session: SessionView.nullable(),
+  lastScriptAt: z.number().nullable(), lastBootAt: z.number().nullable(),
+  writeback: z.object({ bytes: z.number(), versionId: z.string().nullable() }).nullable(),
+  targetIqn: z.string(), initiatorIqn: z.string(),
+  /** The per-MAC script URL; its token is shown to netboot.manage only (`[redacted]` otherwise). */
+  ipxeScriptUrl: z.string(),
+  createdAt: z.number(), updatedAt: z.number(),
+});
+export type MachineView = z.output<typeof MachineView>;
+export const VersionView = z.object({
+  id: z.string(), number: z.number(), comment: z.string(), author: Ref.nullable(), virtualSize: z.number(), fileSize: z.number(), sha256: z.string().nullable(),
+  fromMachineId: z.string().nullable(), parentVersionId: z.string().nullable(), createdAt: z.number(), latest: z.boolean(), machines: z.array(Ref), inUse: z.boolean(),
+});
+export const ImageView = z.object({
+  id: z.string(), name: z.string(), status: z.enum(['converting', 'ready', 'failed']), error: z.string().nullable(), createdBy: Ref.nullable(),
+  latestVersionId: z.string().nullable(), latestVersion: z.number().nullable(), versionCount: z.number(), sizeBytes: z.number(), virtualSize: z.number().nullable(),
+  createdAt: z.number(), updatedAt: z.number(),
+});
+export const DiskView = z.object({ root: z.string(), freeBytes: z.number(), reserveBytes: z.number(), usableBytes: z.number() });
+export const SettingsView = z.object({
+  interface: z.string(), subnet: z.string().nullable(), proxyDhcp: z.boolean(),
+  serverAddress: z.string(), iscsiPort: z.number(), bootBaseUrl: z.string(), entryScriptUrl: z.string(), iqnPrefix: z.string(), tidRange: z.object({ min: z.number(), max: z.number() }),
+  bootFiles: z.object({ bios: z.string(), efi: z.string(), dir: z.string() }).nullable(),
+  dnsmasq: z.object({ config: z.string().nullable(), path: z.string(), reason: z.string().nullable() }),
+  disk: DiskView,
+});

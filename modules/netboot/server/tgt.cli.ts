@@ -1,6 +1,4 @@
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { assertPathUnder } from '../../../server/src/infra/qemu-img.js';
+import { assertPathUnder, ExecError, type ProcessRunner } from '../../../server/src/sdk.js';
 import { type Iqn, type IpAddress, type Ipv4Cidr, parseIp, parseIpv4Cidr, parseIqn } from './netboot.schema.js';
 
 /**

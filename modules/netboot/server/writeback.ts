@@ -1,10 +1,8 @@
+import { assertPathUnder, ExecError, type ImageFormat, type ProcessRunner, type QemuImg } from '../../../server/src/sdk.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { assertPathUnder, type ImageFormat, type QemuImg } from '../../../server/src/infra/qemu-img.js';
 import { type MachineName, parseMachineName } from './netboot.schema.js';
 
 /**
@@ -197,6 +195,53 @@ export class Writebacks {
     if (await this.isRunning(name)) throw new WritebackError(`the writeback of ${name} is exported; stop it first`);
     if (!existsSync(f.overlay)) throw new WritebackError(`${name} has no writeback`);
     await this.opts.qemuImg.convert(f.overlay, destination, { outputFormat: 'qcow2', sourceFormat: 'qcow2' });
+  }
+
+  /**
+   * Like `commitTo`, while the machine is running: the daemon copies what its disk holds now
+   * (base + writeback, one point in time, as after a power cut) into a new self-contained qcow2
+   * with a QMP `blockdev-backup` (sync=full) job; the export goes on serving. Nothing is changed in
+   * the base or the overlay. Only for a running export (`isRunning`).
+   */
+  async backupTo(name: MachineName, destination: string, o: { virtualSize: number; timeoutMs?: number; signal?: AbortSignal }): Promise<void> {
+    const f = this.files(name);
+    const dst = this.opts.qemuImg.path(destination);
+    if (!(await this.isRunning(name))) throw new WritebackError(`the writeback of ${name} is not exported`);
+    if (existsSync(dst)) throw new WritebackError(`${dst} already exists`);
+    await this.opts.qemuImg.create(dst, { sizeBytes: o.virtualSize });
+    const node = 'commit-target';
+    const job = 'commit';
+    try {
+      await qmpCommand(f.qmp, 'blockdev-add', { driver: 'qcow2', 'node-name': node, file: { driver: 'file', filename: dst }, 'detect-zeroes': 'unmap', discard: 'unmap' });
+      try {
+        await qmpCommand(f.qmp, 'blockdev-backup', { 'job-id': job, device: 'overlay', target: node, sync: 'full', 'auto-dismiss': false, 'auto-finalize': true });
+        const deadline = Date.now() + (o.timeoutMs ?? 60 * 60_000);
+        for (;;) {
+          if (o.signal?.aborted) {
+            await qmpCommand(f.qmp, 'job-cancel', { id: job }).catch(() => undefined);
+          }
+          const jobs = (await qmpCommand(f.qmp, 'query-jobs')) as { id: string; status: string; error?: string }[];
+          const j = jobs.find((x) => x.id === job);
+          if (!j) throw new WritebackError('the backup job vanished');
+          if (j.status === 'concluded') {
+            await qmpCommand(f.qmp, 'job-dismiss', { id: job });
+            if (j.error) throw new WritebackError(`backup of ${name} failed: ${j.error}`);
+            if (o.signal?.aborted) throw new WritebackError('backup cancelled');
+            break;
+          }
+          if (Date.now() > deadline) {
+            await qmpCommand(f.qmp, 'job-cancel', { id: job }).catch(() => undefined);
+            throw new WritebackError(`backup of ${name} timed out`);
+          }
+          await sleep(100);
+        }
+      } finally {
+        await qmpCommand(f.qmp, 'blockdev-del', { 'node-name': node }).catch(() => undefined);
+      }
+    } catch (e) {
+      await rm(dst, { force: true });
+      throw e;
+    }
   }
 
   /**

@@ -31,3 +31,12 @@ export function uniqueTestIds(): { tidMin: number; tidMax: number; tag: string }
   const tidMin = 20_000 + (randomBytes(2).readUInt16BE() % 4000) * 10;
   return { tidMin, tidMax: tidMin + 9, tag: `t${randomBytes(3).toString('hex')}` };
 }
+
+/** SLIPWAY_NETBOOT_* settings of a test panel: its own tid range and IQN prefix, no space reserve. */
+export function netbootTestEnv(ids: { tidMin: number; tidMax: number; tag: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SLIPWAY_NETBOOT_TID_MIN: String(ids.tidMin), SLIPWAY_NETBOOT_TID_MAX: String(ids.tidMax), SLIPWAY_NETBOOT_IQN_PREFIX: `iqn.2026-01.io.slipway.test:${ids.tag}`,
+    SLIPWAY_NETBOOT_FREE_SPACE_RESERVE_BYTES: '0', SLIPWAY_NETBOOT_UPLOAD_MAX_BYTES: String(32 * 1024 * 1024),
+    SLIPWAY_NETBOOT_SESSION_POLL_MS: '0', SLIPWAY_NETBOOT_SCRIPT_WAIT_MS: '20000', ...extra,
+  };
+}
