@@ -31,7 +31,6 @@ import { createHostsPlatform, type HostsPlatform } from './platform/hosts/index.
 import { createJobService, type JobRunner } from './platform/jobs/index.js';
 import { HostnameClaims, panelHostnames } from './platform/names/hostname-claims.js';
 import type { HttpApp, ModuleDefinition } from './platform/module.js';
-import { ownerScope } from './platform/rbac/permissions.js';
 import { Scheduler } from './platform/schedule/scheduler.js';
 import { auditChainKey, type Secrets } from './platform/secrets.js';
 import type { PlatformWarning } from './platform/auth/proxy-guard.js';
@@ -213,8 +212,9 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
           scoped.addHook('preHandler', async (req) => {
             if (runtime.isUsable(m.id)) return;
             const st = runtime.get(m.id)!;
-            // Operators learn what is missing and how to fix it; a tenant only that it is unavailable.
-            const staff = ownerScope(req.actor) === undefined;
+            // Staff learn what is missing and how to fix it; a tenant or an anonymous caller of a
+            // public route (the iPXE scripts) only that it is unavailable.
+            const staff = !!req.actor && req.actor.role !== 'user';
             throw new ModuleUnavailableError(
               staff ? (st.reason ?? `${m.title} is unavailable`) : `${m.title} is not available right now; the panel's operators have been told why`,
               { module: m.id, fix: staff ? st.fix : null },
