@@ -77,7 +77,19 @@ export function parseUserData(text: string | null | undefined): Record<string, u
   } catch (e) {
     throw new ValidationError(`User-data is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { field: 'userData' });
   }
+  if (isCyclic(value)) throw new ValidationError('User-data must not contain recursive YAML aliases', { field: 'userData' });
   return value as Record<string, unknown>;
+}
+
+/** An alias that refers to its own ancestor (`a: &a [*a]`) makes a cycle nothing can serialise. */
+function isCyclic(v: unknown, stack = new Set<unknown>()): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (stack.has(v)) return true;
+  stack.add(v);
+  const children = v instanceof Map ? [...v.values()] : v instanceof Set ? [...v] : Object.values(v as Record<string, unknown>);
+  const found = children.some((c) => isCyclic(c, stack));
+  stack.delete(v);
+  return found;
 }
 
 export interface SeedInput {

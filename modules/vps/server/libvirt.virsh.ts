@@ -310,6 +310,12 @@ export class Virsh {
     return parseKeyValues(await this.virsh(['dominfo', `--domain=${this.readName(name)}`]));
   }
 
+  /** `virsh nodeinfo`: the host's CPUs and memory (for placement). */
+  async nodeinfo(): Promise<{ cpus: number; memoryKiB: number }> {
+    const kv = parseKeyValues(await this.virsh(['nodeinfo']));
+    return { cpus: Number(kv['CPU(s)'] ?? 0), memoryKiB: Number((kv['Memory size'] ?? '0').replace(/\s*KiB$/, '')) };
+  }
+
   /** `domstats --raw` for the given domains (all when none given). */
   async domstats(names: string[] = [], groups: ('state' | 'cpu-total' | 'balloon' | 'vcpu' | 'interface' | 'block')[] = ['state', 'cpu-total', 'balloon', 'vcpu', 'interface', 'block']): Promise<Map<string, Record<string, number | string>>> {
     for (const n of names) this.readName(n);
@@ -371,19 +377,24 @@ export class Virsh {
     await this.virsh([args[0]!, `--domain=${uuid}`, ...args.slice(1)], o);
   }
 
+  /** The ACPI power button; libvirt's test driver accepts no mode flags. */
+  private acpi(): string[] {
+    return this.uri.startsWith('test:') ? [] : ['--mode=acpi'];
+  }
+
   start(name: string, vpsId: string) {
     return this.act(name, vpsId, ['start']);
   }
   /** ACPI power button (returns at once; see shutdownAndWait). */
   shutdown(name: string, vpsId: string) {
-    return this.act(name, vpsId, ['shutdown', '--mode=acpi']);
+    return this.act(name, vpsId, ['shutdown', ...this.acpi()]);
   }
   /** Pull the plug. */
   destroy(name: string, vpsId: string) {
     return this.act(name, vpsId, ['destroy']);
   }
   reboot(name: string, vpsId: string) {
-    return this.act(name, vpsId, ['reboot', '--mode=acpi']);
+    return this.act(name, vpsId, ['reboot', ...this.acpi()]);
   }
   reset(name: string, vpsId: string) {
     return this.act(name, vpsId, ['reset']);

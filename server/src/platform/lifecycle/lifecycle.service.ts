@@ -106,6 +106,12 @@ export class LifecyclePolicies {
   /** The policies of many resources at once (list views). */
   async getMany(ids: readonly string[]): Promise<Map<string, LifecyclePolicyView>> {
     const out = new Map<string, LifecyclePolicyView>();
+    if (ids.length > 200) {
+      // A large page: one scan of this resource type beats long IN lists.
+      const want = new Set(ids);
+      for (const r of (await this.base().execute()) as Row[]) if (want.has(r.resource_id)) out.set(r.resource_id, this.view(r));
+      return out;
+    }
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       if (!chunk.length) continue;

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import type { Kysely } from 'kysely';
+import { defineEngine, defineModule, LOCAL_HOST_ID, probeBinary, SYSTEM_ACTOR, type ProcessRunner } from '../../../server/src/sdk.js';
+import { ExecError } from '../../../server/src/sdk.js';
+import { HostnameClaims, panelHostnames } from '../../../server/src/platform/names/hostname-claims.js';
+import { LifecyclePolicies } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
+import { SshKeyService } from '../../../server/src/platform/auth/ssh-keys.service.js';
+import { listScope } from '../../../server/src/platform/rbac/authorize.js';
+import type { CoreTables } from '../../../server/src/sdk.js';
+import { AccelCache, type ProbeGuest } from './accel.js';
+import { VpsConfig } from './vps.config.js';
+import { Inventory, storagePaths, VpsHosts } from './vps.hosts.js';
+import { defineVpsJobs } from './vps.jobs.js';
+import { vpsInit } from './vps.migrations.js';
+import { vpsPermissions } from './vps.permissions.js';
+import { VpsRepo } from './vps.repo.js';
+import { registerVpsRoutes } from './vps.routes.js';
+import { VpsService } from './vps.service.js';
+
+/** libvirtd answering on the configured URI (through virsh). */
+export const libvirtEngine = defineEngine<VpsConfig>({
+  id: 'libvirt',
+  title: 'libvirt (virsh)',
+  probe: async ({ config, runner, timeoutMs }) => {
+    try {
+      const r = await runner.exec('virsh', ['-q', '-c', config.libvirtUri, 'version', '--daemon'], { timeoutMs });
+      const v = /Running hypervisor:\s*(.*)/.exec(r.stdout)?.[1]?.trim();
+      return { ok: true, ...(v ? { version: v } : {}) };
+    } catch (e) {
+      const missing = e instanceof ExecError && e.isMissingProgram;
+      return {
+        ok: false,
+        reason: missing ? 'virsh is not installed' : `libvirt does not answer on ${config.libvirtUri} (${e instanceof ExecError ? e.stderr.split('\n').filter(Boolean).at(-1) ?? e.message : (e as Error).message})`,
+        fix: 'install `libvirt-daemon-system libvirt-clients qemu-system-x86`, start `virtlogd` and `libvirtd`, or set SLIPWAY_VPS_LIBVIRT_URI',
+      };
+    }
+  },
+});
+export const qemuImgEngine = defineEngine<VpsConfig>({
+  id: 'qemu-img',
+  title: 'qemu-img',
+  probe: ({ runner, timeoutMs }) => probeBinary(runner, 'qemu-img', { what: 'qemu-img is not installed', fix: 'install `qemu-utils`', timeoutMs }),
+});
+export const genisoimageEngine = defineEngine<VpsConfig>({
+  id: 'genisoimage',
+  title: 'genisoimage',
+  probe: ({ runner, timeoutMs }) => probeBinary(runner, 'genisoimage', { args: ['-version'], what: 'genisoimage is not installed (cloud-init seed ISOs)', fix: 'install `genisoimage`', timeoutMs }),
+});
+
+export interface VpsRuntime {
+  service: VpsService;
+  inventory: Inventory;
+  hosts: VpsHosts;
+  lifecycle: LifecyclePolicies;
+  config: VpsConfig;
+}
+
+export interface VpsModuleOptions {
+  onRuntime?: (rt: VpsRuntime) => void;
+  /** Tests: the runner of a host (e.g. one interactive virsh for test:///default). */
+  runner?: (hostId: string) => Promise<ProcessRunner>;
+  /** Tests: the lifecycle policy's clock. */
+  clock?: () => number;
+  /** Tests: make the named create step fail after doing its work. */
+  failAt?: () => string | null;
+  /** A kernel + initrd that prove KVM boots (accel.ts); without one, TCG. */
+  accelProbe?: ProbeGuest;
+}
+
+export function createVpsModule(opts: VpsModuleOptions = {}) {
+  return defineModule({
+    id: 'vps',
+    title: 'VPS',
+    config: VpsConfig,
+    permissions: vpsPermissions,
+    navPermission: vpsPermissions.read,
+    migrations: { vps_0001_init: vpsInit },
+    engines: [libvirtEngine, qemuImgEngine, genisoimageEngine],
+    register(ctx) {
+      const config = ctx.config;
+      const db = ctx.db as unknown as Kysely<any>;
+      const repo = new VpsRepo(db);
+      const hosts = new VpsHosts(config, opts.runner ?? ((id) => ctx.hosts.runner(id)), repo);
+      let service: VpsService | null = null;
+      const inventory = new Inventory((hostId, domain, state) => void service?.onDomainState(hostId, domain, state).catch(() => {}), ctx.log);
+      const claims = new HostnameClaims(ctx.db as Kysely<CoreTables>, { reserved: panelHostnames(ctx.core) });
+      const handlers = { expire: (id: string, a: 'shutdown' | 'suspend') => service!.lifecycleHandlers(SYSTEM_ACTOR).expire(id, a), remove: (id: string) => service!.lifecycleHandlers(SYSTEM_ACTOR).remove(id), restore: (id: string, a: 'shutdown' | 'suspend') => service!.lifecycleHandlers(SYSTEM_ACTOR).restore(id, a) };
+      const lifecycle = new LifecyclePolicies({
+        db, audit: ctx.audit, events: ctx.events, module: 'vps', resourceType: 'vps', handlers, permission: vpsPermissions.read,
+        ...(opts.clock ? { clock: opts.clock } : {}),
+        defaults: { notifyDays: config.expiryNotifyDays, graceDays: config.expiryGraceDays, onExpiry: config.expiryAction },
+      });
+      const accel = new AccelCache(opts.accelProbe);
+      service = new VpsService({ repo, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts, inventory, config, claims, lifecycle, sshKeys: new SshKeyService(ctx.db, ctx.audit) });
+      const failAt = opts.failAt;
+      defineVpsJobs(ctx.jobs, { repo, hosts, inventory, config, claims, lifecycle, accel, get failAt() { return failAt?.() ?? null; } });
+      registerVpsRoutes(ctx.http, service, { maxUploadBytes: config.maxUploadBytes, consoleIdleMs: config.consoleIdleTimeoutMs });
+      opts.onRuntime?.({ service, inventory, hosts, lifecycle, config });
+
+      ctx.overview.count({ id: 'vps', title: 'VPSes', permission: vpsPermissions.read, count: async (actor) => (await repo.list(listScope(actor, vpsPermissions.read))).length });
+      ctx.schedule('expiry', config.expirySweepIntervalMs, async () => {
+        await lifecycle.sweep();
+      });
+      ctx.schedule('inventory', config.inventoryRefreshMs, async () => {
+        await inventory.refresh(LOCAL_HOST_ID, (await hosts.get(LOCAL_HOST_ID)).virsh);
+      });
+      ctx.onReady(async () => {
+        for (const dir of Object.values(storagePaths(config.storageRoot))) mkdirSync(dir, { recursive: true, mode: 0o711 });
+        const t = await hosts.get(LOCAL_HOST_ID);
+        inventory.watch(LOCAL_HOST_ID, t.virsh); // events first, then the listing: nothing falls in between
+        await inventory.refresh(LOCAL_HOST_ID, t.virsh);
+      });
+      ctx.onClose(() => inventory.stop());
+    },
+  });
+}
+
+export const vpsModule = createVpsModule();

@@ -1,0 +1,133 @@
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { JobSummary, type HttpApp } from '../../../server/src/sdk.js';
+import { bridgeSerial, bridgeVnc } from './vps.console.js';
+import { vpsPermissions as P } from './vps.permissions.js';
+import {
+  CreateVps, DeleteVps, ExpiryInput, HostCapacityView, Id, ImageQuery, ImageView, PlanInput, PlanView, QuotaInput, QuotaView, RenewInput,
+  SnapshotInput, SnapshotView, UnmanagedDomain, VPS_ACTIONS, VpsView,
+} from './vps.schema.js';
+import type { VpsService } from './vps.service.js';
+
+const IdP = z.object({ id: Id });
+const SnapP = IdP.extend({ snapshotId: Id });
+const UserP = z.object({ userId: Id });
+const List = z.object({ limit: z.coerce.number().int().min(1).max(5000).default(1000), offset: z.coerce.number().int().min(0).default(0) });
+const tags = ['vps'];
+
+/** Thin routes: parse, call one service method, present. Paths as in issue 12's API section. */
+export function registerVpsRoutes(http: HttpApp, svc: VpsService, o: { maxUploadBytes: number; consoleIdleMs: number }): void {
+  // Raw image uploads: the body stays a stream (this module's scope only).
+  http.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
+  http.get('/vps/plans', { config: { permission: P.read }, schema: { tags, summary: 'Plans (the user role: public plans)', response: { 200: z.object({ items: z.array(PlanView) }) } } },
+    async (req) => ({ items: await svc.plans(req.actor) }));
+  http.post('/vps/plans', { config: { permission: P['plans.manage'] }, schema: { tags, summary: 'Create a plan', body: PlanInput, response: { 201: z.object({ plan: PlanView }) } } },
+    async (req, reply) => reply.code(201).send({ plan: await svc.createPlan(req.actor, req.body) }));
+
+  http.get('/vps/quotas/:userId', { config: { permission: P['quotas.manage'] }, schema: { tags, params: UserP, response: { 200: z.object({ quota: QuotaView }) } } },
+    async (req) => ({ quota: await svc.getQuota(req.actor, req.params.userId) }));
+  http.put('/vps/quotas/:userId', { config: { permission: P['quotas.manage'] }, schema: { tags, params: UserP, body: QuotaInput, response: { 200: z.object({ quota: QuotaView }) } } },
+    async (req) => ({ quota: await svc.setQuota(req.actor, req.params.userId, req.body) }));
+
+  http.get('/vps/images', { config: { permission: P.read }, schema: { tags, summary: 'Images (the user role: public, ready)', response: { 200: z.object({ items: z.array(ImageView) }) } } },
+    async (req) => ({ items: await svc.images(req.actor) }));
+  http.get('/vps/images/:id', { config: { permission: P.read }, schema: { tags, params: IdP, response: { 200: z.object({ image: ImageView }) } } },
+    async (req) => ({ image: await svc.image(req.actor, req.params.id) }));
+  http.post('/vps/images', {
+    config: { permission: P['images.manage'] },
+    bodyLimit: o.maxUploadBytes,
+    schema: {
+      tags, summary: 'Upload an image: raw body (application/octet-stream), optional X-Checksum-Sha256; converted to qcow2 by a job',
+      querystring: ImageQuery, response: { 202: z.object({ image: ImageView, job: JobSummary }) },
+    },
+  }, async (req, reply) => {
+    const body = req.body as unknown;
+    const stream = body && typeof (body as Readable).pipe === 'function' ? (body as Readable) : req.raw;
+    const checksum = req.headers['x-checksum-sha256'];
+    reply.code(202).send(await svc.uploadImage(req.actor, req.query, stream, {
+      contentType: req.headers['content-type'], contentLength: req.headers['content-length'], checksum: typeof checksum === 'string' ? checksum : undefined,
+    }));
+  });
+  http.delete('/vps/images/:id', { config: { permission: P['images.manage'] }, schema: { tags, params: IdP, response: { 200: z.object({ ok: z.literal(true) }) } } },
+    async (req) => {
+      await svc.deleteImage(req.actor, req.params.id);
+      return { ok: true as const };
+    });
+
+  http.get('/vps/hosts', { config: { permission: P['hosts.read'] }, schema: { tags, summary: 'Host capacity', response: { 200: z.object({ items: z.array(HostCapacityView) }) } } },
+    async (req) => ({ items: await svc.capacity(req.actor) }));
+  http.get('/vps/unmanaged', { config: { permission: P['hosts.read'] }, schema: { tags, summary: 'Domains on the hosts that Slipway does not manage (read-only)', response: { 200: z.object({ items: z.array(UnmanagedDomain) }) } } },
+    async (req) => ({ items: await svc.unmanaged(req.actor) }));
+
+  http.get('/vps', { config: { permission: P.read }, schema: { tags, summary: 'VPSes with live state (the user role: its own)', querystring: List, response: { 200: z.object({ items: z.array(VpsView), total: z.number() }) } } },
+    async (req) => svc.list(req.actor, req.query));
+  http.post('/vps', { config: { permission: P.create }, schema: { tags, summary: 'Create a VPS (job)', body: CreateVps, response: { 202: z.object({ job: JobSummary, vps: VpsView }) } } },
+    async (req, reply) => reply.code(202).send(await svc.create(req.actor, req.body)));
+  http.get('/vps/:id', { config: { permission: P.read }, schema: { tags, params: IdP, response: { 200: z.object({ vps: VpsView }) } } },
+    async (req) => ({ vps: await svc.get(req.actor, req.params.id) }));
+  http.delete('/vps/:id', { config: { permission: P.delete }, schema: { tags, summary: "Delete with disks, seed and address (job); body { confirm: '<hostname>' }", params: IdP, body: DeleteVps, response: { 202: z.object({ job: JobSummary }) } } },
+    async (req, reply) => reply.code(202).send(await svc.remove(req.actor, req.params.id, req.body.confirm)));
+
+  for (const action of VPS_ACTIONS) {
+    http.post(`/vps/:id/${action}`, {
+      config: { permission: P.operate },
+      schema: { tags, summary: action === 'shutdown' ? 'ACPI shutdown, forced off after the timeout (job)' : `${action} the VPS`, params: IdP, response: { 200: z.object({ vps: VpsView }), 202: z.object({ vps: VpsView, job: JobSummary }) } },
+    }, async (req, reply) => {
+      const r = await svc.action(req.actor, req.params.id, action);
+      return r.job ? reply.code(202).send({ vps: r.vps, job: r.job }) : reply.send({ vps: r.vps });
+    });
+  }
+
+  http.get('/vps/:id/snapshots', { config: { permission: P.read }, schema: { tags, params: IdP, response: { 200: z.object({ items: z.array(SnapshotView) }) } } },
+    async (req) => ({ items: await svc.snapshots(req.actor, req.params.id) }));
+  http.post('/vps/:id/snapshots', { config: { permission: P.operate }, schema: { tags, params: IdP, body: SnapshotInput, response: { 201: z.object({ snapshot: SnapshotView }) } } },
+    async (req, reply) => reply.code(201).send({ snapshot: await svc.snapshotCreate(req.actor, req.params.id, req.body.comment) }));
+  http.post('/vps/:id/snapshots/:snapshotId/revert', { config: { permission: P.operate }, schema: { tags, params: SnapP, response: { 200: z.object({ vps: VpsView }) } } },
+    async (req) => ({ vps: await svc.snapshotRevert(req.actor, req.params.id, req.params.snapshotId) }));
+  http.delete('/vps/:id/snapshots/:snapshotId', { config: { permission: P.operate }, schema: { tags, params: SnapP, response: { 200: z.object({ ok: z.literal(true) }) } } },
+    async (req) => {
+      await svc.snapshotDelete(req.actor, req.params.id, req.params.snapshotId);
+      return { ok: true as const };
+    });
+
+  http.put('/vps/:id/expiry', { config: { permission: P['expiry.manage'] }, schema: { tags, params: IdP, body: ExpiryInput, response: { 200: z.object({ vps: VpsView }) } } },
+    async (req) => ({ vps: await svc.setExpiry(req.actor, req.params.id, req.body) }));
+  http.post('/vps/:id/expiry/renew', { config: { permission: P['expiry.manage'] }, schema: { tags, params: IdP, body: RenewInput, response: { 200: z.object({ vps: VpsView }) } } },
+    async (req) => ({ vps: await svc.renew(req.actor, req.params.id, req.body.expiresAt) }));
+  http.delete('/vps/:id/expiry', { config: { permission: P['expiry.manage'] }, schema: { tags, params: IdP, response: { 200: z.object({ vps: VpsView }) } } },
+    async (req) => ({ vps: await svc.clearExpiry(req.actor, req.params.id) }));
+
+  // ---- consoles (WebSocket): authorised before the upgrade, so refusals are plain 401/403/404/409 ----
+  const sessions = new Map<string, () => void>();
+  for (const kind of ['serial', 'vnc'] as const) {
+    http.get(`/vps/:id/console/${kind}`, {
+      websocket: true,
+      config: { permission: P.operate },
+      schema: { tags, summary: `${kind === 'serial' ? 'Serial' : 'VNC'} console (WebSocket, binary frames)`, params: IdP },
+      preHandler: async (req) => {
+        (req as unknown as { vpsConsole: unknown }).vpsConsole = await svc.consoleTarget(req.actor, (req.params as { id: string }).id, kind);
+      },
+    }, (socket, req) => {
+      const target = (req as unknown as { vpsConsole: Awaited<ReturnType<VpsService['consoleTarget']>> }).vpsConsole;
+      const actor = req.actor;
+      const key = `${kind}:${target.vps.id}`;
+      void svc.auditConsole(actor, target.vps, kind, 'open', { ip: req.ip }).catch(() => {});
+      const onClose = (info: Record<string, unknown>) => {
+        if (sessions.get(key) === close) sessions.delete(key);
+        void svc.auditConsole(actor, target.vps, kind, 'close', info).catch(() => {});
+      };
+      let close: () => void;
+      try {
+        close = kind === 'serial' ? bridgeSerial(socket, target.pty!, { idleMs: o.consoleIdleMs, onClose }) : bridgeVnc(socket, target.port!, { idleMs: o.consoleIdleMs, onClose });
+      } catch (e) {
+        socket.close(1011, 'console unavailable');
+        void svc.auditConsole(actor, target.vps, kind, 'close', { reason: (e as Error).message }).catch(() => {});
+        return;
+      }
+      // One serial session per VPS (input from two would interleave): the newer one wins.
+      if (kind === 'serial') sessions.get(key)?.();
+      sessions.set(key, close);
+    });
+  }
+}

@@ -1,0 +1,259 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignedIn } from '../../../server/src/testing/harness.js';
+import { DAY_MS } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
+import { SYSTEM_ACTOR } from '../../../server/src/sdk.js';
+import { createVpsHarness, ed25519Key, type VpsHarness } from './test-fixtures/vps-harness.js';
+
+/** The VPS service through its API on libvirt's test:///default (real qemu-img and genisoimage). */
+describe('vps service on test:///default', () => {
+  let h: VpsHarness;
+  let admin: SignedIn;
+  let billing: SignedIn;
+  let operator: SignedIn;
+  let alice: SignedIn;
+  let bob: SignedIn;
+  let seed: { imageId: string; planId: string };
+  let aliceKey: string;
+  const api = (who: SignedIn | null, method: string, url: string, payload?: unknown) =>
+    h.t.app.inject({ method: method as 'GET', url: `/api/v1${url}`, headers: who ? who.headers : {}, ...(payload !== undefined ? { payload: payload as object } : {}) });
+  const domains = async () => (await h.rt.hosts.get('local')).virsh.listAll();
+  const create = async (who: SignedIn, body: Record<string, unknown>) => api(who, 'POST', '/vps', { planId: seed.planId, imageId: seed.imageId, ...body });
+
+  beforeAll(async () => {
+    h = await createVpsHarness();
+    admin = await h.signIn('admin');
+    billing = await h.signIn('billing');
+    operator = await h.signIn('operator');
+    alice = await h.signIn('user');
+    bob = await h.signIn('user');
+    seed = await h.seed(admin);
+    const k = await api(alice, 'POST', '/ssh-keys', { name: 'laptop', publicKey: ed25519Key('alice@laptop') });
+    expect(k.statusCode).toBe(201);
+    aliceKey = (k.json() as { sshKey: { id: string } }).sshKey.id;
+  }, 120_000);
+  afterAll(async () => h?.close());
+
+  it('plans: billing creates, a user cannot, and users see public plans only', async () => {
+    expect((await api(alice, 'POST', '/vps/plans', { name: 'x', vcpus: 1, memoryMb: 256, diskGb: 1 })).statusCode).toBe(403);
+    const hidden = await api(billing, 'POST', '/vps/plans', { name: 'staff-only', vcpus: 1, memoryMb: 256, diskGb: 1, public: false });
+    expect(hidden.statusCode).toBe(201);
+    const names = (r: { json(): unknown }) => (r.json() as { items: { name: string }[] }).items.map((p) => p.name);
+    expect(names(await api(alice, 'GET', '/vps/plans'))).not.toContain('staff-only');
+    expect(names(await api(operator, 'GET', '/vps/plans'))).toContain('staff-only');
+    const planId = (hidden.json() as { plan: { id: string } }).plan.id;
+    const r = await create(alice, { hostname: 'sneaky', planId });
+    expect(r.statusCode).toBe(400);
+  });
+
+  it('creates a VPS as a job of named steps: disk, seed, address, domain, running; shows state and address', async () => {
+    const r = await create(alice, { hostname: 'web1', sshKeyIds: [aliceKey], userData: '#cloud-config\npackages: [nginx]\n' });
+    expect(r.statusCode).toBe(202);
+    const { job, vps } = r.json() as { job: { id: string }; vps: { id: string; state: string; domainName: string; hostId: string | null } };
+    expect(vps.state).toBe('creating');
+    expect(vps.domainName).toBe(`slw-${vps.id}`);
+    expect(vps.hostId).toBeNull(); // tenants never see host details
+    const j = await h.waitJob(job.id);
+    expect(j).toEqual({ state: 'succeeded', error: null });
+    const steps = (await h.t.services.jobs.get(job.id, SYSTEM_ACTOR)).steps.map((s) => s.name);
+    expect(steps).toEqual(['place on a host', 'create disk', 'build seed', 'reserve address', 'define domain', 'start', 'wait until running']);
+    const got = (await api(alice, 'GET', `/vps/${vps.id}`)).json() as { vps: { state: string; address: string; network: string } };
+    expect(got.vps).toMatchObject({ state: 'running', network: 'public' });
+    expect(got.vps.address).toMatch(/^10\.230\.0\.\d+$/);
+    expect((await domains()).find((d) => d.name === vps.domainName)?.state).toBe('running');
+    const seedIso = path.join(h.root, 'seeds', `${vps.id}.iso`);
+    expect(existsSync(seedIso)).toBe(true);
+    const ud = execFileSync('isoinfo', ['-i', seedIso, '-R', '-x', '/user-data'], { encoding: 'utf8' });
+    expect(ud).toContain('alice@laptop');
+    expect(ud).toContain('hostname: web1');
+    expect(ud).toContain('nginx');
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path.join(h.root, 'disks', `${vps.id}.qcow2`)], { encoding: 'utf8' })) as { 'virtual-size': number; 'backing-filename': string };
+    expect(info['virtual-size']).toBe(1024 ** 3);
+    const net = await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub');
+    expect(net).toContain(`ip='${got.vps.address}'`);
+
+    // owner-scoped views: bob and anonymous see nothing of it
+    expect((await api(bob, 'GET', `/vps/${vps.id}`)).statusCode).toBe(404);
+    expect((await api(null, 'GET', `/vps/${vps.id}`)).statusCode).toBe(401);
+    expect(((await api(bob, 'GET', '/vps')).json() as { items: unknown[] }).items).toHaveLength(0);
+    expect(((await api(operator, 'GET', '/vps')).json() as { items: { hostId: string }[] }).items[0]!.hostId).toBe('local');
+  }, 60_000);
+
+  it('power actions change the live state; a foreign user gets 404; ACPI shutdown runs as a job', async () => {
+    const id = ((await api(alice, 'GET', '/vps')).json() as { items: { id: string; hostname: string }[] }).items.find((v) => v.hostname === 'web1')!.id;
+    const act = async (a: string, who = alice) => api(who, 'POST', `/vps/${id}/${a}`);
+    expect((await act('suspend', bob)).statusCode).toBe(404);
+    expect(((await act('suspend')).json() as { vps: { state: string } }).vps.state).toBe('paused');
+    expect(((await act('resume')).json() as { vps: { state: string } }).vps.state).toBe('running');
+    expect((await act('reset')).statusCode).toBe(200);
+    expect(((await act('poweroff')).json() as { vps: { state: string } }).vps.state).toBe('shut off');
+    expect((await act('poweroff')).statusCode).toBe(409);
+    expect(((await act('start')).json() as { vps: { state: string } }).vps.state).toBe('running');
+    const sd = await act('shutdown');
+    expect(sd.statusCode).toBe(202);
+    expect(await h.waitJob((sd.json() as { job: { id: string } }).job.id)).toMatchObject({ state: 'succeeded' });
+    expect(((await api(alice, 'GET', `/vps/${id}`)).json() as { vps: { state: string } }).vps.state).toBe('shut off');
+    await act('start');
+  }, 60_000);
+
+  it('snapshots: create with a comment, list, revert, delete; the plan limit is a 422', async () => {
+    const id = ((await api(alice, 'GET', '/vps')).json() as { items: { id: string }[] }).items[0]!.id;
+    const s1 = await api(alice, 'POST', `/vps/${id}/snapshots`, { comment: 'before upgrade' });
+    expect(s1.statusCode).toBe(201);
+    expect((await api(alice, 'POST', `/vps/${id}/snapshots`, { comment: 'two' })).statusCode).toBe(201);
+    const third = await api(alice, 'POST', `/vps/${id}/snapshots`, { comment: 'three' });
+    expect(third.statusCode).toBe(422);
+    expect(third.json().error.code).toBe('snapshot_limit');
+    expect((await api(alice, 'POST', `/vps/${id}/snapshots`, { comment: 'bad\nline' })).statusCode).toBe(400);
+    const list = (await api(alice, 'GET', `/vps/${id}/snapshots`)).json() as { items: { id: string; comment: string }[] };
+    expect(list.items.map((s) => s.comment)).toEqual(['before upgrade', 'two']);
+    expect((await api(bob, 'POST', `/vps/${id}/snapshots/${list.items[0]!.id}/revert`)).statusCode).toBe(404);
+    expect((await api(alice, 'POST', `/vps/${id}/snapshots/${list.items[0]!.id}/revert`)).statusCode).toBe(200);
+    expect((await api(alice, 'DELETE', `/vps/${id}/snapshots/${list.items[1]!.id}`)).statusCode).toBe(200);
+    expect(((await api(alice, 'GET', `/vps/${id}/snapshots`)).json() as { items: unknown[] }).items).toHaveLength(1);
+  });
+
+  it('quota: a user over their VPS count gets 422 quota_exceeded and nothing is created', async () => {
+    expect((await api(billing, 'PUT', `/vps/quotas/${alice.user.id}`, { maxCount: 1, maxVcpus: 8, maxMemoryMb: 8192, maxDiskGb: 100 })).statusCode).toBe(200);
+    const before = (await domains()).length;
+    const r = await create(alice, { hostname: 'web2' });
+    expect(r.statusCode).toBe(422);
+    expect(r.json().error).toMatchObject({ code: 'quota_exceeded', details: { resource: 'count', limit: 1 } });
+    expect((await domains()).length).toBe(before);
+    expect((await api(alice, 'PUT', `/vps/quotas/${alice.user.id}`, { maxCount: 99, maxVcpus: 99, maxMemoryMb: 99999, maxDiskGb: 999 })).statusCode).toBe(403);
+  });
+
+  it('placement: no host with room answers 422 naming the limit', async () => {
+    const big = await api(billing, 'POST', '/vps/plans', { name: 'huge', vcpus: 2, memoryMb: 64 * 1024, diskGb: 1 });
+    const r = await create(operator, { hostname: 'big1', planId: (big.json() as { plan: { id: string } }).plan.id });
+    expect(r.statusCode).toBe(422);
+    expect(r.json().error.code).toBe('no_capacity');
+    expect(r.json().error.message).toMatch(/MB of memory/);
+    expect(r.json().error.details).toMatchObject({ resource: 'memoryMb' });
+  });
+
+  it('a failure at any create step leaves nothing behind: no record, disk, seed, address, reservation or domain', async () => {
+    const steps = ['place on a host', 'create disk', 'build seed', 'reserve address', 'define domain', 'start', 'wait until running'];
+    const before = { domains: (await domains()).map((d) => d.name).sort(), files: h.leftovers().sort(), net: await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub') };
+    for (const [i, at] of steps.entries()) {
+      h.fail.at = at;
+      const r = await create(operator, { hostname: `fail${i}` });
+      expect(r.statusCode).toBe(202);
+      const { job, vps } = r.json() as { job: { id: string }; vps: { id: string } };
+      const j = await h.waitJob(job.id);
+      expect(j.state).toBe('failed');
+      expect(j.error).toContain(`injected failure at "${at}"`);
+      expect((await api(operator, 'GET', `/vps/${vps.id}`)).statusCode).toBe(404);
+      expect((await domains()).map((d) => d.name).sort()).toEqual(before.domains);
+      expect(h.leftovers().sort()).toEqual(before.files);
+      expect(await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub')).toBe(before.net);
+      expect(await h.rt.service.d.repo.addressOf(vps.id)).toBeUndefined();
+    }
+    h.fail.at = null;
+  }, 120_000);
+
+  it('hostile hostnames and user-data are refused with 400 before anything is created', async () => {
+    const calls = h.session.calls.length;
+    const rows = (await api(admin, 'GET', '/vps')).json().total as number;
+    for (const hostname of ['-rf', 'a;b', '$(id)', 'web\n1', 'web\u00001', 'WEB', 'wеb' /* cyrillic e */, 'a'.repeat(64), '../etc', '1234', '']) {
+      const r = await create(alice, { hostname });
+      expect(r.statusCode, hostname).toBe(400);
+    }
+    for (const userData of [
+      '#!/bin/sh\nrm -rf /', '#include http://evil/x', 'packages: [x]', '#cloud-config\n- a\n- b', '#cloud-config\na: &a [*a]\n', '#cloud-config\nx: !!js/function "f"\n',
+      '#cloud-config\nhostname: other\n', '#cloud-config\na: 1\n---\nb: 2\n', `#cloud-config\nx: "${'a'.repeat(70 * 1024)}"\n`, '#cloud-config\nssh_authorized_keys: ["not a key"]\n',
+    ]) {
+      const r = await create(alice, { hostname: 'ud1', userData });
+      expect(r.statusCode, userData.slice(0, 40)).toBe(400);
+    }
+    expect((await create(alice, { hostname: 'k1', sshKeyIds: ['0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'] })).statusCode).toBe(400);
+    const bobKey = await api(bob, 'POST', '/ssh-keys', { name: 'bob', publicKey: ed25519Key('bob@x') });
+    expect((await create(alice, { hostname: 'k2', sshKeyIds: [(bobKey.json() as { sshKey: { id: string } }).sshKey.id] })).statusCode).toBe(400);
+    expect((await create(alice, { hostname: 'x1', ownerId: bob.user.id })).statusCode).toBe(403);
+    expect((await create(alice, { hostname: 'x1', extra: 1 })).statusCode).toBe(400);
+    expect(h.session.calls.slice(calls).filter((c) => c[0] === 'virsh' && ['define', 'start', 'net-update'].includes(c[4]!))).toEqual([]);
+    expect((await api(admin, 'GET', '/vps')).json().total).toBe(rows);
+  });
+
+  it('images: checksum mismatch, backing files and oversize are refused with nothing kept', async () => {
+    const up = (q: string, payload: Buffer, headers: Record<string, string> = {}) =>
+      h.t.app.inject({ method: 'POST', url: `/api/v1/vps/images?${q}`, headers: { ...operator.headers, 'content-type': 'application/octet-stream', ...headers }, payload });
+    const bad = await up('name=sum1', Buffer.alloc(4096), { 'x-checksum-sha256': 'a'.repeat(64) });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().error.code).toBe('checksum_mismatch');
+    // a qcow2 whose backing file is /etc/shadow (made by qemu-img itself)
+    const dir = path.join(h.root, 'hostile');
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', path.join(dir, 'evil.qcow2'), '64M']);
+    const evil = await up('name=evil', (await import('node:fs')).readFileSync(path.join(dir, 'evil.qcow2')));
+    expect(evil.statusCode).toBe(422);
+    expect(evil.json().error.message).toMatch(/backing/i);
+    const big = await up('name=big', Buffer.alloc(1024 * 1024 + 1));
+    expect(big.statusCode).toBe(413);
+    expect((await up('name=json', Buffer.from('{}'), { 'content-type': 'application/json' })).statusCode).toBe(415);
+    expect((await up('name=../x', Buffer.alloc(10))).statusCode).toBe(400);
+    expect((await api(alice, 'POST', '/vps/images?name=mine')).statusCode).toBe(403);
+    const names = ((await api(admin, 'GET', '/vps/images')).json() as { items: { name: string }[] }).items.map((i) => i.name);
+    expect(names).not.toEqual(expect.arrayContaining(['sum1']));
+    for (const n of ['sum1', 'evil', 'big', 'json']) expect(names).not.toContain(n);
+    expect(readdirSync(path.join(h.root, 'uploads'))).toEqual([]);
+  });
+
+  it('unmanaged domains are listed read-only for admins only', async () => {
+    const r = await api(admin, 'GET', '/vps/unmanaged');
+    expect(r.statusCode).toBe(200);
+    expect((r.json() as { items: { name: string; managed: boolean }[] }).items).toEqual([{ hostId: 'local', name: 'test', state: 'running', managed: false }]);
+    for (const who of [operator, billing, alice]) expect((await api(who, 'GET', '/vps/unmanaged')).statusCode).toBe(403);
+  });
+
+  it('expiry (platform lifecycle on a simulated clock): notify, shut down, then delete after grace; renew restores', async () => {
+    const c = await create(operator, { hostname: 'exp1', ownerId: bob.user.id });
+    const { job, vps } = c.json() as { job: { id: string }; vps: { id: string } };
+    await h.waitJob(job.id);
+    const t0 = h.clock.now;
+    expect((await api(alice, 'PUT', `/vps/${vps.id}/expiry`, { expiresAt: t0 + 10 * DAY_MS })).statusCode).toBe(403);
+    expect((await api(bob, 'PUT', `/vps/${vps.id}/expiry`, { expiresAt: t0 + 10 * DAY_MS })).statusCode).toBe(403);
+    expect((await api(billing, 'PUT', `/vps/${vps.id}/expiry`, { expiresAt: t0 + 10 * DAY_MS, notifyDays: 3, graceDays: 2 })).statusCode).toBe(200);
+    const events: string[] = [];
+    const off = h.t.services.events.subscribe((e) => {
+      if (e.resource?.id === vps.id) events.push(e.type);
+    });
+    expect((await h.rt.lifecycle.sweep()).notified).toEqual([]);
+    h.clock.now = t0 + 8 * DAY_MS;
+    expect((await h.rt.lifecycle.sweep()).notified).toEqual([vps.id]);
+    h.clock.now = t0 + 10 * DAY_MS;
+    expect((await h.rt.lifecycle.sweep()).expired).toEqual([vps.id]);
+    const after = (await api(bob, 'GET', `/vps/${vps.id}`)).json() as { vps: { state: string; expiry: { phase: string } } };
+    expect(after.vps).toMatchObject({ state: 'shut off', expiry: { phase: 'expired' } });
+    // renew brings it back
+    expect((await api(billing, 'POST', `/vps/${vps.id}/expiry/renew`, { expiresAt: t0 + 20 * DAY_MS })).statusCode).toBe(200);
+    expect(((await api(bob, 'GET', `/vps/${vps.id}`)).json() as { vps: { state: string } }).vps.state).toBe('running');
+    h.clock.now = t0 + 20 * DAY_MS;
+    expect((await h.rt.lifecycle.sweep()).expired).toEqual([vps.id]);
+    h.clock.now = t0 + 22 * DAY_MS + 1;
+    expect((await h.rt.lifecycle.sweep()).deleted).toEqual([vps.id]);
+    expect((await api(bob, 'GET', `/vps/${vps.id}`)).statusCode).toBe(404);
+    expect((await domains()).some((d) => d.name === `slw-${vps.id}`)).toBe(false);
+    const audit = await h.t.services.database.db.selectFrom('audit_log').select(['action', 'actor_name']).where('target_id', '=', vps.id).where('action', 'like', 'lifecycle.%').execute();
+    expect(audit.filter((a) => a.actor_name === 'system').map((a) => a.action)).toEqual(['lifecycle.notify', 'lifecycle.expire', 'lifecycle.expire', 'lifecycle.delete']);
+    off();
+    expect(events).toEqual(expect.arrayContaining(['lifecycle.expiring', 'lifecycle.expired', 'lifecycle.deleted']));
+    h.clock.now = Date.now();
+  }, 60_000);
+
+  it('delete: the hostname must be typed; then disk, seed, address and domain are gone', async () => {
+    const v = ((await api(alice, 'GET', '/vps')).json() as { items: { id: string; hostname: string; domainName: string; address: string }[] }).items[0]!;
+    expect((await api(bob, 'DELETE', `/vps/${v.id}`, { confirm: v.hostname })).statusCode).toBe(404);
+    const wrong = await api(alice, 'DELETE', `/vps/${v.id}`, { confirm: 'nope' });
+    expect(wrong.statusCode).toBe(422);
+    const r = await api(alice, 'DELETE', `/vps/${v.id}`, { confirm: v.hostname });
+    expect(r.statusCode).toBe(202);
+    expect(await h.waitJob((r.json() as { job: { id: string } }).job.id)).toMatchObject({ state: 'succeeded' });
+    expect((await api(alice, 'GET', `/vps/${v.id}`)).statusCode).toBe(404);
+    expect((await domains()).some((d) => d.name === v.domainName)).toBe(false);
+    expect(h.leftovers().filter((f) => f.includes(v.id))).toEqual([]);
+    expect(await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub')).not.toContain(`ip='${v.address}'`);
+  }, 60_000);
+});

@@ -1,0 +1,525 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AppError, ConflictError, DomainRuleError, ForbiddenError, LOCAL_HOST_ID, NotFoundError, ValidationError, newId,
+  type Actor, type AuditLog, type EventBus, type JobService, type JobView,
+} from '../../../server/src/sdk.js';
+import { authorize, listScope, ownedOnlyFor, resource } from '../../../server/src/platform/rbac/authorize.js';
+import { normalizeHostname, type HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
+import { SshKeyService } from '../../../server/src/platform/auth/ssh-keys.service.js';
+import type { LifecyclePolicies, LifecyclePolicyView } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
+import { assertHostname, buildSeedFiles } from './cloud-init.js';
+import { LibvirtError, type DomainState } from './libvirt.virsh.js';
+import { place, type PlacementRatios } from './placement.js';
+import type { VpsConfig } from './vps.config.js';
+import { storagePaths, domainNameOf, type Inventory, type VpsHosts } from './vps.hosts.js';
+import { JOB_CREATE, JOB_DELETE, JOB_IMAGE, JOB_SHUTDOWN } from './vps.jobs.js';
+import { vpsPermissions as P } from './vps.permissions.js';
+import type { ImageRecord, VpsRecord, VpsRepo, VpsRow } from './vps.repo.js';
+import type { CreateVps, ImageQuery, ImageView, PlanInput, PlanView, QuotaInput, QuotaView, SnapshotView, VpsAction, VpsView } from './vps.schema.js';
+
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
+
+export interface VpsServiceDeps {
+  repo: VpsRepo;
+  jobs: JobService;
+  audit: AuditLog;
+  events: EventBus;
+  hosts: VpsHosts;
+  inventory: Inventory;
+  config: VpsConfig;
+  claims: HostnameClaims;
+  lifecycle: LifecyclePolicies;
+  sshKeys: SshKeyService;
+}
+
+const BUSY = new Set(['creating', 'deleting']);
+const toVpsState = (s: DomainState | undefined): VpsView['state'] | undefined => {
+  switch (s) {
+    case undefined: return undefined;
+    case 'running': case 'idle': case 'blocked': return 'running';
+    case 'paused': return 'paused';
+    case 'in shutdown': return 'in shutdown';
+    case 'shut off': case 'dying': return 'shut off';
+    case 'crashed': return 'crashed';
+    case 'pmsuspended': return 'pmsuspended';
+    default: return 'unknown';
+  }
+};
+const SNAPSHOT_NAME = (n: number) => `snap-${Date.now().toString(36)}-${n}`;
+
+/** The rules of VPSes: who may do what, validation, quotas, placement, audit; long work as jobs. */
+export class VpsService {
+  private lock: Promise<unknown> = Promise.resolve();
+  constructor(readonly d: VpsServiceDeps) {}
+
+  private ratios(): PlacementRatios {
+    return { cpu: this.d.config.cpuRatio, memory: this.d.config.memoryRatio, disk: this.d.config.diskRatio };
+  }
+
+  /** Creates (quota + placement + insert) run one at a time, so parallel requests cannot all pass. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  private async load(actor: Actor, permission: string, id: string): Promise<VpsRecord> {
+    authorize(actor, permission);
+    return authorize(actor, permission, resource('VPS', id, await this.d.repo.find(id), (r) => r.ownerId));
+  }
+
+  view(actor: Actor, r: VpsRow, expiry: LifecyclePolicyView | null, staff = !ownedOnlyFor(actor, P.read)): VpsView {
+    const live = BUSY.has(r.state) || r.state === 'failed' ? undefined : toVpsState(this.d.inventory.state(r.hostId, r.domainName));
+    return {
+      id: r.id, ownerId: r.ownerId, hostname: r.hostname, dnsName: r.dnsName, domainName: r.domainName, planId: r.planId, imageId: r.imageId,
+      vcpus: r.vcpus, memoryMb: r.memoryMb, diskGb: r.diskGb, network: r.network, address: r.address, mac: r.mac,
+      state: live ?? ((toVpsState(r.state as DomainState) === 'unknown' ? r.state : toVpsState(r.state as DomainState)) as VpsView['state']) ?? 'unknown',
+      lastError: r.lastError,
+      expiry: expiry ? { expiresAt: expiry.expiresAt, notifyDays: expiry.notifyDays, graceDays: expiry.graceDays, onExpiry: expiry.onExpiry, phase: expiry.phase, notifiedAt: expiry.notifiedAt, expiredAt: expiry.expiredAt, deleteAt: expiry.deleteAt, lastError: expiry.lastError } : null,
+      hostId: staff ? r.hostId : null,
+      createdAt: r.createdAt, updatedAt: r.updatedAt,
+    };
+  }
+
+  private publish(r: VpsRow, what: string, data: Record<string, unknown> = {}): void {
+    this.d.events.publish({ type: `vps.${what}`, resource: { type: 'vps', id: r.id }, ownerId: r.ownerId, permission: P.read, data });
+  }
+
+  /** Called by the inventory when a domain's state changes (libvirt events). */
+  async onDomainState(hostId: string, domain: string, state: DomainState | null): Promise<void> {
+    if (!domain.startsWith('slw-')) return;
+    const r = await this.d.repo.find(domain.slice(4));
+    if (!r || r.hostId !== hostId) return;
+    this.publish(r, 'state', { state: toVpsState(state ?? undefined) ?? null });
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  async list(actor: Actor, o: { limit: number; offset: number }): Promise<{ items: VpsView[]; total: number }> {
+    authorize(actor, P.read);
+    const rows = await this.d.repo.list(listScope(actor, P.read));
+    const page = rows.slice(o.offset, o.offset + o.limit);
+    const expiry = await this.d.lifecycle.getMany(page.map((r) => r.id));
+    const staff = !ownedOnlyFor(actor, P.read);
+    return { items: page.map((r) => this.view(actor, r, expiry.get(r.id) ?? null, staff)), total: rows.length };
+  }
+
+  async get(actor: Actor, id: string): Promise<VpsView> {
+    const r = await this.load(actor, P.read, id);
+    return this.view(actor, r, await this.d.lifecycle.get(r.id));
+  }
+
+  // ---- create --------------------------------------------------------------------------------
+
+  private async ownerFor(actor: Actor, requested: string | undefined): Promise<string> {
+    if (requested === undefined || requested === actor.userId) {
+      if (!actor.userId) throw new ValidationError('ownerId is required when the caller is not a user', { field: 'ownerId' });
+      return actor.userId;
+    }
+    if (ownedOnlyFor(actor, P.operate)) throw new ForbiddenError('You can only create VPSes for yourself', 'forbidden', { field: 'ownerId' });
+    const u = await this.d.repo.db.selectFrom('users').select(['id']).where('id', '=', requested).executeTakeFirst();
+    if (!u) throw new ValidationError(`No user ${requested}`, { field: 'ownerId' });
+    return requested;
+  }
+
+  async quota(userId: string): Promise<QuotaView> {
+    const q = await this.d.repo.quota(userId);
+    const c = this.d.config;
+    return { userId, custom: !!q, ...(q ?? { maxCount: c.quotaCount, maxVcpus: c.quotaVcpus, maxMemoryMb: c.quotaMemoryMb, maxDiskGb: c.quotaDiskGb }), used: await this.d.repo.usage(userId) };
+  }
+
+  private async checkQuota(actor: Actor, ownerId: string, req: { vcpus: number; memoryMb: number; diskGb: number }): Promise<void> {
+    const role = ownerId === actor.userId ? actor.role : ((await this.d.repo.db.selectFrom('users').select('role').where('id', '=', ownerId).executeTakeFirst())?.role as string | undefined);
+    // Quotas bind customers (the user role) and anyone with a quota of their own.
+    const q = await this.quota(ownerId);
+    if (role !== 'user' && !q.custom) return;
+    const checks: [string, number, number, string][] = [
+      ['count', q.used.count + 1, q.maxCount, 'VPSes'],
+      ['vcpus', q.used.vcpus + req.vcpus, q.maxVcpus, 'vCPUs'],
+      ['memoryMb', q.used.memoryMb + req.memoryMb, q.maxMemoryMb, 'MB of memory'],
+      ['diskGb', q.used.diskGb + req.diskGb, q.maxDiskGb, 'GB of disk'],
+    ];
+    for (const [k, want, max, label] of checks) {
+      if (want > max) throw new DomainRuleError(`Quota exceeded: this would use ${want} ${label}, the quota is ${max}`, 'quota_exceeded', { resource: k, requested: want, limit: max });
+    }
+  }
+
+  private async ownerKeys(actor: Actor, ownerId: string, ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    // The platform's SSH keys of the owner (the actor was authorised to create for them).
+    const keys = await this.d.sshKeys.list({ ...actor, userId: ownerId });
+    const byId = new Map(keys.map((k) => [k.id, k.publicKey]));
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length) throw new ValidationError(`SSH key ${missing[0]} is not one of the owner's saved keys`, { field: 'sshKeyIds', missing });
+    return [...new Set(ids)].map((id) => byId.get(id)!);
+  }
+
+  async create(actor: Actor, input: CreateVps): Promise<{ job: JobView; vps: VpsView }> {
+    authorize(actor, P.create);
+    const ownerId = await this.ownerFor(actor, input.ownerId);
+    const hostname = assertHostname(input.hostname);
+    const customer = ownedOnlyFor(actor, P.read);
+    const plan = await this.d.repo.plan(input.planId);
+    if (!plan || (customer && !plan.public)) throw new ValidationError(`No plan ${input.planId}`, { field: 'planId' });
+    const image = await this.d.repo.image(input.imageId);
+    if (!image || (customer && !image.public)) throw new ValidationError(`No image ${input.imageId}`, { field: 'imageId' });
+    if (image.status !== 'ready') throw new DomainRuleError(`Image ${image.name} is ${image.status}`, 'image_not_ready');
+    if (plan.diskGb < image.minDiskGb) throw new DomainRuleError(`Image ${image.name} needs at least ${image.minDiskGb} GB of disk; the plan has ${plan.diskGb}`, 'disk_too_small');
+    if (image.virtualSize && plan.diskGb * 1024 ** 3 < image.virtualSize) throw new DomainRuleError(`Image ${image.name} is larger than the plan's disk`, 'disk_too_small');
+    if (input.expiresAt !== undefined && input.expiresAt <= Date.now()) throw new ValidationError('expiresAt must be in the future', { field: 'expiresAt' });
+    const sshKeys = await this.ownerKeys(actor, ownerId, input.sshKeyIds);
+    const id = newId();
+    const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+    // Everything the seed will contain is validated now (user-data YAML, keys, hostname): 400 before anything exists.
+    buildSeedFiles({ instanceId: id, hostname, sshKeys, userData: input.userData ?? null, network: { mac, mode: 'dhcp' } });
+    let dnsName: string | null = null;
+    const claimant: Actor = ownerId === actor.userId ? actor : { kind: 'system', userId: ownerId, username: `owner of ${hostname}`, role: 'user' };
+    if (input.dnsName !== undefined) {
+      // Normalised by the platform's claims (case, trailing dot, IDN → punycode); one label is not a DNS name.
+      if (!normalizeHostname(input.dnsName).includes('.')) throw new ValidationError('dnsName must be a fully qualified host name', { field: 'dnsName' });
+      dnsName = await this.d.claims.check(claimant, input.dnsName);
+    }
+    const req = { vcpus: plan.vcpus, memoryMb: plan.memoryMb, diskGb: plan.diskGb };
+    return this.serial(async () => {
+      if (await this.d.repo.findByHostname(ownerId, hostname)) throw new ConflictError(`A VPS named ${hostname} already exists`, { field: 'hostname' });
+      await this.checkQuota(actor, ownerId, req);
+      // Local host for now (the seed ISO is built on the panel's machine).
+      const caps = [await this.d.hosts.capacity(LOCAL_HOST_ID, 'local')];
+      const placed = place(caps, req, this.ratios());
+      if (!placed.ok) throw new DomainRuleError(placed.message, 'no_capacity', placed.details);
+      if (dnsName) await this.d.claims.claim(claimant, dnsName, `vps:${id}`);
+      const r = await this.d.repo.insert({
+        id, ownerId, hostId: placed.hostId, planId: plan.id, imageId: image.id, hostname, dnsName, domainName: domainNameOf(id),
+        vcpus: plan.vcpus, memoryMb: plan.memoryMb, diskGb: plan.diskGb, network: input.network === 'private' ? 'private' : 'public', networkName: null, mac, address: null,
+        state: 'creating', lastError: null, spec: { sshKeys, userData: input.userData ?? null, start: input.start },
+      });
+      if (input.expiresAt !== undefined) await this.d.lifecycle.set(actor, r.id, { expiresAt: input.expiresAt, ownerId });
+      const job = await this.d.jobs.enqueue(JOB_CREATE, { vpsId: r.id }, { actor, resource: `vps:${r.id}` });
+      await this.d.audit.record({ actor, action: 'vps.create', target: { type: 'vps', id: r.id }, details: { hostname, owner: ownerId, plan: plan.name, image: image.name, network: r.network, keys: sshKeys.length, userData: !!input.userData, dnsName, job: job.id } });
+      this.publish(r, 'created');
+      return { job, vps: this.view(actor, r, await this.d.lifecycle.get(r.id)) };
+    });
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  private async ready(actor: Actor, permission: string, id: string): Promise<VpsRecord> {
+    const r = await this.load(actor, permission, id);
+    if (BUSY.has(r.state)) throw new ConflictError(`The VPS is ${r.state}`);
+    if (r.state === 'failed') throw new ConflictError('The VPS failed to be created; delete it');
+    return r;
+  }
+
+  async action(actor: Actor, id: string, action: VpsAction): Promise<{ vps: VpsView; job?: JobView }> {
+    const r = await this.ready(actor, P.operate, id);
+    const t = await this.d.hosts.get(r.hostId);
+    const v = t.virsh;
+    if (action === 'shutdown') {
+      const job = await this.d.jobs.enqueue(JOB_SHUTDOWN, { vpsId: r.id }, { actor, resource: `vps:${r.id}` });
+      await this.d.audit.record({ actor, action: 'vps.shutdown', target: { type: 'vps', id: r.id }, details: { job: job.id } });
+      return { vps: await this.get(actor, id), job };
+    }
+    try {
+      switch (action) {
+        case 'start': await v.start(r.domainName, r.id); break;
+        case 'poweroff': await v.destroy(r.domainName, r.id); break;
+        case 'reboot': await v.reboot(r.domainName, r.id); break;
+        case 'reset': await v.reset(r.domainName, r.id); break;
+        case 'suspend': await v.suspend(r.domainName, r.id); break;
+        case 'resume': await v.resume(r.domainName, r.id); break;
+      }
+    } catch (e) {
+      if (e instanceof LibvirtError && ['already_running', 'not_running'].includes(e.kind)) throw new ConflictError(`Cannot ${action}: ${e.userReason}`, { action });
+      if (e instanceof LibvirtError && e.kind === 'failed' && /not running|not paused|is not active/i.test(e.userReason)) throw new ConflictError(`Cannot ${action}: ${e.userReason}`, { action });
+      throw e;
+    }
+    const s = await v.domstate(r.domainName);
+    this.d.inventory.set(r.hostId, r.domainName, s.state);
+    await this.d.repo.update(r.id, { state: toVpsState(s.state) ?? 'unknown' });
+    await this.d.audit.record({ actor, action: `vps.${action}`, target: { type: 'vps', id: r.id }, details: { state: s.state } });
+    return { vps: await this.get(actor, id) };
+  }
+
+  async remove(actor: Actor, id: string, confirm: string): Promise<{ job: JobView }> {
+    const r = await this.load(actor, P.delete, id);
+    if (confirm !== r.hostname) throw new DomainRuleError(`Type the VPS's hostname (${r.hostname}) to confirm`, 'confirmation_mismatch', { field: 'confirm' });
+    if (BUSY.has(r.state)) throw new ConflictError(`The VPS is ${r.state}`);
+    return { job: await this.enqueueDelete(actor, r) };
+  }
+
+  private async enqueueDelete(actor: Actor, r: VpsRecord): Promise<JobView> {
+    await this.d.repo.update(r.id, { state: 'deleting' });
+    const job = await this.d.jobs.enqueue(JOB_DELETE, { vpsId: r.id }, { actor, resource: `vps:${r.id}` });
+    await this.d.audit.record({ actor, action: 'vps.delete', target: { type: 'vps', id: r.id }, details: { hostname: r.hostname, job: job.id } });
+    this.publish(r, 'deleting');
+    return job;
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------
+
+  async snapshots(actor: Actor, id: string): Promise<SnapshotView[]> {
+    const r = await this.load(actor, P.read, id);
+    return this.d.repo.snapshots(r.id);
+  }
+
+  async snapshotCreate(actor: Actor, id: string, comment: string): Promise<SnapshotView> {
+    const r = await this.ready(actor, P.operate, id);
+    const plan = r.planId ? await this.d.repo.plan(r.planId) : undefined;
+    const limit = plan?.maxSnapshots ?? 0;
+    const existing = await this.d.repo.snapshots(r.id);
+    if (existing.length >= limit) throw new DomainRuleError(`The plan allows ${limit} snapshot(s); delete one first`, 'snapshot_limit', { limit });
+    const name = SNAPSHOT_NAME(existing.length + 1);
+    const t = await this.d.hosts.get(r.hostId);
+    await t.virsh.snapshotCreate(r.domainName, r.id, name, comment);
+    const snap = { id: newId(), vpsId: r.id, name, comment };
+    await this.d.repo.insertSnapshot(snap);
+    await this.d.audit.record({ actor, action: 'vps.snapshot.create', target: { type: 'vps', id: r.id }, details: { snapshot: name, comment } });
+    return (await this.d.repo.snapshots(r.id)).find((s) => s.id === snap.id)!;
+  }
+
+  private async snapshot(r: VpsRecord, snapshotId: string) {
+    const s = (await this.d.repo.snapshots(r.id)).find((x) => x.id === snapshotId);
+    if (!s) throw new NotFoundError('Snapshot', snapshotId);
+    return s;
+  }
+
+  async snapshotRevert(actor: Actor, id: string, snapshotId: string): Promise<VpsView> {
+    const r = await this.ready(actor, P.operate, id);
+    const s = await this.snapshot(r, snapshotId);
+    const t = await this.d.hosts.get(r.hostId);
+    await t.virsh.snapshotRevert(r.domainName, r.id, s.name);
+    this.d.inventory.set(r.hostId, r.domainName, (await t.virsh.domstate(r.domainName)).state);
+    await this.d.audit.record({ actor, action: 'vps.snapshot.revert', target: { type: 'vps', id: r.id }, details: { snapshot: s.name } });
+    return this.get(actor, id);
+  }
+
+  async snapshotDelete(actor: Actor, id: string, snapshotId: string): Promise<void> {
+    const r = await this.ready(actor, P.operate, id);
+    const s = await this.snapshot(r, snapshotId);
+    const t = await this.d.hosts.get(r.hostId);
+    try {
+      await t.virsh.snapshotDelete(r.domainName, r.id, s.name);
+    } catch (e) {
+      if (!(e instanceof LibvirtError && e.kind === 'not_found')) throw e;
+    }
+    await this.d.repo.deleteSnapshot(s.id);
+    await this.d.audit.record({ actor, action: 'vps.snapshot.delete', target: { type: 'vps', id: r.id }, details: { snapshot: s.name } });
+  }
+
+  // ---- expiry (the platform's lifecycle policy) ---------------------------------------------
+
+  async setExpiry(actor: Actor, id: string, p: { expiresAt: number; notifyDays?: number; graceDays?: number; onExpiry?: 'shutdown' | 'suspend' }): Promise<VpsView> {
+    authorize(actor, P['expiry.manage']);
+    const r = await this.load(actor, P.read, id);
+    await this.d.lifecycle.set(actor, r.id, { ...p, ownerId: r.ownerId });
+    return this.get(actor, id);
+  }
+  async renew(actor: Actor, id: string, expiresAt: number): Promise<VpsView> {
+    authorize(actor, P['expiry.manage']);
+    const r = await this.load(actor, P.read, id);
+    await this.d.lifecycle.renew(actor, r.id, expiresAt);
+    return this.get(actor, id);
+  }
+  async clearExpiry(actor: Actor, id: string): Promise<VpsView> {
+    authorize(actor, P['expiry.manage']);
+    const r = await this.load(actor, P.read, id);
+    await this.d.lifecycle.clear(actor, r.id);
+    return this.get(actor, id);
+  }
+
+  /** The handlers VPS registers with the lifecycle policy (run as the system actor). */
+  lifecycleHandlers(system: Actor) {
+    return {
+      expire: async (vpsId: string, how: 'shutdown' | 'suspend') => {
+        const r = await this.d.repo.find(vpsId);
+        if (!r || BUSY.has(r.state)) return;
+        const t = await this.d.hosts.get(r.hostId);
+        const s = (await t.virsh.domstate(r.domainName)).state;
+        if (how === 'suspend' && s === 'running') await t.virsh.suspend(r.domainName, r.id);
+        if (how === 'shutdown' && s !== 'shut off') await t.virsh.shutdownAndWait(r.domainName, r.id, this.d.config.shutdownTimeoutMs);
+        const after = (await t.virsh.domstate(r.domainName)).state;
+        this.d.inventory.set(r.hostId, r.domainName, after);
+        await this.d.repo.update(r.id, { state: toVpsState(after) ?? 'unknown' });
+      },
+      remove: async (vpsId: string) => {
+        const r = await this.d.repo.find(vpsId);
+        if (!r || r.state === 'deleting') return;
+        const job = await this.enqueueDelete(system, r);
+        await this.d.jobs.waitFor(job.id, 10 * 60_000);
+      },
+      restore: async (vpsId: string, was: 'shutdown' | 'suspend') => {
+        const r = await this.d.repo.find(vpsId);
+        if (!r) return;
+        const t = await this.d.hosts.get(r.hostId);
+        const s = (await t.virsh.domstate(r.domainName)).state;
+        if (was === 'suspend' && s === 'paused') await t.virsh.resume(r.domainName, r.id);
+        if (was === 'shutdown' && s === 'shut off') await t.virsh.start(r.domainName, r.id);
+        this.d.inventory.set(r.hostId, r.domainName, (await t.virsh.domstate(r.domainName)).state);
+      },
+    };
+  }
+
+  // ---- plans and quotas ----------------------------------------------------------------------
+
+  async plans(actor: Actor): Promise<PlanView[]> {
+    authorize(actor, P.read);
+    return this.d.repo.plans(ownedOnlyFor(actor, P.read));
+  }
+  async createPlan(actor: Actor, input: PlanInput): Promise<PlanView> {
+    authorize(actor, P['plans.manage']);
+    if (await this.d.repo.planByName(input.name)) throw new ConflictError(`A plan named ${input.name} already exists`);
+    const p = await this.d.repo.insertPlan(input);
+    await this.d.audit.record({ actor, action: 'vps.plan.create', target: { type: 'vps_plan', id: p.id }, details: { ...input } });
+    return p;
+  }
+  async getQuota(actor: Actor, userId: string): Promise<QuotaView> {
+    authorize(actor, P['quotas.manage']);
+    return this.quota(userId);
+  }
+  async setQuota(actor: Actor, userId: string, q: QuotaInput): Promise<QuotaView> {
+    authorize(actor, P['quotas.manage']);
+    if (!(await this.d.repo.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst())) throw new NotFoundError('User', userId);
+    await this.d.repo.setQuota(userId, q);
+    await this.d.audit.record({ actor, action: 'vps.quota.set', target: { type: 'user', id: userId }, details: { ...q } });
+    return this.quota(userId);
+  }
+
+  // ---- images --------------------------------------------------------------------------------
+
+  imageView(i: ImageRecord): ImageView {
+    return {
+      id: i.id, name: i.name, status: i.status, reason: i.reason, os: i.os, version: i.version, minDiskGb: i.minDiskGb, cloudInit: i.cloudInit, public: i.public,
+      sourceFormat: i.sourceFormat, sha256: i.sha256, sizeBytes: i.sizeBytes, virtualSize: i.virtualSize, directKernel: !!i.kernel, createdAt: i.createdAt, updatedAt: i.updatedAt,
+    };
+  }
+  async images(actor: Actor): Promise<ImageView[]> {
+    authorize(actor, P.read);
+    return (await this.d.repo.images(ownedOnlyFor(actor, P.read))).map((i) => this.imageView(i));
+  }
+  async image(actor: Actor, id: string): Promise<ImageView> {
+    authorize(actor, P.read);
+    const i = await this.d.repo.image(id);
+    if (!i || (ownedOnlyFor(actor, P.read) && (!i.public || i.status !== 'ready'))) throw new NotFoundError('Image', id);
+    return this.imageView(i);
+  }
+
+  /**
+   * Streams an upload to disk (never buffered whole) under the size limit, computing its SHA-256;
+   * a mismatch with the given checksum, or an image qemu-img refuses (backing file, external data,
+   * extents, encryption), answers 4xx with nothing kept. Accepted uploads are converted to qcow2
+   * by a job; the image's status becomes `ready` or `failed` with a reason.
+   */
+  async uploadImage(actor: Actor, q: ImageQuery, body: Readable, h: { contentType?: string; contentLength?: string; checksum?: string }): Promise<{ image: ImageView; job: JobView }> {
+    authorize(actor, P['images.manage']);
+    if (!/^application\/octet-stream\b/i.test(h.contentType ?? '')) throw new UnsupportedMediaTypeError('Send the image as the raw request body with Content-Type: application/octet-stream');
+    const max = this.d.config.maxUploadBytes;
+    if (h.contentLength && Number(h.contentLength) > max) throw new PayloadTooLargeError(`The image is larger than the limit of ${max} bytes`, { limit: max });
+    const checksum = h.checksum?.trim().toLowerCase();
+    if (checksum !== undefined && !/^[0-9a-f]{64}$/.test(checksum)) throw new ValidationError('X-Checksum-Sha256 must be 64 hex digits', { field: 'X-Checksum-Sha256' });
+    if (await this.d.repo.imageByName(q.name)) throw new ConflictError(`An image named ${q.name} already exists`);
+    const sp = storagePaths(this.d.config.storageRoot);
+    for (const f of [q.kernel, q.initrd]) if (f && !existsSync(path.join(sp.kernels, f))) throw new ValidationError(`No file ${f} in the kernels directory`, { field: 'kernel' });
+    mkdirSync(sp.uploads, { recursive: true, mode: 0o700 });
+    const id = newId();
+    const upload = path.join(sp.uploads, `${id}.upload`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > max) return cb(new PayloadTooLargeError(`The image is larger than the limit of ${max} bytes`, { limit: max }));
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, createWriteStream(upload, { mode: 0o600, flags: 'wx' }));
+      const sha256 = hash.digest('hex');
+      if (size === 0) throw new ValidationError('The upload is empty');
+      if (checksum && checksum !== sha256) throw new DomainRuleError(`SHA-256 mismatch: the upload is ${sha256}, X-Checksum-Sha256 says ${checksum}`, 'checksum_mismatch', { actual: sha256, expected: checksum });
+      const t = await this.d.hosts.get(LOCAL_HOST_ID);
+      const info = await t.qemuImg.inspectUntrusted(upload);
+      if (info.virtualSize > q.minDiskGb * 1024 ** 3 * 64) throw new DomainRuleError('The image is implausibly large for its minimum disk', 'image_refused');
+      const img = await this.d.repo.insertImage({
+        id, name: q.name, status: 'converting', reason: null, os: q.os ?? null, version: q.version ?? null, minDiskGb: q.minDiskGb, cloudInit: q.cloudInit === 'true', public: q.public === 'true',
+        sourceFormat: info.format, sha256, sizeBytes: size, virtualSize: info.virtualSize, file: null, kernel: q.kernel ?? null, initrd: q.initrd ?? null, cmdline: q.cmdline ?? null,
+      });
+      const job = await this.d.jobs.enqueue(JOB_IMAGE, { imageId: id, upload }, { actor, resource: `vps-image:${id}` });
+      await this.d.audit.record({ actor, action: 'vps.image.upload', target: { type: 'vps_image', id }, details: { name: q.name, sha256, size, format: info.format, job: job.id } });
+      return { image: this.imageView(img), job };
+    } catch (e) {
+      rmSync(upload, { force: true });
+      body.resume();
+      throw e;
+    }
+  }
+
+  async deleteImage(actor: Actor, id: string): Promise<void> {
+    authorize(actor, P['images.manage']);
+    const i = await this.d.repo.image(id);
+    if (!i) throw new NotFoundError('Image', id);
+    if (await this.d.repo.imageInUse(id)) throw new ConflictError(`Image ${i.name} is used by VPSes (their disks are overlays on it)`);
+    if (i.file) rmSync(i.file, { force: true });
+    await this.d.repo.deleteImage(id);
+    await this.d.audit.record({ actor, action: 'vps.image.delete', target: { type: 'vps_image', id }, details: { name: i.name } });
+  }
+
+  // ---- hosts ---------------------------------------------------------------------------------
+
+  async unmanaged(actor: Actor): Promise<{ hostId: string; name: string; state: string; managed: false }[]> {
+    authorize(actor, P['hosts.read']);
+    const ours = await this.d.repo.domainNames(LOCAL_HOST_ID);
+    const t = await this.d.hosts.get(LOCAL_HOST_ID);
+    const out: { hostId: string; name: string; state: string; managed: false }[] = [];
+    for (const d of await t.virsh.listAll()) {
+      if (ours.has(d.name)) continue;
+      const desc = await t.virsh.describe(d.name).catch(() => null);
+      if (desc && desc.slipway) continue; // ours, of another panel or a deleted record: still not listed as foreign
+      out.push({ hostId: LOCAL_HOST_ID, name: d.name, state: d.state, managed: false });
+    }
+    return out;
+  }
+
+  async capacity(actor: Actor) {
+    authorize(actor, P['hosts.read']);
+    const c = await this.d.hosts.capacity(LOCAL_HOST_ID, 'local');
+    const ratios = this.ratios();
+    return [{
+      hostId: c.hostId, name: c.name, cpus: c.cpus, memoryMb: c.memoryMb, diskGb: c.diskGb, allocated: c.allocated,
+      free: { vcpus: Math.floor(c.cpus * ratios.cpu) - c.allocated.vcpus, memoryMb: Math.floor(c.memoryMb * ratios.memory) - c.allocated.memoryMb, diskGb: Math.floor(c.diskGb * ratios.disk) - c.allocated.diskGb },
+      accel: null,
+    }];
+  }
+
+  // ---- consoles ------------------------------------------------------------------------------
+
+  /** Authorises a console and finds where it is: the serial pty or the VNC port, on loopback. */
+  async consoleTarget(actor: Actor, id: string, kind: 'serial' | 'vnc'): Promise<{ vps: VpsRecord; pty?: string; port?: number }> {
+    const r = await this.ready(actor, P.operate, id);
+    if (r.hostId !== LOCAL_HOST_ID) throw new DomainRuleError('Consoles of remote hosts are not available yet', 'console_unavailable');
+    const t = await this.d.hosts.get(r.hostId);
+    const { description } = await t.virsh.assertOwned(r.domainName, r.id);
+    if (kind === 'serial') {
+      if (!description.serialPty || !/^\/dev\/pts\/\d{1,6}$/.test(description.serialPty)) throw new ConflictError('The VPS is not running (no serial console)');
+      return { vps: r, pty: description.serialPty };
+    }
+    const vnc = description.vnc;
+    if (!vnc?.port || vnc.listen !== '127.0.0.1') throw new ConflictError('The VPS has no VNC console on loopback (is it running?)');
+    return { vps: r, port: vnc.port };
+  }
+
+  async auditConsole(actor: Actor, r: VpsRecord, kind: 'serial' | 'vnc', phase: 'open' | 'close', details: Record<string, unknown> = {}): Promise<void> {
+    await this.d.audit.record({ actor, action: `vps.console.${phase}`, target: { type: 'vps', id: r.id }, details: { kind, ...details } });
+  }
+}
