@@ -31,6 +31,7 @@ import { createHostsPlatform, type HostsPlatform } from './platform/hosts/index.
 import { createJobService, type JobRunner } from './platform/jobs/index.js';
 import { HostnameClaims, panelHostnames } from './platform/names/hostname-claims.js';
 import type { HttpApp, ModuleDefinition } from './platform/module.js';
+import { buildPermissionRegistry, type PermissionRegistry } from './platform/rbac/registry.js';
 import { Scheduler } from './platform/schedule/scheduler.js';
 import { auditChainKey, type Secrets } from './platform/secrets.js';
 import type { PlatformWarning } from './platform/auth/proxy-guard.js';
@@ -65,6 +66,8 @@ export interface Services {
   hostnames: HostnameClaims;
   /** Platform-level problems (e.g. `proxy_untrusted`) for /ready and /modules. */
   warnings(): PlatformWarning[];
+  /** This app's permissions: the core's and each enabled module's (routes, /roles, /auth/me, /modules). */
+  permissions: PermissionRegistry;
 }
 
 declare module 'fastify' {
@@ -120,6 +123,9 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
 
   // Validate every module's config up front so all bad keys are reported together.
   const moduleConfigs = resolveModuleConfigs(deps.modules, config);
+  // Per app instance: the core's permissions and each enabled module's `permissions` field.
+  const permissions = buildPermissionRegistry(deps.modules);
+  for (const m of deps.modules) if (m.navPermission) permissions.assertRegistered(m.navPermission, `module ${m.id} (navPermission)`);
 
   const moduleMigrations: NamedMigrations = Object.assign({}, ...deps.modules.map((m) => m.migrations ?? {}));
   await migrate(database.db, moduleMigrations);
@@ -131,14 +137,14 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const hostsPlatform = createHostsPlatform({ db: database.db, hosts, audit, events, dataDir: config.core.dataDir, log: app.log });
   const metrics = createMetrics();
   const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics, dataDir: config.core.dataDir });
-  const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log });
+  const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log, permissions });
   const scheduler = new Scheduler(app.log);
   const hostnames = new HostnameClaims(database.db, { reserved: panelHostnames(config.core) });
   const logSources = new LogSources();
   const overview = new OverviewCounts();
   const runtime = new ModuleRuntime({ retryMs: config.core.engineRetryMs, recheckMs: config.core.engineRecheckMs, log: app.log });
   runtime.onChange((m) => events.publish({ type: 'module.status', resource: { type: 'module', id: m.id }, data: { status: m.status } }));
-  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, logSources, overview, hostsPlatform, hostnames, warnings: () => auth.proxyGuard.warnings() };
+  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, logSources, overview, hostsPlatform, hostnames, warnings: () => auth.proxyGuard.warnings(), permissions };
   app.decorate('slipway', services);
 
   await app.register(helmet, {
@@ -178,7 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { persistAuthorization: false } });
 
   installErrorHandler(app);
-  installAuthHook(app, auth.authenticator, { streams: auth.streams, proxyGuard: auth.proxyGuard });
+  installAuthHook(app, auth.authenticator, { streams: auth.streams, proxyGuard: auth.proxyGuard, permissions });
   installHttpMetrics(app, metrics);
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

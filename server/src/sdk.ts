@@ -25,8 +25,9 @@ export type { FileLogSource, LogSourceProvider } from './platform/extensions/log
 export type { OverviewCount, OverviewCountView } from './platform/extensions/overview.js';
 
 // Permissions and actors.
-export { can, definePermissions, ownerScope, requirePermission, roleHas, SYSTEM_ACTOR, type Actor, type Permission, type PermissionDef } from './platform/rbac/permissions.js';
+export { can, definePermissions, isTenant, requirePermission, roleHas, SYSTEM_ACTOR, type Actor, type Permission, type PermissionDef } from './platform/rbac/permissions.js';
 export { authorize, listScope, ownedOnlyFor, resource, type ResourceRef } from './platform/rbac/authorize.js';
+export { PermissionRegistry } from './platform/rbac/registry.js';
 export { corePermissions } from './platform/rbac/core-permissions.js';
 export { ALL_ROLES, OPERATORS, READERS, RESTARTERS, ROLES, type Role } from './platform/rbac/roles.js';
 
@@ -60,7 +61,7 @@ export {
 
 // Names and network targets users choose (tenant rules shared by every module).
 export {
-  HostnameClaims, HostnameInvalidError, HostnameReservedError, HostnameTakenError, normalizeHostname, panelHostnames, type ClaimView,
+  HostnameClaims, HostnameInvalidError, HostnameReservedError, HostnameTakenError, normalizeHostname, panelHostnames, type ClaimView, type OnBehalf,
 } from './platform/names/hostname-claims.js';
 export {
   checkNetworkTarget, NetworkTargetRefusedError, nonPublicReason, parseAllowEntry, systemResolver,
@@ -70,7 +71,7 @@ export {
 // Jobs.
 export {
   FINISHED_STATES, JOB_STATES,
-  type EnqueueOptions, type JobContext, type JobDefinition, type JobListFilters, type JobLogLine, type JobService, type JobState, type JobStep, type JobStepView, type JobView, type LogStream,
+  type EnqueueOptions, type LaunchOptions, type JobContext, type JobDefinition, type JobListFilters, type JobLogLine, type JobService, type JobState, type JobStep, type JobStepView, type JobView, type LogStream,
 } from './platform/jobs/types.js';
 
 // Audit and events.

@@ -36,8 +36,9 @@ export const dokkuEngine = defineEngine<AppsConfigT>({
     const found = localDokku(config.dokkuBin);
     const fix = 'install Dokku 0.38 on this machine (https://dokku.com/docs/getting-started/installation/), or add a Dokku host under Server → Hosts and list it in SLIPWAY_APPS_HOSTS';
     if (!found) return { ok: false, reason: `Dokku is not installed on this host (\`${config.dokkuBin}\` not found)`, fix };
-    return probeBinary(runner, found, {
-      args: ['version'], what: 'Dokku', fix, timeoutMs,
+    // The runner takes program names only (no absolute path, process-runner.ts assertArgv): run the found file through env.
+    return probeBinary(runner, 'env', {
+      args: ['--', found, 'version'], what: 'Dokku', fix, timeoutMs,
       version: (out) => /dokku version (\S+)/.exec(out)?.[1] ?? out.trim().split('\n')[0]?.slice(0, 60),
     });
   },

@@ -1,7 +1,8 @@
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
 import { ConflictError, DomainRuleError, ForbiddenError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
-import { ownerScope, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import { authorize, listScope, resource } from '../../../server/src/platform/rbac/authorize.js';
+import type { Actor, Permission } from '../../../server/src/platform/rbac/permissions.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
 import { DockerCli } from './docker.cli.js';
@@ -43,11 +44,9 @@ export class ContainersService {
     private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry; guard: ContainersGuard; hostnames: HostnameClaims },
   ) {}
 
-  private async load(actor: Actor, id: string): Promise<ServiceRecord> {
-    const r = await this.d.repo.find(id);
-    const owner = ownerScope(actor);
-    if (!r || (owner !== undefined && r.ownerId !== owner)) throw new NotFoundError('Service', id);
-    return r;
+  /** The service, authorized for `permission` (a foreign or missing one is 404 for an owned-only role). */
+  private async load(actor: Actor, permission: Permission, id: string): Promise<ServiceRecord> {
+    return authorize(actor, permission, resource('Service', id, await this.d.repo.find(id), (r) => r.ownerId));
   }
 
   view(r: ServiceRecord, lastColdStart: WakeRecord | null = null): ServiceView {
@@ -77,21 +76,21 @@ export class ContainersService {
   }
 
   async list(actor: Actor): Promise<ServiceView[]> {
-    requirePermission(actor, P.read);
-    return (await this.d.repo.list(ownerScope(actor))).map((r) => this.view(r));
+    authorize(actor, P.read);
+    return (await this.d.repo.list(listScope(actor, P.read))).map((r) => this.view(r));
   }
 
   async get(actor: Actor, id: string): Promise<ServiceView> {
-    requirePermission(actor, P.read);
+    const seen = await this.load(actor, P.read, id);
+    // Read again once a wake or sleep under way has settled (same service: already authorized).
     await this.d.controller.settled(id);
-    const r = await this.load(actor, id);
+    const r = (await this.d.repo.find(id)) ?? seen;
     const [last] = await this.d.repo.wakes(id, 1);
     return this.view(r, last ?? null);
   }
 
   async wakes(actor: Actor, id: string, limit: number): Promise<WakeRecord[]> {
-    requirePermission(actor, P.read);
-    await this.load(actor, id);
+    await this.load(actor, P.read, id);
     await this.d.controller.settled(id);
     return this.d.repo.wakes(id, limit);
   }
@@ -142,7 +141,7 @@ export class ContainersService {
   }
 
   async create(actor: Actor, input: CreateService): Promise<{ service: ServiceView; job: JobView }> {
-    requirePermission(actor, P.create);
+    authorize(actor, P.create);
     if (input.hostId !== LOCAL_HOST_ID) throw new DomainRuleError('Services run on the local Docker engine for now', 'host_unsupported');
     const ownerId = actor.kind === 'system' ? null : actor.userId;
     this.checkTenantRules(actor, input.containers);
@@ -157,16 +156,17 @@ export class ContainersService {
         await this.d.repo.delete(record.id);
         throw e;
       });
-      const job = await this.d.jobs.enqueue(JOB_CREATE, { serviceId: record.id }, { actor, resource: `container:${record.id}` });
+      const job = await this.d.jobs.launch(actor, {
+        type: JOB_CREATE, input: { serviceId: record.id }, resource: containerResource(record.id),
+        audit: { action: 'containers.create', target: { type: 'container', id: record.id }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image) } },
+      });
       this.recordPulls(ownerId, pulls);
-      await this.d.audit.record({ actor, action: 'containers.create', target: { type: 'container', id: record.id }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image), job: job.id } });
       return { service: this.view(record), job };
     });
   }
 
   async update(actor: Actor, id: string, patch: UpdateService): Promise<{ service: ServiceView; job: JobView }> {
-    requirePermission(actor, P.update);
-    const r = await this.load(actor, id);
+    const r = await this.load(actor, P.update, id);
     if (r.state === 'creating' || r.state === 'deleting') throw new ConflictError(`The service is ${r.state}`);
     if (patch.hostnames) await this.checkHostnames(actor, r.ownerId, patch.hostnames, id);
     const containers = patch.containers ? this.keepMaskedValues(r, patch.containers) : undefined;
@@ -180,10 +180,12 @@ export class ContainersService {
     return this.withOwnerLock(r.ownerId, async () => {
       const pulls = await this.checkQuotas(actor, r.ownerId, id, spec);
       await this.claimHostnames(actor, r.ownerId, id, spec.hostnames);
-      const job = await this.d.jobs.enqueue(JOB_UPDATE, { serviceId: id, spec }, { actor, resource: `container:${id}` });
+      const job = await this.d.jobs.launch(actor, {
+        type: JOB_UPDATE, input: { serviceId: id, spec }, resource: containerResource(id),
+        audit: { action: 'containers.update', target: { type: 'container', id }, details: { name: r.name, changed: Object.keys(patch) } },
+      });
       this.pending.set(id, spec);
       this.recordPulls(r.ownerId, pulls);
-      await this.d.audit.record({ actor, action: 'containers.update', target: { type: 'container', id }, details: { name: r.name, changed: Object.keys(patch), job: job.id } });
       return { service: this.view(r), job };
     });
   }
@@ -307,18 +309,17 @@ export class ContainersService {
   }
 
   async remove(actor: Actor, id: string, confirm: string): Promise<JobView> {
-    requirePermission(actor, P.delete);
-    const r = await this.load(actor, id);
+    const r = await this.load(actor, P.delete, id);
     if (confirm !== r.name) throw new DomainRuleError(`Type the service's name (${r.name}) to confirm`, 'confirmation_required');
     if (r.state === 'deleting') throw new ConflictError('The service is already being deleted');
-    const job = await this.d.jobs.enqueue(JOB_DELETE, { serviceId: id }, { actor, resource: `container:${id}` });
-    await this.d.audit.record({ actor, action: 'containers.delete', target: { type: 'container', id }, details: { name: r.name, job: job.id } });
-    return job;
+    return this.d.jobs.launch(actor, {
+      type: JOB_DELETE, input: { serviceId: id }, resource: containerResource(id),
+      audit: { action: 'containers.delete', target: { type: 'container', id }, details: { name: r.name } },
+    });
   }
 
   async wake(actor: Actor, id: string): Promise<ServiceView> {
-    requirePermission(actor, P.power);
-    const r = await this.load(actor, id);
+    const r = await this.load(actor, P.power, id);
     try {
       await this.d.controller.wake(id, 'manual');
       await this.d.audit.record({ actor, action: 'containers.wake', target: { type: 'container', id }, details: { name: r.name } });
@@ -333,8 +334,7 @@ export class ContainersService {
   }
 
   async sleep(actor: Actor, id: string): Promise<ServiceView> {
-    requirePermission(actor, P.power);
-    const r = await this.load(actor, id);
+    const r = await this.load(actor, P.power, id);
     await this.d.controller.sleep(id, 'manual');
     await this.d.audit.record({ actor, action: 'containers.sleep', target: { type: 'container', id }, details: { name: r.name } });
     return this.get(actor, id);
@@ -342,8 +342,7 @@ export class ContainersService {
 
   /** One of the service's containers: it must exist and carry the service's label. */
   async serviceContainer(actor: Actor, id: string, container?: string): Promise<ContainerState> {
-    requirePermission(actor, P.read);
-    const r = await this.load(actor, id);
+    const r = await this.load(actor, P.read, id);
     const name = container ?? r.spec.http.container;
     if (!r.spec.containers.some((c) => c.name === name)) throw new NotFoundError('Container', name);
     let s: ContainerState | null;
@@ -365,17 +364,17 @@ export class ContainersService {
   }
 
   async dockerContainers(actor: Actor, hostId: string): Promise<ContainerSummary[]> {
-    requirePermission(actor, P['docker.read']);
+    authorize(actor, P['docker.read']);
     return (await this.dockerFor(hostId)).listContainers();
   }
 
   async dockerImages(actor: Actor, hostId: string) {
-    requirePermission(actor, P['docker.read']);
+    authorize(actor, P['docker.read']);
     return (await this.dockerFor(hostId)).listImages();
   }
 
   async dockerInspect(actor: Actor, hostId: string, containerId: string): Promise<Record<string, unknown>> {
-    requirePermission(actor, P['docker.read']);
+    authorize(actor, P['docker.read']);
     const docker = await this.dockerFor(hostId);
     let raw: InspectDoc;
     try {
@@ -408,7 +407,7 @@ export class ContainersService {
   }
 
   async dockerAction(actor: Actor, hostId: string, containerId: string, action: 'start' | 'stop' | 'restart', confirm?: string): Promise<void> {
-    requirePermission(actor, P['docker.manage']);
+    authorize(actor, P['docker.manage']);
     const docker = await this.dockerFor(hostId);
     const s = await docker.inspect(containerId);
     if (!s) throw new NotFoundError('Container', containerId);
@@ -425,14 +424,14 @@ export class ContainersService {
   }
 
   async dockerLogs(actor: Actor, hostId: string, containerId: string, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number }) {
-    requirePermission(actor, P['docker.read']);
+    authorize(actor, P['docker.read']);
     const docker = await this.dockerFor(hostId);
     if (!(await docker.inspect(containerId))) throw new NotFoundError('Container', containerId);
     return docker.logs(containerId, opts, onLine);
   }
 
   async dockerStats(actor: Actor, hostId: string, containerId: string, onSample: (s: StatsSample) => void) {
-    requirePermission(actor, P['docker.read']);
+    authorize(actor, P['docker.read']);
     const docker = await this.dockerFor(hostId);
     if (!(await docker.inspect(containerId))) throw new NotFoundError('Container', containerId);
     return docker.stats(containerId, onSample);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { defineEngine, probeHttp } from '../../../server/src/platform/engines/engine.js';
 import { defineModule } from '../../../server/src/platform/module.js';
-import { ownerScope } from '../../../server/src/platform/rbac/permissions.js';
+import { listScope } from '../../../server/src/platform/rbac/authorize.js';
 import { AccessLogTail } from './access-log.tail.js';
 import { Activator } from './activator.js';
 import { CaddyAdmin } from './caddy.admin.js';
@@ -95,7 +95,7 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
       if (config.webhookUrl && config.webhookSecret) ctx.onClose(startWebhooks(ctx.events, { url: config.webhookUrl, secret: config.webhookSecret, log: ctx.log }));
       ctx.overview.count({
         id: 'services', title: 'Container services', permission: containersPermissions.read,
-        count: async (actor) => (await repo.list(ownerScope(actor))).length,
+        count: async (actor) => (await repo.list(listScope(actor, containersPermissions.read))).length,
       });
       // Runs once Caddy and Docker answer (at start or later); tried again after a failure.
       let listening = false;

@@ -1,5 +1,6 @@
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import { can, requirePermission, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import { authorize } from '../../../server/src/platform/rbac/authorize.js';
+import { can, type Actor } from '../../../server/src/platform/rbac/permissions.js';
 import type { Alert } from './metrics/alerts.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import type { ServerDb } from './server.migrations.js';
@@ -27,7 +28,7 @@ export class OverviewService {
   constructor(private readonly db: ServerDb, private readonly hosts: HostRegistry, private readonly metrics: MetricsService, private readonly counts: ModuleCounts) {}
 
   async get(actor: Actor): Promise<SystemOverview> {
-    requirePermission(actor, serverPermissions['metrics.read']);
+    authorize(actor, serverPermissions['metrics.read']);
     const list = await this.hosts.list();
     const totals = { hosts: list.length, online: 0, cores: 0, memoryTotalBytes: 0, memoryUsedBytes: 0, diskTotalBytes: 0, diskUsedBytes: 0 };
     const hosts = list.map((h) => {

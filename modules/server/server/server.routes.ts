@@ -1,10 +1,7 @@
-import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { lastEventId, openSse } from '../../../server/src/http/sse.js';
+import { assertStreamCapacity, lastEventId, openSse } from '../../../server/src/http/sse.js';
 import type { HttpApp } from '../../../server/src/platform/module.js';
-import type { LogTransport } from './logs/log-delivery.js';
-import { LogDelivery } from './logs/log-delivery.js';
-import type { LogMessage } from './logs/log-line.js';
+import { serveLiveLog, type LiveLogSource } from '../../../server/src/platform/live-log/live-log.js';
 import type { LogsService } from './logs/logs.service.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import type { NetdataService } from './metrics/netdata.service.js';
@@ -34,26 +31,6 @@ const AlertSchema = z.object({ id: z.string(), hostId: z.string(), kind: z.enum(
 const SamplerStatus = z.object({ state: z.string(), error: z.string().nullable(), lastSampleAt: z.number().nullable() });
 
 const WS_HIGH_WATER = 1024 * 1024;
-
-function wsTransport(socket: WebSocket): LogTransport {
-  let closed = socket.readyState !== socket.OPEN;
-  socket.on('close', () => (closed = true));
-  socket.on('error', () => (closed = true));
-  return {
-    send: (msg) => {
-      if (!closed) socket.send(JSON.stringify(msg));
-    },
-    congested: () => socket.bufferedAmount > WS_HIGH_WATER,
-    // ws has no drain event: watch its buffer go down.
-    drained: () => new Promise<void>((resolve) => {
-      const check = () => (closed || socket.bufferedAmount <= WS_HIGH_WATER / 4 ? resolve() : setTimeout(check, 10));
-      check();
-    }),
-    get closed() {
-      return closed;
-    },
-  };
-}
 
 export interface ServerRouteDeps {
   metrics: MetricsService;
@@ -175,17 +152,18 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   }, async (req) => ({ service: await d.services.status(req.actor, req.query.host, req.params.name) }));
 
   app.post('/server/services/:name/:action', {
-    // restart/reload need services.restart, start/stop services.manage: checked by the service.
-    config: { permission: serverPermissions['services.read'] },
+    // Every action needs at least services.restart (restart/reload); start/stop also services.manage: checked by the service.
+    config: { permission: serverPermissions['services.restart'] },
     schema: { tags: ['server'], description: 'start | stop | restart | reload an allow-listed unit (audited).', params: z.object({ name: UnitName, action: ServiceAction }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
   }, async (req) => ({ service: await d.services.act(req.actor, req.query.host, req.params.name, req.params.action) }));
 
   app.get('/server/logs', {
     config: logsRead,
-    schema: { tags: ['server'], querystring: HostQuery, response: { 200: z.object({ items: z.array(z.object({ id: z.string(), title: z.string(), kind: z.enum(['file', 'journal']), path: z.string().optional(), unit: z.string().optional(), available: z.boolean() })) }) } },
+    schema: { tags: ['server'], querystring: HostQuery, response: { 200: z.object({ items: z.array(z.object({ id: z.string(), title: z.string(), kind: z.enum(['file', 'journal', 'command']), path: z.string().optional(), unit: z.string().optional(), command: z.string().optional(), available: z.boolean() })) }) } },
   }, async (req) => ({ items: await d.logs.list(req.actor, req.query.host) }));
 
   const SourceParam = z.object({ source: z.string().min(1).max(200) });
+  const LogStreamQuery = LogQuery.extend({ since: z.string().max(600).optional() });
 
   app.get('/server/logs/:source', {
     config: logsRead,
@@ -204,57 +182,32 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
 
   app.get('/server/logs/:source/stream', {
     config: logsRead,
-    schema: { tags: ['server'], description: 'SSE: `lines` {lines}, `skipped` {count} when the client fell behind, `notice` (rotation, truncation).', params: SourceParam, querystring: LogQuery },
+    schema: {
+      tags: ['server'],
+      description: 'SSE (the live-log wire format): `log` {seq, stream, line, level, at?, cursor} with id = cursor, `state` {state, message} (`notice` for rotation and truncation, `skipped` {count} when the client fell behind), `end` {reason, message}. Resume with Last-Event-ID (or ?since=<cursor>): only lines after it are sent.',
+      params: SourceParam,
+      querystring: LogStreamQuery,
+    },
   }, async (req, reply) => {
-    await d.logs.check(req.actor, req.query.host, req.params.source);
-    const sse = openSse(req, reply);
-    const transport: LogTransport = {
-      send: (m: LogMessage) => void sse.send({ event: m.type, data: m }),
-      congested: () => reply.raw.writableNeedDrain,
-      drained: () => sse.drained(),
-      get closed() {
-        return sse.closed;
-      },
-    };
-    const delivery = new LogDelivery(transport, d.maxQueuedLines);
-    try {
-      const stop = await d.logs.follow(req.actor, req.query.host, req.params.source, req.query, req.query.lines, delivery);
-      sse.onClose(() => void stop());
-    } catch (e) {
-      sse.send({ event: 'error', data: { type: 'error', message: (e as Error).message } });
-      sse.close();
-    }
+    assertStreamCapacity(req); // 429 before a follower starts
+    const source = await d.logs.source(req.actor, req.query.host, req.params.source, req.query, req.query.lines, { maxQueued: d.maxQueuedLines });
+    await serveLiveLog(req, reply, source, { log: req.log });
   });
 
+  const wsSources = new WeakMap<object, LiveLogSource>();
   app.get('/server/logs/:source/ws', {
     websocket: true,
     config: logsRead,
-    schema: { tags: ['server'], description: 'WebSocket: JSON messages `lines`, `skipped`, `notice`, `error`.', params: SourceParam, querystring: LogQuery },
+    schema: { tags: ['server'], description: 'WebSocket: the live-log wire format as JSON messages `{type: "log" | "state" | "end", …}`; `?since=<cursor>` resumes.', params: SourceParam, querystring: LogStreamQuery },
     // Checked before the upgrade: an unknown source or host is a plain 404.
     preHandler: async (req) => {
-      await d.logs.check(req.actor, (req.query as { host: string }).host, (req.params as { source: string }).source);
+      const q = req.query as z.output<typeof LogStreamQuery>;
+      wsSources.set(req, await d.logs.source(req.actor, q.host, (req.params as { source: string }).source, q, q.lines, { maxQueued: d.maxQueuedLines }));
     },
   }, (socket, req) => {
-    const { source } = req.params as { source: string };
-    const q = req.query as z.output<typeof LogQuery>;
-    const transport = wsTransport(socket);
-    const delivery = new LogDelivery(transport, d.maxQueuedLines);
-    let stop: (() => Promise<void>) | null = null;
-    let closed = false;
-    socket.on('close', () => {
-      closed = true;
-      void stop?.();
-    });
-    d.logs.follow(req.actor, q.host, source, q, q.lines, delivery).then(
-      (s) => {
-        stop = s;
-        if (closed) void s();
-      },
-      (e: unknown) => {
-        const err = e as { message?: string; code?: string };
-        transport.send({ type: 'error', message: err.message ?? 'error' });
-        socket.close(4004, (err.code ?? 'error').slice(0, 60));
-      },
-    );
+    const source = wsSources.get(req);
+    wsSources.delete(req);
+    if (!source) return socket.close(1011, 'no source');
+    void serveLiveLog(req, socket, source, { log: req.log });
   });
 }

@@ -1,6 +1,6 @@
 import { findExecutable, defineEngine } from '../../../server/src/platform/engines/engine.js';
 import { defineModule } from '../../../server/src/platform/module.js';
-import { ownerScope } from '../../../server/src/platform/rbac/permissions.js';
+import { listScope } from '../../../server/src/platform/rbac/authorize.js';
 import { defineSiteJobs } from './sites.jobs.js';
 import { sitesPermissions } from './sites.permissions.js';
 import { SitesConfig, type SitesConfigT } from './sites.config.js';
@@ -58,7 +58,7 @@ export const sitesModule = defineModule({
     ctx.overview.count({
       id: 'sites', title: 'Sites', permission: sitesPermissions.read,
       count: async (actor) => {
-        const owner = ownerScope(actor);
+        const owner = listScope(actor, sitesPermissions.read);
         let q = db.selectFrom('sites_inventory').select((eb) => eb.fn.countAll<number>().as('n'));
         if (owner !== undefined) q = q.where('owner_id', '=', owner);
         return Number((await q.executeTakeFirst())?.n ?? 0);

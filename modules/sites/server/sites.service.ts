@@ -1,12 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
-import { ConflictError, DomainRuleError, NotFoundError } from '../../../server/src/platform/errors.js';
+import { ConflictError, DomainRuleError } from '../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
 import { ExecError } from '../../../server/src/infra/exec-error.js';
 import type { FollowEvents, FollowHandle } from '../../../server/src/platform/hosts/host-files.js';
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
-import { ownerScope, requirePermission, SYSTEM_ACTOR, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import { authorize, listScope, resource } from '../../../server/src/platform/rbac/authorize.js';
+import { SYSTEM_ACTOR, type Actor, type Permission } from '../../../server/src/platform/rbac/permissions.js';
 import type { CoreConfig } from '../../../server/src/config.js';
 import { LOCAL_HOST_ID } from '../../../server/src/platform/hosts/host-registry.js';
 import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
@@ -88,32 +89,28 @@ export class SitesService {
   // ---- reads ----
 
   async list(actor: Actor, filters: ListSitesFilters) {
-    requirePermission(actor, sitesPermissions.read);
-    const { items, total } = await this.repo.list({ ...filters, ownerId: ownerScope(actor) });
+    authorize(actor, sitesPermissions.read);
+    const { items, total } = await this.repo.list({ ...filters, ownerId: listScope(actor, sitesPermissions.read) });
     this.lastRefreshAt ??= await this.repo.lastRefresh();
     return { items: items.map(toSiteView), total, limit: filters.limit, offset: filters.offset, refreshedAt: this.lastRefreshAt };
   }
 
-  private async visible(actor: Actor, hostId: string, domain: Domain): Promise<SitesInventoryTable> {
-    const row = await this.repo.get(hostId, domain);
-    const scope = ownerScope(actor);
-    if (!row || (scope !== undefined && row.owner_id !== scope)) throw new NotFoundError('Site', domain);
-    return row;
+  /** The site, authorized for `permission` (a foreign or missing one is 404 for an owned-only role). */
+  private async site(actor: Actor, permission: Permission, hostId: string, domain: Domain): Promise<SitesInventoryTable> {
+    return authorize(actor, permission, resource('Site', domain, await this.repo.get(hostId, domain), (r) => r.owner_id));
   }
 
   async get(actor: Actor, hostId: string, domain: Domain): Promise<SiteViewT> {
-    requirePermission(actor, sitesPermissions.read);
-    return toSiteView(await this.visible(actor, hostId, domain));
+    return toSiteView(await this.site(actor, sitesPermissions.read, hostId, domain));
   }
 
   async alerts(actor: Actor): Promise<CertAlertT[]> {
-    requirePermission(actor, sitesPermissions.read);
-    return (await this.repo.activeAlerts(ownerScope(actor))).map(toAlertView);
+    authorize(actor, sitesPermissions.read);
+    return (await this.repo.activeAlerts(listScope(actor, sitesPermissions.read))).map(toAlertView);
   }
 
   async history(actor: Actor, hostId: string, domain: Domain): Promise<JobView[]> {
-    requirePermission(actor, sitesPermissions.read);
-    await this.visible(actor, hostId, domain);
+    await this.site(actor, sitesPermissions.read, hostId, domain);
     return (await this.deps.jobs.list({ resource: siteResource(hostId, domain), limit: 50 }, actor)).items;
   }
 
@@ -141,7 +138,7 @@ export class SitesService {
    * orphans is owned and pending, never ownerless.
    */
   async create(actor: Actor, input: CreateSiteInput): Promise<JobView> {
-    requirePermission(actor, sitesPermissions.create);
+    authorize(actor, sitesPermissions.create);
     await this.assertHost(input.host);
     const resource = siteResource(input.host, input.domain);
     if (await this.repo.get(input.host, input.domain)) throw new ConflictError(`Site ${input.domain} already exists on ${input.host}`);
@@ -157,17 +154,19 @@ export class SitesService {
     }
     let job: JobView;
     try {
-      job = await this.deps.jobs.enqueue('sites.create', { hostId: host, domain, options, ownerId: actor.userId }, { actor, resource });
+      job = await this.deps.jobs.launch(actor, {
+        type: 'sites.create', input: { hostId: host, domain, options, ownerId: actor.userId }, resource,
+        audit: {
+          action: 'sites.create', target: { type: 'site', id: `${host}:${domain}` },
+          details: { type: input.type, php: input.php ?? null, cache: input.cache ?? null, letsencrypt: input.letsencrypt, hsts: input.hsts, proxy: options.proxy ?? null },
+        },
+      });
     } catch (e) {
       await this.repo.removePending(host, domain, null);
       await this.claims.release(domain, resource);
       throw e;
     }
     await this.repo.setPendingJob(host, domain, job.id);
-    await this.deps.audit.record({
-      actor, action: 'sites.create', target: { type: 'site', id: `${host}:${domain}` }, outcome: 'success',
-      details: { jobId: job.id, type: input.type, php: input.php ?? null, cache: input.cache ?? null, letsencrypt: input.letsencrypt, hsts: input.hsts, proxy: options.proxy ?? null },
-    });
     return job;
   }
 
@@ -210,19 +209,19 @@ export class SitesService {
   }
 
   async update(actor: Actor, domain: Domain, input: UpdateSiteInput): Promise<JobView> {
-    requirePermission(actor, sitesPermissions.update);
-    const row = await this.visible(actor, input.host, domain);
+    const row = await this.site(actor, sitesPermissions.update, input.host, domain);
     if (row.state === 'pending') throw new ConflictError(`Site ${domain} is still being created`);
     const change = planUpdate(row, input);
     if (!Object.keys(change).length) throw new DomainRuleError(`Nothing to change: ${domain} already has these settings`, 'nothing_to_change');
     await this.assertNotBusy(input.host, domain);
-    const job = await this.deps.jobs.enqueue('sites.update', { hostId: input.host, domain, change }, { actor, resource: siteResource(input.host, domain) });
-    await this.deps.audit.record({ actor, action: 'sites.update', target: { type: 'site', id: `${input.host}:${domain}` }, outcome: 'success', details: { jobId: job.id, ...change } });
-    return job;
+    return this.deps.jobs.launch(actor, {
+      type: 'sites.update', input: { hostId: input.host, domain, change }, resource: siteResource(input.host, domain),
+      audit: { action: 'sites.update', target: { type: 'site', id: `${input.host}:${domain}` }, details: change },
+    });
   }
 
   async delete(actor: Actor, domain: Domain, input: DeleteSiteInput): Promise<JobView> {
-    requirePermission(actor, sitesPermissions.delete);
+    const row = await this.site(actor, sitesPermissions.delete, input.host, domain);
     let confirmed: string | null = null;
     try {
       confirmed = parseDomain(input.confirm);
@@ -231,17 +230,12 @@ export class SitesService {
     }
     if (confirmed !== domain) throw new DomainRuleError(`Type the domain (${domain}) to confirm the deletion`, 'confirmation_mismatch');
     if (input.keepDatabase && input.keepFiles) throw new DomainRuleError('Keeping both the database and the files is not a deletion: disable the site instead', 'keep_both');
-    const row = await this.visible(actor, input.host, domain);
     if (row.state === 'pending') throw new ConflictError(`Site ${domain} is still being created; a refresh settles an interrupted create`);
     await this.assertNotBusy(input.host, domain);
-    const job = await this.deps.jobs.enqueue('sites.delete', { hostId: input.host, domain, keepDatabase: input.keepDatabase, keepFiles: input.keepFiles }, {
-      actor, resource: siteResource(input.host, domain),
+    return this.deps.jobs.launch(actor, {
+      type: 'sites.delete', input: { hostId: input.host, domain, keepDatabase: input.keepDatabase, keepFiles: input.keepFiles }, resource: siteResource(input.host, domain),
+      audit: { action: 'sites.delete', target: { type: 'site', id: `${input.host}:${domain}` }, details: { type: row.site_type, keepDatabase: input.keepDatabase, keepFiles: input.keepFiles } },
     });
-    await this.deps.audit.record({
-      actor, action: 'sites.delete', target: { type: 'site', id: `${input.host}:${domain}` }, outcome: 'success',
-      details: { jobId: job.id, type: row.site_type, keepDatabase: input.keepDatabase, keepFiles: input.keepFiles },
-    });
-    return job;
   }
 
   // ---- inventory refresh ----
@@ -263,7 +257,7 @@ export class SitesService {
   }
 
   async refreshNow(actor: Actor): Promise<RefreshReport[]> {
-    requirePermission(actor, sitesPermissions.refresh);
+    authorize(actor, sitesPermissions.refresh);
     const reports = await this.refreshAll(true);
     await this.deps.audit.record({ actor, action: 'sites.refresh', outcome: 'success', details: { hosts: reports.map((r) => r.host), sites: reports.reduce((n, r) => n + r.sites, 0) } });
     return reports;
@@ -429,8 +423,7 @@ export class SitesService {
   // ---- logs ----
 
   private async logTarget(actor: Actor, hostId: string, domain: Domain): Promise<SiteFiles> {
-    requirePermission(actor, sitesPermissions.logs);
-    const row = await this.visible(actor, hostId, domain);
+    const row = await this.site(actor, sitesPermissions.logs, hostId, domain);
     if (row.state === 'pending') throw new DomainRuleError(`${domain} is still being created`, 'site_pending');
     return this.files(hostId);
   }

@@ -8,6 +8,7 @@ import { AUDIT_HEAD_FILE, AuditLog } from '../platform/audit/audit.service.js';
 import { createAuth, type AuthServices } from '../platform/auth/index.js';
 import { EventBus } from '../platform/events/event-bus.js';
 import { SYSTEM_ACTOR, type Actor } from '../platform/rbac/permissions.js';
+import { buildPermissionRegistry } from '../platform/rbac/registry.js';
 import { auditChainKey, loadOrCreateSecrets, type Secrets } from '../platform/secrets.js';
 
 /** Who the audit log names for changes made on the command line. */
@@ -52,7 +53,8 @@ export async function openCliContext(env: NodeJS.ProcessEnv = process.env): Prom
     const events = new EventBus();
     const log = pino({ level: 'warn' }, pino.destination(2)) as unknown as FastifyBaseLogger;
     const audit = cliAuditLog(database, secrets, config.core.dataDir, log);
-    const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log });
+    const permissions = buildPermissionRegistry(await enabledModules());
+    const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log, permissions });
     return { config, database, audit, auth, close: () => database.close() };
   } catch (e) {
     await database.close();

@@ -3,7 +3,8 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { ForbiddenError, UnauthorizedError } from '../platform/errors.js';
 import type { ProxyGuard } from '../platform/auth/proxy-guard.js';
 import type { StreamRegistry } from '../platform/events/stream-registry.js';
-import { requirePermission, type Actor } from '../platform/rbac/permissions.js';
+import type { Actor } from '../platform/rbac/permissions.js';
+import type { PermissionRegistry } from '../platform/rbac/registry.js';
 
 /** Turns a request's credentials (Bearer JWT, API token, WebSocket subprotocol) into an actor. */
 export interface Authenticator {
@@ -84,13 +85,19 @@ export function bearerFromRequest(req: FastifyRequest): string | null {
  * request, HTTP, SSE and WebSocket alike, before the handler runs.
  */
 export interface AuthHookOptions {
+  /**
+   * This app's permissions: a route naming one it did not register fails at start-up, and each
+   * request's role check reads it.
+   */
+  permissions: PermissionRegistry;
   /** Registers every stream under its session/token (closed on revocation, capped per user). */
   streams?: StreamRegistry | null;
   /** Refuses proxied requests the panel cannot attribute (SLIPWAY_TRUST_PROXY unset). */
   proxyGuard?: ProxyGuard | null;
 }
 
-export function installAuthHook(app: FastifyInstance, authenticator: Authenticator, opts: AuthHookOptions = {}): void {
+export function installAuthHook(app: FastifyInstance, authenticator: Authenticator, opts: AuthHookOptions): void {
+  const permissions = opts.permissions;
   const streams = opts.streams ?? null;
   const proxyGuard = opts.proxyGuard ?? null;
   const table: RouteEntry[] = [];
@@ -109,6 +116,7 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
     if (!c.public && !c.authenticated && !c.permission) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access rule (config.public/authenticated/permission)`);
     }
+    if (c.permission) permissions.assertRegistered(c.permission, `route ${String(route.method)} ${route.url}`);
     for (const method of [route.method].flat()) {
       table.push({ method: String(method), url: route.url, websocket: !!(route as { websocket?: boolean }).websocket, hasBody: !!(route.schema as { body?: unknown } | undefined)?.body, access: { public: c.public, authenticated: c.authenticated, permission: c.permission } });
     }
@@ -128,7 +136,9 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
     if (actor.mustChangePassword && !c.allowPasswordChangePending) {
       throw new ForbiddenError('You must change your password before continuing', 'password_change_required');
     }
-    if (c.permission) requirePermission(actor, c.permission);
+    if (c.permission && !permissions.can(actor, c.permission)) {
+      throw new ForbiddenError(`Your role (${actor.role}) lacks the permission ${c.permission}`, 'forbidden', { permission: c.permission });
+    }
     if ((req as { ws?: boolean }).ws && streams) {
       // Refused before the upgrade (a plain 429) when the caller already holds too many streams.
       streams.assertCapacity(actor);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Services } from '../app.js';
 import { MODULE_STATES, type ModuleStatusView } from '../platform/engines/module-status.js';
 import type { HttpApp } from '../platform/module.js';
-import { can, ownerScope, type Actor } from '../platform/rbac/permissions.js';
+import { isTenant, type Actor } from '../platform/rbac/permissions.js';
 
 const Engine = z.object({
   id: z.string(),
@@ -49,8 +49,9 @@ export type ModuleStatusItem = z.output<typeof ModuleStatusSchema>;
  * name the machine's internals (addresses, paths, versions) and schedule errors name other tenants' resources.
  */
 export function moduleStatusFor(actor: Actor, m: ModuleStatusView, s: Services): ModuleStatusItem {
-  const staff = ownerScope(actor) === undefined;
-  const visible = !m.navPermission || can(actor, m.navPermission);
+  const staff = !isTenant(actor);
+  // Checked against this app's permission registry (buildApp refuses a navPermission it did not register).
+  const visible = !m.navPermission || s.permissions.can(actor, m.navPermission);
   return {
     id: m.id,
     title: m.title,
@@ -77,7 +78,7 @@ export function registerModulesRoutes(app: HttpApp, s: Services): void {
   }, async (req) => ({
     items: s.modules.list().map((m) => moduleStatusFor(req.actor, m, s)),
     // Platform-level problems (e.g. proxy_untrusted): staff see the explanation and fix, a tenant the code.
-    warnings: s.warnings().map((w) => (ownerScope(req.actor) === undefined
+    warnings: s.warnings().map((w) => (!isTenant(req.actor)
       ? { code: w.code, message: w.message, fix: w.fix ?? null, since: w.since }
       : { code: w.code, message: 'The panel is degraded; its operators have been told why', fix: null, since: w.since })),
   }));

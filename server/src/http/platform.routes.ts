@@ -4,7 +4,6 @@ import type { Services } from '../app.js';
 import { AUDIT_OUTCOMES } from '../platform/audit/audit.service.js';
 import { MODULE_STATES } from '../platform/engines/module-status.js';
 import { corePermissions } from '../platform/rbac/core-permissions.js';
-import { allPermissions, can, roleHas } from '../platform/rbac/permissions.js';
 import { ROLE_DESCRIPTIONS, ROLES } from '../platform/rbac/roles.js';
 import type { HttpApp } from '../platform/module.js';
 import { Limit } from './schemas.js';
@@ -91,13 +90,14 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
     config: { authenticated: true },
     schema: { tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.enum(ROLES), description: z.string(), permissions: z.array(z.string()) })) }) } },
   }, async () => ({
-    items: ROLES.map((r) => ({ name: r, description: ROLE_DESCRIPTIONS[r], permissions: allPermissions().filter((p) => roleHas(r, p.name)).map((p) => p.name) })),
+    // This app's permissions (core + enabled modules), never those of a module it does not run.
+    items: ROLES.map((r) => ({ name: r, description: ROLE_DESCRIPTIONS[r], permissions: s.permissions.permissionsOf(r) })),
   }));
 
   app.get('/permissions', {
     config: { authenticated: true },
     schema: { tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.string(), description: z.string(), granted: z.boolean() })) }) } },
-  }, async (req) => ({ items: allPermissions().map((p) => ({ name: p.name, description: p.description, granted: can(req.actor, p.name) })) }));
+  }, async (req) => ({ items: s.permissions.all().map((p) => ({ name: p.name, description: p.description, granted: s.permissions.can(req.actor, p.name) })) }));
 
   app.get('/audit', {
     config: { permission: corePermissions['audit.read'] },

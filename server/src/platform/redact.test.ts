@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExecError } from '../infra/exec-error.js';
+import type { JobStore } from './jobs/job.store.js';
+import { JobLogWriter } from './jobs/job-log.writer.js';
+import type { JobLogLine } from './jobs/types.js';
 import { redactSecrets, redactSecretsText } from './redact.js';
 
 const KEY_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.'.split('');
@@ -99,5 +102,17 @@ describe('redactSecrets (one platform redaction)', () => {
     const e = new ExecError(['mysql'], 1, 'connecting\nerror: DB_PASSWORD=hunter2 rejected\n');
     expect(e.userReason).toBe('error: DB_PASSWORD=[redacted]');
     expect(e.userReason).not.toContain('hunter2');
+  });
+
+  it('the job log writer redacts every line before followers see it or it is stored', async () => {
+    const stored: JobLogLine[] = [];
+    const live: string[] = [];
+    const store = { insertLines: async (_id: string, lines: JobLogLine[]) => void stored.push(...lines) } as unknown as JobStore;
+    const w = new JobLogWriter(store, 'job-1', 0, (l) => live.push(l.line), () => {});
+    w.append('HTTP Auth Password : hunter2', 'stdout');
+    w.append('export DB_PASSWORD=hunter2');
+    await w.close();
+    expect(live).toEqual(['HTTP Auth Password : [redacted]', 'export DB_PASSWORD=[redacted]']);
+    expect(stored.map((l) => l.line)).toEqual(live);
   });
 });

@@ -9,13 +9,6 @@ export interface LogLine {
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** What a follower sends: lines, a gap marker for slow clients, and notices (rotation, truncation). */
-export type LogMessage =
-  | { type: 'lines'; lines: LogLine[] }
-  | { type: 'skipped'; count: number; message: string }
-  | { type: 'notice'; message: string }
-  | { type: 'error'; message: string };
-
 const ANY_LEVEL_WORD = /\b(?:emerg|emergency|alert|crit|critical|fatal|error|err|panic|warn|warning|debug|trace|info|notice)\b/i;
 const ERROR_WORDS = /\b(?:emerg|emergency|alert|crit|critical|fatal|error|err|panic)\b/i;
 const WARN_WORDS = /\b(?:warn|warning)\b/i;
@@ -62,12 +55,22 @@ export const textLine = (text: string): LogLine => ({ text, level: detectLevel(t
 
 /** One `journalctl -o json` record as a line. MESSAGE is a byte array when it is not valid UTF-8. */
 export function journalLine(json: string): LogLine | null {
+  return journalEntry(json)?.line ?? null;
+}
+
+/** A journal record's line and its `__CURSOR` (where a follow resumes after it). */
+export function journalEntry(json: string): { line: LogLine; cursor?: string } | null {
   let rec: Record<string, unknown>;
   try {
     rec = JSON.parse(json) as Record<string, unknown>;
   } catch {
-    return json.trim() ? textLine(json) : null;
+    return json.trim() ? { line: textLine(json) } : null;
   }
+  const line = recordLine(rec);
+  return typeof rec.__CURSOR === 'string' ? { line, cursor: rec.__CURSOR } : { line };
+}
+
+function recordLine(rec: Record<string, unknown>): LogLine {
   const m = rec.MESSAGE;
   const text = typeof m === 'string' ? m : Array.isArray(m) ? Buffer.from(m as number[]).toString('utf8') : '';
   const prio = Number(rec.PRIORITY);

@@ -3,11 +3,13 @@ import type { ProcessRunner } from '../../../../server/src/infra/process-runner.
 import { NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
 import { FileMissingError, HostFiles } from '../../../../server/src/platform/hosts/host-files.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { requirePermission, type Actor } from '../../../../server/src/platform/rbac/permissions.js';
+import { authorize } from '../../../../server/src/platform/rbac/authorize.js';
+import type { Actor } from '../../../../server/src/platform/rbac/permissions.js';
 import { serverPermissions } from '../server.permissions.js';
 import type { ServicesService } from '../services/services.service.js';
-import type { LogDelivery } from './log-delivery.js';
-import { journalLine, lineMatcher, textLine, type LineFilter, type LogLine } from './log-line.js';
+import { isCommandSource, logSourceVisible, type CommandLogSource, type ModuleLogSource } from '../../../../server/src/platform/extensions/log-sources.js';
+import { channelSource, collectLiveLog, filterSource, type LiveLogRecord, type LiveLogSource } from '../../../../server/src/platform/live-log/live-log.js';
+import { journalEntry, journalLine, lineMatcher, textLine, type LineFilter, type LogLine } from './log-line.js';
 
 /**
  * A log file fixed in configuration or by a module's records; requests name it by id, never by
@@ -18,10 +20,11 @@ export interface FileLogSource { id: string; title: string; path: string; root?:
 export interface LogSourceView {
   id: string;
   title: string;
-  kind: 'file' | 'journal';
+  kind: 'file' | 'journal' | 'command';
   /** Shown to operators so they know what they read; never accepted from a request. */
   path?: string;
   unit?: string;
+  command?: string;
   available: boolean;
 }
 
@@ -29,12 +32,21 @@ export interface LogSourceView {
 export const SOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/;
 export const JOURNAL_PREFIX = 'journal-';
 
-/** Other modules add their own log files (a site's access log, …) through `ctx.logSources.add`; ids must be unique and match SOURCE_ID. */
-export interface ModuleLogSources { forHost(hostId: string): Promise<FileLogSource[]> }
+/**
+ * Other modules add their own log files (a site's access log, …) and command streams (an app's
+ * `dokku logs -t`) through `ctx.logSources.add`; ids must be unique and match SOURCE_ID.
+ */
+export interface ModuleLogSources { forHost(hostId: string, actor?: Actor): Promise<ModuleLogSource[]> }
 
 type Resolved =
   | { kind: 'file'; id: string; path: string; files: HostFiles }
-  | { kind: 'journal'; id: string; unit: string; files: HostFiles };
+  | { kind: 'journal'; id: string; unit: string; files: HostFiles }
+  | { kind: 'command'; id: string; source: CommandLogSource };
+
+/** Cursors of the server log sources: `f<inode>.<offset>` (a local file), `r<n>` (a remote one), `j<__CURSOR>` (a journal). */
+const FILE_CURSOR = /^f(\d{1,20})\.(\d{1,20})$/;
+/** How many lines a command source's one-shot tail waits for, and how long it waits for quiet. */
+const COMMAND_TAIL_IDLE_MS = 1500;
 
 /**
  * Allow-listed log sources per host: the configured files, and each allow-listed unit's journal
@@ -62,9 +74,9 @@ export class LogsService {
   }
 
   async list(actor: Actor, hostId: string): Promise<LogSourceView[]> {
-    requirePermission(actor, serverPermissions['logs.read']);
+    authorize(actor, serverPermissions['logs.read']);
     const runner = await this.hosts.runner(hostId);
-    const files = await this.allFileSources(hostId);
+    const { files, commands } = await this.moduleSources(hostId, actor);
     // One check per root (one `find` over SSH for all of a root's files, not one per file).
     const byRoot = new Map<string, FileLogSource[]>();
     for (const f of files) {
@@ -77,6 +89,7 @@ export class LogsService {
       for (const p of ok) present.add(p);
     }));
     const out: LogSourceView[] = files.map((f) => ({ id: f.id, title: f.title, kind: 'file', path: f.path, available: present.has(f.path) }));
+    for (const c of commands) out.push({ id: c.id, title: c.title, kind: 'command', ...(c.command ? { command: c.command } : {}), available: true });
     const units = await this.services.allowedUnits(hostId).catch(() => []);
     for (const unit of units) {
       const short = unit.replace(/\.service$/, '');
@@ -86,14 +99,18 @@ export class LogsService {
   }
 
   async tail(actor: Actor, hostId: string, sourceId: string, lines: number, filter: LineFilter = {}): Promise<LogLine[]> {
-    requirePermission(actor, serverPermissions['logs.read']);
-    const src = await this.resolve(hostId, sourceId);
+    authorize(actor, serverPermissions['logs.read']);
+    const src = await this.resolve(hostId, sourceId, actor);
     const n = Math.min(Math.max(lines, 0), this.maxTailLines);
     const match = lineMatcher(filter);
     // With a filter, look further back so N matching lines can be found.
     const scan = filter.q || filter.level ? this.maxTailLines : n;
     let all: LogLine[];
-    if (src.kind === 'file') {
+    if (src.kind === 'command') {
+      // A command has no "last N lines" call: read what it prints first, until it goes quiet.
+      const got = await collectLiveLog({ open: (c, signal) => src.source.open(c, signal, { lines: scan }) }, { limit: scan, idleMs: COMMAND_TAIL_IDLE_MS });
+      all = got.records.map((r) => ({ text: r.line, level: r.level === undefined ? textLine(r.line).level : (r.level as LogLine['level']), ...(r.at ? { at: r.at } : {}) }));
+    } else if (src.kind === 'file') {
       all = (await src.files.tail(src.path, scan).catch((e: unknown) => {
         if (e instanceof FileMissingError) throw new NotFoundError('Log file of source', sourceId);
         throw e;
@@ -106,50 +123,102 @@ export class LogsService {
 
   /** Checks access, that the source exists and that its file is safe to read, so a stream can answer 403/404/422 before it opens. */
   async check(actor: Actor, hostId: string, sourceId: string): Promise<void> {
-    requirePermission(actor, serverPermissions['logs.read']);
-    const src = await this.resolve(hostId, sourceId);
+    authorize(actor, serverPermissions['logs.read']);
+    const src = await this.resolve(hostId, sourceId, actor);
     if (src.kind === 'file') await src.files.check(src.path);
   }
 
   /**
-   * Sends the last `initialLines` then follows the source into `delivery` until the returned
-   * stop function is called.
+   * The live log of a source for `serveLiveLog`: the last `initialLines` (matching the filter),
+   * then new lines; a reconnect with the cursor of the last line delivered resumes after it
+   * (local files by inode and offset, journals by `__CURSOR`, command streams by their own
+   * cursor) and never re-sends a line. Checks access, existence and safety first (403/404/422).
    */
-  async follow(actor: Actor, hostId: string, sourceId: string, filter: LineFilter, initialLines: number, delivery: LogDelivery): Promise<() => Promise<void>> {
-    requirePermission(actor, serverPermissions['logs.read']);
-    const src = await this.resolve(hostId, sourceId);
+  async source(actor: Actor, hostId: string, sourceId: string, filter: LineFilter, initialLines: number, opts: { maxQueued?: number } = {}): Promise<LiveLogSource> {
+    authorize(actor, serverPermissions['logs.read']);
+    const src = await this.resolve(hostId, sourceId, actor);
     const match = lineMatcher(filter);
+    const filtered = !!(filter.q || filter.level);
     const n = Math.min(Math.max(initialLines, 0), this.maxTailLines);
-    const parse = src.kind === 'file' ? textLine : journalLine;
-    const deliver = (lines: string[]) => {
-      const out: LogLine[] = [];
-      for (const t of lines) {
-        const l = parse(t);
-        if (l && match(l)) out.push(l);
-      }
-      delivery.push(out);
-    };
-    const ev = { onLines: deliver, onNotice: (m: string) => delivery.notice(m), onError: (e: Error) => delivery.notice(`read error: ${e.message}`) };
-    if (src.kind === 'file') {
-      // With a filter the first batch is the last matching lines of a longer scan.
-      if (filter.q || filter.level) {
-        const initial = n ? (await src.files.tail(src.path, this.maxTailLines).catch((e: unknown) => {
-          if (e instanceof FileMissingError) return [] as string[];
-          throw e;
-        })).map(textLine).filter(match).slice(-n) : [];
-        const h = await src.files.follow(src.path, 0, ev);
-        delivery.push(initial);
+    const keep = (r: LiveLogRecord) => match({ text: r.line, level: (r.level ?? null) as LogLine['level'] });
+    if (src.kind === 'command') {
+      const cmd = src.source;
+      const lineLevel = (r: LiveLogRecord): LiveLogRecord => (r.level === undefined ? { ...r, level: textLine(r.line).level } : r);
+      const base: LiveLogSource = {
+        async *open(cursor, signal) {
+          for await (const ev of cmd.open(cursor, signal, { lines: n })) yield ev.type === 'log' ? { type: 'log', records: ev.records.map(lineLevel) } : ev;
+        },
+      };
+      return filtered ? filterSource(base, keep) : base;
+    }
+    if (src.kind === 'file') await src.files.check(src.path);
+    const maxTail = this.maxTailLines;
+    return channelSource(async (ch, cursor) => {
+      const notice = (m: string) => ch.state('notice', m);
+      const onError = (e: Error) => ch.state('notice', `read error: ${e.message}`);
+      if (src.kind === 'journal') {
+        const resume = cursor?.startsWith('j') ? cursor.slice(1) : undefined;
+        let last = resume ?? '';
+        const h = src.files.followJournal(src.unit, resume ? 0 : n, {
+          onLines: (lines) => {
+            const out: LiveLogRecord[] = [];
+            for (const t of lines) {
+              const e = journalEntry(t);
+              if (!e) continue;
+              if (e.cursor) last = e.cursor;
+              if (!match(e.line)) continue;
+              out.push({ cursor: `j${last}`, ...(e.line.at ? { at: e.line.at } : {}), stream: 'stdout', line: e.line.text, level: e.line.level });
+            }
+            ch.push(...out);
+          },
+          onNotice: notice,
+          onError,
+        }, resume ? { afterCursor: resume } : {});
         return () => h.stop();
       }
-      const h = await src.files.follow(src.path, n, ev);
+      if (src.files.local) {
+        const m = cursor ? FILE_CURSOR.exec(cursor) : null;
+        const from = m ? { ino: Number(m[1]), offset: Number(m[2]) } : undefined;
+        if (cursor && !from) notice('Reconnected with a position this log does not know: showing new lines only');
+        const h = await src.files.follow(src.path, from || cursor ? 0 : n, {
+          onLines: (lines, at) => {
+            const out: LiveLogRecord[] = [];
+            lines.forEach((t, i) => {
+              const l = textLine(t);
+              if (!match(l)) return;
+              out.push({ cursor: at ? `f${at.ino}.${at.ends[i]}` : 'f0.0', stream: 'stdout', line: t, level: l.level });
+            });
+            ch.push(...out);
+          },
+          onNotice: notice,
+          onError,
+        }, { ...(from ? { from } : {}), ...(filtered ? { scan: maxTail, match: (t: string) => match(textLine(t)) } : {}) });
+        return () => h.stop();
+      }
+      // Over SSH there is no offset to resume from: a reconnect shows new lines only, never the tail again.
+      let count = cursor && /^r\d+$/.test(cursor) ? Number(cursor.slice(1)) : 0;
+      const push = (texts: string[]) => {
+        const out: LiveLogRecord[] = [];
+        for (const t of texts) {
+          const l = textLine(t);
+          if (match(l)) out.push({ cursor: `r${++count}`, stream: 'stdout', line: t, level: l.level });
+        }
+        ch.push(...out);
+      };
+      if (cursor) notice('Reconnected: showing new lines only (this host\'s log cannot be resumed at a position)');
+      else if (filtered && n) {
+        push((await src.files.tail(src.path, maxTail).catch((e: unknown) => {
+          if (e instanceof FileMissingError) return [] as string[];
+          throw e;
+        })).filter((t) => match(textLine(t))).slice(-n));
+      }
+      const h = await src.files.follow(src.path, cursor || filtered ? 0 : n, { onLines: push, onNotice: notice, onError });
       return () => h.stop();
-    }
-    const h = src.files.followJournal(src.unit, n, ev);
-    return () => h.stop();
+    }, opts.maxQueued);
   }
 
   /** Maps a source id from a request to a configured file or an allow-listed unit; anything else is 404. */
-  private async resolve(hostId: string, sourceId: string): Promise<Resolved> {
+  private async resolve(hostId: string, sourceId: string, actor: Actor): Promise<Resolved> {
     if (!SOURCE_ID.test(sourceId)) throw new NotFoundError('Log source', sourceId.slice(0, 60));
     const runner = await this.hosts.runner(hostId);
     if (sourceId.startsWith(JOURNAL_PREFIX)) {
@@ -161,7 +230,11 @@ export class LogsService {
       }
       return { kind: 'journal', id: sourceId, unit, files: new HostFiles(runner, { roots: [], deny: this.deny }) };
     }
-    const file = (await this.allFileSources(hostId)).find((f) => f.id === sourceId);
+    const { files, commands } = await this.moduleSources(hostId, actor);
+    // A command source the actor may not see is as unknown as one that does not exist.
+    const command = commands.find((c) => c.id === sourceId);
+    if (command) return { kind: 'command', id: sourceId, source: command };
+    const file = files.find((f) => f.id === sourceId);
     if (!file) throw new NotFoundError('Log source', sourceId);
     return { kind: 'file', id: sourceId, path: file.path, files: this.filesFor(runner, hostId, file) };
   }
@@ -176,9 +249,12 @@ export class LogsService {
     return new HostFiles(runner, { roots: [this.rootOf(f)], deny: hostId === LOCAL_HOST_ID ? this.deny : [] });
   }
 
-  private async allFileSources(hostId: string): Promise<FileLogSource[]> {
-    const extra = this.opts.forHost ? await this.opts.forHost(hostId).catch(() => [] as FileLogSource[]) : [];
-    const safe = extra.filter((f) => SOURCE_ID.test(f.id) && f.path.startsWith('/') && !f.path.split('/').includes('..'));
-    return [...this.fileSources(), ...safe];
+  private async moduleSources(hostId: string, actor: Actor): Promise<{ files: FileLogSource[]; commands: CommandLogSource[] }> {
+    const extra = this.opts.forHost ? await this.opts.forHost(hostId, actor).catch(() => [] as ModuleLogSource[]) : [];
+    const visible = extra.filter((s) => SOURCE_ID.test(s.id) && logSourceVisible(actor, s));
+    const commands = visible.filter(isCommandSource);
+    const files = visible.filter((s): s is FileLogSource & { kind?: 'file' } => !isCommandSource(s))
+      .filter((f) => typeof f.path === 'string' && f.path.startsWith('/') && !f.path.split('/').includes('..'));
+    return { files: [...this.fileSources(), ...files], commands };
   }
 }

@@ -4,10 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
+import { readLiveLog } from '../../../../server/src/testing/sse-client.js';
 import { serverModule } from '../index.js';
 import { FileFollower, tailFile } from './file-follower.js';
-import { LogDelivery, type LogTransport } from './log-delivery.js';
-import type { LogMessage } from './log-line.js';
+import { LiveLogChannel, type LiveLogEvent } from '../../../../server/src/platform/live-log/live-log.js';
+
+/** A live-log WebSocket message. */
+type LogMessage = { type: 'log'; seq: number; line: string; cursor: string; level?: string | null } | { type: 'state'; state: string; message?: string; count?: number } | { type: 'end'; reason: string; message?: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -60,26 +63,21 @@ describe('following a real file', () => {
 
 describe('bounded delivery to a slow client', () => {
   it('skips ahead with an explicit marker instead of queueing without bound', async () => {
-    const sent: LogMessage[] = [];
-    let congested = true;
-    let release: () => void = () => {};
-    const transport: LogTransport = {
-      send: (m) => void sent.push(m),
-      congested: () => congested,
-      drained: () => new Promise<void>((r) => (release = r)),
-      closed: false,
-    };
-    const d = new LogDelivery(transport, 100, 50);
-    for (let i = 0; i < 1000; i++) d.push([{ text: `l${i}`, level: null }]);
-    expect(d.queued).toBe(100);
-    expect(d.stats.maxQueued).toBe(100);
-    congested = false;
-    release();
-    await until('delivery', () => d.queued === 0);
-    expect(sent[0]).toMatchObject({ type: 'skipped', count: 900 });
-    const texts = sent.flatMap((m) => (m.type === 'lines' ? m.lines.map((l) => l.text) : []));
-    // the newest 100 lines, in order
+    const ac = new AbortController();
+    const ch = new LiveLogChannel(ac.signal, 100, 50);
+    // The client does not pull while 1000 lines arrive.
+    for (let i = 0; i < 1000; i++) ch.push({ cursor: String(i), stream: 'stdout', line: `l${i}` });
+    expect(ch.queued).toBe(100);
+    expect(ch.stats.maxQueued).toBe(100);
+    ch.end('finished');
+    const sent: LiveLogEvent[] = [];
+    for await (const ev of ch) sent.push(ev);
+    expect(sent[0]).toMatchObject({ type: 'state', state: 'skipped', data: { count: 900 } });
+    const texts = sent.flatMap((m) => (m.type === 'log' ? m.records.map((l) => l.line) : []));
+    // the newest 100 lines, in order, in batches of at most 50
     expect(texts).toEqual(Array.from({ length: 100 }, (_, i) => `l${900 + i}`));
+    expect(sent.filter((m) => m.type === 'log').every((m) => m.type === 'log' && m.records.length <= 50)).toBe(true);
+    expect(sent.at(-1)).toMatchObject({ type: 'end', reason: 'finished' });
   });
 });
 
@@ -158,7 +156,7 @@ describe('log routes', () => {
       ws.once('open', () => r());
       ws.once('error', j);
     });
-    const texts = () => msgs.flatMap((m) => (m.type === 'lines' ? m.lines.map((l) => l.text) : []));
+    const texts = () => msgs.flatMap((m) => (m.type === 'log' ? [m.line] : []));
     await until('initial tail', () => texts().length >= 2);
     expect(texts()).toEqual(['ERROR database gone', 'GET /x 404']);
     const started = Date.now();
@@ -168,7 +166,7 @@ describe('log routes', () => {
     renameSync(appLog, `${appLog}.1`);
     writeFileSync(appLog, 'after rotation\n');
     await until('after rotation', () => texts().includes('after rotation'), 3000);
-    expect(msgs.some((m) => m.type === 'notice' && /rotated/.test(m.message))).toBe(true);
+    expect(msgs.some((m) => m.type === 'state' && m.state === 'notice' && /rotated/.test(m.message ?? ''))).toBe(true);
     ws.close();
   });
 
@@ -194,7 +192,70 @@ describe('log routes', () => {
       text += Buffer.from(value!).toString();
     }
     controller.abort();
-    expect(text).toMatch(/event: lines\ndata: .*needle here/);
+    expect(text).toMatch(/id: f\d+\.\d+\nevent: log\ndata: .*needle here/);
     expect(text).not.toMatch(/"hay"/);
+  });
+
+  it('a reconnect resumes after the last line delivered: never the tail again, and nothing missed', async () => {
+    const f = path.join(dir, 'resume.log');
+    writeFileSync(f, 'r1\nr2\nr3\n');
+    t.services.logSources.add((hostId) => (hostId === 'local' ? [{ id: 'resume-test', title: 'resume', path: f }] : []));
+    const url = `${base.replace('ws', 'http')}/api/v1/server/logs/resume-test/stream?lines=2`;
+    const first = await readLiveLog(url, { headers: admin.headers, idleMs: 600 });
+    expect(first.status).toBe(200);
+    expect(first.lines.map((l) => l.line)).toEqual(['r2', 'r3']);
+    expect(first.lastId).toMatch(/^f\d+\.9$/); // after "r3\n", byte 9
+    expect(first.end).toBeNull(); // a file does not end
+
+    // Nothing new: a reconnect with the last id gets nothing (the bug re-appended the tail here).
+    const idle = await readLiveLog(url, { headers: admin.headers, lastEventId: first.lastId, idleMs: 800 });
+    expect(idle.lines).toEqual([]);
+
+    // Lines written while disconnected arrive once, then live ones.
+    appendFileSync(f, 'r4\nr5\n');
+    const second = await readLiveLog(url, {
+      headers: admin.headers, lastEventId: first.lastId, idleMs: 1500,
+      stopWhen: (r) => {
+        if (r.lines.length === 2) appendFileSync(f, 'r6\n');
+        return r.lines.length >= 3;
+      },
+    });
+    expect(second.lines.map((l) => l.line)).toEqual(['r4', 'r5', 'r6']);
+    // ?since= works like Last-Event-ID (WebSocket and other clients).
+    const bySince = await readLiveLog(`${url}&since=${encodeURIComponent(second.lines[0]!.id)}`, { headers: admin.headers, idleMs: 800 });
+    expect(bySince.lines.map((l) => l.line)).toEqual(['r5', 'r6']);
+
+    // Rotated while away: the new file is read from its start, and that is said.
+    renameSync(f, `${f}.1`);
+    writeFileSync(f, 'n1\n');
+    const rotated = await readLiveLog(url, { headers: admin.headers, lastEventId: second.lastId, idleMs: 800 });
+    expect(rotated.lines.map((l) => l.line)).toEqual(['n1']);
+    expect(rotated.states.some((s) => s.state === 'notice' && /rotated/.test(String(s.message)))).toBe(true);
+    // A cursor the source does not know (garbage, another source's) shows new lines only.
+    const foreign = await readLiveLog(url, { headers: admin.headers, lastEventId: 'j;s=x', idleMs: 600 });
+    expect(foreign.lines).toEqual([]);
+  });
+
+  it('resumes over WebSocket with ?since=', async () => {
+    const f = path.join(dir, 'resume-ws.log');
+    writeFileSync(f, 'w1\nw2\n');
+    t.services.logSources.add((hostId) => (hostId === 'local' ? [{ id: 'resume-ws', title: 'resume', path: f }] : []));
+    const read = async (q: string) => {
+      const ws = new WebSocket(`${base}/api/v1/server/logs/resume-ws/ws?${q}`, ['slipway.v1', `bearer.${admin.token}`]);
+      const msgs: LogMessage[] = [];
+      ws.on('message', (m) => msgs.push(JSON.parse(String(m)) as LogMessage));
+      await new Promise<void>((r, j) => {
+        ws.once('open', () => r());
+        ws.once('error', j);
+      });
+      await sleep(500);
+      ws.close();
+      return msgs.filter((m): m is Extract<LogMessage, { type: 'log' }> => m.type === 'log');
+    };
+    const first = await read('lines=10');
+    expect(first.map((m) => m.line)).toEqual(['w1', 'w2']);
+    appendFileSync(f, 'w3\n');
+    const again = await read(`lines=10&since=${encodeURIComponent(first.at(-1)!.cursor)}`);
+    expect(again.map((m) => m.line)).toEqual(['w3']);
   });
 });

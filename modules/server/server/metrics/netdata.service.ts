@@ -1,5 +1,6 @@
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { requirePermission, type Actor } from '../../../../server/src/platform/rbac/permissions.js';
+import { authorize } from '../../../../server/src/platform/rbac/authorize.js';
+import type { Actor } from '../../../../server/src/platform/rbac/permissions.js';
 import { serverPermissions } from '../server.permissions.js';
 import { localNetdataFetch, NetdataClient, remoteNetdataFetch, type NetdataSeries } from './netdata.client.js';
 
@@ -10,7 +11,7 @@ export class NetdataService {
   constructor(private readonly hosts: HostRegistry, private readonly localUrl: string) {}
 
   async info(actor: Actor, hostId: string): Promise<{ available: boolean; apiVersion: number | null; agentVersion: string | null; error: string | null }> {
-    requirePermission(actor, serverPermissions['netdata.read']);
+    authorize(actor, serverPermissions['netdata.read']);
     try {
       const r = await (await this.client(hostId)).detect();
       return { available: true, apiVersion: r.apiVersion, agentVersion: r.agentVersion, error: null };
@@ -20,7 +21,7 @@ export class NetdataService {
   }
 
   async data(actor: Actor, hostId: string, chart: string, seconds: number, points: number): Promise<NetdataSeries> {
-    requirePermission(actor, serverPermissions['netdata.read']);
+    authorize(actor, serverPermissions['netdata.read']);
     return (await this.client(hostId)).data(chart, seconds, points);
   }
 

@@ -2,7 +2,8 @@ import type { AuditLog } from '../../../../server/src/platform/audit/audit.servi
 import { DomainRuleError, ForbiddenError, NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../../server/src/platform/events/event-bus.js';
 import type { HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { requirePermission, type Actor } from '../../../../server/src/platform/rbac/permissions.js';
+import { authorize } from '../../../../server/src/platform/rbac/authorize.js';
+import type { Actor } from '../../../../server/src/platform/rbac/permissions.js';
 import { ExecError } from '../../../../server/src/infra/exec-error.js';
 import { serverPermissions } from '../server.permissions.js';
 import { SystemctlCli, UNIT_NAME, type UnitAction, type UnitStatus } from './systemctl.cli.js';
@@ -49,7 +50,7 @@ export class ServicesService {
   ) {}
 
   async list(actor: Actor, hostId: string): Promise<ServicesView> {
-    requirePermission(actor, serverPermissions['services.read']);
+    authorize(actor, serverPermissions['services.read']);
     const { cli, patterns } = await this.context(hostId);
     return unreachableAs503(async () => {
       const systemd = await cli.isLive();
@@ -83,7 +84,7 @@ export class ServicesService {
   }
 
   async status(actor: Actor, hostId: string, name: string): Promise<UnitStatus> {
-    requirePermission(actor, serverPermissions['services.read']);
+    authorize(actor, serverPermissions['services.read']);
     const { cli, unit } = await this.resolveUnit(hostId, name);
     const [s] = await cli.show([unit]);
     if (!s) throw new NotFoundError('Service', unit);
@@ -91,7 +92,7 @@ export class ServicesService {
   }
 
   async act(actor: Actor, hostId: string, name: string, action: UnitAction): Promise<UnitStatus> {
-    requirePermission(actor, action === 'restart' || action === 'reload' ? serverPermissions['services.restart'] : serverPermissions['services.manage']);
+    authorize(actor, action === 'restart' || action === 'reload' ? serverPermissions['services.restart'] : serverPermissions['services.manage']);
     const { cli, unit } = await this.resolveUnit(hostId, name);
     const target = { type: 'service', id: `${hostId}:${unit}` };
     try {

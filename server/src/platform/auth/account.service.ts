@@ -4,7 +4,8 @@ import { newId } from '../../db/ids.js';
 import type { CoreTables, UsersTable } from '../../db/schema.js';
 import type { AuditLog } from '../audit/audit.service.js';
 import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js';
-import { allPermissions, roleHas, type Actor } from '../rbac/permissions.js';
+import type { Actor } from '../rbac/permissions.js';
+import type { PermissionRegistry } from '../rbac/registry.js';
 import type { Role } from '../rbac/roles.js';
 import { constantTimeEquals, randomToken, sha256Hex } from './crypto.js';
 import { MFA_TOKEN_TTL_SECONDS, type TokenSigner } from './jwt.js';
@@ -43,6 +44,7 @@ export class AccountService {
     private readonly throttle: LoginThrottle,
     private readonly signer: TokenSigner,
     private readonly settings: SettingsService,
+    private readonly permissions: PermissionRegistry,
   ) {}
 
   private async adminExists(db: Kysely<CoreTables> = this.db): Promise<boolean> {
@@ -227,17 +229,6 @@ export class AccountService {
     await this.audit.record({ actor, action: 'auth.logout', target: { type: 'session', id: sessionId } });
   }
 
-  private readonly rolePermissions = new Map<Role, { known: number; names: string[] }>();
-  /** Permissions are registered at start-up; recomputed only if more were registered since. */
-  private permissionsOf(role: Role): string[] {
-    const all = allPermissions();
-    const cached = this.rolePermissions.get(role);
-    if (cached && cached.known === all.length) return cached.names;
-    const names = all.filter((p) => roleHas(role, p.name)).map((p) => p.name);
-    this.rolePermissions.set(role, { known: all.length, names });
-    return names;
-  }
-
   /** Served from the session cache: no query on the hot path. */
   async me(actor: Actor): Promise<MeView> {
     let view: Omit<MeView, 'permissions' | 'require2fa'>;
@@ -253,7 +244,7 @@ export class AccountService {
     return {
       ...view,
       role: actor.role,
-      permissions: this.permissionsOf(actor.role),
+      permissions: this.permissions.permissionsOf(actor.role),
       require2fa: !view.totpEnabled && this.settings.requires2fa(settings, view.role),
     };
   }

@@ -9,6 +9,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { StreamRegistry, type StreamLimits } from '../events/stream-registry.js';
 import type { HttpApp } from '../module.js';
 import type { Secrets } from '../secrets.js';
+import type { PermissionRegistry } from '../rbac/registry.js';
 import { AccountService } from './account.service.js';
 import type { Role } from '../rbac/roles.js';
 import { ApiTokenService, effectiveTokenRole } from './api-tokens.service.js';
@@ -35,6 +36,8 @@ export interface AuthDeps {
   config: CoreConfig;
   log: FastifyBaseLogger;
   streamLimits?: StreamLimits;
+  /** This app's permissions (`/auth/me` lists the actor's from it); the CLI builds one of every module. */
+  permissions: PermissionRegistry;
 }
 
 export interface AuthServices {
@@ -108,7 +111,7 @@ export function createAuth(deps: AuthDeps): AuthServices {
   });
   const throttle = new LoginThrottle(db, dialect);
   const twoFactor = new TwoFactorService(db, deps.secrets.dataKey, audit, settings, endSessions, userChanged, throttle);
-  const account = new AccountService(db, dialect, audit, users, sessions, twoFactor, throttle, signer, settings);
+  const account = new AccountService(db, dialect, audit, users, sessions, twoFactor, throttle, signer, settings, deps.permissions);
   const sshKeys = new SshKeyService(db, audit);
   const authenticator = createAuthenticator({ signer, sessions, apiTokens, settings, audit });
   let guard: NodeJS.Timeout | undefined;

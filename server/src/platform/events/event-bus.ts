@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { corePermissions } from '../rbac/core-permissions.js';
-import { can, ownerScope, type Actor } from '../rbac/permissions.js';
+import { can, isTenant, type Actor } from '../rbac/permissions.js';
 
 export interface ResourceEvent {
   /** e.g. `job.updated`, `container.woke`, `audit.created` */
@@ -35,8 +35,8 @@ export function eventPermission(e: Pick<ResourceEvent, 'type' | 'permission'>): 
  */
 export function eventVisibleTo(actor: Actor, e: ResourceEvent): boolean {
   if (!can(actor, eventPermission(e))) return false;
-  const owner = ownerScope(actor);
-  return owner === undefined || (typeof e.ownerId === 'string' && e.ownerId === owner);
+  if (!isTenant(actor)) return true;
+  return typeof e.ownerId === 'string' && actor.userId !== null && e.ownerId === actor.userId;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { constants, watch, type FSWatcher } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { ExecError } from '../../infra/exec-error.js';
 import type { ProcessRunner, StreamHandle } from '../../infra/process-runner.js';
 import { DomainRuleError, NotFoundError, UnavailableError } from '../errors.js';
@@ -108,11 +107,18 @@ export async function openNoFollow(file: string, policy: FilePolicy = policyForF
   }
 }
 
+/** A line and the byte offset just after it (its newline): where a follow resumes after it. */
+export interface LineAt {
+  text: string;
+  end: number;
+}
+
 /** The last `n` lines of an open file up to `end`, read backwards in chunks (a multi-GB log costs its last kilobytes). */
-async function tailHandle(fh: FileHandle, n: number, end?: number): Promise<string[]> {
+async function tailHandleAt(fh: FileHandle, n: number, end?: number): Promise<LineAt[]> {
   if (n <= 0) return [];
   const { size } = await fh.stat();
-  let pos = Math.min(size, end ?? size);
+  const stop = Math.min(size, end ?? size);
+  let pos = stop;
   let newlines = 0;
   const chunks: Buffer[] = [];
   const step = 64 * 1024;
@@ -124,11 +130,33 @@ async function tailHandle(fh: FileHandle, n: number, end?: number): Promise<stri
     for (let i = 0; i < len; i++) if (buf[i] === 10) newlines++;
     chunks.unshift(buf);
   }
-  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
+  const all = Buffer.concat(chunks);
+  const out: LineAt[] = [];
+  let start = 0;
+  for (let i = 0; i < all.length; i++) {
+    if (all[i] !== 10) continue;
+    out.push({ text: all.subarray(start, i).toString('utf8'), end: pos + i + 1 });
+    start = i + 1;
+  }
+  if (start < all.length) out.push({ text: all.subarray(start).toString('utf8'), end: stop });
   // When we stopped mid-file the first piece is a partial line.
-  if (pos > 0) lines.shift();
-  return lines.slice(-n);
+  if (pos > 0) out.shift();
+  return out.slice(-n);
+}
+
+async function tailHandle(fh: FileHandle, n: number, end?: number): Promise<string[]> {
+  return (await tailHandleAt(fh, n, end)).map((l) => l.text);
+}
+
+/** Like `tailFile`, with each line's end offset and the file's inode (a cursor to resume after a line). */
+export async function tailFileAt(file: string, n: number, end?: number, policy?: FilePolicy): Promise<{ ino: number; lines: LineAt[] }> {
+  const fh = await openNoFollow(file, policy);
+  try {
+    const { ino } = await fh.stat();
+    return { ino, lines: await tailHandleAt(fh, n, end) };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The last `n` lines of a local file (opened with no-follow semantics), optionally up to offset `end`. */
@@ -143,14 +171,24 @@ export async function tailFile(file: string, n: number, end?: number, policy?: F
 }
 
 export interface FollowEvents {
-  /** Complete lines, in order, in batches. */
-  onLines(lines: string[]): void;
+  /**
+   * Complete lines, in order, in batches. `at` (local files): the inode they were read from and
+   * each line's end offset, so a follower can resume exactly after a line.
+   */
+  onLines(lines: string[], at?: { ino: number; ends: number[] }): void;
   /** Rotation, truncation, a refused or missing file, said in words. */
   onNotice(message: string): void;
   onError?(e: Error): void;
 }
 
 const CHUNK = 1024 * 1024;
+
+/** The lines a follow starts with: the last `last` (of the last `scan`, when `match` filters them). */
+export interface InitialTail {
+  last: number;
+  scan?: number;
+  match?: (text: string) => boolean;
+}
 
 /**
  * Follows a local file like `tail -F`: new lines as they are written, surviving rotation (the name
@@ -163,8 +201,8 @@ export class FileFollower {
   private fh: FileHandle | null = null;
   private ino = -1;
   private pos = 0;
-  private decoder = new StringDecoder('utf8');
-  private partial = '';
+  /** Bytes after the last newline read (a line still being written). */
+  private partial: Buffer = Buffer.alloc(0);
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
@@ -185,12 +223,34 @@ export class FileFollower {
     this.ev.onNotice(m);
   }
 
-  /** Starts at the current end of the file and returns that offset (the caller tails up to it). */
-  async start(): Promise<number> {
+  /**
+   * Starts at the current end of the file and returns that offset (the caller tails up to it).
+   * `from`: resume after a line delivered before (its inode and end offset): the same file is read
+   * on from there; a file rotated or truncated since is read from its start, and that is announced.
+   */
+  async start(from?: { ino: number; offset: number }, tail?: InitialTail): Promise<number> {
     await this.openCurrent(true).catch((e: unknown) => {
       if (e instanceof UnsafeFileError) throw e;
       this.notice(`${this.file} does not exist yet; waiting for it`);
     });
+    // The first lines come from the descriptor just opened, before anything can wake the follower,
+    // so they always precede the new ones.
+    if (!from && tail && tail.last > 0 && this.fh) {
+      let lines = await tailHandleAt(this.fh, Math.max(tail.scan ?? tail.last, tail.last), this.pos).catch(() => [] as LineAt[]);
+      if (tail.match) lines = lines.filter((l) => tail.match!(l.text));
+      lines = lines.slice(-tail.last);
+      if (lines.length) this.ev.onLines(lines.map((l) => l.text), { ino: this.ino, ends: lines.map((l) => l.end) });
+    }
+    if (from && this.fh) {
+      const size = this.pos;
+      if (from.ino === this.ino && from.offset <= size) this.pos = from.offset;
+      else {
+        this.pos = 0;
+        this.ev.onNotice(from.ino === this.ino
+          ? `${this.file} was truncated since you last read it; reading it from its start`
+          : `${this.file} was rotated since you last read it; reading the new file from its start`);
+      }
+    }
     const base = path.basename(this.file);
     try {
       this.watcher = watch(path.dirname(this.file), { persistent: false }, (_e, name) => {
@@ -202,6 +262,7 @@ export class FileFollower {
     }
     this.timer = setInterval(() => this.check(), this.pollMs);
     this.timer.unref();
+    if (from) this.check();
     return this.pos;
   }
 
@@ -238,8 +299,7 @@ export class FileFollower {
     this.fh = fh;
     this.ino = st.ino;
     this.pos = atEnd ? st.size : 0;
-    this.decoder = new StringDecoder('utf8');
-    this.partial = '';
+    this.partial = Buffer.alloc(0);
     this.lastNotice = '';
   }
 
@@ -288,19 +348,28 @@ export class FileFollower {
       if (this.stopped || !this.fh) return;
       const { bytesRead } = await this.fh.read(this.buf, 0, CHUNK, this.pos);
       if (bytesRead <= 0) return;
+      // Lines are cut at newline bytes (never inside a UTF-8 sequence), so each line's end offset is exact.
+      const base = this.pos - this.partial.length;
+      const data = this.partial.length ? Buffer.concat([this.partial, this.buf.subarray(0, bytesRead)]) : this.buf.subarray(0, bytesRead);
       this.pos += bytesRead;
-      const text = this.partial + this.decoder.write(this.buf.subarray(0, bytesRead));
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      if (lines.length) this.ev.onLines(lines);
+      const lines: string[] = [];
+      const ends: number[] = [];
+      let start = 0;
+      for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) {
+        lines.push(data.subarray(start, i).toString('utf8'));
+        ends.push(base + i + 1);
+        start = i + 1;
+      }
+      this.partial = Buffer.from(data.subarray(start));
+      if (lines.length) this.ev.onLines(lines, { ino: this.ino, ends });
       if (bytesRead < CHUNK) return;
     }
   }
 
   private flushPartial(): void {
-    const rest = this.partial + this.decoder.end();
-    this.partial = '';
-    if (rest) this.ev.onLines([rest]);
+    const rest = this.partial;
+    this.partial = Buffer.alloc(0);
+    if (rest.length) this.ev.onLines([rest.toString('utf8')], { ino: this.ino, ends: [this.pos] });
   }
 }
 
@@ -371,6 +440,8 @@ export const REMOTE_FOLLOW_SCRIPT = [
 ].join('\n');
 
 const UNIT = /^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,250}$/;
+/** journald's `__CURSOR` (`s=…;i=…;b=…;m=…;t=…;x=…`): never an option, no shell syntax. */
+export const JOURNAL_CURSOR = /^[A-Za-z0-9][A-Za-z0-9=;_.:+-]{0,511}$/;
 
 export interface FollowHandle {
   stop(): Promise<void>;
@@ -419,17 +490,16 @@ export class HostFiles {
    * never follows a link (a rotation into one is announced and waited out). A file refused at the
    * start throws before anything is sent.
    */
-  async follow(file: string, lines: number, ev: FollowEvents, opts: { pollMs?: number } = {}): Promise<FollowHandle> {
+  async follow(file: string, lines: number, ev: FollowEvents, opts: { pollMs?: number; from?: { ino: number; offset: number }; scan?: number; match?: (text: string) => boolean } = {}): Promise<FollowHandle> {
     const { file: f, root, rel } = rootFor(file, this.policy);
     const n = Math.max(0, Math.floor(lines));
     if (this.local) {
       const follower = new FileFollower(f, ev, opts.pollMs ?? 500, this.policy);
-      const startPos = await follower.start();
-      const initial = n ? await tailFile(f, n, startPos, this.policy).catch(() => [] as string[]) : [];
-      if (initial.length) ev.onLines(initial);
+      await follower.start(opts.from, { last: n, ...(opts.scan ? { scan: opts.scan } : {}), ...(opts.match ? { match: opts.match } : {}) });
       return { stop: () => follower.stop() };
     }
     await this.check(f);
+    // Over SSH a filter cannot look further back than the lines asked for.
     const handle = this.runner.stream('sh', ['-c', REMOTE_FOLLOW_SCRIPT, 'sh', root, rel, String(n)]);
     pump(handle, ev, (l) => l.replace(/^(slipway|tail): /, ''));
     return { stop: () => stopHandle(handle) };
@@ -468,9 +538,12 @@ export class HostFiles {
     return r.stdout.split('\n').filter(Boolean);
   }
 
-  followJournal(unit: string, lines: number, ev: FollowEvents): FollowHandle {
+  /** `afterCursor`: resume after a journal entry delivered before (its `__CURSOR`) instead of the last `lines`. */
+  followJournal(unit: string, lines: number, ev: FollowEvents, opts: { afterCursor?: string } = {}): FollowHandle {
     if (!UNIT.test(unit)) throw new TypeError(`refusing unit ${JSON.stringify(unit)}`);
-    const handle = this.runner.stream('journalctl', [`--unit=${unit}`, '-o', 'json', '-n', String(Math.max(0, Math.floor(lines))), '-f', '--no-pager']);
+    if (opts.afterCursor !== undefined && !JOURNAL_CURSOR.test(opts.afterCursor)) throw new TypeError('refusing journal cursor');
+    const from = opts.afterCursor !== undefined ? [`--after-cursor=${opts.afterCursor}`] : ['-n', String(Math.max(0, Math.floor(lines)))];
+    const handle = this.runner.stream('journalctl', [`--unit=${unit}`, '-o', 'json', ...from, '-f', '--no-pager']);
     pump(handle, ev, (l) => l);
     return { stop: () => stopHandle(handle) };
   }

@@ -1,169 +1,119 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { WebSocket } from 'ws';
-import type { SseStream } from '../../http/sse.js';
+import type { LiveLogEvent, LiveLogRecord, LiveLogSource } from '../live-log/live-log.js';
 import type { DurableJobRunner } from './job.service.js';
 import { isFinished, toView } from './job.store.js';
-import type { JobLogLine, JobView } from './types.js';
-
-export type LogMessage = { type: 'log'; line: JobLogLine } | { type: 'state'; job: JobView } | { type: 'end'; job: JobView };
-
-/** Where a follower's messages go (an SSE response or a WebSocket). */
-export interface LogSink {
-  /** false when the client's buffer is full: stop pushing until `drained()`. */
-  send(msg: LogMessage): boolean;
-  readonly full: boolean;
-  drained(): Promise<void>;
-  close(): void;
-  readonly closed: boolean;
-  onClose(fn: () => void): void;
-}
+import type { JobLogLine } from './types.js';
 
 const PAGE = 500;
 /** Catches changes made by another panel process (no live events from there); idle while the job runs here. */
 const POLL_MS = 1000;
+/** Live lines held for a follower that is behind; past this it catches up from the database. */
+const LIVE_MAX = 5000;
 
-export function sseSink(stream: SseStream, raw: { writableNeedDrain: boolean }): LogSink {
-  return {
-    send(msg) {
-      if (msg.type === 'log') return stream.send({ id: msg.line.seq, event: 'log', data: msg.line });
-      return stream.send({ event: msg.type, data: { job: msg.job } });
-    },
-    get full() {
-      return raw.writableNeedDrain;
-    },
-    drained: () => stream.drained(),
-    close: () => stream.close(),
-    get closed() {
-      return stream.closed;
-    },
-    onClose: (fn) => stream.onClose(fn),
-  };
-}
+const record = (l: JobLogLine): LiveLogRecord => ({ cursor: String(l.seq), seq: l.seq, at: l.at, stream: l.stream, line: l.line });
 
-const WS_HIGH_WATER = 512 * 1024;
-
-export function wsSink(socket: WebSocket): LogSink {
-  let closed = socket.readyState !== socket.OPEN;
-  const closeFns: (() => void)[] = [];
-  const finish = () => {
-    if (closed) return;
-    closed = true;
-    for (const fn of closeFns) fn();
-  };
-  socket.on('close', finish);
-  socket.on('error', finish);
-  const full = () => socket.bufferedAmount > WS_HIGH_WATER;
-  return {
-    send(msg) {
-      if (closed) return false;
-      const body = msg.type === 'log' ? { type: 'log', ...msg.line } : msg;
-      socket.send(JSON.stringify(body));
-      return !full();
-    },
-    get full() {
-      return full();
-    },
-    // ws has no drain event on the socket object: watch its buffer empty.
-    drained: () =>
-      new Promise<void>((resolve) => {
-        const check = () => (closed || !full() ? resolve() : setTimeout(check, 25));
-        check();
-      }),
-    close() {
-      if (!closed) socket.close(1000, 'end');
-      finish();
-    },
-    get closed() {
-      return closed;
-    },
-    onClose(fn) {
-      if (closed) fn();
-      else closeFns.push(fn);
-    },
-  };
+/** A job log cursor is the seq of the last line delivered (anything else starts at the beginning). */
+export function jobLogCursor(cursor: string | undefined): number {
+  const n = Number(cursor);
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
 /**
- * Streams one job's log to a follower: stored lines after `since`, then live ones, then `end` once
- * the job finished. Live lines go straight out while the follower is in step; when its buffer is
- * full nothing more is queued for it — after it drains, the pump catches up from the database, so
- * a slow client costs no memory.
+ * One job's log as a live-log source: stored lines after the cursor (a seq), then live ones, then
+ * `end` {reason: 'finished', job} once the job finished; `state` {state, job} on every change.
+ * Live lines go straight out while the follower is in step; when it falls behind (more than
+ * LIVE_MAX lines) nothing more is held for it — it catches up from the database when it pulls
+ * again, so a slow client costs no memory.
  */
-export function pipeJobLog(runner: DurableJobRunner, jobId: string, since: number, sink: LogSink, log: FastifyBaseLogger): void {
-  let lastSeq = since;
-  let lastState = '';
-  let pumping = false;
-  let again = false;
-  let ended = false;
-
-  const sendState = (job: JobView): boolean => {
-    const key = JSON.stringify(job);
-    if (key === lastState) return true;
-    lastState = key;
-    return sink.send({ type: 'state', job });
-  };
-
-  const pump = async (): Promise<void> => {
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    try {
-      do {
-        again = false;
-        if (sink.full) await sink.drained();
-        if (sink.closed) return;
-        // State first: when it is final, every line was written before it, so the read below is complete.
-        const row = await runner.store.find(jobId);
-        if (!row) return sink.close();
+export function jobLogSource(runner: DurableJobRunner, jobId: string): LiveLogSource {
+  return {
+    async *open(cursor, signal): AsyncGenerator<LiveLogEvent> {
+      let lastSeq = jobLogCursor(cursor);
+      let lastState = '';
+      let dirty = true;
+      let live: JobLogLine[] = [];
+      let overflow = false;
+      let wake: (() => void) | null = null;
+      const poke = () => {
+        const w = wake;
+        wake = null;
+        w?.();
+      };
+      const unsubscribe = runner.follow(jobId, (e) => {
+        if (e.kind === 'log') {
+          if (live.length < LIVE_MAX) live.push(e.line);
+          else overflow = true;
+        } else dirty = true;
+        poke();
+      });
+      const timer = setInterval(() => {
+        if (!runner.isExecuting(jobId)) {
+          dirty = true;
+          poke();
+        }
+      }, POLL_MS);
+      signal.addEventListener('abort', poke, { once: true });
+      try {
         for (;;) {
-          const lines = await runner.readLines(jobId, lastSeq, PAGE);
-          for (const line of lines) {
-            lastSeq = line.seq;
-            if (!sink.send({ type: 'log', line })) await sink.drained();
-            if (sink.closed) return;
+          if (signal.aborted) return;
+          if (overflow) {
+            overflow = false;
+            live = [];
+            dirty = true;
           }
-          if (lines.length < PAGE) break;
+          if (live.length && !dirty) {
+            const batch: LiveLogRecord[] = [];
+            while (live.length && live[0]!.seq <= lastSeq) live.shift();
+            while (live.length && live[0]!.seq === lastSeq + 1) {
+              const l = live.shift()!;
+              lastSeq = l.seq;
+              batch.push(record(l));
+            }
+            if (batch.length) {
+              yield { type: 'log', records: batch };
+              continue;
+            }
+            if (live.length) dirty = true; // a gap: read it from the database
+          }
+          if (dirty) {
+            dirty = false;
+            live = [];
+            // State first: when it is final, every line was written before it, so the read below is complete.
+            const row = await runner.store.find(jobId);
+            if (!row) {
+              yield { type: 'end', reason: 'gone', message: 'The job no longer exists' };
+              return;
+            }
+            for (;;) {
+              const lines = await runner.readLines(jobId, lastSeq, PAGE);
+              if (lines.length) {
+                lastSeq = lines[lines.length - 1]!.seq;
+                yield { type: 'log', records: lines.map(record) };
+                if (signal.aborted) return;
+              }
+              if (lines.length < PAGE) break;
+            }
+            const job = toView(row);
+            const key = JSON.stringify(job);
+            if (key !== lastState) {
+              lastState = key;
+              yield { type: 'state', state: job.state, data: { job } };
+            }
+            if (isFinished(job.state)) {
+              yield { type: 'end', reason: 'finished', message: `The job ${job.state}`, data: { job } };
+              return;
+            }
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            if (signal.aborted || dirty || overflow || live.length) poke();
+          });
         }
-        const job = toView(row);
-        sendState(job);
-        if (isFinished(job.state)) {
-          ended = true;
-          sink.send({ type: 'end', job });
-          sink.close();
-          return;
-        }
-      } while (again && !sink.closed);
-    } catch (err) {
-      log.warn({ err, jobId }, 'job log stream failed');
-      sink.close();
-    } finally {
-      pumping = false;
-    }
+      } finally {
+        unsubscribe();
+        clearInterval(timer);
+        signal.removeEventListener('abort', poke);
+      }
+    },
   };
-
-  const unsubscribe = runner.follow(jobId, (e) => {
-    if (sink.closed || ended) return;
-    if (!pumping && !sink.full) {
-      if (e.kind === 'log' && e.line.seq === lastSeq + 1) {
-        lastSeq = e.line.seq;
-        if (!sink.send({ type: 'log', line: e.line })) void pump();
-        return;
-      }
-      if (e.kind === 'state' && !isFinished(e.job.state)) {
-        if (!sendState(e.job)) void pump();
-        return;
-      }
-    }
-    void pump();
-  });
-  const timer = setInterval(() => {
-    if (!runner.isExecuting(jobId)) void pump();
-  }, POLL_MS);
-  sink.onClose(() => {
-    unsubscribe();
-    clearInterval(timer);
-  });
-  void pump();
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { migrate } from '../../db/database.js';
 import { createMetrics } from '../../http/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db.js';
+import type { OwnedResourceFixture } from '../../testing/owned-resource.js';
 import { AuditLog } from '../audit/audit.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { HostRegistry } from '../hosts/host-registry.js';
@@ -101,3 +102,25 @@ export function defineHoldJob(runner: DurableJobRunner, intervals: Record<string
     }],
   });
 }
+
+export const OWNED_JOB_TYPE = 'test.owned';
+
+/**
+ * The core's owned-resource fixture for the route-access test: a job started by `owner` (queued,
+ * never run when the app's background work is off), with a log line.
+ */
+export const ownedJob: OwnedResourceFixture = async (t, owner) => {
+  const jobs = t.services.jobs as unknown as DurableJobRunner;
+  try {
+    jobs.define({ type: OWNED_JOB_TYPE, input: z.object({}), title: () => 'owned job', steps: [{ name: 'wait', run: async () => undefined }] });
+  } catch {
+    // defined by an earlier call
+  }
+  const job = await jobs.enqueue(OWNED_JOB_TYPE, {}, { actor: { kind: 'user', userId: owner.user.id, username: owner.user.username, role: owner.user.role } });
+  await jobs.store.appendLines(job.id, [{ stream: 'info', line: `secret output of ${owner.user.username}` }]);
+  return {
+    urlPrefix: '/api/v1/jobs/:id',
+    params: { id: job.id },
+    snapshot: async () => ({ row: await jobs.store.find(job.id), lines: await jobs.store.readLines(job.id, 0, 100) }),
+  };
+};

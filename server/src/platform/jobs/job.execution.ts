@@ -18,6 +18,23 @@ export interface ExecutionHooks {
 
 const PROGRESS_WRITE_INTERVAL_MS = 250;
 
+/**
+ * Where step results (what each step's `run` returned, for its `undo`) sit in the job's stored
+ * output, next to the steps' shared `state`. The output column is never shown to API readers.
+ */
+export const STEP_RESULTS_KEY = '$stepResults';
+
+/** Splits a stored output into the steps' shared state and the step results by step index. */
+export function unpackOutput(output: string | null): { state: Record<string, unknown>; results: Record<string, unknown> } {
+  const all = output ? (JSON.parse(output) as Record<string, unknown>) : {};
+  const { [STEP_RESULTS_KEY]: results, ...state } = all;
+  return { state, results: (results && typeof results === 'object' ? results : {}) as Record<string, unknown> };
+}
+
+function packOutput(state: Record<string, unknown>, results: Record<string, unknown>): string {
+  return JSON.stringify(Object.keys(results).length ? { ...state, [STEP_RESULTS_KEY]: results } : state);
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -56,6 +73,8 @@ export class JobExecution {
   readonly writer: JobLogWriter;
   private steps: JobStepView[];
   private state: Record<string, unknown>;
+  /** What each completed step's `run` returned (by step index), persisted with the step for its `undo`. */
+  private readonly results: Record<string, unknown>;
   private lastProgressWrite = 0;
   private progressTimer: NodeJS.Timeout | null = null;
   private saving: Promise<unknown> = Promise.resolve();
@@ -69,7 +88,7 @@ export class JobExecution {
     lastSeq: number,
   ) {
     this.steps = parseSteps(row);
-    this.state = row.output ? (JSON.parse(row.output) as Record<string, unknown>) : {};
+    ({ state: this.state, results: this.results } = unpackOutput(row.output));
     this.writer = new JobLogWriter(hooks.store, row.id, lastSeq, hooks.onLine, (err) => hooks.onError(err, 'could not write job log lines'));
   }
 
@@ -109,7 +128,7 @@ export class JobExecution {
     const full: Partial<JobRow> = {
       steps: JSON.stringify(this.steps),
       progress: overallProgress(this.steps),
-      output: JSON.stringify(this.state),
+      output: packOutput(this.state, this.results),
       ...patch,
     };
     const ok = await this.hooks.store.updateOwned(this.row.id, this.hooks.owner, full);
@@ -192,8 +211,9 @@ export class JobExecution {
       if (!(await this.save({ current_step: i }))) return null;
       this.row.current_step = i;
       this.log(`▶ ${step.name}`);
+      let result: unknown;
       try {
-        await step.run(ctx);
+        result = await step.run(ctx);
       } catch (e) {
         if (this.abortReason) return this.stopAt(i);
         this.clearProgressTimer();
@@ -203,6 +223,8 @@ export class JobExecution {
         return this.finish('failed', message, i);
       }
       this.clearProgressTimer();
+      // Saved in the same write that marks the step succeeded: a crash after it finds both.
+      if (result !== undefined) this.results[String(i)] = JSON.parse(JSON.stringify(result)) as unknown;
       if (this.abortReason === 'lease-lost' || this.abortReason === 'shutdown') {
         // The step completed: record it so a resumed job does not repeat it.
         Object.assign(view, { state: 'succeeded', progress: 100, finishedAt: Date.now() });
@@ -244,7 +266,7 @@ export class JobExecution {
       if (!s.undo) continue;
       this.log(`↶ undo ${s.name}`, 'warn');
       try {
-        await s.undo(ctx);
+        await s.undo(ctx, this.results[String(i)]);
         Object.assign(this.steps[i]!, { state: 'undone', finishedAt: Date.now() });
       } catch (e) {
         this.log(`undo of ${s.name} failed: ${errorMessage(e)}`, 'error');

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { newId } from '../../db/ids.js';
 import { ConflictError, DomainRuleError, NotFoundError } from '../errors.js';
+import { authorize, listScope, resource } from '../rbac/authorize.js';
 import { corePermissions } from '../rbac/core-permissions.js';
-import { ownerScope, requirePermission, type Actor } from '../rbac/permissions.js';
+import type { Actor, Permission } from '../rbac/permissions.js';
 import type { JobRunner, JobRunnerDeps } from './index.js';
 import { JobExecution } from './job.execution.js';
 import { isFinished, overallProgress, parseSteps, toView, JobStore, type JobRow } from './job.store.js';
 import { registerJobRoutes } from './jobs.routes.js';
 import { defineSelftestJob, SELFTEST_JOB } from './selftest.job.js';
-import type { EnqueueOptions, JobDefinition, JobListFilters, JobLogLine, JobStepView, JobView } from './types.js';
+import type { EnqueueOptions, JobDefinition, JobListFilters, JobLogLine, JobStepView, JobView, LaunchOptions } from './types.js';
 
 export type JobEvent = { kind: 'log'; line: JobLogLine } | { kind: 'state'; job: JobView };
 
@@ -114,36 +115,37 @@ export class DurableJobRunner implements JobRunner {
     return view;
   }
 
+  async launch<I>(actor: Actor, opts: LaunchOptions<I>): Promise<JobView> {
+    const job = await this.enqueue(opts.type, opts.input, { actor, resource: opts.resource });
+    await this.deps.audit.record({ actor, action: opts.audit.action, target: opts.audit.target, outcome: 'success', details: { ...opts.audit.details, jobId: job.id } });
+    return job;
+  }
+
   /** The system self-test, started from the API (one audit entry). */
   async enqueueSelftest(actor: Actor): Promise<JobView> {
-    requirePermission(actor, corePermissions['jobs.selftest']);
+    authorize(actor, corePermissions['jobs.selftest']);
     const job = await this.enqueue(SELFTEST_JOB, {}, { actor });
     await this.deps.audit.record({ actor, action: 'job.selftest', target: { type: 'job', id: job.id }, outcome: 'success' });
     return job;
   }
 
-  /** The row if the actor may see it; the `user` role sees only its own jobs (others are "not found"). */
-  private async visibleRow(id: string, actor: Actor): Promise<JobRow> {
-    requirePermission(actor, corePermissions['jobs.read']);
-    const row = await this.store.find(id);
-    const owner = ownerScope(actor);
-    if (!row || (owner !== undefined && row.actor_id !== owner)) throw new NotFoundError('Job', id);
-    return row;
+  /** The row, authorized for `permission`: a job is owned by whoever started it (the `user` role sees only its own; others are "not found"). */
+  private async authorizedRow(id: string, actor: Actor, permission: Permission): Promise<JobRow> {
+    return authorize(actor, permission, resource('Job', id, await this.store.find(id), (r) => r.actor_id));
   }
 
   async get(id: string, actor: Actor): Promise<JobView> {
-    return toView(await this.visibleRow(id, actor));
+    return toView(await this.authorizedRow(id, actor, corePermissions['jobs.read']));
   }
 
   async list(filters: JobListFilters, actor: Actor): Promise<{ items: JobView[]; nextBefore: string | null }> {
-    requirePermission(actor, corePermissions['jobs.read']);
-    const { rows, nextBefore } = await this.store.list(filters, ownerScope(actor));
+    authorize(actor, corePermissions['jobs.read']);
+    const { rows, nextBefore } = await this.store.list(filters, listScope(actor, corePermissions['jobs.read']));
     return { items: rows.map(toView), nextBefore };
   }
 
   async cancel(id: string, actor: Actor): Promise<JobView> {
-    requirePermission(actor, corePermissions['jobs.cancel']);
-    let row = await this.visibleRow(id, actor);
+    let row = await this.authorizedRow(id, actor, corePermissions['jobs.cancel']);
     if (row.state === 'queued') {
       const steps = parseSteps(row).map((s) => ({ ...s, state: 'skipped' as const }));
       const cancelled = await this.store.transition(id, { state: 'queued' }, {
@@ -175,16 +177,13 @@ export class DurableJobRunner implements JobRunner {
   }
 
   /**
-   * Who reads a job's log (JSON page, SSE, WebSocket): the job's owner (whoever started it), and
-   * roles with jobs.logs.others (operator, support, admin: docs/SECURITY.md). Billing and viewer see
-   * other users' jobs (state, steps) but not their output (403); the `user` role does not even see
-   * they exist (404).
+   * Who reads a job's log (JSON page, SSE, WebSocket): `core.jobs.logs` — the job's owner (whoever
+   * started it), and for anyone else's job `core.jobs.logs.others` (operator, admin: docs/SECURITY.md).
+   * Support, billing and viewer see other users' jobs (state, steps) but not their output (403); the
+   * `user` role does not even see they exist (404).
    */
   async assertLogReadable(id: string, actor: Actor): Promise<JobView> {
-    const row = await this.visibleRow(id, actor);
-    if (row.actor_id !== null && row.actor_id === actor.userId) return toView(row);
-    requirePermission(actor, corePermissions['jobs.logs.others']);
-    return toView(row);
+    return toView(await this.authorizedRow(id, actor, corePermissions['jobs.logs']));
   }
 
   /**

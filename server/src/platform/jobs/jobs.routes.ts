@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { JobAccepted, JobSummary, IdParam } from '../../http/schemas.js';
-import { lastEventId, openSse } from '../../http/sse.js';
+import { serveLiveLog } from '../live-log/live-log.js';
 import { corePermissions } from '../rbac/core-permissions.js';
 import type { HttpApp } from '../module.js';
 import type { JobRunnerDeps } from './index.js';
-import { pipeJobLog, sseSink, wsSink } from './job-log.stream.js';
+import { jobLogSource } from './job-log.stream.js';
 import type { DurableJobRunner } from './job.service.js';
 import { JOB_STATES } from './types.js';
 
@@ -28,6 +28,7 @@ const JobResponse = z.object({ job: JobSummary });
 /** The job API: list, view, cancel, logs (JSON page, SSE, WebSocket) and the self-test. */
 export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pick<JobRunnerDeps, 'log'>): void {
   const read = { permission: corePermissions['jobs.read'] };
+  const logs = { permission: corePermissions['jobs.logs'] };
 
   app.get('/jobs', {
     config: read,
@@ -50,7 +51,7 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
   }, async (req) => ({ job: await jobs.cancel(req.params.id, req.actor) }));
 
   app.get('/jobs/:id/log-lines', {
-    config: read,
+    config: logs,
     schema: {
       tags: ['jobs'],
       params: IdParam,
@@ -60,25 +61,22 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
   }, async (req) => ({ items: await jobs.logs(req.params.id, req.actor, req.query.after, req.query.limit) }));
 
   app.get('/jobs/:id/logs', {
-    config: read,
+    config: logs,
     schema: {
       tags: ['jobs'],
       params: IdParam,
       querystring: z.object({ since: Seq.optional() }),
-      description: 'Server-Sent Events: `log` {seq, at, stream, line} (id = seq), `state` {job}, `end` {job}. Resume with Last-Event-ID (or ?since=).',
+      description: 'Server-Sent Events (the live-log wire format): `log` {seq, at, stream, line, cursor} (id = seq), `state` {state, job}, `end` {reason: "finished", job}. Resume with Last-Event-ID (or ?since=).',
     },
   }, async (req, reply) => {
     await jobs.assertLogReadable(req.params.id, req.actor);
-    // A reconnecting client's Last-Event-ID wins over ?since= (the query is already a number here).
-    const header = Number(lastEventId(req));
-    const since = Number.isInteger(header) && header > 0 ? header : (req.query.since ?? 0);
-    const stream = openSse(req, reply);
-    pipeJobLog(jobs, req.params.id, since, sseSink(stream, reply.raw), deps.log);
+    // A reconnecting client's Last-Event-ID wins over ?since= (serveLiveLog reads both).
+    await serveLiveLog(req, reply, jobLogSource(jobs, req.params.id), { log: deps.log });
   });
 
   app.get('/jobs/:id/logs/ws', {
     websocket: true,
-    config: read,
+    config: logs,
     schema: { params: IdParam, querystring: z.object({ since: Seq.default(0) }) },
     // Checked before the upgrade, so a job the caller may not see answers a plain 404.
     preHandler: async (req) => {
@@ -87,6 +85,6 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
   }, (socket, req) => {
     const { id } = req.params as { id: string };
     const { since } = req.query as { since: number };
-    pipeJobLog(jobs, id, since, wsSink(socket), deps.log);
+    void serveLiveLog(req, socket, jobLogSource(jobs, id), { log: deps.log, cursor: String(since) });
   });
 }

@@ -25,11 +25,17 @@ export interface JobContext<I> {
   runner(hostId?: string): Promise<ProcessRunner>;
 }
 
-export interface JobStep<I> {
+/**
+ * One step of a job. What `run` returns (JSON-serialisable: ids it created, the previous value it
+ * replaced) is persisted with the step when it succeeds, and handed to its `undo`, also after a
+ * crash and a resume in another process. `R` types it: `JobStep<Input, { volume: string }>`.
+ */
+// `any` by default: a job's steps each return their own shape.
+export interface JobStep<I, R = any> {
   name: string;
-  run(ctx: JobContext<I>): Promise<void>;
-  /** Reverses this step when a later step fails or the job is cancelled. */
-  undo?(ctx: JobContext<I>): Promise<void>;
+  run(ctx: JobContext<I>): Promise<R | void>;
+  /** Reverses this step when a later step fails or the job is cancelled; `done` is what its `run` returned (undefined if nothing). */
+  undo?(ctx: JobContext<I>, done: R | undefined): Promise<void>;
   /** Safe to run again after a crash interrupted it; otherwise the job ends `interrupted`. */
   idempotent?: boolean;
 }
@@ -46,6 +52,17 @@ export interface EnqueueOptions {
   actor: Actor;
   /** Lock key such as `site:example.com`: one job per resource at a time, the rest wait in order. */
   resource?: string;
+}
+
+/** A change started as a job: `jobs.launch(actor, { type, input, resource, audit })`. */
+export interface LaunchOptions<I> {
+  /** The job type (as defined with `jobs.define`). */
+  type: string;
+  input: I;
+  /** Lock key such as `container:<id>`: one job per resource at a time, the rest wait in order. */
+  resource: string;
+  /** The one audit entry of the change; the job's id is added to its details as `jobId`. */
+  audit: { action: string; target: { type: string; id: string }; details?: Record<string, unknown> };
 }
 
 export interface JobStepView { name: string; state: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'undone'; progress: number; startedAt: number | null; finishedAt: number | null }
@@ -74,6 +91,12 @@ export interface JobListFilters { state?: JobState[]; type?: string; resource?: 
 export interface JobService {
   define<I>(def: JobDefinition<I>): void;
   enqueue<I>(type: string, input: I, opts: EnqueueOptions): Promise<JobView>;
+  /**
+   * Starts a change as a job: enqueues it under its lock key and writes the change's one audit
+   * entry (with the job id). Returns the job for a `202 { job }`. Permission checks come first,
+   * in the caller (`authorize`).
+   */
+  launch<I>(actor: Actor, opts: LaunchOptions<I>): Promise<JobView>;
   get(id: string, actor: Actor): Promise<JobView>;
   list(filters: JobListFilters, actor: Actor): Promise<{ items: JobView[]; nextBefore: string | null }>;
   cancel(id: string, actor: Actor): Promise<JobView>;

@@ -38,3 +38,18 @@ describe('authorize', () => {
     expect(listScope({ ...actor('user'), userId: null }, P.read)).toBe('\u0000none');
   });
 });
+
+describe('authorize with othersNeed', () => {
+  const L = definePermissions('authzlogs', {
+    others: { description: 'others', roles: ['operator'] },
+    logs: { description: 'logs', roles: ['operator', 'billing', 'user'], ownedOnly: true, othersNeed: 'authzlogs.others' },
+  });
+  it('lets the owner in, refuses a staff role without the other permission with 403 and a user with 404', () => {
+    expect(authorize(actor('billing'), L.logs, row('u-billing'))).toBeTruthy();
+    expect(() => authorize(actor('billing'), L.logs, row('someone-else'))).toThrow(ForbiddenError);
+    expect(() => authorize(actor('billing'), L.logs, row(null))).toThrow(ForbiddenError); // the system's
+    expect(authorize(actor('operator'), L.logs, row('someone-else'))).toBeTruthy();
+    expect(() => authorize(actor('user'), L.logs, row('someone-else'))).toThrow(NotFoundError);
+    expect(authorize(actor('user'), L.logs, row('u-user'))).toBeTruthy();
+  });
+});

@@ -37,11 +37,17 @@ export function listScope(actor: Actor, permission: Permission | string): string
   return ownedOnlyFor(actor, permission) ? (actor.userId ?? '\u0000none') : undefined;
 }
 
+/** Whether the actor owns the resource (a system actor owns nothing, and sees everything anyway). */
+function owns(actor: Actor, res: ResourceRef<unknown>): boolean {
+  return actor.userId !== null && res.ownerId === actor.userId;
+}
+
 /**
  * The one permission check. Without a resource: the actor's role must have the permission (403).
  * With a resource: it must also exist and, where the permission is owned-only for the actor's role,
  * be the actor's own; a missing or foreign resource answers 404 so its existence is not revealed.
- * Returns the loaded resource.
+ * A permission with `othersNeed` also needs that permission on a resource someone else owns (403:
+ * the actor may know it exists). Returns the loaded resource.
  */
 export function authorize(actor: Actor, permission: Permission | string): void;
 export function authorize<T>(actor: Actor, permission: Permission | string, res: ResourceRef<T>): T;
@@ -49,6 +55,8 @@ export function authorize<T>(actor: Actor, permission: Permission | string, res?
   requirePermission(actor, permission);
   if (!res) return;
   if (res.value == null) throw new NotFoundError(res.kind, res.id);
-  if (ownedOnlyFor(actor, permission) && (actor.userId === null || res.ownerId !== actor.userId)) throw new NotFoundError(res.kind, res.id);
+  if (ownedOnlyFor(actor, permission) && !owns(actor, res)) throw new NotFoundError(res.kind, res.id);
+  const others = permissionDef(permission)?.othersNeed;
+  if (others && !owns(actor, res)) requirePermission(actor, others);
   return res.value;
 }
