@@ -69,6 +69,8 @@ export function createAppsModule(opts: AppsModuleOptions = {}) {
       });
       defineAppJobs(ctx.jobs, apps);
       registerAppsRoutes(ctx.http, apps);
+      // Each app's live output (`dokku logs <app> -t`) in the server module's log viewer.
+      ctx.logSources.add((hostId) => apps.logSources(hostId));
       ctx.overview.count({
         id: 'apps', title: 'Apps', permission: appsPermissions.read,
         count: async (actor) => {

@@ -1,0 +1,221 @@
+import { ApiError } from '@slipway/web';
+export { getJson, sendJson } from '@slipway/web';
+
+/** Shapes of the apps API (modules/apps/server/apps.views.ts; /api/docs, tag "apps"). */
+export type AppStatus = 'running' | 'stopped' | 'not_deployed' | 'unknown';
+export const APP_STATUSES: { value: AppStatus; label: string; color: string }[] = [
+  { value: 'running', label: 'running', color: 'green' },
+  { value: 'stopped', label: 'stopped', color: 'gray' },
+  { value: 'not_deployed', label: 'not deployed', color: 'yellow' },
+  { value: 'unknown', label: 'unknown', color: 'orange' },
+];
+
+export interface App {
+  id: string;
+  host: string;
+  name: string;
+  ownerId: string | null;
+  state: 'pending' | 'ready';
+  status: AppStatus;
+  /** docker-image, git-sync, git-push… ("" before the first deploy) */
+  deploySource: string;
+  image: string | null;
+  gitCommit: string | null;
+  gitRemote: string | null;
+  domains: string[];
+  url: string | null;
+  scale: Record<string, number>;
+  processes: number;
+  lastDeploy: { jobId: string; outcome: string | null; at: number | null } | null;
+  refreshedAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+export interface AppList { items: App[]; total: number; limit: number; offset: number; refreshedAt: number | null }
+
+export interface Actor { id: string | null; name: string | null }
+export type DeployState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+export interface JobSummary {
+  id: string; type: string; title: string; state: string; progress: number; error?: string | null; cancelRequested?: boolean;
+  steps: { name: string; state: string; progress: number }[];
+}
+export interface Deploy {
+  jobId: string;
+  state: DeployState;
+  /** 1 = next to run; null unless queued. */
+  position: number | null;
+  kind: 'image' | 'git' | 'rollback';
+  image: string | null;
+  repo: string | null;
+  ref: string | null;
+  rollbackOf: number | null;
+  actor: Actor;
+  requestedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  outcome: string | null;
+  build: { id: string | null; status: string | null };
+  message: string | null;
+  releaseNumber: number | null;
+  job: JobSummary | null;
+}
+export interface Release {
+  number: number;
+  source: 'image' | 'git';
+  image: string | null;
+  repo: string | null;
+  ref: string | null;
+  commit: string | null;
+  rollbackOf: number | null;
+  actor: Actor;
+  configDigest: string | null;
+  durationMs: number | null;
+  outcome: string;
+  jobId: string;
+  buildId: string | null;
+  createdAt: number;
+  current: boolean;
+}
+export interface ConfigItem { key: string; value: string | null; secret: boolean }
+export interface Letsencrypt { active: boolean; email: string; expiresAt: number | null }
+export interface Checks { disabled: string[]; skipped: string[]; waitToRetire: number | null; computedWaitToRetire: number | null }
+export interface PortMap { scheme: string; hostPort: number; containerPort: number }
+export interface Ports { map: PortMap[]; detected: PortMap[] }
+export interface JobRef { job: JobSummary }
+
+export const statusLabel = (s: string) => APP_STATUSES.find((x) => x.value === s)?.label ?? s;
+
+/** `/api/v1/apps/<name><sub>?host=…` (the host only when the app is not on the default one). */
+export function appPath(name: string, host: string | undefined, sub = ''): string {
+  return `/api/v1/apps/${encodeURIComponent(name)}${sub}${host && host !== 'local' ? `?host=${encodeURIComponent(host)}` : ''}`;
+}
+
+/** Where an app was deployed from, in words. */
+export function sourceLabel(a: Pick<App, 'deploySource' | 'image' | 'gitCommit' | 'gitRemote'>): string {
+  if (!a.deploySource) return '—';
+  if (a.deploySource === 'docker-image') return a.image ?? 'a Docker image';
+  if (a.gitCommit) return `${a.gitRemote ? `${a.gitRemote.replace(/^https?:\/\//, '')} @ ` : ''}${a.gitCommit.slice(0, 10)}`;
+  return a.image ?? a.deploySource;
+}
+
+export function deploySourceLabel(d: Pick<Deploy, 'kind' | 'image' | 'repo' | 'ref' | 'rollbackOf'> | Pick<Release, 'source' | 'image' | 'repo' | 'ref' | 'commit'>): string {
+  const git = (repo: string | null, ref: string | null) => `${(repo ?? '').replace(/^https?:\/\//, '')}${ref ? ` @ ${/^[0-9a-f]{40,64}$/.test(ref) ? ref.slice(0, 10) : ref}` : ''}`;
+  if ('kind' in d) {
+    const what = d.image ?? git(d.repo, d.ref);
+    return d.kind === 'rollback' ? `rollback to #${d.rollbackOf}: ${what}` : what;
+  }
+  return d.source === 'image' ? (d.image ?? '—') : git(d.repo, d.commit ?? d.ref);
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+// ---- the server's input rules, repeated so the forms say what is wrong before sending ----------
+
+/** plugins/common/common.go IsValidAppName, at most 63 (apps.schema.ts parseAppName). */
+export const APP_NAME_RE = /^[a-z0-9][a-z0-9.-]*$/;
+export function appNameProblem(v: string): string | null {
+  if (!v) return 'Enter a name';
+  if (v.length > 63) return 'At most 63 characters';
+  if (APP_NAME_RE.test(v)) return null;
+  if (/^[.-]/.test(v)) return 'Must start with a letter or digit';
+  if (/[A-Z]/.test(v)) return 'No capital letters: Dokku app names are lowercase';
+  const bad = [...v].find((c) => !/[a-z0-9.-]/.test(c))!;
+  return `${/\s/.test(bad) ? 'Spaces are' : `"${bad}" is`} not allowed: only a-z, 0-9, dots and hyphens`;
+}
+
+// Docker's reference grammar (apps.schema.ts parseImageRef).
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?`;
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const IMAGE_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`);
+export function imageProblem(v: string): string | null {
+  if (!v) return 'Enter an image';
+  if (v.length > 512) return 'At most 512 characters';
+  if (!IMAGE_RE.test(v)) return 'A Docker image reference: registry/name:tag or name@sha256:…';
+  return null;
+}
+
+export function repoProblem(v: string): string | null {
+  if (!v) return 'Enter a repository URL';
+  if (!/^https?:\/\/[^/?#@\s]+\/[^?#\s]+$/.test(v)) return 'An https:// repository URL without credentials, query or fragment';
+  return null;
+}
+
+/** `git check-ref-format`, narrowed as the server does (parseGitRef). */
+export function refProblem(v: string): string | null {
+  if (!v) return 'Enter a branch, tag or commit';
+  if (v.length > 255) return 'At most 255 characters';
+  if (/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(v)) return null;
+  if (!/^[A-Za-z0-9._/-]+$/.test(v)) return 'Only letters, digits and . _ / -';
+  if (v.startsWith('-')) return 'Must not start with "-"';
+  if (v.startsWith('/') || v.endsWith('/') || v.includes('//') || v.includes('..') || v.endsWith('.') || v.split('/').some((c) => c.startsWith('.') || c.endsWith('.lock'))) return 'Not a valid git ref';
+  return null;
+}
+
+/** plugins/config/config.go validateKey; DOKKU_* and GIT_REV belong to Dokku (parseEnvKey). */
+export function envKeyProblem(v: string): string | null {
+  if (!v) return 'Enter a name';
+  if (v.length > 128 || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v)) return 'Letters, digits and _, not starting with a digit';
+  if (/^DOKKU_/i.test(v) || v === 'GIT_REV') return `${v} is reserved for Dokku`;
+  return null;
+}
+
+/** Names the server always masks (apps.service.ts CREDENTIAL_NAME): the form shows them as secret. */
+export const looksSecret = (k: string) => /pass|pwd|secret|token|api_?key|private|credential|auth|salt|signature|cookie|session|(^|_)dsn$|database_url|conn(ection)?_?str/i.test(k);
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/** A host name as parseHostname takes it (IDN becomes punycode on the server). */
+export function hostnameProblem(d: string): string | null {
+  const v = d.trim().toLowerCase().replace(/\.$/, '');
+  if (!v) return 'Enter a domain';
+  if (v.length > 253) return 'At most 253 characters';
+  let ascii = v;
+  try {
+    ascii = new URL(`http://${v}`).hostname;
+  } catch {
+    return 'Not a valid host name';
+  }
+  if (ascii !== v && !/[^\x00-\x7f]/.test(v)) return 'Only letters, digits, hyphens and dots';
+  const labels = ascii.split('.');
+  if (labels.length < 2) return 'A host name has at least two labels (app.example.com)';
+  if (!labels.every((l) => LABEL.test(l))) return 'Each label: letters, digits, hyphens, not starting or ending with -';
+  return null;
+}
+
+export const PORT_SCHEMES = ['http', 'https', 'tcp', 'udp', 'grpc', 'grpcs'];
+export function portMapProblem(v: string): string | null {
+  const m = /^([a-z]+):([0-9]{1,5}):([0-9]{1,5})$/.exec(v);
+  if (!m || !PORT_SCHEMES.includes(m[1]!)) return `scheme:host-port:container-port, scheme one of ${PORT_SCHEMES.join(', ')}`;
+  const ok = (n: string) => Number(n) >= 1 && Number(n) <= 65535;
+  if (!ok(m[2]!) || !ok(m[3]!)) return 'Ports are 1–65535';
+  return null;
+}
+export const portMapString = (p: PortMap) => `${p.scheme}:${p.hostPort}:${p.containerPort}`;
+
+/**
+ * The server's field issues (`details.issues[].path`, e.g. `body.name`, `image`, `set.API_KEY`)
+ * keyed by the field they belong to; `fieldOf` maps a path to a form field name.
+ */
+export function fieldErrors(e: unknown, fieldOf: (path: string) => string | null = (p) => p.split('.')[0] ?? null): Record<string, string> {
+  if (!(e instanceof ApiError)) return {};
+  const issues = (e.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? [];
+  const out: Record<string, string> = {};
+  for (const i of issues) {
+    // A rule checked across the whole body has no path: the service names the field in its message ("key: …").
+    const path = i.path.replace(/^(body|querystring|params)\.?/, '') || (/^([\w.]+): /.exec(i.message)?.[1] ?? '');
+    const f = path ? fieldOf(path) : null;
+    // The service prefixes its messages with the field ("name: an app name has…"): say it once.
+    if (f) out[f] ??= i.message.startsWith(`${path}: `) ? i.message.slice(path.length + 2) : i.message;
+  }
+  return out;
+}
+
+/** Query keys of one app; every tab's key starts with `appKey(...)`. */
+export const appKey = (host: string, name: string) => ['apps', 'app', host, name] as const;
+/** Opens a job's live log in a modal (the app page owns it). */
+export type ShowJob = (job: { id: string }, title: string) => void;
