@@ -66,9 +66,9 @@ async function logThroughput(): Promise<void> {
     let received = 0;
     let skipped = 0;
     ws.on('message', (m) => {
-      const msg = JSON.parse(String(m)) as { type: string; lines?: unknown[]; count?: number };
-      if (msg.type === 'lines') received += msg.lines!.length;
-      if (msg.type === 'skipped') skipped += msg.count!;
+      const msg = JSON.parse(String(m)) as { type: string; state?: string; count?: number };
+      if (msg.type === 'log') received++;
+      if (msg.type === 'state' && msg.state === 'skipped') skipped += msg.count!;
     });
     await new Promise<void>((r, j) => {
       ws.once('open', () => r());

@@ -21,7 +21,7 @@ export { MODULE_STATES, type EngineStatus, type ModuleState, type ModuleStatusVi
 
 // Extension points on the context (`ctx.schedule`, `ctx.logSources`, `ctx.overview`).
 export type { ScheduledFn, ScheduleView } from './platform/schedule/scheduler.js';
-export type { FileLogSource, LogSourceProvider } from './platform/extensions/log-sources.js';
+export { isCommandSource, logSourceVisible, type CommandLogSource, type FileLogSource, type LogSourceProvider, type ModuleLogSource } from './platform/extensions/log-sources.js';
 export type { OverviewCount, OverviewCountView } from './platform/extensions/overview.js';
 
 // Permissions and actors.
@@ -80,6 +80,12 @@ export type { EventBus, PublishedEvent, ResourceEvent } from './platform/events/
 
 // HTTP helpers: SSE, WebSocket auth, shared zod shapes.
 export { assertStreamCapacity, lastEventId, openSse, type SseStream } from './http/sse.js';
+// Live logs: one wire format over SSE and WebSocket, resumable by cursor (platform/live-log).
+export {
+  channelSource, collectLiveLog, filterSource, LiveLogChannel, liveLogCursor, parseLeadingTimestamp, serveLiveLog, sleepUnless, TimestampCursor,
+  type LiveLogEndReason, type LiveLogEvent, type LiveLogRecord, type LiveLogSource, type ServeLiveLogOptions,
+} from './platform/live-log/live-log.js';
+export { commandLogSource, type CommandLogOptions } from './platform/live-log/command-source.js';
 export { bearerFromRequest, WS_PROTOCOL } from './http/auth-hook.js';
 export { ErrorResponse, IdParam, JobAccepted, JobSummary, Limit, Ok } from './http/schemas.js';
 

@@ -16,6 +16,7 @@ export { LogViewer, type LogViewerProps } from './components/LogViewer';
 export { LogBuffer, type LogLine } from './components/log-buffer';
 export { JobProgress, type JobLike } from './components/JobProgress';
 export { useJobLog } from './components/useJobLog';
+export { useLiveLog, type LiveLog, type LiveLogEnd, type LiveLogStatus, type UseLiveLogOptions } from './components/useLiveLog';
 export { JobLink, useRunJob } from './components/JobLink';
 export { useLiveEvents, useLiveInvalidate, useLiveStatus, type LiveEvent } from './components/useLiveEvents';
 export { UPlotChart, type UPlotChartProps } from './components/UPlotChart';

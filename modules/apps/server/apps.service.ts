@@ -5,6 +5,7 @@ import type { CoreTables } from '../../../server/src/db/schema.js';
 import { ExecError } from '../../../server/src/infra/exec-error.js';
 import { loadOrCreatePanelKey, SshConnection } from '../../../server/src/infra/ssh.js';
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
+import { commandLogSource, type CommandLogSource } from '../../../server/src/sdk.js';
 import { AppError, ConflictError, DomainRuleError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
 import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
@@ -630,6 +631,34 @@ export class AppsService {
   async getScale(actor: Actor, name: AppName, hostId?: string) {
     const row = await this.loadReady(actor, appsPermissions.read, name, hostId);
     return { processes: JSON.parse(row.scale) as Record<string, number> };
+  }
+
+  // ---- live logs (the server module's log viewer) ---------------------------------------------
+
+  /**
+   * Each app on the host as a command log source: `dokku logs <app> -t`, followed live, secrets
+   * redacted, resumable by the line's timestamp. The owner and `apps.read` go with it, so the
+   * viewer only lists an app to those who may read it (`user`: their own).
+   */
+  async logSources(hostId: string): Promise<CommandLogSource[]> {
+    const { items } = await this.repo.list({ host: hostId, sort: 'name', order: 'asc', limit: 500, offset: 0 });
+    return items.filter((r) => r.state !== 'pending').map((r) => ({
+      id: appResource(r.host_id, r.name),
+      title: `${r.name} (app)`,
+      kind: 'command' as const,
+      command: `dokku logs ${r.name} -t`,
+      permission: appsPermissions.read,
+      ownerId: r.owner_id,
+      open: (cursor: string | undefined, signal: AbortSignal, opts: { lines: number }) => commandLogSource({
+        lines: opts.lines,
+        timestamps: true,
+        run: async ({ lines, signal: killed }) => {
+          const cli = await this.cli(r.host_id);
+          const secrets = await this.secretValues(r.host_id, r.name);
+          return cli.logs(r.name as AppName, { lines, signal: killed, secrets });
+        },
+      }).open(cursor, signal),
+    }));
   }
 
   // ---- inventory -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { assertStreamCapacity, openSse } from '../../../server/src/http/sse.js';
+import { liveLogCursor, serveLiveLog } from '../../../server/src/sdk.js';
+import { openContainerLog } from './container-log.source.js';
 import { JobAccepted, JobSummary } from '../../../server/src/http/schemas.js';
 import type { HttpApp } from '../../../server/src/platform/module.js';
 import { containersPermissions as P } from './containers.permissions.js';
@@ -14,6 +16,8 @@ const LogQuery = z.object({
   container: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/).optional(),
   tail: z.coerce.number().int().min(0).max(5000).default(200),
   follow: z.enum(['true', 'false']).default('true'),
+  /** The cursor of the last line received (clients that cannot send Last-Event-ID). */
+  since: z.string().max(100).optional(),
 });
 const ContainerSummary = z.object({
   id: z.string(), name: z.string(), image: z.string(), state: z.string(), status: z.string(), createdAt: z.number(),
@@ -47,16 +51,16 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
   http.get('/containers/:id/wakes', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Cold-start history, newest first', params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }), response: { 200: z.object({ items: z.array(WakeRecord) }) } } },
     async (req) => ({ items: await svc.wakes(req.actor, req.params.id, req.query.limit) }));
 
-  http.get('/containers/:id/logs', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live logs of a service container (SSE: event log { stream, line })', params: Id, querystring: LogQuery } },
+  http.get('/containers/:id/logs', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live logs of a service container (SSE, the live-log wire format: `log` {stream, line, at, cursor} with id = cursor, `end` {reason: stopped | gone | finished}). Resume with Last-Event-ID or ?since=: only newer lines come, never the tail again.', params: Id, querystring: LogQuery } },
     async (req, reply) => {
       assertStreamCapacity(req); // 429 before a follower starts
-      const lines: { stream: string; line: string }[] = [];
-      let sse: ReturnType<typeof openSse> | null = null;
-      const handle = await svc.serviceLogs(req.actor, req.params.id, req.query.container, (l) => (sse ? sse.send({ event: 'log', data: l }) : lines.push(l)), { follow: req.query.follow === 'true', tail: req.query.tail });
-      sse = openSse(req, reply);
-      for (const l of lines) sse.send({ event: 'log', data: l });
-      sse.onClose(() => handle.stop());
-      void handle.done.then(() => sse?.close());
+      const { id } = req.params;
+      const { container, follow, tail } = req.query;
+      const source = await openContainerLog((o, onLine) => svc.serviceLogs(req.actor, id, container, onLine, o), {
+        cursor: liveLogCursor(req), tail, follow: follow === 'true',
+        state: () => svc.serviceContainer(req.actor, id, container),
+      });
+      await serveLiveLog(req, reply, source, { log: req.log });
     });
 
   http.get('/containers/:id/stats', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live CPU, memory and network (SSE: event stats)', params: Id, querystring: z.object({ container: LogQuery.shape.container }) } },
@@ -88,16 +92,18 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
     });
   }
 
-  http.get('/containers/hosts/:hostId/docker/containers/:containerId/logs', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live logs (SSE)', params: DockerParam, querystring: LogQuery.omit({ container: true }) } },
+  http.get('/containers/hosts/:hostId/docker/containers/:containerId/logs', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live logs (SSE, the live-log wire format; resume with Last-Event-ID or ?since=)', params: DockerParam, querystring: LogQuery.omit({ container: true }) } },
     async (req, reply) => {
       assertStreamCapacity(req); // 429 before a follower starts
-      const lines: { stream: string; line: string }[] = [];
-      let sse: ReturnType<typeof openSse> | null = null;
-      const handle = await svc.dockerLogs(req.actor, req.params.hostId, req.params.containerId, (l) => (sse ? sse.send({ event: 'log', data: l }) : lines.push(l)), { follow: req.query.follow === 'true', tail: req.query.tail });
-      sse = openSse(req, reply);
-      for (const l of lines) sse.send({ event: 'log', data: l });
-      sse.onClose(() => handle.stop());
-      void handle.done.then(() => sse?.close());
+      const { hostId, containerId } = req.params;
+      const source = await openContainerLog((o, onLine) => svc.dockerLogs(req.actor, hostId, containerId, onLine, o), {
+        cursor: liveLogCursor(req), tail: req.query.tail, follow: req.query.follow === 'true',
+        state: async () => {
+          const st = (await svc.dockerInspect(req.actor, hostId, containerId)).State as { Running?: boolean; ExitCode?: number } | undefined;
+          return { running: !!st?.Running, exitCode: st?.ExitCode ?? null };
+        },
+      });
+      await serveLiveLog(req, reply, source, { log: req.log });
     });
 
   http.get('/containers/hosts/:hostId/docker/containers/:containerId/stats', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live stats (SSE)', params: DockerParam } },

@@ -1,8 +1,7 @@
 import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
 import { ConflictError, DomainRuleError, ForbiddenError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
 import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
-import { authorize, listScope, resource } from '../../../server/src/platform/rbac/authorize.js';
-import type { Actor, Permission } from '../../../server/src/platform/rbac/permissions.js';
+import { authorize, listScope, resource, type Actor, type Permission } from '../../../server/src/sdk.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
 import { DockerCli } from './docker.cli.js';
@@ -24,7 +23,7 @@ type HostDocker = {
   start(id: string): Promise<void>;
   stop(id: string, timeoutSeconds?: number): Promise<void>;
   restart(id: string): Promise<void>;
-  logs(id: string, opts: { follow: boolean; tail?: number }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }>;
+  logs(id: string, opts: { follow: boolean; tail?: number | 'all'; since?: string }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }>;
   stats(id: string, onSample: (s: StatsSample) => void): Promise<{ stop(): void }>;
 };
 
@@ -423,7 +422,7 @@ export class ContainersService {
     }
   }
 
-  async dockerLogs(actor: Actor, hostId: string, containerId: string, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number }) {
+  async dockerLogs(actor: Actor, hostId: string, containerId: string, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number | 'all'; since?: string }) {
     authorize(actor, P['docker.read']);
     const docker = await this.dockerFor(hostId);
     if (!(await docker.inspect(containerId))) throw new NotFoundError('Container', containerId);
@@ -438,7 +437,7 @@ export class ContainersService {
   }
 
   /** Logs/stats of a service's own container (the user role may see its own). */
-  async serviceLogs(actor: Actor, id: string, container: string | undefined, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number }) {
+  async serviceLogs(actor: Actor, id: string, container: string | undefined, onLine: (l: { stream: string; line: string }) => void, opts: { follow: boolean; tail: number | 'all'; since?: string }) {
     const s = await this.serviceContainer(actor, id, container);
     return this.d.docker.logs(s.id, opts, onLine);
   }

@@ -86,8 +86,9 @@ export class DockerCli {
     await this.run.exec('docker', ['container', 'restart', '--', id], { timeoutMs: 90_000 });
   }
 
-  async logs(id: string, opts: { follow: boolean; tail?: number }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }> {
-    const args = ['container', 'logs', '--timestamps', '--tail', String(opts.tail ?? 200), ...(opts.follow ? ['--follow'] : []), '--', id];
+  async logs(id: string, opts: { follow: boolean; tail?: number | 'all'; since?: string }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }> {
+    const since = opts.since && /^\d{1,12}(\.\d{1,9})?$/.test(opts.since) ? ['--since', opts.since] : [];
+    const args = ['container', 'logs', '--timestamps', '--tail', String(opts.tail ?? 200), ...since, ...(opts.follow ? ['--follow'] : []), '--', id];
     const h = this.run.stream('docker', args);
     const done = (async () => {
       for await (const l of h.lines) onLine({ stream: l.stream, line: l.line });

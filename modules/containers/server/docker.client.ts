@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { lineSplitter } from '../../../server/src/infra/process-runner.js';
 import type { ContainerSpec } from './containers.schema.js';
@@ -277,28 +277,26 @@ export class DockerClient {
   }
 
   /** Log lines (stdout/stderr demultiplexed); `follow` keeps streaming until stop(). */
-  async logs(id: string, opts: { follow: boolean; tail?: number; sinceSeconds?: number }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }> {
+  /** `since`: seconds[.nanoseconds] since the epoch, inclusive (a live log resuming at a line's timestamp). */
+  async logs(id: string, opts: { follow: boolean; tail?: number | 'all'; sinceSeconds?: number; since?: string }, onLine: (l: { stream: 'stdout' | 'stderr'; line: string }) => void): Promise<{ stop(): void; done: Promise<void> }> {
     const c = this.docker.getContainer(id);
     const info = await c.inspect();
-    const raw = (await c.logs({ follow: opts.follow as true, stdout: true, stderr: true, timestamps: true, tail: opts.tail ?? 200, ...(opts.sinceSeconds ? { since: opts.sinceSeconds } : {}) })) as unknown;
+    const since = opts.since && /^\d{1,12}(\.\d{1,9})?$/.test(opts.since) ? opts.since : opts.sinceSeconds;
+    const raw = (await c.logs({ follow: opts.follow as true, stdout: true, stderr: true, timestamps: true, tail: (opts.tail ?? 200) as number, ...(since ? { since: since as number } : {}) })) as unknown;
     const out = lineSplitter((line) => onLine({ stream: 'stdout', line }));
     const err = lineSplitter((line) => onLine({ stream: 'stderr', line }));
+    // Frames are split in the order docker sends them, so stdout and stderr lines keep their order
+    // (a live log's cursor is the line's timestamp and must not go backwards).
+    const demux = info.Config.Tty ? (d: Buffer) => out.push(d.toString('utf8')) : frameDemuxer((type, chunk) => (type === 2 ? err : out).push(chunk.toString('utf8')));
     if (Buffer.isBuffer(raw)) {
       // Non-follow logs arrive as one buffer, still multiplexed unless the container has a TTY.
-      const text = info.Config.Tty ? { out: raw.toString('utf8'), err: '' } : demuxBuffer(raw);
-      out.push(text.out);
+      demux(raw);
       out.end();
-      err.push(text.err);
       err.end();
       return { stop() {}, done: Promise.resolve() };
     }
     const stream = raw as Readable;
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    stdout.on('data', (d: Buffer) => out.push(d.toString('utf8')));
-    stderr.on('data', (d: Buffer) => err.push(d.toString('utf8')));
-    if (info.Config.Tty) stream.pipe(stdout);
-    else this.docker.modem.demuxStream(stream, stdout, stderr);
+    stream.on('data', (d: Buffer) => demux(d));
     const done = new Promise<void>((resolve) => {
       stream.on('end', () => resolve());
       stream.on('close', () => resolve());
@@ -373,19 +371,20 @@ function toSample(s: DockerStats): StatsSample {
 }
 
 /** Docker's multiplexed log format: 8-byte header (stream, 0, 0, 0, size BE32) per frame. */
-function demuxBuffer(buf: Buffer): { out: string; err: string } {
-  let out = '';
-  let err = '';
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const type = buf[i];
-    const size = buf.readUInt32BE(i + 4);
-    const chunk = buf.subarray(i + 8, i + 8 + size).toString('utf8');
-    if (type === 2) err += chunk;
-    else out += chunk;
-    i += 8 + size;
-  }
-  return { out, err };
+/** Docker's multiplexed stream (8-byte header: stream type, size; then the payload), frame by frame in order. */
+function frameDemuxer(onFrame: (type: number, chunk: Buffer) => void): (d: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (d) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    let i = 0;
+    while (i + 8 <= pending.length) {
+      const size = pending.readUInt32BE(i + 4);
+      if (i + 8 + size > pending.length) break;
+      onFrame(pending[i]!, pending.subarray(i + 8, i + 8 + size));
+      i += 8 + size;
+    }
+    pending = Buffer.from(pending.subarray(i));
+  };
 }
 
 export function statusOf(e: unknown): number | undefined {

@@ -3,8 +3,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useMemo, useState } from 'react';
 import {
-  ConfirmDialog, LogBuffer, LogViewer, PageHeader, StatusBadge, UPlotChart, formatBytes, formatRelative, formatTime, icons,
-  notifyError, notifySuccess, streamSse, useCan, useLiveInvalidate, usePageParams, useRunJob,
+  ConfirmDialog, LogViewer, PageHeader, StatusBadge, UPlotChart, formatBytes, formatRelative, formatTime, icons,
+  notifyError, notifySuccess, streamSse, useCan, useLiveInvalidate, useLiveLog, usePageParams, useRunJob,
 } from '@slipway/web';
 import { STATE_LABEL, getJson, sendJson, type JobRef, type Service, type StatsSample, type WakeRecord } from './api';
 
@@ -139,21 +139,17 @@ function LiveStats({ serviceId }: { serviceId: string }) {
 }
 
 function LiveLogs({ serviceId, container }: { serviceId: string; container: string }) {
-  const buffer = useMemo(() => new LogBuffer(20_000), [serviceId]);
-  const [status, setStatus] = useState<'open' | 'reconnecting' | 'closed'>('reconnecting');
-  useEffect(() => {
-    const abort = new AbortController();
-    let seq = 0;
-    void streamSse(`/api/v1/containers/${serviceId}/logs?container=${encodeURIComponent(container)}&tail=500`, {
-      signal: abort.signal,
-      onStatus: setStatus,
-      onMessage: (m) => {
-        if (m.event !== 'log') return;
-        const l = JSON.parse(m.data) as { stream: string; line: string };
-        buffer.push({ seq: ++seq, stream: l.stream, line: l.line });
-      },
-    });
-    return () => abort.abort();
-  }, [serviceId, container, buffer]);
-  return <LogViewer buffer={buffer} fileName={`${container}.log`} status={status === 'open' ? 'live' : status} />;
+  // Resumes from the last line on reconnect; a stopped container ends the follow (no re-appended tail).
+  const live = useLiveLog(`/api/v1/containers/${serviceId}/logs?container=${encodeURIComponent(container)}&tail=500`, { maxLines: 20_000 });
+  return (
+    <>
+      {live.end ? (
+        <Group justify="space-between" mb="xs" data-testid="log-ended">
+          <Text size="sm" c={live.end.reason === 'stopped' || live.end.reason === 'finished' ? 'dimmed' : 'red'}>{live.end.message ?? `Log ended (${live.end.reason})`}</Text>
+          <Button size="xs" variant="light" onClick={live.restart}>Follow again</Button>
+        </Group>
+      ) : null}
+      <LogViewer buffer={live.buffer} fileName={`${container}.log`} status={live.status === 'ended' ? (live.end?.reason === 'stopped' ? 'container stopped' : 'ended') : live.label} />
+    </>
+  );
 }

@@ -1,6 +1,5 @@
 import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import { authorize } from '../../../server/src/platform/rbac/authorize.js';
-import { can, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import { authorize, can, type Actor } from '../../../server/src/sdk.js';
 import type { Alert } from './metrics/alerts.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import type { ServerDb } from './server.migrations.js';

@@ -1,12 +1,10 @@
 import { Alert, Group, Select, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useMemo, useState } from 'react';
-import { EmptyState, LogBuffer, LogViewer, PageHeader, authedFetch, notifyError, streamSse, useCurrentHost } from '@slipway/web';
+import { useMemo, useState } from 'react';
+import { EmptyState, LogViewer, PageHeader, authedFetch, notifyError, useCurrentHost, useLiveLog } from '@slipway/web';
 import { getJson, type LogSource } from './api';
 import { ServerNav } from './ServerNav';
-
-interface WireLine { text: string; level: string | null; at?: number }
 
 /** Live view of one allow-listed log source: last lines, then follow; filter by text and level. */
 export default function LogsPage() {
@@ -18,9 +16,6 @@ export default function LogsPage() {
   const [level, setLevel] = useState<string | null>(null);
   const [text, setText] = useState('');
   const [q] = useDebouncedValue(text, 400);
-  const [status, setStatus] = useState('connecting');
-  const [notice, setNotice] = useState<string | null>(null);
-  const buffer = useMemo(() => new LogBuffer(50_000), []);
   const chosen = source && available.some((s) => s.id === source) ? source : (available[0]?.id ?? null);
 
   const query = useMemo(() => {
@@ -30,24 +25,9 @@ export default function LogsPage() {
     return p.toString();
   }, [host, q, level]);
 
-  useEffect(() => {
-    buffer.clear();
-    setNotice(null);
-    if (!chosen) return;
-    const ctl = new AbortController();
-    let seq = 0;
-    void streamSse(`/api/v1/server/logs/${encodeURIComponent(chosen)}/stream?${query}`, {
-      signal: ctl.signal,
-      onStatus: (s) => setStatus(s === 'open' ? 'live' : s),
-      onMessage: (m) => {
-        const msg = JSON.parse(m.data) as { type: string; lines?: WireLine[]; message?: string };
-        if (msg.type === 'lines') buffer.push(...msg.lines!.map((l) => ({ seq: ++seq, at: l.at, stream: l.level ?? undefined, line: l.text })));
-        else if (msg.type === 'skipped' || msg.type === 'notice') buffer.push({ seq: ++seq, stream: 'info', line: `— ${msg.message} —` });
-        else if (msg.type === 'error') setNotice(msg.message ?? 'error');
-      },
-    });
-    return () => ctl.abort();
-  }, [chosen, query, buffer]);
+  // One live-log follow per source and filter; a reconnect resumes after the last line (no re-appended tail).
+  const live = useLiveLog(chosen ? `/api/v1/server/logs/${encodeURIComponent(chosen)}/stream?${query}` : null, { maxLines: 50_000 });
+  const notice = live.end && live.end.reason !== 'finished' ? (live.end.message ?? `The log ended (${live.end.reason})`) : null;
 
   const download = async () => {
     try {
@@ -70,7 +50,7 @@ export default function LogsPage() {
       <Group mb="sm" align="flex-end">
         <Select
           label="Source"
-          data={available.map((s) => ({ value: s.id, label: s.path ? `${s.title} (${s.path})` : s.title }))}
+          data={available.map((s) => ({ value: s.id, label: s.path ? `${s.title} (${s.path})` : s.command ? `${s.title} (${s.command})` : s.title }))}
           value={chosen}
           onChange={setSource}
           allowDeselect={false}
@@ -84,7 +64,7 @@ export default function LogsPage() {
       {sources.data && !available.length ? (
         <EmptyState title="No log sources here" description="None of the configured log files exists on this host and no journal is available." />
       ) : (
-        chosen && <LogViewer buffer={buffer} fileName={`${chosen}.log`} status={status} height="65vh" onDownload={() => void download()} />
+        chosen && <LogViewer buffer={live.buffer} fileName={`${chosen}.log`} status={live.label} height="65vh" onDownload={() => void download()} />
       )}
     </>
   );

@@ -66,7 +66,7 @@ export interface UnitStatus {
 
 export interface ServicesResponse { hostId: string; systemd: { live: boolean; state: string }; allowlist: string[]; items: UnitStatus[] }
 
-export interface LogSource { id: string; title: string; kind: 'file' | 'journal'; path?: string; unit?: string; available: boolean }
+export interface LogSource { id: string; title: string; kind: 'file' | 'journal' | 'command'; path?: string; unit?: string; command?: string; available: boolean }
 
 
 /** The point a live sample adds to the charts (same sums as the server's history). */

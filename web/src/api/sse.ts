@@ -44,6 +44,11 @@ export interface SseOptions {
   signal: AbortSignal;
   /** Checked when the server closes the stream: true stops (e.g. a job log after its `end` event), otherwise it reconnects and resumes. */
   isDone?(): boolean;
+  /**
+   * The server refused the stream (401/403/404, or another 4xx but 408/429): it is not retried.
+   * Gets the response so the caller can show why.
+   */
+  onRefused?(res: Response): void | Promise<void>;
 }
 
 /**
@@ -58,7 +63,9 @@ export async function streamSse(url: string, o: SseOptions): Promise<void> {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (lastId) headers['last-event-id'] = lastId;
       const res = await session.authedFetch(new Request(abs(url), { headers, signal: o.signal }));
-      if (res.status === 401 || res.status === 403 || res.status === 404) {
+      // A refusal does not change by asking again (a 422 "not running", a 404): retrying it would loop.
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+        await o.onRefused?.(res);
         o.onStatus?.('closed');
         return;
       }

@@ -3,8 +3,7 @@ import type { ProcessRunner } from '../../../../server/src/infra/process-runner.
 import { NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
 import { FileMissingError, HostFiles } from '../../../../server/src/platform/hosts/host-files.js';
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { authorize } from '../../../../server/src/platform/rbac/authorize.js';
-import type { Actor } from '../../../../server/src/platform/rbac/permissions.js';
+import { authorize, type Actor } from '../../../../server/src/sdk.js';
 import { serverPermissions } from '../server.permissions.js';
 import type { ServicesService } from '../services/services.service.js';
 import { isCommandSource, logSourceVisible, type CommandLogSource, type ModuleLogSource } from '../../../../server/src/platform/extensions/log-sources.js';

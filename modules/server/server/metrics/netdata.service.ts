@@ -1,6 +1,5 @@
 import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { authorize } from '../../../../server/src/platform/rbac/authorize.js';
-import type { Actor } from '../../../../server/src/platform/rbac/permissions.js';
+import { authorize, type Actor } from '../../../../server/src/sdk.js';
 import { serverPermissions } from '../server.permissions.js';
 import { localNetdataFetch, NetdataClient, remoteNetdataFetch, type NetdataSeries } from './netdata.client.js';
 

@@ -87,8 +87,8 @@ describe('systemd services and journald on a real systemd host', { timeout: 60_0
     const ws = new WebSocket(`${baseUrl}/api/v1/server/logs/journal-nginx/ws?host=${hostId}&lines=5`, ['slipway.v1', `bearer.${admin.token}`]);
     const texts: string[] = [];
     ws.on('message', (m) => {
-      const msg = JSON.parse(String(m)) as { type: string; lines?: { text: string }[] };
-      if (msg.type === 'lines') texts.push(...msg.lines!.map((l) => l.text));
+      const msg = JSON.parse(String(m)) as { type: string; line?: string };
+      if (msg.type === 'log') texts.push(msg.line!);
     });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

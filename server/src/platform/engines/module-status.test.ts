@@ -132,11 +132,13 @@ describe('modules whose engine is missing', () => {
   });
 
   it('an optional engine missing makes the module degraded: routes still answer', async () => {
+    // Its own permissions: an app registers each module's own declarations only.
+    const widgetPerms = definePermissions('widget', { read: { description: 'See widgets', roles: ['operator', 'viewer', 'user'] } });
     const mod = defineModule({
-      id: 'widget', title: 'Widget', permissions: perms,
+      id: 'widget', title: 'Widget', permissions: widgetPerms,
       engines: [defineEngine({ id: 'extra', title: 'Extra', optional: true, probe: async () => ({ ok: false, reason: 'Extra is not installed on this host', fix: 'install extra' }) })],
       register(ctx) {
-        ctx.http.get('/widgets', { config: { permission: perms.read } }, async () => ({ items: [] }));
+        ctx.http.get('/widgets', { config: { permission: widgetPerms.read } }, async () => ({ items: [] }));
       },
     });
     t = await createTestApp({ modules: [mod] });

@@ -113,8 +113,8 @@ describe('hosts over SSH against a real sshd', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/server/logs/app/ws?host=${host.id}&lines=1`, ['slipway.v1', `bearer.${admin.token}`]);
     const texts: string[] = [];
     ws.on('message', (m) => {
-      const msg = JSON.parse(String(m)) as { type: string; lines?: { text: string }[] };
-      if (msg.type === 'lines') texts.push(...msg.lines!.map((l) => l.text));
+      const msg = JSON.parse(String(m)) as { type: string; line?: string };
+      if (msg.type === 'log') texts.push(msg.line!);
     });
     await waitFor('the last line', async () => texts.includes('two'));
     appendFileSync(remoteLog, 'three\n');

@@ -411,24 +411,30 @@ export function parseLeadingTimestamp(line: string): { ns: bigint; ms: number; r
   return { ns, ms: ms + Math.floor(Number(frac) / 1e6), rest: line.slice(m[0].length) };
 }
 
-const TS_CURSOR = /^t(\d{1,22})\.(\d{1,9})$/;
+const TS_CURSOR = /^t(\d{1,22})\.(\d{1,9}|\*)$/;
 
 /**
  * Cursors for logs whose lines carry their own timestamp, where several lines may share one:
- * `t<ns>.<k>` is "the k-th line stamped <ns>". Resuming asks the engine for lines since <ns>
- * (docker's `since` includes that instant) and drops the first k lines stamped <ns> and anything
- * older, so nothing is delivered twice.
+ * `t<ns>.<k>` is "the k-th line stamped <ns>", `t<ns>.*` "every line stamped <ns>". Resuming asks
+ * the engine for lines since <ns> (docker's `since` includes that instant) and drops the first k
+ * lines stamped <ns> (all of them for `*`) and anything older, so nothing is delivered twice.
+ *
+ * A fresh connection starts inside the log (its tail), so it cannot know how many earlier lines
+ * share its first instant: lines of that instant get `*`. Dropping on resume errs towards losing
+ * a line (a reconnect in the middle of one instant, or a stderr line stamped before the stdout
+ * line delivered last), never towards sending one twice.
  */
 export class TimestampCursor {
   private ns: bigint | null = null;
-  private k = 0;
+  /** Lines stamped `ns` delivered; null = all of them (the first instant of a fresh connection). */
+  private k: number | null = 0;
   /** While resuming: lines at or before this point were delivered already. */
-  private readonly after: { ns: bigint; k: number } | null;
+  private readonly after: { ns: bigint; k: number | null } | null;
   private seenAtAfter = 0;
 
   constructor(resumeFrom?: string) {
     const m = resumeFrom ? TS_CURSOR.exec(resumeFrom) : null;
-    this.after = m ? { ns: BigInt(m[1]!), k: Number(m[2]) } : null;
+    this.after = m ? { ns: BigInt(m[1]!), k: m[2] === '*' ? null : Number(m[2]) } : null;
     if (this.after) {
       this.ns = this.after.ns;
       this.k = this.after.k;
@@ -453,17 +459,22 @@ export class TimestampCursor {
     if (ns === null) return this.current(); // an unstamped line rides on the last stamp
     if (this.after) {
       if (ns < this.after.ns) return null;
-      if (ns === this.after.ns && ++this.seenAtAfter <= this.after.k) return null;
+      if (ns === this.after.ns && (this.after.k === null || ++this.seenAtAfter <= this.after.k)) return null;
     }
-    if (this.ns === ns) this.k++;
-    else {
+    // Never backwards: a line older than one already delivered keeps the cursor where it is
+    // (resuming drops what is older than the cursor's instant, so it is not sent twice).
+    if (this.ns !== null && ns < this.ns) return this.current();
+    if (this.ns === ns) {
+      if (this.k !== null) this.k++;
+    } else {
+      // The very first instant of a fresh connection: how many lines before the tail share it is unknown.
+      this.k = this.ns === null && !this.after ? null : 1;
       this.ns = ns;
-      this.k = 1;
     }
     return this.current();
   }
 
   current(): string {
-    return this.ns === null ? 't0.0' : `t${this.ns}.${this.k}`;
+    return this.ns === null ? 't0.0' : `t${this.ns}.${this.k === null ? '*' : this.k}`;
   }
 }
