@@ -24,3 +24,4 @@ export { icons } from './components/icons';
 export { notifyError, notifySuccess } from './lib/notify';
 export { useMe, useCan, usePageParams, useCurrentHost } from './lib/hooks';
 export { formatTime, formatRelative, formatBytes } from './lib/format';
+export { session } from './auth/session';

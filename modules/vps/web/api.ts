@@ -1,0 +1,194 @@
+// The upload needs XMLHttpRequest (fetch has no upload progress over HTTP/1.1), hence the bearer
+// token itself; '@slipway/web' does not export it yet (same module instance as the shell's session).
+import { isMap, parseAllDocuments } from 'yaml';
+import { ApiError } from '@slipway/web';
+import { session } from '@slipway/web';
+
+export { getJson, sendJson } from '@slipway/web';
+
+/** Shapes of the VPS API (modules/vps/server/vps.schema.ts; see /api/docs, tag "vps"). */
+export const VPS_STATES = ['creating', 'running', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended', 'deleting', 'failed', 'unknown'] as const;
+export type VpsState = (typeof VPS_STATES)[number];
+export const VPS_ACTIONS = ['start', 'shutdown', 'poweroff', 'reboot', 'reset', 'suspend', 'resume'] as const;
+export type VpsAction = (typeof VPS_ACTIONS)[number];
+
+export interface Expiry {
+  expiresAt: number; notifyDays: number; graceDays: number; onExpiry: 'shutdown' | 'suspend';
+  phase: 'active' | 'notified' | 'expired'; notifiedAt: number | null; expiredAt: number | null; deleteAt: number; lastError: string | null;
+}
+export interface Vps {
+  id: string; ownerId: string; hostname: string; dnsName: string | null; domainName: string; planId: string | null; imageId: string;
+  vcpus: number; memoryMb: number; diskGb: number; network: 'public' | 'private'; address: string | null; mac: string;
+  state: VpsState; lastError: string | null; expiry: Expiry | null; hostId: string | null; createdAt: number; updatedAt: number;
+}
+export interface Plan {
+  id: string; name: string; vcpus: number; memoryMb: number; diskGb: number; bandwidthGb: number; maxSnapshots: number;
+  priceLabel: string | null; public: boolean; createdAt: number; updatedAt: number;
+}
+export interface Image {
+  id: string; name: string; status: 'uploading' | 'converting' | 'ready' | 'failed'; reason: string | null; os: string | null; version: string | null;
+  minDiskGb: number; cloudInit: boolean; public: boolean; sourceFormat: string | null; sha256: string | null; sizeBytes: number | null;
+  virtualSize: number | null; directKernel: boolean; createdAt: number; updatedAt: number;
+}
+export interface Snapshot { id: string; name: string; comment: string; createdAt: number }
+export interface SshKey { id: string; name: string; type: string; fingerprint: string; publicKey: string; createdAt: number }
+export interface HostCapacity {
+  hostId: string; name: string; cpus: number; memoryMb: number; diskGb: number;
+  allocated: { vcpus: number; memoryMb: number; diskGb: number }; free: { vcpus: number; memoryMb: number; diskGb: number }; accel: string | null;
+}
+export interface UnmanagedDomain { hostId: string; name: string; state: string; managed: false }
+export interface UserRef { id: string; username: string; email: string; role: string }
+export interface JobRef { job: { id: string; title: string } }
+
+export const perms = {
+  read: 'vps.read', create: 'vps.create', operate: 'vps.operate', delete: 'vps.delete',
+  plans: 'vps.plans.manage', quotas: 'vps.quotas.manage', expiry: 'vps.expiry.manage', images: 'vps.images.manage', hosts: 'vps.hosts.read',
+} as const;
+
+/** StatusBadge colours know "running"/"failed"/"suspended"; libvirt's other states are mapped here. */
+export const STATE_BADGE: Record<VpsState, { status: string; label: string }> = {
+  creating: { status: 'queued', label: 'creating…' },
+  running: { status: 'active', label: 'running' },
+  paused: { status: 'suspended', label: 'suspended' },
+  'in shutdown': { status: 'warning', label: 'shutting down…' },
+  'shut off': { status: 'stopped', label: 'shut off' },
+  crashed: { status: 'failed', label: 'crashed' },
+  pmsuspended: { status: 'suspended', label: 'guest suspended' },
+  deleting: { status: 'cancelled', label: 'deleting…' },
+  failed: { status: 'failed', label: 'failed' },
+  unknown: { status: 'unknown', label: 'unknown' },
+};
+
+/** Which actions make sense in a state (the server refuses the rest with 409 anyway). */
+export function actionAllowed(a: VpsAction, s: VpsState): boolean {
+  switch (a) {
+    case 'start': return s === 'shut off' || s === 'crashed';
+    case 'shutdown': case 'reboot': case 'suspend': return s === 'running';
+    case 'poweroff': return s === 'running' || s === 'paused' || s === 'in shutdown' || s === 'crashed' || s === 'pmsuspended';
+    case 'reset': return s === 'running' || s === 'paused';
+    case 'resume': return s === 'paused';
+  }
+}
+
+export const memoryText = (mb: number) => (mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GB` : `${mb} MB`);
+export const sizeText = (p: { vcpus: number; memoryMb: number; diskGb: number }) => `${p.vcpus} vCPU · ${memoryText(p.memoryMb)} · ${p.diskGb} GB disk`;
+
+// The same rules as the server (modules/vps/server/vps.schema.ts, cloud-init.ts), so the form says what is wrong before sending.
+export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export function hostnameProblem(h: string): string | null {
+  if (!h) return 'Enter a hostname';
+  if (!HOSTNAME.test(h)) return '1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen';
+  if (/^\d+$/.test(h)) return 'Not all digits';
+  return null;
+}
+export const USER_DATA_MAX_BYTES = 64 * 1024;
+
+/** Client-side check of cloud-init user-data (the server validates it again and its reason wins). */
+export function userDataProblem(text: string): string | null {
+  if (!text.trim()) return null;
+  if (new TextEncoder().encode(text).length > USER_DATA_MAX_BYTES) return 'User-data is larger than 64 KiB';
+  if (text.includes('\u0000')) return 'User-data must not contain NUL bytes';
+  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0]!.trimEnd();
+  if (first !== '#cloud-config') return 'User-data must start with the line "#cloud-config" (scripts, #include and MIME archives are not accepted)';
+  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, strict: true });
+  if (!Array.isArray(docs)) return 'User-data is not valid YAML';
+  if (docs.length !== 1) return 'User-data must be exactly one YAML document';
+  const doc = docs[0]!;
+  const problem = [...doc.errors, ...doc.warnings][0];
+  if (problem) {
+    const line = problem.linePos?.[0]?.line;
+    return `User-data is not valid YAML${line ? ` (line ${line})` : ''}: ${problem.message.split('\n')[0]}`;
+  }
+  if (!isMap(doc.contents)) return 'User-data must be a YAML mapping (key: value pairs) under #cloud-config';
+  try {
+    doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    return `User-data is not valid YAML: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return null;
+}
+
+/** The server's reason for a field: `details.field` (service rules) or zod's `details.issues[].path`. */
+export function fieldErrors(e: unknown): Record<string, string> {
+  if (!(e instanceof ApiError)) return {};
+  const d = e.details as { field?: string; issues?: { path: string | (string | number)[]; message: string }[] } | undefined;
+  const out: Record<string, string> = {};
+  if (d?.field) out[d.field] = e.message;
+  for (const i of d?.issues ?? []) {
+    const p = (Array.isArray(i.path) ? i.path.join('.') : i.path).replace(/^body\./, '').split('.')[0]!;
+    if (p) out[p] ??= i.message;
+  }
+  return out;
+}
+
+// ---- image upload with progress ----
+
+/** Files up to this size are hashed in the browser (crypto.subtle needs the whole file in memory). */
+export const HASH_MAX_BYTES = 256 * 1024 * 1024;
+
+/** SHA-256 of the file as hex, or why it was skipped (too large, or no crypto.subtle outside HTTPS). */
+export async function sha256OfFile(file: Blob): Promise<{ sha256: string } | { skipped: string }> {
+  if (file.size > HASH_MAX_BYTES) return { skipped: `larger than ${HASH_MAX_BYTES / 1024 / 1024} MiB` };
+  const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
+  if (!subtle) return { skipped: 'the browser offers SHA-256 only over HTTPS' };
+  const digest = await subtle.digest('SHA-256', await file.arrayBuffer());
+  return { sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
+}
+
+export interface UploadHandle {
+  done: Promise<{ image: Image; job: { id: string; title: string } }>;
+  abort(): void;
+}
+
+export interface ImageMeta { name: string; os?: string; version?: string; minDiskGb?: number; cloudInit?: boolean; public?: boolean }
+
+/**
+ * POST /api/v1/vps/images?name=… with the file as the raw body (application/octet-stream) and an
+ * optional X-Checksum-Sha256, reporting bytes sent. One token refresh and retry on 401.
+ */
+export function uploadImage(opts: { file: Blob; meta: ImageMeta; sha256?: string; onProgress(sent: number, total: number): void }): UploadHandle {
+  let xhr: XMLHttpRequest | null = null;
+  let aborted = false;
+  const q = new URLSearchParams({ name: opts.meta.name });
+  if (opts.meta.os) q.set('os', opts.meta.os);
+  if (opts.meta.version) q.set('version', opts.meta.version);
+  if (opts.meta.minDiskGb) q.set('minDiskGb', String(opts.meta.minDiskGb));
+  if (opts.meta.cloudInit !== undefined) q.set('cloudInit', String(opts.meta.cloudInit));
+  if (opts.meta.public !== undefined) q.set('public', String(opts.meta.public));
+  const send = () => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    xhr = x;
+    x.open('POST', `/api/v1/vps/images?${q}`);
+    x.setRequestHeader('content-type', 'application/octet-stream');
+    const token = session.token();
+    if (token) x.setRequestHeader('authorization', `Bearer ${token}`);
+    if (opts.sha256) x.setRequestHeader('x-checksum-sha256', opts.sha256);
+    x.upload.onprogress = (e) => opts.onProgress(e.loaded, e.lengthComputable ? e.total : opts.file.size);
+    x.onload = () => resolve({ status: x.status, text: x.responseText });
+    x.onerror = () => reject(new ApiError(0, 'network_error', 'The upload was interrupted (network error)'));
+    x.onabort = () => reject(new ApiError(0, 'aborted', 'Upload cancelled'));
+    x.send(opts.file);
+  });
+  const done = (async () => {
+    let r = await send();
+    if (r.status === 401 && !aborted && (await session.refresh())) r = await send();
+    let body: unknown;
+    try {
+      body = JSON.parse(r.text);
+    } catch {
+      body = undefined;
+    }
+    if (r.status !== 202) {
+      const e = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      throw new ApiError(r.status, e?.code ?? `http_${r.status}`, e?.message ?? `The upload failed (${r.status})`, e?.details);
+    }
+    return body as { image: Image; job: { id: string; title: string } };
+  })();
+  return {
+    done,
+    abort: () => {
+      aborted = true;
+      (xhr as XMLHttpRequest | null)?.abort();
+    },
+  };
+}
