@@ -34,6 +34,7 @@ import type { HttpApp, ModuleDefinition } from './platform/module.js';
 import { buildPermissionRegistry, type PermissionRegistry } from './platform/rbac/registry.js';
 import { Scheduler } from './platform/schedule/scheduler.js';
 import { auditChainKey, type Secrets } from './platform/secrets.js';
+import { SecretBox } from './platform/secret-box.js';
 import type { PlatformWarning } from './platform/auth/proxy-guard.js';
 import { LocalProcessRunner } from './infra/process-runner.js';
 
@@ -235,6 +236,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
             events,
             hosts,
             hostnames,
+            secretBox: (purpose) => new SecretBox(secrets.dataKey, purpose),
             log: app.log.child({ module: m.id }),
             config: moduleConfig as never,
             core: config.core,

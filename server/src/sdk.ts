@@ -40,7 +40,7 @@ export {
 // Running programs (argv only), locally and over SSH; secrets redacted from what tools print.
 export { ExecError, redactLine } from './infra/exec-error.js';
 export { assertArgv, lineSplitter, LocalProcessRunner, type ExecOptions, type ExecResult, type OutputStream, type ProcessRunner, type StreamHandle } from './infra/process-runner.js';
-export type { SshConnection, SshConnectionOptions } from './infra/ssh.js';
+export { loadOrCreatePanelKey, SshConnection, type SshConnectionOptions, type SshRunnerFactory } from './infra/ssh.js';
 export { REDACTED, redactSecrets, redactSecretsText } from './platform/redact.js';
 
 // Disk images (qemu-img, argv only; untrusted images checked before use).
@@ -52,7 +52,9 @@ export {
 // Hosts (the platform's): the registry modules get as ctx.hosts, and the shared shapes.
 export { HostRegistry, LOCAL_HOST_ID, type HostRecord, type RemoteRunnerFactory } from './platform/hosts/host-registry.js';
 export { CAPABILITY_PATHS, type Capabilities, type CapabilityName } from './platform/hosts/capabilities.js';
-export { HostId, HostQuery } from './platform/hosts/hosts.schema.js';
+export {
+  ConnectionTest, CreateHost, Fingerprint, Host, HostAddress, HostId, HostName, HostQuery, HostResponse, Port, ProbeHost, SshUser, UpdateHost,
+} from './platform/hosts/hosts.schema.js';
 // Files on a host (local or over SSH): no-follow opens under allowed roots, tails and follows.
 export {
   FileFollower, FileMissingError, HostFiles, normalizeHostPath, openNoFollow, policyForFiles, rootFor, tailFile, UnsafeFileError,
@@ -91,3 +93,9 @@ export { ErrorResponse, IdParam, JobAccepted, JobSummary, Limit, Ok } from './ht
 
 // Ids.
 export { newId, now } from './db/ids.js';
+
+// Encryption at rest for one purpose (ctx.secretBox), users' saved SSH keys, expiry policies.
+export { SecretBox } from './platform/secret-box.js';
+export { SshKeyService } from './platform/auth/ssh-keys.service.js';
+export { DAY_MS, LifecyclePolicies, type LifecyclePolicyView } from './platform/lifecycle/lifecycle.service.js';
+export { listenParts } from './config.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseAllowEntry } from '../../../server/src/platform/net/network-target.js';
+import { parseAllowEntry } from '../../../server/src/sdk.js';
 
 const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { JobContext, JobService } from '../../../server/src/platform/jobs/types.js';
+import { ExecError, type JobContext, type JobService } from '../../../server/src/sdk.js';
 import {
   AppNameSchema, GitRefSchema, ImageRefSchema, parseEnvKey, parseGitRepoUrl, parseProcessCount, parseProcessType, HostId,
   type AppName, type EnvKey, type GitRef, type GitRepoUrl, type ImageRef, type ProcessType,

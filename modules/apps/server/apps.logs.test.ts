@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { readLiveLog } from '../../../server/src/testing/sse-client.js';
-import { serverModule } from '../../server/server/index.js';
+import { moduleById } from '../../../server/src/testing/index.js';
 import { createAppsModule } from './index.js';
 import { testResolver } from './test-fixtures/apps-harness.js';
 import { createFakeDokku, type FakeDokku } from './test-fixtures/fake-dokku.js';
+
+const serverModule = moduleById('server');
 
 /**
  * An app's live output (`dokku logs <app> -t`) is a command log source: it appears in the server

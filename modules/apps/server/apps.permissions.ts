@@ -1,5 +1,4 @@
-import { definePermissions } from '../../../server/src/platform/rbac/permissions.js';
-import { READERS } from '../../../server/src/platform/rbac/roles.js';
+import { definePermissions, READERS } from '../../../server/src/sdk.js';
 
 /** Who may do what with Dokku apps; the `user` role only acts on apps it created. */
 export const appsPermissions = definePermissions('apps', {

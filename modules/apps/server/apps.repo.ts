@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { CoreTables } from '../../../server/src/db/schema.js';
-import { newId } from '../../../server/src/db/ids.js';
+import { type CoreTables, newId } from '../../../server/src/sdk.js';
 import type { AppsDeploysTable, AppsInventoryTable, AppsReleasesTable, AppsTables } from './apps.migrations.js';
 import type { AppViewT, ListAppsFilters, ReleaseViewT } from './apps.views.js';
 

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ErrorResponse, JobAccepted } from '../../../server/src/http/schemas.js';
-import type { HttpApp } from '../../../server/src/platform/module.js';
+import { ErrorResponse, type HttpApp, JobAccepted } from '../../../server/src/sdk.js';
 import { appsPermissions } from './apps.permissions.js';
 import { ConfigPatch, CreateApp, DeployRequest, DestroyApp, ScaleRequest } from './apps.schema.js';
 import type { AppsService } from './apps.service.js';

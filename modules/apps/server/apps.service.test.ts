@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedIn } from '../../../server/src/testing/harness.js';
-import type { JobLogLine } from '../../../server/src/platform/jobs/types.js';
+import { type JobLogLine } from '../../../server/src/testing/index.js';
 import { appsPanel, until, type AppsTestPanel } from './test-fixtures/apps-harness.js';
 
 /** The apps module end to end: real routes, jobs and database, the fake dokku as the engine. */

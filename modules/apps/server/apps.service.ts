@@ -1,19 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { CoreConfig } from '../../../server/src/config.js';
-import type { CoreTables } from '../../../server/src/db/schema.js';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import { loadOrCreatePanelKey, SshConnection } from '../../../server/src/infra/ssh.js';
-import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
-import { commandLogSource, type CommandLogSource } from '../../../server/src/sdk.js';
-import { AppError, ConflictError, DomainRuleError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
-import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
-import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
-import { HostnameClaims, panelHostnames } from '../../../server/src/platform/names/hostname-claims.js';
-import { checkNetworkTarget, systemResolver, type Resolver } from '../../../server/src/platform/net/network-target.js';
-import { authorize, listScope, resource } from '../../../server/src/platform/rbac/authorize.js';
-import { SYSTEM_ACTOR, type Actor } from '../../../server/src/platform/rbac/permissions.js';
+import {
+  type Actor, AppError, type AuditLog, authorize, checkNetworkTarget, commandLogSource, type CommandLogSource,
+  ConflictError, type CoreConfig, DomainRuleError, type EventBus, ExecError, type HostnameClaims,
+  type HostRegistry, type JobService, type JobView, listScope, loadOrCreatePanelKey, LOCAL_HOST_ID,
+  NotFoundError, type Resolver, resource, type SecretBox, SshConnection, SYSTEM_ACTOR, systemResolver,
+  ValidationError,
+} from '../../../server/src/sdk.js';
 import type { AppsConfigT } from './apps.config.js';
 import type { AppsDeploysTable, AppsInventoryTable } from './apps.migrations.js';
 import { appsPermissions } from './apps.permissions.js';
@@ -63,8 +55,10 @@ export interface AppsServiceDeps {
   log: FastifyBaseLogger;
   config: AppsConfigT;
   core: Pick<CoreConfig, 'publicUrl' | 'listen' | 'dataDir'>;
+  /** The platform's hostname claims (`ctx.hostnames`): one owner per hostname across modules, the panel's own names reserved. */
+  hostnames: HostnameClaims;
   /** The panel's data key (env values are sealed with a key derived from it). */
-  dataKey: Buffer;
+  secrets: SecretBox;
   /** Resolves git remotes for the network-target check (tests put a table in front). */
   resolve?: Resolver;
 }
@@ -103,8 +97,8 @@ export class AppsService {
 
   constructor(readonly deps: AppsServiceDeps) {
     this.repo = new AppsRepo(deps.db);
-    this.claims = new HostnameClaims(deps.db as unknown as Kysely<CoreTables>, { reserved: panelHostnames(deps.core) });
-    this.box = new AppSecretsBox(deps.dataKey);
+    this.claims = deps.hostnames;
+    this.box = new AppSecretsBox(deps.secrets);
   }
 
   get config(): AppsConfigT {

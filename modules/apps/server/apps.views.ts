@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JobSummary } from '../../../server/src/http/schemas.js';
+import { JobSummary } from '../../../server/src/sdk.js';
 import { HostId, parseAppName, type AppName } from './apps.schema.js';
 
 /** A path parameter that must be an app name (Dokku's rule), refused with 400 before anything runs. */

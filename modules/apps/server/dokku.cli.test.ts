@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { ExecError, LocalProcessRunner } from '../../../server/src/testing/index.js';
 import {
   AppsInputError, parseAppName, parseEnvKey, parseGitRef, parseGitRepoUrl, parseHostname, parseImageRef, parsePortMap, parseProcessType,
   type EnvKey,

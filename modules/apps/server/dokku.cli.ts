@@ -1,10 +1,8 @@
 import type { ClientChannel } from 'ssh2';
-import { ExecError, redactLine as redactCommon } from '../../../server/src/infra/exec-error.js';
 import {
-  lineSplitter, type ExecOptions, type ExecResult, type OutputStream, type ProcessRunner, type StreamHandle,
-} from '../../../server/src/infra/process-runner.js';
-import type { SshConnection } from '../../../server/src/infra/ssh.js';
-import { ConflictError, DomainRuleError, NotFoundError } from '../../../server/src/platform/errors.js';
+  ConflictError, DomainRuleError, ExecError, type ExecOptions, type ExecResult, lineSplitter, NotFoundError,
+  type OutputStream, type ProcessRunner, redactLine as redactCommon, type SshConnection, type StreamHandle,
+} from '../../../server/src/sdk.js';
 import {
   APP_NAME_RE, type AppName, type BuildId, type EnvKey, type GitRef, type GitRepoUrl, type Hostname, type ImageRef, type PortMap,
   type ProcessType,

@@ -1,10 +1,6 @@
 import path from 'node:path';
 import { accessSync, constants } from 'node:fs';
-import { defineEngine, findExecutable, probeBinary } from '../../../server/src/platform/engines/engine.js';
-import { defineModule } from '../../../server/src/platform/module.js';
-import type { Resolver } from '../../../server/src/platform/net/network-target.js';
-import { listScope } from '../../../server/src/platform/rbac/authorize.js';
-import { loadOrCreateSecrets } from '../../../server/src/platform/secrets.js';
+import { defineEngine, defineModule, findExecutable, listScope, probeBinary, type Resolver } from '../../../server/src/sdk.js';
 import { AppsConfig, type AppsConfigT } from './apps.config.js';
 import { defineAppJobs } from './apps.jobs.js';
 import { appsMigrations } from './apps.migrations.js';
@@ -62,9 +58,9 @@ export function createAppsModule(opts: AppsModuleOptions = {}) {
     register(ctx) {
       const db = ctx.db as unknown as AppsDb;
       const apps = new AppsService({
-        db, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts: ctx.hosts, log: ctx.log, config: ctx.config, core: ctx.core,
+        db, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts: ctx.hosts, log: ctx.log, config: ctx.config, core: ctx.core, hostnames: ctx.hostnames,
         // TODO(sdk): the module context does not hand out the data key; it is read from the data dir as the platform does.
-        dataKey: loadOrCreateSecrets(ctx.core.dataDir).dataKey,
+        secrets: ctx.secretBox('apps env v1'),
         ...(opts.resolve ? { resolve: opts.resolve } : {}),
       });
       defineAppJobs(ctx.jobs, apps);

@@ -4,7 +4,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createMemoryHistory, createRootRoute, createRoute, createRouter, RouterProvider } from '@tanstack/react-router';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { session } from '../../../web/src/auth/session';
+import { session } from '@slipway/web';
 import { renderWithProviders } from '../../../web/src/testing/render';
 import { appNameProblem, type App, type ConfigItem } from './api';
 import AppPage from './AppPage';

@@ -1,4 +1,4 @@
-import { LiveLogChannel, parseLeadingTimestamp, TimestampCursor, type LiveLogSource } from '../../../server/src/sdk.js';
+import { LiveLogChannel, type LiveLogSource, parseLeadingTimestamp, TimestampCursor } from '../../../server/src/sdk.js';
 
 export interface ContainerLogStart {
   follow: boolean;

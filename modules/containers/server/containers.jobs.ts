@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { JobContext, JobService } from '../../../server/src/platform/jobs/types.js';
-import { normalizeHostname, type HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
+import { type HostnameClaims, type JobContext, type JobService, normalizeHostname } from '../../../server/src/sdk.js';
 import type { ContainersGuard } from './containers.guard.js';
 import { effectiveLimits } from './containers.policy.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';

@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import { defineMigrations, type CoreTables } from '../../../server/src/sdk.js';
+import { type CoreTables, defineMigrations } from '../../../server/src/sdk.js';
 
 export interface ServicesTable {
   id: string;

@@ -1,5 +1,4 @@
-import { definePermissions } from '../../../server/src/platform/rbac/permissions.js';
-import { READERS } from '../../../server/src/platform/rbac/roles.js';
+import { definePermissions, READERS } from '../../../server/src/sdk.js';
 
 export const containersPermissions = definePermissions('containers', {
   read: { description: 'List services and their state, cold-start history and logs (the user role: its own)', roles: READERS, ownedOnly: true },

@@ -1,4 +1,4 @@
-import { newId } from '../../../server/src/db/ids.js';
+import { newId } from '../../../server/src/sdk.js';
 import type { ContainersDb, ServicesTable } from './containers.migrations.js';
 import type { CreateService, ServiceState, WakeRecord } from './containers.schema.js';
 

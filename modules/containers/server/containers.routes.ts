@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { assertStreamCapacity, openSse } from '../../../server/src/http/sse.js';
-import { liveLogCursor, serveLiveLog } from '../../../server/src/sdk.js';
+import {
+  assertStreamCapacity, type HttpApp, JobAccepted, JobSummary, liveLogCursor, openSse, serveLiveLog,
+} from '../../../server/src/sdk.js';
 import { openContainerLog } from './container-log.source.js';
-import { JobAccepted, JobSummary } from '../../../server/src/http/schemas.js';
-import type { HttpApp } from '../../../server/src/platform/module.js';
 import { containersPermissions as P } from './containers.permissions.js';
 import { CreateService, ServiceView, UpdateService, WakeRecord } from './containers.schema.js';
 import type { ContainersService } from './containers.service.js';

@@ -1,9 +1,8 @@
-import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
-import { ConflictError, DomainRuleError, ForbiddenError, NotFoundError, ValidationError } from '../../../server/src/platform/errors.js';
-import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
-import { authorize, listScope, resource, type Actor, type Permission } from '../../../server/src/sdk.js';
-import { LOCAL_HOST_ID, type HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
+import {
+  type Actor, type AuditLog, authorize, ConflictError, DomainRuleError, ForbiddenError, type HostnameClaims,
+  type HostRegistry, type JobService, type JobView, listScope, LOCAL_HOST_ID, NotFoundError, type Permission,
+  resource, ValidationError,
+} from '../../../server/src/sdk.js';
 import { DockerCli } from './docker.cli.js';
 import type { ContainersGuard } from './containers.guard.js';
 import { containersPermissions as P } from './containers.permissions.js';

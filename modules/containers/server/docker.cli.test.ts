@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { createSshRunnerFactory, loadOrCreatePanelKey, type SshRunnerFactory } from '../../../server/src/infra/ssh.js';
+import {
+  createSshRunnerFactory, loadOrCreatePanelKey, type ProcessRunner, type SshRunnerFactory,
+} from '../../../server/src/testing/index.js';
 import { startSshd, type TestSshd } from '../../../server/src/testing/sshd.js';
 import { DockerCli, parseSize, parseStatsLine } from './docker.cli.js';
 import { LABEL_MANAGED, LABEL_NAMESPACE, LABEL_SERVICE, type StatsSample } from './docker.client.js';

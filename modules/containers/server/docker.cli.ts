@@ -1,5 +1,4 @@
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
+import { ExecError, type ProcessRunner } from '../../../server/src/sdk.js';
 import { LABEL_MANAGED, LABEL_SERVICE, type ContainerSummary, type StatsSample } from './docker.client.js';
 
 /** The Docker Engine inspect document, as `docker inspect` prints it (the API's own JSON). */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { lineSplitter } from '../../../server/src/infra/process-runner.js';
+import { lineSplitter } from '../../../server/src/sdk.js';
 import type { ContainerSpec } from './containers.schema.js';
 
 /** Labels Slipway puts on what it creates; it never touches or prunes anything without them. */

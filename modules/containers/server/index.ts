@@ -1,7 +1,5 @@
 import path from 'node:path';
-import { defineEngine, probeHttp } from '../../../server/src/platform/engines/engine.js';
-import { defineModule } from '../../../server/src/platform/module.js';
-import { listScope } from '../../../server/src/sdk.js';
+import { defineEngine, defineModule, listScope, probeHttp } from '../../../server/src/sdk.js';
 import { AccessLogTail } from './access-log.tail.js';
 import { Activator } from './activator.js';
 import { CaddyAdmin } from './caddy.admin.js';

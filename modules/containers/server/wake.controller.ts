@@ -1,10 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
+import { type EventBus, newId } from '../../../server/src/sdk.js';
 import type { AccessLogTail } from './access-log.tail.js';
 import type { CaddyAdmin, CaddyRoute } from './caddy.admin.js';
 import type { ContainersMetrics } from './containers.metrics.js';
 import type { ServiceRecord, ServicesRepo } from './containers.repo.js';
-import { newId } from '../../../server/src/db/ids.js';
 import { SERVICE_STATES, startOrder, type ServiceState } from './containers.schema.js';
 import type { ContainersGuard } from './containers.guard.js';
 import { LABEL_CONTAINER, LABEL_NAMESPACE, LABEL_SERVICE, dockerReason, type ContainerState, type DockerClient } from './docker.client.js';

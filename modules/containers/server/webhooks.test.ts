@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../../server/src/platform/events/event-bus.js';
+import { EventBus } from '../../../server/src/testing/index.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, startWebhooks } from './webhooks.js';
 
 const silent = { warn() {} } as never;

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { EventBus, PublishedEvent } from '../../../server/src/platform/events/event-bus.js';
+import { type EventBus, type PublishedEvent } from '../../../server/src/sdk.js';
 
 export const SIGNATURE_HEADER = 'x-slipway-signature';
 export const TIMESTAMP_HEADER = 'x-slipway-timestamp';

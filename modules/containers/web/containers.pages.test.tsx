@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { session } from '../../../web/src/auth/session';
+import { session } from '@slipway/web';
 import { renderWithProviders } from '../../../web/src/testing/render';
 import type { Service } from './api';
 import ServiceFormPage from './ServiceFormPage';

@@ -1,7 +1,6 @@
-import { defineEngine, defineModule, ExecError, LocalProcessRunner, probeBinary } from '../../../server/src/sdk.js';
+import { defineEngine, defineModule, ExecError, listenParts, LocalProcessRunner, probeBinary } from '../../../server/src/sdk.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { listenParts } from '../../../server/src/config.js';
 import { locateIpxeBootFiles, parseBootBaseUrl, type IpxeBootFiles } from './ipxe.js';
 import { NetbootConfig } from './netboot.config.js';
 import { NetbootEngine, netbootPaths } from './netboot.engine.js';

@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { LocalProcessRunner } from '../../../server/src/testing/index.js';
 import { dnsmasqConfig, redactTokens } from './dnsmasq.config.js';
 import {
   entryScriptUrl, iscsiRootPath, locateIpxeBootFiles, machineScript, machineScriptUrl, menuScript, newBootToken, parseBootBaseUrl, scriptValue, tokenMatches,

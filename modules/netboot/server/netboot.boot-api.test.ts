@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalProcessRunner, type StreamHandle } from '../../../server/src/infra/process-runner.js';
+import { LocalProcessRunner, type StreamHandle } from '../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { freePort } from '../../../server/src/testing/ports.js';
 import { createNetbootModule, type NetbootRuntime } from './index.js';

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { LocalProcessRunner, QemuImg } from '../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { freePort } from '../../../server/src/testing/ports.js';
 import { createNetbootModule } from './index.js';
@@ -12,7 +12,6 @@ import { markerBootSector } from './test-fixtures/marker-mbr.js';
 import { netbootTestEnv, uniqueTestIds } from './test-fixtures/runners.js';
 import { parseShowTargets } from './tgt.cli.js';
 import { fuseMounts, Writebacks } from './writeback.js';
-import { QemuImg } from '../../../server/src/infra/qemu-img.js';
 
 /**
  * Kill -9 a real panel process while a machine's session is starting (its export and target made,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../../server/src/db/database.js';
+import { migrate } from '../../../server/src/testing/index.js';
 import { createTestDatabase, type TestDatabase } from '../../../server/src/testing/test-db.js';
 import { netbootMigrations } from './netboot.migrations.js';
 

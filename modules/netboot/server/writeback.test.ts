@@ -1,12 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { QemuImg } from '../../../server/src/infra/qemu-img.js';
+import { LocalProcessRunner, QemuImg } from '../../../server/src/testing/index.js';
 import { type IpAddress, type MachineName, parseIqn, parseMachineName } from './netboot.schema.js';
 import { SpyRunner, uniqueTestIds } from './test-fixtures/runners.js';
 import { TgtCli } from './tgt.cli.js';
-import { fuseMounts, Writebacks } from './writeback.js';
+import { fuseMounts, qmpDirFor, Writebacks } from './writeback.js';
 
 /**
  * The writeback chain on the real engines (ENGINES.md): qcow2 overlay → qemu-storage-daemon FUSE
@@ -94,7 +93,7 @@ describe('writeback through iSCSI (real tgtd, qemu-storage-daemon, FUSE)', () =>
     expect(await fresh.list()).toEqual([]);
     expect(fuseMounts(await readFile('/proc/self/mountinfo', 'utf8')).filter((m) => m.startsWith(root))).toEqual([]);
     expect(await tgt.findTarget(iqn)).toBeNull();
-    expect(existsSync(`${wbDir}/${name}.qmp`)).toBe(false);
+    expect(existsSync(fresh.files(name).qmp)).toBe(false);
     expect(existsSync(`${wbDir}/${name}.pid`)).toBe(false);
     expect(await fresh.stop(name)).toEqual({ wasRunning: false }); // idempotent
 
@@ -153,6 +152,32 @@ describe('writeback through iSCSI (real tgtd, qemu-storage-daemon, FUSE)', () =>
   });
 });
 
+describe('QMP socket directory', () => {
+  it('a writeback dir too long for a socket path still works: sockets go to a short private dir, found again after a restart', async () => {
+    const longDir = `${root}/${'d'.repeat(120)}/wb`;
+    mkdirSync(longDir, { recursive: true });
+    const w1 = new Writebacks(run, { dir: longDir, qemuImg });
+    expect(w1.files(name).qmp.length).toBeLessThanOrEqual(107);
+    expect(new Writebacks(run, { dir: `${longDir}/`, qemuImg }).qmpDir).toBe(w1.qmpDir);
+    expect(qmpDirFor(wbDir)).not.toBe(w1.qmpDir);
+    const s = await w1.start(name, base);
+    try {
+      expect(statSync(w1.qmpDir).mode & 0o777).toBe(0o700);
+      const fresh = new Writebacks(run, { dir: longDir, qemuImg });
+      expect(await fresh.list()).toMatchObject([{ name, pid: s.pid, mounted: true }]);
+      expect(existsSync(fresh.files(name).qmp)).toBe(true);
+      expect(await fresh.stop(name)).toEqual({ wasRunning: true });
+      // the daemon's exit may still be in progress (cmdline already gone, not yet a zombie)
+      for (let i = 0; i < 40 && pidAlive(s.pid); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(pidAlive(s.pid)).toBe(false);
+      expect(existsSync(fresh.files(name).qmp)).toBe(false);
+    } finally {
+      await w1.stop(name);
+      await w1.discardOverlay(name);
+    }
+  });
+});
+
 describe('Writebacks refuses hostile names and paths before running anything', () => {
   const spy = new SpyRunner(() => ({}));
   const w = new Writebacks(spy, { dir: wbDir, qemuImg: new QemuImg(spy, { root }) });
@@ -173,6 +198,18 @@ describe('Writebacks refuses hostile names and paths before running anything', (
     spy.calls.length = 0;
     await expect(call()).rejects.toThrow();
     expect(spy.calls).toEqual([]);
+  });
+  it('refuses a QMP socket directory that is a symlink, before running anything', async () => {
+    const rt = mkdtempSync('/tmp/rt-');
+    try {
+      const w2 = new Writebacks(spy, { dir: wbDir, qemuImg: new QemuImg(spy, { root }), runtimeDir: rt });
+      symlinkSync(images, w2.qmpDir);
+      spy.calls.length = 0;
+      await expect(w2.start(name, base)).rejects.toThrow(/refusing to place QMP sockets/);
+      expect(spy.calls).toEqual([]);
+    } finally {
+      rmSync(rt, { recursive: true, force: true });
+    }
   });
   it('refuses to run on a remote host', () => {
     expect(() => new Writebacks({ ...spy, host: 'remote1', exec: spy.exec.bind(spy), stream: spy.stream.bind(spy) }, { dir: wbDir, qemuImg })).toThrow(/panel host/);

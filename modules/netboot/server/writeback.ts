@@ -1,7 +1,9 @@
 import { assertPathUnder, ExecError, type ImageFormat, type ProcessRunner, type QemuImg } from '../../../server/src/sdk.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type MachineName, parseMachineName } from './netboot.schema.js';
 
@@ -11,8 +13,11 @@ import { type MachineName, parseMachineName } from './netboot.schema.js';
  * machine, so tgt can serve it as the machine's LUN. All in user space (ENGINES.md): no nbd, no loop.
  *
  * The daemon is started with `--daemonize` (the parent exits once the export is mounted),
- * `--pidfile` and a QMP monitor socket, all named after the machine under `dir`: after a panel
- * restart `list()` finds every daemon from those files and `/proc`, and `stop()` quits it over QMP.
+ * `--pidfile` and a QMP monitor socket, all named after the machine: the overlay, export and
+ * pidfile under `dir`, the socket in a short private directory (`qmpDir`: a unix socket path is at
+ * most 107 bytes, and `dir` may be long) named by a hash of `dir`, so the same one is found again.
+ * After a panel restart `list()` finds every daemon from the pidfiles and `/proc`, and `stop()`
+ * quits it over QMP (or with signals when the socket is gone).
  *
  * The base is opened explicitly read-only (its own blockdev, `read-only: true`, and for qcow2
  * `backing: null`), and the overlay's backing is that node: nothing recorded in an image header
@@ -38,8 +43,13 @@ export interface RunningExport {
 }
 
 export interface WritebackOptions {
-  /** Directory of overlays, exports, QMP sockets and pidfiles; must lie under the qemu-img root. */
+  /** Directory of overlays, exports and pidfiles; must lie under the qemu-img root. */
   dir: string;
+  /**
+   * Parent of the private (0700) directory of QMP sockets, `<runtimeDir>/slw-qmp-<hash of uid and dir>`.
+   * Defaults to `os.tmpdir()` (or `/tmp` when that is too long for a socket path).
+   */
+  runtimeDir?: string;
   qemuImg: QemuImg;
   /** How long stop() waits for the daemon to exit before SIGTERM, then SIGKILL. */
   stopTimeoutMs?: number;
@@ -53,6 +63,17 @@ export class WritebackError extends Error {
 }
 
 const UNIX_PATH_MAX = 107;
+const MAX_SOCKET_NAME = `${'x'.repeat(63)}.qmp`; // the longest machine name
+
+/** The QMP socket directory of a writeback dir: short, stable across restarts, one per user and dir. */
+export function qmpDirFor(dir: string, runtimeDir?: string): string {
+  const hash = createHash('sha256').update(`${process.getuid?.() ?? 0}:${path.resolve(dir)}`).digest('hex').slice(0, 12);
+  const fits = (parent: string) => `${parent}/slw-qmp-${hash}/${MAX_SOCKET_NAME}`.length <= UNIX_PATH_MAX;
+  const parent = (runtimeDir ?? tmpdir()).replace(/\/+$/, '');
+  if (fits(parent)) return `${parent}/slw-qmp-${hash}`;
+  if (runtimeDir === undefined && fits('/tmp')) return `/tmp/slw-qmp-${hash}`;
+  throw new TypeError(`runtime dir ${parent} is too long for a QMP socket path`);
+}
 
 /** Reads /proc/self/mountinfo: the mount points of FUSE file systems (octal escapes decoded). */
 export function fuseMounts(mountinfo: string): string[] {
@@ -139,19 +160,39 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Writebacks {
   private readonly dir: string;
+  /** Where the QMP sockets live (see `qmpDirFor`). */
+  readonly qmpDir: string;
 
   constructor(private readonly run: ProcessRunner, private readonly opts: WritebackOptions) {
     if (run.host !== 'local') throw new TypeError('writebacks run on the panel host (FUSE, QMP socket and /proc are local)');
     this.dir = opts.dir.replace(/\/+$/, '');
     // the directory itself must be a path the qemu-img adapter accepts
     opts.qemuImg.path(`${this.dir}/x`);
-    if (`${this.dir}/${'x'.repeat(63)}.qmp`.length > UNIX_PATH_MAX) throw new TypeError(`writeback dir ${this.dir} is too long for a QMP socket path`);
+    this.qmpDir = qmpDirFor(this.dir, opts.runtimeDir);
   }
 
   files(name: MachineName): WritebackFiles {
     const n = parseMachineName(name);
     const base = `${this.dir}/${n}`;
-    return { overlay: `${base}.qcow2`, export: `${base}.export`, qmp: `${base}.qmp`, pid: `${base}.pid` };
+    return { overlay: `${base}.qcow2`, export: `${base}.export`, qmp: `${this.qmpDir}/${n}.qmp`, pid: `${base}.pid` };
+  }
+
+  /**
+   * Creates the QMP socket directory (0700) or checks the one found: a real directory (not a
+   * symlink) owned by this user and closed to everyone else; anything else is refused.
+   */
+  private ensureQmpDir(): void {
+    try {
+      mkdirSync(this.qmpDir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const st = lstatSync(this.qmpDir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+      throw new WritebackError(`${this.qmpDir} is not a directory of this user: refusing to place QMP sockets there`);
+    }
+    if ((st.mode & 0o077) !== 0) chmodSync(this.qmpDir, 0o700);
   }
 
   /** A fresh, empty overlay on the base (replacing any previous writeback of this machine). */
@@ -252,11 +293,13 @@ export class Writebacks {
     const f = this.files(name);
     const baseFile = this.opts.qemuImg.path(base.file);
     if (base.format !== 'raw' && base.format !== 'qcow2') throw new WritebackError('a base image is raw or qcow2');
+    this.ensureQmpDir();
     const running = (await this.list()).find((r) => r.name === name);
     if (running?.pid && running.mounted) return { exportFile: f.export, pid: running.pid };
     if (running) await this.stop(name);
     if (!existsSync(f.overlay)) await this.opts.qemuImg.create(f.overlay, { backing: { file: baseFile, format: base.format } });
-    for (const p of [f.overlay, f.export, f.qmp, f.pid]) assertPathUnder(this.dir, p);
+    for (const p of [f.overlay, f.export, f.pid]) assertPathUnder(this.dir, p);
+    assertPathUnder(this.qmpDir, f.qmp);
     await rm(f.qmp, { force: true });
     await rm(f.pid, { force: true });
     // the FUSE mount point of a file export is a regular file

@@ -1,6 +1,4 @@
-import { defineEngine, probeHttp } from '../../../server/src/platform/engines/engine.js';
-import { defineModule } from '../../../server/src/platform/module.js';
-import { corePermissions } from '../../../server/src/platform/rbac/core-permissions.js';
+import { corePermissions, defineEngine, defineModule, probeHttp } from '../../../server/src/sdk.js';
 import { LogsService } from './logs/logs.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { NetdataService } from './metrics/netdata.service.js';

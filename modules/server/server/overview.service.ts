@@ -1,5 +1,4 @@
-import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import { authorize, can, type Actor } from '../../../server/src/sdk.js';
+import { type Actor, authorize, can, type HostRegistry } from '../../../server/src/sdk.js';
 import type { Alert } from './metrics/alerts.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import type { ServerDb } from './server.migrations.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { defineMigrations, type CoreTables } from '../../../server/src/sdk.js';
+import { type CoreTables, defineMigrations } from '../../../server/src/sdk.js';
 
 /** The server module's own tables (portable: epoch-ms bigint, JSON as text). */
 export type ServerTables = {

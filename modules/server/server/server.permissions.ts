@@ -1,4 +1,4 @@
-import { definePermissions } from '../../../server/src/platform/rbac/permissions.js';
+import { definePermissions } from '../../../server/src/sdk.js';
 
 /** Permissions of the server module (admin always has all of them). */
 export const serverPermissions = definePermissions('server', {

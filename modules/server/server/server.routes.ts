@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { assertStreamCapacity, lastEventId, openSse } from '../../../server/src/http/sse.js';
-import type { HttpApp } from '../../../server/src/platform/module.js';
-import { serveLiveLog, type LiveLogSource } from '../../../server/src/platform/live-log/live-log.js';
+import {
+  assertStreamCapacity, type HostRegistry, type HttpApp, lastEventId, type LiveLogSource, openSse,
+  serveLiveLog,
+} from '../../../server/src/sdk.js';
 import type { LogsService } from './logs/logs.service.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import type { NetdataService } from './metrics/netdata.service.js';
@@ -10,7 +11,6 @@ import type { OverviewService } from './overview.service.js';
 import { serverPermissions } from './server.permissions.js';
 import { HostQuery, LogLineSchema, LogQuery, MetricsQuery, NetdataQuery, ServiceAction, UnitName, UnitStatus } from './server.schema.js';
 import type { ServicesService } from './services/services.service.js';
-import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
 
 const Point = z.object({
   at: z.number(), cpuPercent: z.number(), load1: z.number(), memUsedPercent: z.number(), swapUsedPercent: z.number(),

@@ -2,8 +2,11 @@ import { z } from 'zod';
 import { LOG_LEVELS } from './logs/log-line.js';
 
 // Host shapes belong to the platform (server/src/platform/hosts); re-exported for this module's routes.
-export { ConnectionTest, CreateHost, Fingerprint, Host, HostAddress, HostId, HostName, HostQuery, HostResponse, Port, ProbeHost, SshUser, UpdateHost } from '../../../server/src/platform/hosts/hosts.schema.js';
-import { HostId } from '../../../server/src/platform/hosts/hosts.schema.js';
+export {
+  ConnectionTest, CreateHost, Fingerprint, Host, HostAddress, HostId, HostName, HostQuery, HostResponse, Port,
+  ProbeHost, SshUser, UpdateHost,
+} from '../../../server/src/sdk.js';
+import { HostId } from '../../../server/src/sdk.js';
 
 /** Epoch ms, or negative seconds relative to now (`-3600` = an hour ago). */
 const TimeParam = z.coerce.number().int().transform((v) => (v <= 0 ? Date.now() + v * 1000 : v));

@@ -1,6 +1,4 @@
-import { findExecutable, defineEngine } from '../../../server/src/platform/engines/engine.js';
-import { defineModule } from '../../../server/src/platform/module.js';
-import { listScope } from '../../../server/src/sdk.js';
+import { defineEngine, defineModule, findExecutable, listScope } from '../../../server/src/sdk.js';
 import { defineSiteJobs } from './sites.jobs.js';
 import { sitesPermissions } from './sites.permissions.js';
 import { SitesConfig, type SitesConfigT } from './sites.config.js';

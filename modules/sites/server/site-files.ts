@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { FileMissingError, HostFiles, type FollowEvents, type FollowHandle } from '../../../server/src/platform/hosts/host-files.js';
+import {
+  ExecError, FileMissingError, type FollowEvents, type FollowHandle, HostFiles, type ProcessRunner,
+} from '../../../server/src/sdk.js';
 import type { Domain } from './sites.schema.js';
 
 /** A path the panel itself derived (webroot from `wo site info`, cert dir from config): absolute, plain. */

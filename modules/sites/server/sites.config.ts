@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseAllowEntry } from '../../../server/src/platform/net/network-target.js';
+import { parseAllowEntry } from '../../../server/src/sdk.js';
 
 /** The sites module's settings: `sites` in the config file, or SLIPWAY_SITES_* (field `woBin` → SLIPWAY_SITES_WO_BIN). */
 export const SitesConfig = z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobContext, JobService } from '../../../server/src/platform/jobs/types.js';
+import { type JobContext, type JobService } from '../../../server/src/sdk.js';
 import {
   CACHE_TYPES, DnsProvider, DomainSchema, HostId, LETSENCRYPT_MODES, PHP_VERSIONS, SITE_TYPES, WpEmail, WpUser,
 } from './sites.schema.js';

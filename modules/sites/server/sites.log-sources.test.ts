@@ -2,9 +2,11 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
-import { serverModule } from '../../server/server/index.js';
+import { moduleById } from '../../../server/src/testing/index.js';
 import { sitesModule } from './index.js';
 import { createFakeWo, type FakeWo } from './test-fixtures/fake-wo.js';
+
+const serverModule = moduleById('server');
 
 describe('site logs in the server module\'s log viewer', () => {
   let fake: FakeWo;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { defineMigrations, type CoreTables } from '../../../server/src/sdk.js';
+import { type CoreTables, defineMigrations } from '../../../server/src/sdk.js';
 
 /** The site inventory: what `wo site list/info` last said, per host, so listing never calls `wo`. */
 export interface SitesInventoryTable {

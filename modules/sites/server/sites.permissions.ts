@@ -1,5 +1,4 @@
-import { definePermissions } from '../../../server/src/platform/rbac/permissions.js';
-import { READERS } from '../../../server/src/platform/rbac/roles.js';
+import { definePermissions, READERS } from '../../../server/src/sdk.js';
 
 /** Who may do what with sites; the `user` role only acts on sites it created. */
 export const sitesPermissions = definePermissions('sites', {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { newId } from '../../../server/src/db/ids.js';
+import { newId } from '../../../server/src/sdk.js';
 import type { SitesCertAlertsTable, SitesDb, SitesInventoryTable } from './sites.migrations.js';
 import type { CertAlertT, ListSitesFilters, SiteViewT } from './sites.schema.js';
 

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PublishedEvent } from '../../../server/src/platform/events/event-bus.js';
+import { type PublishedEvent } from '../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { sitesModule } from './index.js';
 import { createFakeWo, type FakeWo } from './test-fixtures/fake-wo.js';

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { assertStreamCapacity, openSse } from '../../../server/src/http/sse.js';
-import { ErrorResponse, JobAccepted, JobSummary } from '../../../server/src/http/schemas.js';
-import type { HttpApp } from '../../../server/src/platform/module.js';
+import { assertStreamCapacity, ErrorResponse, type HttpApp, JobAccepted, JobSummary, openSse } from '../../../server/src/sdk.js';
 import { sitesPermissions } from './sites.permissions.js';
 import {
   CertAlert, CreateSite, DeleteSite, DomainParams, HostQuery, ListSitesQuery, LogsQuery, SiteList, SiteView, UpdateSite,

@@ -1,11 +1,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../../server/src/db/database.js';
-import { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
-import { EventBus, type PublishedEvent } from '../../../server/src/platform/events/event-bus.js';
-import { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
-import type { JobService } from '../../../server/src/platform/jobs/types.js';
+import {
+  AuditLog, EventBus, HostnameClaims, HostRegistry, type JobService, migrate, type PublishedEvent,
+} from '../../../server/src/testing/index.js';
 import { createTestDatabase, type TestDatabase } from '../../../server/src/testing/test-db.js';
 import { SitesConfig } from './sites.config.js';
 import { sitesMigrations, type SitesInventoryTable, type SitesTables } from './sites.migrations.js';

@@ -1,16 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditLog } from '../../../server/src/platform/audit/audit.service.js';
-import { ConflictError, DomainRuleError } from '../../../server/src/platform/errors.js';
-import type { EventBus } from '../../../server/src/platform/events/event-bus.js';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { FollowEvents, FollowHandle } from '../../../server/src/platform/hosts/host-files.js';
-import type { HostRegistry } from '../../../server/src/platform/hosts/host-registry.js';
-import type { JobService, JobView } from '../../../server/src/platform/jobs/types.js';
-import { authorize, listScope, resource, SYSTEM_ACTOR, type Actor, type Permission } from '../../../server/src/sdk.js';
-import type { CoreConfig } from '../../../server/src/config.js';
-import { LOCAL_HOST_ID } from '../../../server/src/platform/hosts/host-registry.js';
-import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
-import { checkNetworkTarget, NetworkTargetRefusedError, systemResolver, type Resolver } from '../../../server/src/platform/net/network-target.js';
+import {
+  type Actor, type AuditLog, authorize, checkNetworkTarget, ConflictError, type CoreConfig, DomainRuleError,
+  type EventBus, ExecError, type FollowEvents, type FollowHandle, type HostnameClaims, type HostRegistry,
+  type JobService, type JobView, listScope, LOCAL_HOST_ID, NetworkTargetRefusedError, type Permission,
+  type Resolver, resource, SYSTEM_ACTOR, systemResolver,
+} from '../../../server/src/sdk.js';
 import type { SitesConfigT } from './sites.config.js';
 import type { SitesDb, SitesInventoryTable } from './sites.migrations.js';
 import { toAlertView, toSiteView, SitesRepo } from './sites.repo.js';

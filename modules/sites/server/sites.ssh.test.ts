@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSshRunnerFactory, type SshRunnerFactory } from '../../../server/src/infra/ssh.js';
+import { createSshRunnerFactory, type SshRunnerFactory } from '../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { startSshd, type TestSshd } from '../../../server/src/testing/sshd.js';
 import { sitesModule } from './index.js';

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
-import { redactSecrets as redactLine } from '../../../server/src/sdk.js';
+import { LocalProcessRunner, redactSecrets as redactLine } from '../../../server/src/testing/index.js';
 import { parseDomain } from './sites.schema.js';
 import { createFakeWo, type FakeWo } from './test-fixtures/fake-wo.js';
 import {

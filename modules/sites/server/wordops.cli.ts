@@ -1,6 +1,4 @@
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import { redactSecrets, redactSecretsText } from '../../../server/src/sdk.js';
-import type { ExecResult, ProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { ExecError, type ExecResult, type ProcessRunner, redactSecrets, redactSecretsText } from '../../../server/src/sdk.js';
 import type { CacheType, Domain, PhpVersion, SiteType } from './sites.schema.js';
 
 /**

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExecOptions, ExecResult, ProcessRunner, StreamHandle } from '../../../server/src/infra/process-runner.js';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
+import {
+  type ExecOptions, type ExecResult, LocalProcessRunner, type ProcessRunner, type StreamHandle,
+} from '../../../server/src/testing/index.js';
 import { AccelCache, detectAccel, probeBoot } from './accel.js';
 import { testGuest } from './test-fixtures/test-guest.js';
 

@@ -1,4 +1,4 @@
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { type ProcessRunner } from '../../../server/src/sdk.js';
 
 /**
  * Decides per host whether guests run under KVM or TCG (`<domain type='kvm'>` vs `'qemu'`).

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { LocalProcessRunner } from '../../../server/src/testing/index.js';
 import { USER_DATA_MAX_BYTES, assertHostname, assertSshPublicKey, buildSeedFiles, parseUserData, writeSeedIso } from './cloud-init.js';
 
 export const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIo3nGHoLxjSFeJ2CU1cQTFmSuvvmBJXCsaXrP38OeTi alice@laptop';

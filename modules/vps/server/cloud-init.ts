@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isMap, parseAllDocuments, stringify } from 'yaml';
-import { ValidationError } from '../../../server/src/platform/errors.js';
-import type { ProcessRunner } from '../../../server/src/infra/process-runner.js';
+import { type ProcessRunner, ValidationError } from '../../../server/src/sdk.js';
 
 /**
  * NoCloud seed for cloud-init (https://cloudinit.readthedocs.io/en/latest/reference/datasources/nocloud.html):

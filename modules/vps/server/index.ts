@@ -1,12 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import { defineEngine, defineModule, LOCAL_HOST_ID, probeBinary, SYSTEM_ACTOR, type ProcessRunner } from '../../../server/src/sdk.js';
-import { ExecError } from '../../../server/src/sdk.js';
-import { HostnameClaims, panelHostnames } from '../../../server/src/platform/names/hostname-claims.js';
-import { LifecyclePolicies } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
-import { SshKeyService } from '../../../server/src/platform/auth/ssh-keys.service.js';
-import { listScope } from '../../../server/src/platform/rbac/authorize.js';
-import type { CoreTables } from '../../../server/src/sdk.js';
+import {
+  type CoreTables, defineEngine, defineModule, ExecError, HostnameClaims, LifecyclePolicies, listScope,
+  LOCAL_HOST_ID, panelHostnames, probeBinary, type ProcessRunner, SshKeyService, SYSTEM_ACTOR,
+} from '../../../server/src/sdk.js';
 import { AccelCache, type ProbeGuest } from './accel.js';
 import { VpsConfig } from './vps.config.js';
 import { Inventory, storagePaths, VpsHosts } from './vps.hosts.js';

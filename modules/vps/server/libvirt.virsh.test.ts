@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecOptions, ExecResult, ProcessRunner, StreamHandle } from '../../../server/src/infra/process-runner.js';
+import { type ExecOptions, type ExecResult, type ProcessRunner, type StreamHandle } from '../../../server/src/testing/index.js';
 import { SLIPWAY_XMLNS, buildDomainXml, type DomainSpec } from './domain-xml.js';
 import { LibvirtError, UnmanagedDomainError, Virsh, classifyVirshError, parseDomstats, parseEventLine, parseList, parseSnapshotList, stateAfterEvent } from './libvirt.virsh.js';
 import { VirshTestSession } from './test-fixtures/virsh-session.js';

@@ -1,6 +1,6 @@
-import { DomainRuleError, ValidationError } from '../../../server/src/platform/errors.js';
-import { ExecError } from '../../../server/src/infra/exec-error.js';
-import type { ExecOptions, ProcessRunner, StreamHandle } from '../../../server/src/infra/process-runner.js';
+import {
+  DomainRuleError, ExecError, type ExecOptions, type ProcessRunner, type StreamHandle, ValidationError,
+} from '../../../server/src/sdk.js';
 import { DOMAIN_NAME, NAME_PREFIX, NETWORK_NAME, buildDhcpHostXml, parseDomainXml, type DomainDescription, type DomainMetadata } from './domain-xml.js';
 
 /**

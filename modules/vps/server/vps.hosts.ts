@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { DomainRuleError, type ProcessRunner } from '../../../server/src/sdk.js';
-import { QemuImg } from '../../../server/src/infra/qemu-img.js';
+import { DomainRuleError, type ProcessRunner, QemuImg } from '../../../server/src/sdk.js';
 import { buildNetworkXml } from './domain-xml.js';
 import { LibvirtError, Virsh, stateAfterEvent, type DomainState } from './libvirt.virsh.js';
 import type { HostCapacity } from './placement.js';

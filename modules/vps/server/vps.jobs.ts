@@ -1,9 +1,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { JobContext, JobService, JobStep } from '../../../server/src/sdk.js';
-import type { HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
-import type { LifecyclePolicies } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
+import { type HostnameClaims, type JobContext, type JobService, type JobStep, type LifecyclePolicies } from '../../../server/src/sdk.js';
 import { buildSeedFiles, writeSeedIso } from './cloud-init.js';
 import { buildDomainXml } from './domain-xml.js';
 import type { AccelCache } from './accel.js';

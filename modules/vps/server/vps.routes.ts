@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { JobSummary, type HttpApp } from '../../../server/src/sdk.js';
+import { type HttpApp, JobSummary } from '../../../server/src/sdk.js';
 import { bridgeSerial, bridgeVnc } from './vps.console.js';
 import { vpsPermissions as P } from './vps.permissions.js';
 import {

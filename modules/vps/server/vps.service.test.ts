@@ -3,8 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedIn } from '../../../server/src/testing/harness.js';
-import { DAY_MS } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
-import { SYSTEM_ACTOR } from '../../../server/src/sdk.js';
+import { DAY_MS, SYSTEM_ACTOR } from '../../../server/src/testing/index.js';
 import { createVpsHarness, ed25519Key, type VpsHarness } from './test-fixtures/vps-harness.js';
 
 /** The VPS service through its API on libvirt's test:///default (real qemu-img and genisoimage). */

@@ -4,13 +4,11 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AppError, ConflictError, DomainRuleError, ForbiddenError, LOCAL_HOST_ID, NotFoundError, ValidationError, newId,
-  type Actor, type AuditLog, type EventBus, type JobService, type JobView,
+  type Actor, AppError, type AuditLog, authorize, ConflictError, DomainRuleError, type EventBus,
+  ForbiddenError, type HostnameClaims, type JobService, type JobView, type LifecyclePolicies,
+  type LifecyclePolicyView, listScope, LOCAL_HOST_ID, newId, normalizeHostname, NotFoundError, ownedOnlyFor,
+  resource, SshKeyService, ValidationError,
 } from '../../../server/src/sdk.js';
-import { authorize, listScope, ownedOnlyFor, resource } from '../../../server/src/platform/rbac/authorize.js';
-import { normalizeHostname, type HostnameClaims } from '../../../server/src/platform/names/hostname-claims.js';
-import { SshKeyService } from '../../../server/src/platform/auth/ssh-keys.service.js';
-import type { LifecyclePolicies, LifecyclePolicyView } from '../../../server/src/platform/lifecycle/lifecycle.service.js';
 import { assertHostname, buildSeedFiles } from './cloud-init.js';
 import { LibvirtError, type DomainState } from './libvirt.virsh.js';
 import { place, type PlacementRatios } from './placement.js';

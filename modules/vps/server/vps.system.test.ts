@@ -3,10 +3,9 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { WS_PROTOCOL } from '../../../server/src/sdk.js';
+import { LocalProcessRunner, WS_PROTOCOL } from '../../../server/src/testing/index.js';
 import type { SignedIn } from '../../../server/src/testing/harness.js';
 import { Virsh } from './libvirt.virsh.js';
-import { LocalProcessRunner } from '../../../server/src/infra/process-runner.js';
 import { testGuest } from './test-fixtures/test-guest.js';
 import { createVpsHarness, ed25519Key, type VpsHarness } from './test-fixtures/vps-harness.js';
 

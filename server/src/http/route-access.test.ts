@@ -220,8 +220,14 @@ describe('route table: a user never reaches another user\'s resource, staff neve
       expect(routes.length, `${moduleId} has owned-only routes`).toBeGreaterThan(0);
       const res = await fixture(t, who.get('ownerA')!);
       const covered = routes.filter((r) => r.url === res.urlPrefix || r.url.startsWith(`${res.urlPrefix}/`));
-      // Every owned-only route of the module takes this resource (a new kind of resource needs its own fixture).
-      expect(routes.filter((r) => !covered.includes(r)).map((r) => `${r.method} ${r.url}`), 'routes the fixture does not cover').toEqual([]);
+      const shared = Object.entries(res.shared ?? {});
+      // Only real owned-only routes outside the resource, each with a reason, may be declared shared.
+      for (const [key, reason] of shared) {
+        expect(routes.filter((r) => !covered.includes(r)).map((r) => `${r.method} ${r.url}`), `shared route ${key}`).toContain(key);
+        expect(reason.trim().length, `reason for shared route ${key}`).toBeGreaterThan(10);
+      }
+      // Every other owned-only route of the module takes this resource (a new kind of resource needs its own fixture).
+      expect(routes.filter((r) => !covered.includes(r) && !(res.shared && `${r.method} ${r.url}` in res.shared)).map((r) => `${r.method} ${r.url}`), 'routes the fixture does not cover').toEqual([]);
       for (const r of covered) expect(request(r, res).missing, `${r.method} ${r.url} params`).toEqual([]);
 
       // The fixture is real: its owner reads it.

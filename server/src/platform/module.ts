@@ -16,6 +16,7 @@ import type { JobService } from './jobs/types.js';
 import type { HostnameClaims } from './names/hostname-claims.js';
 import type { Permission } from './rbac/permissions.js';
 import type { ScheduledFn } from './schedule/scheduler.js';
+import type { SecretBox } from './secret-box.js';
 
 export type HttpApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -51,6 +52,8 @@ export interface ModuleContext<C = unknown, T extends ModuleTables = {}> {
    * reserved.
    */
   hostnames: HostnameClaims;
+  /** Encryption at rest for one purpose (`ctx.secretBox('apps env v1')`), keyed from the data key the module never sees. */
+  secretBox(purpose: string): SecretBox;
   log: FastifyBaseLogger;
   config: C;
   core: CoreConfig;

@@ -19,6 +19,12 @@ export interface OwnedResource {
   bodies?: Record<string, unknown>;
   /** The resource's state; equal before and after the refused calls. */
   snapshot(): Promise<unknown>;
+  /**
+   * Owned-only routes of the module outside `urlPrefix` that address no owned resource at all (a
+   * shared catalogue, e.g. `GET /api/v1/vps/images/:id`: the permission is owned-only for the VPSes it
+   * also guards), by `"METHOD url"`, each with the reason. Every entry must be such a route.
+   */
+  shared?: Record<string, string>;
 }
 
 /** A module's fixture: `modules/<id>/server/test-fixtures/owned-resource.ts` exports `ownedResource`. */

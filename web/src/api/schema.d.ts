@@ -124,6 +124,2773 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List apps from the inventory (filters, search, pagination); never calls dokku */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                    limit?: number;
+                    offset?: number;
+                    order?: "asc" | "desc";
+                    search?: string;
+                    sort?: "name" | "status" | "lastDeployAt" | "updatedAt";
+                    status?: "running" | "stopped" | "not_deployed" | "unknown";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                createdAt: number;
+                                /** @description Dokku deploy source: docker-image, git-sync, git-push… ("" before the first deploy) */
+                                deploySource: string;
+                                domains: string[];
+                                gitCommit: string | null;
+                                gitRemote: string | null;
+                                host: string;
+                                id: string;
+                                image: string | null;
+                                lastDeploy: {
+                                    at: number | null;
+                                    jobId: string;
+                                    outcome: string | null;
+                                } | null;
+                                name: string;
+                                ownerId: string | null;
+                                processes: number;
+                                refreshedAt: number;
+                                scale: {
+                                    [key: string]: number;
+                                };
+                                /** @enum {string} */
+                                state: "pending" | "ready";
+                                /** @enum {string} */
+                                status: "running" | "stopped" | "not_deployed" | "unknown";
+                                updatedAt: number;
+                                url: string | null;
+                            }[];
+                            limit: number;
+                            offset: number;
+                            refreshedAt: number | null;
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an app (`apps:create`); 409 `name_taken` when the name exists on the Dokku host */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        hostId?: string;
+                        name: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            app: {
+                                createdAt: number;
+                                /** @description Dokku deploy source: docker-image, git-sync, git-push… ("" before the first deploy) */
+                                deploySource: string;
+                                domains: string[];
+                                gitCommit: string | null;
+                                gitRemote: string | null;
+                                host: string;
+                                id: string;
+                                image: string | null;
+                                lastDeploy: {
+                                    at: number | null;
+                                    jobId: string;
+                                    outcome: string | null;
+                                } | null;
+                                name: string;
+                                ownerId: string | null;
+                                processes: number;
+                                refreshedAt: number;
+                                scale: {
+                                    [key: string]: number;
+                                };
+                                /** @enum {string} */
+                                state: "pending" | "ready";
+                                /** @enum {string} */
+                                status: "running" | "stopped" | "not_deployed" | "unknown";
+                                updatedAt: number;
+                                url: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One app */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            app: {
+                                createdAt: number;
+                                /** @description Dokku deploy source: docker-image, git-sync, git-push… ("" before the first deploy) */
+                                deploySource: string;
+                                domains: string[];
+                                gitCommit: string | null;
+                                gitRemote: string | null;
+                                host: string;
+                                id: string;
+                                image: string | null;
+                                lastDeploy: {
+                                    at: number | null;
+                                    jobId: string;
+                                    outcome: string | null;
+                                } | null;
+                                name: string;
+                                ownerId: string | null;
+                                processes: number;
+                                refreshedAt: number;
+                                scale: {
+                                    [key: string]: number;
+                                };
+                                /** @enum {string} */
+                                state: "pending" | "ready";
+                                /** @enum {string} */
+                                status: "running" | "stopped" | "not_deployed" | "unknown";
+                                updatedAt: number;
+                                url: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Destroy an app (`apps:destroy --force`); `confirm` must repeat the name (runs as a job) */
+        delete: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Zero-downtime checks per process type, wait-to-retire */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            computedWaitToRetire: number | null;
+                            disabled: string[];
+                            skipped: string[];
+                            waitToRetire: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Enable, disable or skip checks (an empty list means every process type); set wait-to-retire */
+        patch: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        disable?: string[];
+                        enable?: string[];
+                        skip?: string[];
+                        waitToRetire?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            computedWaitToRetire: number | null;
+                            disabled: string[];
+                            skipped: string[];
+                            waitToRetire: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Env vars; values of secret keys are never returned (null) */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                key: string;
+                                secret: boolean;
+                                /** @description null when masked */
+                                value: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Set (optionally marking keys secret) and unset env vars; `restart: false` applies them on the next deploy (runs as a job) */
+        patch: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default true */
+                        restart?: boolean;
+                        /** @default [] */
+                        secret?: string[];
+                        /** @default {} */
+                        set?: {
+                            [key: string]: string;
+                        };
+                        /** @default [] */
+                        unset?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/deploys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Queued (with position), running and past deploys, newest first, with their jobs */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                build: {
+                                    id: string | null;
+                                    status: string | null;
+                                };
+                                finishedAt: number | null;
+                                image: string | null;
+                                job: {
+                                    actor: {
+                                        id: string | null;
+                                        name: string | null;
+                                    };
+                                    cancelRequested: boolean;
+                                    createdAt: number;
+                                    currentStep: number;
+                                    error: string | null;
+                                    finishedAt: number | null;
+                                    id: string;
+                                    progress: number;
+                                    resource: string | null;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                    steps: {
+                                        finishedAt: number | null;
+                                        name: string;
+                                        progress: number;
+                                        startedAt: number | null;
+                                        /** @enum {string} */
+                                        state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                    }[];
+                                    title: string;
+                                    type: string;
+                                } | null;
+                                jobId: string;
+                                /** @enum {string} */
+                                kind: "image" | "git" | "rollback";
+                                message: string | null;
+                                outcome: string | null;
+                                position: number | null;
+                                ref: string | null;
+                                releaseNumber: number | null;
+                                repo: string | null;
+                                requestedAt: number;
+                                rollbackOf: number | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Deploy from an image (`git:from-image`) or a git remote and ref (`git:sync --build`); queues behind other jobs of the app */
+        post: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        image: unknown;
+                    } | {
+                        ref: unknown;
+                        repo: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The app's domains */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Add, remove or set domains (each claimed for the app's owner first) */
+        patch: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        add?: unknown[];
+                        remove?: unknown[];
+                        set?: unknown[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/letsencrypt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Let's Encrypt state and certificate expiry */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            email: string;
+                            expiresAt: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Enable or disable Let's Encrypt (runs as a job) */
+        put: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        enabled: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/ports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Port maps (configured and detected) */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            detected: {
+                                containerPort: number;
+                                hostPort: number;
+                                scheme: string;
+                            }[];
+                            map: {
+                                containerPort: number;
+                                hostPort: number;
+                                scheme: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Set, add, remove or clear port maps (`scheme:host-port:container-port`); Dokku's refusals come back as 422 */
+        patch: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        add?: string[];
+                        clear?: boolean;
+                        remove?: string[];
+                        set?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            detected: {
+                                containerPort: number;
+                                hostPort: number;
+                                scheme: string;
+                            }[];
+                            map: {
+                                containerPort: number;
+                                hostPort: number;
+                                scheme: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/ps/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start, stop, restart or rebuild the app (`ps:*`; runs as a job) */
+        post: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    action: "start" | "stop" | "restart" | "rebuild";
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Release history, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                buildId: string | null;
+                                commit: string | null;
+                                configDigest: string | null;
+                                createdAt: number;
+                                current: boolean;
+                                durationMs: number | null;
+                                image: string | null;
+                                jobId: string;
+                                number: number;
+                                outcome: string;
+                                ref: string | null;
+                                repo: string | null;
+                                rollbackOf: number | null;
+                                /** @enum {string} */
+                                source: "image" | "git";
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/releases/{number}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Redeploy exactly this release's image or commit as a new release (runs as a job) */
+        post: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                    number: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/scale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Process counts per type (from the inventory) */
+        get: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            processes: {
+                                [key: string]: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Scale process types (`ps:scale`; runs as a job) */
+        put: {
+            parameters: {
+                query?: {
+                    host?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        processes: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -889,6 +3656,11 @@ export interface paths {
                                          */
                                         protocol: "tcp" | "udp";
                                     }[];
+                                    resources?: {
+                                        cpus?: number;
+                                        memoryMb?: number;
+                                        pids?: number;
+                                    };
                                     /** @default [] */
                                     volumes: {
                                         /** @default false */
@@ -999,6 +3771,11 @@ export interface paths {
                                  */
                                 protocol?: "tcp" | "udp";
                             }[];
+                            resources?: {
+                                cpus?: number;
+                                memoryMb?: number;
+                                pids?: number;
+                            };
                             /** @default [] */
                             volumes?: {
                                 /** @default false */
@@ -1133,6 +3910,11 @@ export interface paths {
                                          */
                                         protocol: "tcp" | "udp";
                                     }[];
+                                    resources?: {
+                                        cpus?: number;
+                                        memoryMb?: number;
+                                        pids?: number;
+                                    };
                                     /** @default [] */
                                     volumes: {
                                         /** @default false */
@@ -1263,6 +4045,11 @@ export interface paths {
                                          */
                                         protocol: "tcp" | "udp";
                                     }[];
+                                    resources?: {
+                                        cpus?: number;
+                                        memoryMb?: number;
+                                        pids?: number;
+                                    };
                                     /** @default [] */
                                     volumes: {
                                         /** @default false */
@@ -1435,6 +4222,11 @@ export interface paths {
                                  */
                                 protocol?: "tcp" | "udp";
                             }[];
+                            resources?: {
+                                cpus?: number;
+                                memoryMb?: number;
+                                pids?: number;
+                            };
                             /** @default [] */
                             volumes?: {
                                 /** @default false */
@@ -1566,6 +4358,11 @@ export interface paths {
                                          */
                                         protocol: "tcp" | "udp";
                                     }[];
+                                    resources?: {
+                                        cpus?: number;
+                                        memoryMb?: number;
+                                        pids?: number;
+                                    };
                                     /** @default [] */
                                     volumes: {
                                         /** @default false */
@@ -1624,12 +4421,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live logs of a service container (SSE: event log { stream, line }) */
+        /** Live logs of a service container (SSE, the live-log wire format: `log` {stream, line, at, cursor} with id = cursor, `end` {reason: stopped | gone | finished}). Resume with Last-Event-ID or ?since=: only newer lines come, never the tail again. */
         get: {
             parameters: {
                 query?: {
                     container?: string;
                     follow?: "true" | "false";
+                    since?: string;
                     tail?: number;
                 };
                 header?: never;
@@ -1735,6 +4533,11 @@ export interface paths {
                                          */
                                         protocol: "tcp" | "udp";
                                     }[];
+                                    resources?: {
+                                        cpus?: number;
+                                        memoryMb?: number;
+                                        pids?: number;
+                                    };
                                     /** @default [] */
                                     volumes: {
                                         /** @default false */
@@ -1906,6 +4709,11 @@ export interface paths {
                                          */
                                         protocol: "tcp" | "udp";
                                     }[];
+                                    resources?: {
+                                        cpus?: number;
+                                        memoryMb?: number;
+                                        pids?: number;
+                                    };
                                     /** @default [] */
                                     volumes: {
                                         /** @default false */
@@ -2113,11 +4921,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live logs (SSE) */
+        /** Live logs (SSE, the live-log wire format; resume with Last-Event-ID or ?since=) */
         get: {
             parameters: {
                 query?: {
                     follow?: "true" | "false";
+                    since?: string;
                     tail?: number;
                 };
                 header?: never;
@@ -3101,7 +5910,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Server-Sent Events: `log` {seq, at, stream, line} (id = seq), `state` {job}, `end` {job}. Resume with Last-Event-ID (or ?since=). */
+        /** @description Server-Sent Events (the live-log wire format): `log` {seq, at, stream, line, cursor} (id = seq), `state` {state, job}, `end` {reason: "finished", job}. Resume with Last-Event-ID (or ?since=). */
         get: {
             parameters: {
                 query?: {
@@ -3196,6 +6005,1419 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/modules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Each enabled module: its status (ready, degraded, unavailable) with the reason and fix, its engines and versions, the permission that shows it, its schedules. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                checkedAt: number | null;
+                                engines: {
+                                    checkedAt: number | null;
+                                    fix: string | null;
+                                    id: string;
+                                    ok: boolean;
+                                    optional: boolean;
+                                    reason: string | null;
+                                    title: string;
+                                    version: string | null;
+                                }[];
+                                fix: string | null;
+                                id: string;
+                                navPermission: string | null;
+                                reason: string | null;
+                                schedules: {
+                                    everyMs: number;
+                                    lastDurationMs: number | null;
+                                    lastError: string | null;
+                                    lastErrorAt: number | null;
+                                    lastOk: boolean | null;
+                                    lastRunAt: number | null;
+                                    name: string;
+                                    running: boolean;
+                                    runs: number;
+                                }[];
+                                /** @enum {string} */
+                                status: "ready" | "degraded" | "unavailable";
+                                title: string;
+                                visible: boolean;
+                            }[];
+                            warnings: {
+                                code: string;
+                                fix: string | null;
+                                message: string;
+                                since: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/boot/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** iPXE script of a MAC (`aa-bb-cc-dd-ee-ff.ipxe?token=…`); without the machine's token: the unknown-machine menu */
+        get: {
+            parameters: {
+                query?: {
+                    token?: string;
+                };
+                header?: never;
+                path: {
+                    file: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List images and the free disk space */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            disk: {
+                                freeBytes: number;
+                                reserveBytes: number;
+                                root: string;
+                                usableBytes: number;
+                            };
+                            items: {
+                                createdAt: number;
+                                createdBy: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                error: string | null;
+                                id: string;
+                                latestVersion: number | null;
+                                latestVersionId: string | null;
+                                name: string;
+                                sizeBytes: number;
+                                /** @enum {string} */
+                                status: "converting" | "ready" | "failed";
+                                updatedAt: number;
+                                versionCount: number;
+                                virtualSize: number | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Upload an image (raw body, application/octet-stream; raw, qcow2, VHD/VHDX, VMDK, detected from the contents); optional X-Checksum-Sha256; the conversion is a job */
+        post: {
+            parameters: {
+                query: {
+                    comment?: string;
+                    name: string;
+                };
+                header?: {
+                    "x-checksum-sha256"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            /** @description the disk image file */
+            requestBody: {
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            image: {
+                                createdAt: number;
+                                createdBy: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                error: string | null;
+                                id: string;
+                                latestVersion: number | null;
+                                latestVersionId: string | null;
+                                name: string;
+                                sizeBytes: number;
+                                /** @enum {string} */
+                                status: "converting" | "ready" | "failed";
+                                updatedAt: number;
+                                versionCount: number;
+                                virtualSize: number | null;
+                            };
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/images/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An image with its versions (comment, author, size, machines using each) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            image: {
+                                createdAt: number;
+                                createdBy: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                error: string | null;
+                                id: string;
+                                latestVersion: number | null;
+                                latestVersionId: string | null;
+                                name: string;
+                                sizeBytes: number;
+                                /** @enum {string} */
+                                status: "converting" | "ready" | "failed";
+                                updatedAt: number;
+                                versionCount: number;
+                                virtualSize: number | null;
+                            };
+                            versions: {
+                                author: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                comment: string;
+                                createdAt: number;
+                                fileSize: number;
+                                fromMachineId: string | null;
+                                id: string;
+                                inUse: boolean;
+                                latest: boolean;
+                                machines: {
+                                    id: string;
+                                    name: string;
+                                }[];
+                                number: number;
+                                parentVersionId: string | null;
+                                sha256: string | null;
+                                virtualSize: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an image and its versions (409 while a machine uses it) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/images/{id}/versions/{versionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a version (409 with the machines using it) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    versionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List machines with live status */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @enum {string} */
+                                bootMode: "iscsi" | "local" | "menu";
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                createdAt: number;
+                                effectiveVersionId: string | null;
+                                fixedIp: string | null;
+                                group: string | null;
+                                id: string;
+                                imageId: string | null;
+                                initiatorIqn: string;
+                                ipxeScriptUrl: string;
+                                keepWriteback: boolean;
+                                lastBootAt: number | null;
+                                lastScriptAt: number | null;
+                                mac: string;
+                                name: string;
+                                notes: string;
+                                session: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                } | null;
+                                /** @enum {string} */
+                                state: "pending" | "active";
+                                /** @enum {string} */
+                                status: "offline" | "booting" | "online";
+                                targetIqn: string;
+                                updatedAt: number;
+                                versionId: string | null;
+                                writeback: {
+                                    bytes: number;
+                                    versionId: string | null;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Register a machine */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @default iscsi
+                         * @enum {string}
+                         */
+                        bootMode?: "iscsi" | "local" | "menu";
+                        fixedIp?: string | null;
+                        group?: string | null;
+                        imageId: string | null;
+                        /** @default false */
+                        keepWriteback?: boolean;
+                        mac: string;
+                        name: string;
+                        /** @default  */
+                        notes?: string;
+                        versionId?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            machine: {
+                                /** @enum {string} */
+                                bootMode: "iscsi" | "local" | "menu";
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                createdAt: number;
+                                effectiveVersionId: string | null;
+                                fixedIp: string | null;
+                                group: string | null;
+                                id: string;
+                                imageId: string | null;
+                                initiatorIqn: string;
+                                ipxeScriptUrl: string;
+                                keepWriteback: boolean;
+                                lastBootAt: number | null;
+                                lastScriptAt: number | null;
+                                mac: string;
+                                name: string;
+                                notes: string;
+                                session: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                } | null;
+                                /** @enum {string} */
+                                state: "pending" | "active";
+                                /** @enum {string} */
+                                status: "offline" | "booting" | "online";
+                                targetIqn: string;
+                                updatedAt: number;
+                                versionId: string | null;
+                                writeback: {
+                                    bytes: number;
+                                    versionId: string | null;
+                                } | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/machines/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A machine: status (offline | booting | online), session, writeback, boot history, script URL */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            machine: {
+                                /** @enum {string} */
+                                bootMode: "iscsi" | "local" | "menu";
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                createdAt: number;
+                                effectiveVersionId: string | null;
+                                fixedIp: string | null;
+                                group: string | null;
+                                history: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                }[];
+                                id: string;
+                                imageId: string | null;
+                                initiatorIqn: string;
+                                ipxeScriptUrl: string;
+                                keepWriteback: boolean;
+                                lastBootAt: number | null;
+                                lastScriptAt: number | null;
+                                mac: string;
+                                name: string;
+                                notes: string;
+                                session: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                } | null;
+                                /** @enum {string} */
+                                state: "pending" | "active";
+                                /** @enum {string} */
+                                status: "offline" | "booting" | "online";
+                                targetIqn: string;
+                                updatedAt: number;
+                                versionId: string | null;
+                                writeback: {
+                                    bytes: number;
+                                    versionId: string | null;
+                                } | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a machine (409 while its session runs) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a machine (image, version for rollback, boot mode, keep-writeback, …) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        bootMode?: "iscsi" | "local" | "menu";
+                        fixedIp?: string | null;
+                        group?: string | null;
+                        imageId?: string | null;
+                        keepWriteback?: boolean;
+                        mac?: string;
+                        name?: string;
+                        notes?: string;
+                        /** @enum {string} */
+                        state?: "active";
+                        versionId?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            machine: {
+                                /** @enum {string} */
+                                bootMode: "iscsi" | "local" | "menu";
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                createdAt: number;
+                                effectiveVersionId: string | null;
+                                fixedIp: string | null;
+                                group: string | null;
+                                id: string;
+                                imageId: string | null;
+                                initiatorIqn: string;
+                                ipxeScriptUrl: string;
+                                keepWriteback: boolean;
+                                lastBootAt: number | null;
+                                lastScriptAt: number | null;
+                                mac: string;
+                                name: string;
+                                notes: string;
+                                session: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                } | null;
+                                /** @enum {string} */
+                                state: "pending" | "active";
+                                /** @enum {string} */
+                                status: "offline" | "booting" | "online";
+                                targetIqn: string;
+                                updatedAt: number;
+                                versionId: string | null;
+                                writeback: {
+                                    bytes: number;
+                                    versionId: string | null;
+                                } | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/netboot/machines/{id}/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start the boot session (job: writeback, export, target, ACL, LUN) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            session: {
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                error: string | null;
+                                id: string;
+                                initiatorIqn: string;
+                                jobId: string | null;
+                                machineId: string;
+                                machineName: string | null;
+                                readyAt: number | null;
+                                startedAt: number;
+                                /** @enum {string} */
+                                state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                stoppedAt: number | null;
+                                targetIqn: string;
+                                tid: number | null;
+                                versionId: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Stop the session (job): target and export removed, writeback discarded unless kept */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/machines/{id}/writeback/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Commit the writeback as a new image version (job) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        comment: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            versionId: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/machines/{id}/writeback/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Discard a kept writeback (409 while a session uses it) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            machine: {
+                                /** @enum {string} */
+                                bootMode: "iscsi" | "local" | "menu";
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                createdAt: number;
+                                effectiveVersionId: string | null;
+                                fixedIp: string | null;
+                                group: string | null;
+                                id: string;
+                                imageId: string | null;
+                                initiatorIqn: string;
+                                ipxeScriptUrl: string;
+                                keepWriteback: boolean;
+                                lastBootAt: number | null;
+                                lastScriptAt: number | null;
+                                mac: string;
+                                name: string;
+                                notes: string;
+                                session: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                } | null;
+                                /** @enum {string} */
+                                state: "pending" | "active";
+                                /** @enum {string} */
+                                status: "offline" | "booting" | "online";
+                                targetIqn: string;
+                                updatedAt: number;
+                                versionId: string | null;
+                                writeback: {
+                                    bytes: number;
+                                    versionId: string | null;
+                                } | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/machines/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import machines from CSV (all or nothing) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        csv: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            created: {
+                                /** @enum {string} */
+                                bootMode: "iscsi" | "local" | "menu";
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                createdAt: number;
+                                effectiveVersionId: string | null;
+                                fixedIp: string | null;
+                                group: string | null;
+                                id: string;
+                                imageId: string | null;
+                                initiatorIqn: string;
+                                ipxeScriptUrl: string;
+                                keepWriteback: boolean;
+                                lastBootAt: number | null;
+                                lastScriptAt: number | null;
+                                mac: string;
+                                name: string;
+                                notes: string;
+                                session: {
+                                    connections: {
+                                        address: string;
+                                        initiator: string;
+                                        since: number;
+                                    }[];
+                                    error: string | null;
+                                    id: string;
+                                    initiatorIqn: string;
+                                    jobId: string | null;
+                                    machineId: string;
+                                    machineName: string | null;
+                                    readyAt: number | null;
+                                    startedAt: number;
+                                    /** @enum {string} */
+                                    state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                    stoppedAt: number | null;
+                                    targetIqn: string;
+                                    tid: number | null;
+                                    versionId: string;
+                                } | null;
+                                /** @enum {string} */
+                                state: "pending" | "active";
+                                /** @enum {string} */
+                                status: "offline" | "booting" | "online";
+                                targetIqn: string;
+                                updatedAt: number;
+                                versionId: string | null;
+                                writeback: {
+                                    bytes: number;
+                                    versionId: string | null;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Boot sessions (active by default) */
+        get: {
+            parameters: {
+                query?: {
+                    all?: "true" | "false";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                error: string | null;
+                                id: string;
+                                initiatorIqn: string;
+                                jobId: string | null;
+                                machineId: string;
+                                machineName: string | null;
+                                readyAt: number | null;
+                                startedAt: number;
+                                /** @enum {string} */
+                                state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                stoppedAt: number | null;
+                                targetIqn: string;
+                                tid: number | null;
+                                versionId: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Boot server settings and the generated dnsmasq config (tokens redacted) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            bootBaseUrl: string;
+                            bootFiles: {
+                                bios: string;
+                                dir: string;
+                                efi: string;
+                            } | null;
+                            disk: {
+                                freeBytes: number;
+                                reserveBytes: number;
+                                root: string;
+                                usableBytes: number;
+                            };
+                            dnsmasq: {
+                                config: string | null;
+                                path: string;
+                                reason: string | null;
+                            };
+                            entryScriptUrl: string;
+                            interface: string;
+                            iqnPrefix: string;
+                            iscsiPort: number;
+                            proxyDhcp: boolean;
+                            serverAddress: string;
+                            subnet: string | null;
+                            tidRange: {
+                                max: number;
+                                min: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the boot server settings */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        interface?: string;
+                        proxyDhcp?: boolean;
+                        subnet?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            bootBaseUrl: string;
+                            bootFiles: {
+                                bios: string;
+                                dir: string;
+                                efi: string;
+                            } | null;
+                            disk: {
+                                freeBytes: number;
+                                reserveBytes: number;
+                                root: string;
+                                usableBytes: number;
+                            };
+                            dnsmasq: {
+                                config: string | null;
+                                path: string;
+                                reason: string | null;
+                            };
+                            entryScriptUrl: string;
+                            interface: string;
+                            iqnPrefix: string;
+                            iscsiPort: number;
+                            proxyDhcp: boolean;
+                            serverAddress: string;
+                            subnet: string | null;
+                            tidRange: {
+                                max: number;
+                                min: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/v1/permissions": {
         parameters: {
             query?: never;
@@ -3244,6 +7466,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description Readiness: the database, the job workers and each module's status. 503 only when the database does not answer. */
         get: {
             parameters: {
                 query?: never;
@@ -3266,8 +7489,17 @@ export interface paths {
                                     ok: boolean;
                                 };
                             };
+                            modules: {
+                                [key: string]: {
+                                    /** @enum {string} */
+                                    status: "ready" | "degraded" | "unavailable";
+                                };
+                            };
                             /** @enum {string} */
                             status: "ready" | "degraded";
+                            warnings: {
+                                code: string;
+                            }[];
                         };
                     };
                 };
@@ -3277,7 +7509,25 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            checks: {
+                                [key: string]: {
+                                    message?: string;
+                                    ok: boolean;
+                                };
+                            };
+                            modules: {
+                                [key: string]: {
+                                    /** @enum {string} */
+                                    status: "ready" | "degraded" | "unavailable";
+                                };
+                            };
+                            /** @enum {string} */
+                            status: "ready" | "degraded";
+                            warnings: {
+                                code: string;
+                            }[];
+                        };
                     };
                 };
             };
@@ -3359,9 +7609,10 @@ export interface paths {
                         "application/json": {
                             items: {
                                 available: boolean;
+                                command?: string;
                                 id: string;
                                 /** @enum {string} */
-                                kind: "file" | "journal";
+                                kind: "file" | "journal" | "command";
                                 path?: string;
                                 title: string;
                                 unit?: string;
@@ -3477,7 +7728,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description SSE: `lines` {lines}, `skipped` {count} when the client fell behind, `notice` (rotation, truncation). */
+        /** @description SSE (the live-log wire format): `log` {seq, stream, line, level, at?, cursor} with id = cursor, `state` {state, message} (`notice` for rotation and truncation, `skipped` {count} when the client fell behind), `end` {reason, message}. Resume with Last-Event-ID (or ?since=<cursor>): only lines after it are sent. */
         get: {
             parameters: {
                 query?: {
@@ -3485,6 +7736,7 @@ export interface paths {
                     level?: "debug" | "info" | "warn" | "error";
                     lines?: number;
                     q?: string;
+                    since?: string;
                 };
                 header?: never;
                 path: {
@@ -4125,6 +8377,8 @@ export interface paths {
                                     expiresAt: number | null;
                                     provider: string | null;
                                 };
+                                /** @enum {string} */
+                                state: "pending" | "ready";
                                 type: string;
                                 updatedAt: number;
                                 webroot: string | null;
@@ -4420,6 +8674,8 @@ export interface paths {
                                     expiresAt: number | null;
                                     provider: string | null;
                                 };
+                                /** @enum {string} */
+                                state: "pending" | "ready";
                                 type: string;
                                 updatedAt: number;
                                 webroot: string | null;
@@ -5943,6 +10199,2260 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** VPSes with live state (the user role: its own) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a VPS (job) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dnsName?: string;
+                        expiresAt?: number;
+                        hostname: string;
+                        imageId: string;
+                        /**
+                         * @default public
+                         * @enum {string}
+                         */
+                        network?: "public" | "private";
+                        ownerId?: string;
+                        planId: string;
+                        /** @default [] */
+                        sshKeyIds?: string[];
+                        /** @default true */
+                        start?: boolean;
+                        userData?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete with disks, seed and address (job); body { confirm: '<hostname>' } */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        confirm: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/expiry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        expiresAt: number;
+                        graceDays?: number;
+                        notifyDays?: number;
+                        /** @enum {string} */
+                        onExpiry?: "shutdown" | "suspend";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/expiry/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        expiresAt: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/poweroff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** poweroff the VPS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/reboot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** reboot the VPS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** reset the VPS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** resume the VPS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/shutdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ACPI shutdown, forced off after the timeout (job) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                comment: string;
+                                createdAt: number;
+                                id: string;
+                                name: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default  */
+                        comment?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            snapshot: {
+                                comment: string;
+                                createdAt: number;
+                                id: string;
+                                name: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/snapshots/{snapshotId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    snapshotId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/snapshots/{snapshotId}/revert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    snapshotId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** start the VPS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/{id}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** suspend the VPS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                            vps: {
+                                address: string | null;
+                                createdAt: number;
+                                diskGb: number;
+                                dnsName: string | null;
+                                domainName: string;
+                                expiry: {
+                                    deleteAt: number;
+                                    expiredAt: number | null;
+                                    expiresAt: number;
+                                    graceDays: number;
+                                    lastError: string | null;
+                                    notifiedAt: number | null;
+                                    notifyDays: number;
+                                    /** @enum {string} */
+                                    onExpiry: "shutdown" | "suspend";
+                                    /** @enum {string} */
+                                    phase: "active" | "notified" | "expired";
+                                } | null;
+                                hostId: string | null;
+                                hostname: string;
+                                id: string;
+                                imageId: string;
+                                lastError: string | null;
+                                mac: string;
+                                memoryMb: number;
+                                /** @enum {string} */
+                                network: "public" | "private";
+                                ownerId: string;
+                                planId: string | null;
+                                /** @enum {string} */
+                                state: "creating" | "running" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "deleting" | "failed" | "unknown";
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Host capacity */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                accel: string | null;
+                                allocated: {
+                                    diskGb: number;
+                                    memoryMb: number;
+                                    vcpus: number;
+                                };
+                                cpus: number;
+                                diskGb: number;
+                                free: {
+                                    diskGb: number;
+                                    memoryMb: number;
+                                    vcpus: number;
+                                };
+                                hostId: string;
+                                memoryMb: number;
+                                name: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Images (the user role: public, ready) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                cloudInit: boolean;
+                                createdAt: number;
+                                directKernel: boolean;
+                                id: string;
+                                minDiskGb: number;
+                                name: string;
+                                os: string | null;
+                                public: boolean;
+                                reason: string | null;
+                                sha256: string | null;
+                                sizeBytes: number | null;
+                                sourceFormat: string | null;
+                                /** @enum {string} */
+                                status: "uploading" | "converting" | "ready" | "failed";
+                                updatedAt: number;
+                                version: string | null;
+                                virtualSize: number | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Upload an image: raw body (application/octet-stream), optional X-Checksum-Sha256; converted to qcow2 by a job */
+        post: {
+            parameters: {
+                query: {
+                    cloudInit?: "true" | "false";
+                    cmdline?: string;
+                    initrd?: string;
+                    kernel?: string;
+                    minDiskGb?: number;
+                    name: string;
+                    os?: string;
+                    public?: "true" | "false";
+                    version?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            image: {
+                                cloudInit: boolean;
+                                createdAt: number;
+                                directKernel: boolean;
+                                id: string;
+                                minDiskGb: number;
+                                name: string;
+                                os: string | null;
+                                public: boolean;
+                                reason: string | null;
+                                sha256: string | null;
+                                sizeBytes: number | null;
+                                sourceFormat: string | null;
+                                /** @enum {string} */
+                                status: "uploading" | "converting" | "ready" | "failed";
+                                updatedAt: number;
+                                version: string | null;
+                                virtualSize: number | null;
+                            };
+                            job: {
+                                actor: {
+                                    id: string | null;
+                                    name: string | null;
+                                };
+                                cancelRequested: boolean;
+                                createdAt: number;
+                                currentStep: number;
+                                error: string | null;
+                                finishedAt: number | null;
+                                id: string;
+                                progress: number;
+                                resource: string | null;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                                steps: {
+                                    finishedAt: number | null;
+                                    name: string;
+                                    progress: number;
+                                    startedAt: number | null;
+                                    /** @enum {string} */
+                                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                                }[];
+                                title: string;
+                                type: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/images/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            image: {
+                                cloudInit: boolean;
+                                createdAt: number;
+                                directKernel: boolean;
+                                id: string;
+                                minDiskGb: number;
+                                name: string;
+                                os: string | null;
+                                public: boolean;
+                                reason: string | null;
+                                sha256: string | null;
+                                sizeBytes: number | null;
+                                sourceFormat: string | null;
+                                /** @enum {string} */
+                                status: "uploading" | "converting" | "ready" | "failed";
+                                updatedAt: number;
+                                version: string | null;
+                                virtualSize: number | null;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Plans (the user role: public plans) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                bandwidthGb: number;
+                                createdAt: number;
+                                diskGb: number;
+                                id: string;
+                                maxSnapshots: number;
+                                memoryMb: number;
+                                name: string;
+                                priceLabel: string | null;
+                                public: boolean;
+                                updatedAt: number;
+                                vcpus: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a plan */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default 0 */
+                        bandwidthGb?: number;
+                        diskGb: number;
+                        /** @default 3 */
+                        maxSnapshots?: number;
+                        memoryMb: number;
+                        name: string;
+                        priceLabel?: string;
+                        /** @default true */
+                        public?: boolean;
+                        vcpus: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            plan: {
+                                bandwidthGb: number;
+                                createdAt: number;
+                                diskGb: number;
+                                id: string;
+                                maxSnapshots: number;
+                                memoryMb: number;
+                                name: string;
+                                priceLabel: string | null;
+                                public: boolean;
+                                updatedAt: number;
+                                vcpus: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/quotas/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            quota: {
+                                custom: boolean;
+                                maxCount: number;
+                                maxDiskGb: number;
+                                maxMemoryMb: number;
+                                maxVcpus: number;
+                                used: {
+                                    count: number;
+                                    diskGb: number;
+                                    memoryMb: number;
+                                    vcpus: number;
+                                };
+                                userId: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        maxCount: number;
+                        maxDiskGb: number;
+                        maxMemoryMb: number;
+                        maxVcpus: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            quota: {
+                                custom: boolean;
+                                maxCount: number;
+                                maxDiskGb: number;
+                                maxMemoryMb: number;
+                                maxVcpus: number;
+                                used: {
+                                    count: number;
+                                    diskGb: number;
+                                    memoryMb: number;
+                                    vcpus: number;
+                                };
+                                userId: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vps/unmanaged": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Domains on the hosts that Slipway does not manage (read-only) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                hostId: string;
+                                /** @enum {boolean} */
+                                managed: false;
+                                name: string;
+                                state: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

@@ -1,6 +1,5 @@
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
-import type { JobView } from '../../../../server/src/platform/jobs/types.js';
-import type { Resolver } from '../../../../server/src/platform/net/network-target.js';
+import { type JobView, type Resolver } from '../../../../server/src/testing/index.js';
 import { createAppsModule } from '../index.js';
 import { createFakeDokku, type FakeDokku, type FakeDokkuState } from './fake-dokku.js';
 

@@ -2,10 +2,7 @@
  * A real panel process with the apps module only, for crash tests (`node --import tsx` this file):
  * the same start sequence as `slipway start` (config, secrets, database, buildApp, listen).
  */
-import { buildApp } from '../../../../server/src/app.js';
-import { listenParts, loadConfig } from '../../../../server/src/config.js';
-import { openDatabase } from '../../../../server/src/db/database.js';
-import { loadOrCreateSecrets } from '../../../../server/src/platform/secrets.js';
+import { buildApp, listenParts, loadConfig, loadOrCreateSecrets, openDatabase } from '../../../../server/src/testing/index.js';
 import { createAppsModule } from '../index.js';
 
 const modules = [createAppsModule()];

@@ -1,11 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import Docker from 'dockerode';
-import { buildApp } from '../../../../server/src/app.js';
-import { loadConfig } from '../../../../server/src/config.js';
-import type { Database } from '../../../../server/src/db/database.js';
-import type { HttpApp } from '../../../../server/src/platform/module.js';
-import { loadOrCreateSecrets } from '../../../../server/src/platform/secrets.js';
+import { buildApp, type Database, type HttpApp, loadConfig, loadOrCreateSecrets } from '../../../../server/src/testing/index.js';
 import { CaddyAdmin } from '../caddy.admin.js';
 import { LABEL_NAMESPACE } from '../docker.client.js';
 import { createContainersModule, type ContainersRuntime } from '../index.js';

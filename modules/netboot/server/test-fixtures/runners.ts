@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { LocalProcessRunner, type ExecOptions, type ExecResult, type ProcessRunner, type StreamHandle } from '../../../../server/src/infra/process-runner.js';
+import {
+  type ExecOptions, type ExecResult, LocalProcessRunner, type ProcessRunner, type StreamHandle,
+} from '../../../../server/src/testing/index.js';
 
 /** Records every command, then runs it for real (or answers from `fake` when given). */
 export class SpyRunner implements ProcessRunner {

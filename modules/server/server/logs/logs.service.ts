@@ -1,13 +1,11 @@
 import path from 'node:path';
-import type { ProcessRunner } from '../../../../server/src/infra/process-runner.js';
-import { NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
-import { FileMissingError, HostFiles } from '../../../../server/src/platform/hosts/host-files.js';
-import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { authorize, type Actor } from '../../../../server/src/sdk.js';
+import {
+  type Actor, authorize, channelSource, collectLiveLog, type CommandLogSource, FileMissingError, filterSource,
+  HostFiles, type HostRegistry, isCommandSource, type LiveLogRecord, type LiveLogSource, LOCAL_HOST_ID,
+  logSourceVisible, type ModuleLogSource, NotFoundError, type ProcessRunner, UnavailableError,
+} from '../../../../server/src/sdk.js';
 import { serverPermissions } from '../server.permissions.js';
 import type { ServicesService } from '../services/services.service.js';
-import { isCommandSource, logSourceVisible, type CommandLogSource, type ModuleLogSource } from '../../../../server/src/platform/extensions/log-sources.js';
-import { channelSource, collectLiveLog, filterSource, type LiveLogRecord, type LiveLogSource } from '../../../../server/src/platform/live-log/live-log.js';
 import { journalEntry, journalLine, lineMatcher, textLine, type LineFilter, type LogLine } from './log-line.js';
 
 /**

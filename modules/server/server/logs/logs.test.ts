@@ -7,7 +7,7 @@ import { createTestApp, type SignedIn, type TestApp } from '../../../../server/s
 import { readLiveLog } from '../../../../server/src/testing/sse-client.js';
 import { serverModule } from '../index.js';
 import { FileFollower, tailFile } from './file-follower.js';
-import { LiveLogChannel, type LiveLogEvent } from '../../../../server/src/platform/live-log/live-log.js';
+import { LiveLogChannel, type LiveLogEvent } from '../../../../server/src/testing/index.js';
 
 /** A live-log WebSocket message. */
 type LogMessage = { type: 'log'; seq: number; line: string; cursor: string; level?: string | null } | { type: 'state'; state: string; message?: string; count?: number } | { type: 'end'; reason: string; message?: string };

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { EventBus } from '../../../../server/src/platform/events/event-bus.js';
-import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
+import { type EventBus, type HostRegistry, LOCAL_HOST_ID } from '../../../../server/src/sdk.js';
 import type { ServerDb } from '../server.migrations.js';
 import { AlertEvaluator, type Alert, type AlertThresholds } from './alerts.js';
 import { downsample, toPoint, type MetricPoint, type MetricSample } from './proc-parser.js';

@@ -1,5 +1,4 @@
-import type { ProcessRunner } from '../../../../server/src/infra/process-runner.js';
-import { UnavailableError, ValidationError } from '../../../../server/src/platform/errors.js';
+import { type ProcessRunner, UnavailableError, ValidationError } from '../../../../server/src/sdk.js';
 
 /** A chart/context id such as `system.cpu` or `net.eth0`: never anything that could change the URL. */
 export const NETDATA_CHART = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;

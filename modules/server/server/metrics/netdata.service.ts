@@ -1,5 +1,4 @@
-import { LOCAL_HOST_ID, type HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { authorize, type Actor } from '../../../../server/src/sdk.js';
+import { type Actor, authorize, type HostRegistry, LOCAL_HOST_ID } from '../../../../server/src/sdk.js';
 import { serverPermissions } from '../server.permissions.js';
 import { localNetdataFetch, NetdataClient, remoteNetdataFetch, type NetdataSeries } from './netdata.client.js';
 

@@ -1,5 +1,5 @@
 import { readFile, statfs } from 'node:fs/promises';
-import type { ProcessRunner } from '../../../../server/src/infra/process-runner.js';
+import { type ProcessRunner } from '../../../../server/src/sdk.js';
 import { PROC_FILES, parseDfPosix, parseMounts, snapshotFromFiles, splitTailOutput, type FsUsage, type ProcSnapshot } from './proc-parser.js';
 
 /** Reads one snapshot of a host's /proc counters. */

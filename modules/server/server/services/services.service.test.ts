@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ExecOptions, ExecResult, ProcessRunner, StreamHandle } from '../../../../server/src/infra/process-runner.js';
-import type { AuditLog } from '../../../../server/src/platform/audit/audit.service.js';
-import { EventBus } from '../../../../server/src/platform/events/event-bus.js';
-import type { HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { SYSTEM_ACTOR } from '../../../../server/src/platform/rbac/permissions.js';
+import {
+  type AuditLog, EventBus, type ExecOptions, type ExecResult, type HostRegistry, type ProcessRunner,
+  type StreamHandle, SYSTEM_ACTOR,
+} from '../../../../server/src/testing/index.js';
 import { expandAllowlist, globToRegExp, ServicesService } from './services.service.js';
 import { parseShowOutput, parseSystemdTimestamp } from './systemctl.cli.js';
 

@@ -1,9 +1,7 @@
-import type { AuditLog } from '../../../../server/src/platform/audit/audit.service.js';
-import { DomainRuleError, ForbiddenError, NotFoundError, UnavailableError } from '../../../../server/src/platform/errors.js';
-import type { EventBus } from '../../../../server/src/platform/events/event-bus.js';
-import type { HostRegistry } from '../../../../server/src/platform/hosts/host-registry.js';
-import { authorize, type Actor } from '../../../../server/src/sdk.js';
-import { ExecError } from '../../../../server/src/infra/exec-error.js';
+import {
+  type Actor, type AuditLog, authorize, DomainRuleError, type EventBus, ExecError, ForbiddenError,
+  type HostRegistry, NotFoundError, UnavailableError,
+} from '../../../../server/src/sdk.js';
 import { serverPermissions } from '../server.permissions.js';
 import { SystemctlCli, UNIT_NAME, type UnitAction, type UnitStatus } from './systemctl.cli.js';
 

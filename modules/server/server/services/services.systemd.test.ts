@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { loadOrCreatePanelKey } from '../../../../server/src/infra/ssh.js';
+import { loadOrCreatePanelKey } from '../../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../../server/src/testing/harness.js';
 import { serverModule } from '../index.js';
 import { startSystemdHost, type SystemdHost } from '../testing/systemd-host.js';

@@ -1,5 +1,4 @@
-import { ExecError } from '../../../../server/src/infra/exec-error.js';
-import type { ProcessRunner } from '../../../../server/src/infra/process-runner.js';
+import { ExecError, type ProcessRunner } from '../../../../server/src/sdk.js';
 
 /** A unit name systemd accepts, and never an option: starts with a letter or digit. */
 export const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,127}$/;

@@ -2,8 +2,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ExecError } from '../../../../server/src/infra/exec-error.js';
-import { LocalProcessRunner, assertArgv, lineSplitter, type ExecOptions, type ExecResult, type ProcessRunner, type StreamHandle } from '../../../../server/src/infra/process-runner.js';
+import {
+  assertArgv, ExecError, type ExecOptions, type ExecResult, lineSplitter, LocalProcessRunner,
+  type ProcessRunner, type StreamHandle,
+} from '../../../../server/src/testing/index.js';
 
 /**
  * Test-only runner for libvirt's built-in mock hypervisor. `test:///default` keeps its state in the

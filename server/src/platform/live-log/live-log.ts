@@ -67,6 +67,9 @@ export function liveLogCursor(req: FastifyRequest): string | undefined {
 
 interface Sink {
   log(r: LiveLogRecord & { seq: number }): boolean;
+  /** Writes of a batch go out together (one syscall, not one per line). */
+  cork(): void;
+  uncork(): void;
   event(type: 'state' | 'end', body: Record<string, unknown>): boolean;
   readonly full: boolean;
   drained(): Promise<void>;
@@ -75,7 +78,7 @@ interface Sink {
   onClose(fn: () => void): void;
 }
 
-const WS_HIGH_WATER = 512 * 1024;
+const WS_HIGH_WATER = 1024 * 1024;
 
 function wireLog(r: LiveLogRecord & { seq: number }): Record<string, unknown> {
   const out: Record<string, unknown> = { seq: r.seq };
@@ -91,6 +94,8 @@ function sseSink(req: FastifyRequest, reply: FastifyReply, heartbeatMs?: number)
   const stream = openSse(req, reply, heartbeatMs);
   return {
     log: (r) => stream.send({ id: r.cursor, event: 'log', data: wireLog(r) }),
+    cork: () => reply.raw.cork(),
+    uncork: () => reply.raw.uncork(),
     event: (type, body) => stream.send({ event: type, data: body }),
     get full() {
       return reply.raw.writableNeedDrain;
@@ -115,6 +120,7 @@ function wsSink(socket: WebSocket): Sink {
   socket.on('close', finish);
   socket.on('error', finish);
   const full = () => socket.bufferedAmount > WS_HIGH_WATER;
+  const raw = () => (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
   const send = (body: Record<string, unknown>) => {
     if (closed) return false;
     socket.send(JSON.stringify(body));
@@ -122,6 +128,8 @@ function wsSink(socket: WebSocket): Sink {
   };
   return {
     log: (r) => send({ type: 'log', ...wireLog(r) }),
+    cork: () => raw()?.cork(),
+    uncork: () => raw()?.uncork(),
     event: (type, body) => send({ type, ...body }),
     get full() {
       return full();
@@ -175,11 +183,18 @@ export async function serveLiveLog(req: FastifyRequest, out: FastifyReply | WebS
     for await (const ev of source.open(cursor, ac.signal)) {
       if (sink.closed) break;
       if (ev.type === 'log') {
-        for (const r of ev.records) {
-          seq = r.seq ?? seq + 1;
-          if (!sink.log({ ...r, seq })) await sink.drained();
-          if (sink.closed) break;
+        let full = false;
+        sink.cork();
+        try {
+          for (const r of ev.records) {
+            seq = r.seq ?? seq + 1;
+            if (!sink.log({ ...r, seq })) full = true;
+            if (sink.closed) break;
+          }
+        } finally {
+          sink.uncork();
         }
+        if (full) await sink.drained();
       } else if (ev.type === 'state') {
         if (!sink.event('state', { ...ev.data, state: ev.state, ...(ev.message ? { message: ev.message } : {}) })) await sink.drained();
       } else {
