@@ -81,7 +81,7 @@ describe('navigation from GET /api/v1/modules', () => {
       { ...containersDown },
       { ...sitesDegraded, visible: false },
       { ...serverDegraded, status: 'ready' },
-      { ...base, id: 'vps', title: 'VPS', status: 'ready' }, // no web half in this console: no entry
+      { ...base, id: 'gadgets', title: 'Gadgets', status: 'ready' }, // no web half in this console: no entry
     ]);
     expect(items.map((i) => i.label)).toEqual(['Dashboard', 'Containers', 'Server', 'Jobs', 'Modules', 'My account']);
     expect(items.find((i) => i.label === 'Containers')).toMatchObject({ to: '/containers', status: 'unavailable' });
