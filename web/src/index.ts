@@ -7,6 +7,7 @@ export { api, call, authedFetch, getJson, sendJson, type ApiData } from './api/c
 export { ApiError, describeRetry } from './api/errors';
 export { streamSse, type SseMessage } from './api/sse';
 export { openSocket } from './api/ws';
+export { uploadWithProgress, sha256OfFile, type UploadHandle, type UploadOptions } from './api/upload';
 export { PageHeader } from './components/PageHeader';
 export { DataTable, type Column, type DataTableProps } from './components/DataTable';
 export { ConfirmDialog, type ConfirmDialogProps } from './components/ConfirmDialog';
@@ -24,4 +25,4 @@ export { icons } from './components/icons';
 export { notifyError, notifySuccess } from './lib/notify';
 export { useMe, useCan, usePageParams, useCurrentHost } from './lib/hooks';
 export { formatTime, formatRelative, formatBytes } from './lib/format';
-export { session } from './auth/session';
+export { domainNameProblem } from './lib/hostname';

@@ -1,4 +1,4 @@
-import { ApiError } from '@slipway/web';
+import { ApiError, domainNameProblem } from '@slipway/web';
 export { getJson, sendJson } from '@slipway/web';
 
 /** Shapes of the apps API (modules/apps/server/apps.views.ts; /api/docs, tag "apps"). */
@@ -168,24 +168,8 @@ export function envKeyProblem(v: string): string | null {
 /** Names the server always masks (apps.service.ts CREDENTIAL_NAME): the form shows them as secret. */
 export const looksSecret = (k: string) => /pass|pwd|secret|token|api_?key|private|credential|auth|salt|signature|cookie|session|(^|_)dsn$|database_url|conn(ection)?_?str/i.test(k);
 
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 /** A host name as parseHostname takes it (IDN becomes punycode on the server). */
-export function hostnameProblem(d: string): string | null {
-  const v = d.trim().toLowerCase().replace(/\.$/, '');
-  if (!v) return 'Enter a domain';
-  if (v.length > 253) return 'At most 253 characters';
-  let ascii = v;
-  try {
-    ascii = new URL(`http://${v}`).hostname;
-  } catch {
-    return 'Not a valid host name';
-  }
-  if (ascii !== v && !/[^\x00-\x7f]/.test(v)) return 'Only letters, digits, hyphens and dots';
-  const labels = ascii.split('.');
-  if (labels.length < 2) return 'A host name has at least two labels (app.example.com)';
-  if (!labels.every((l) => LABEL.test(l))) return 'Each label: letters, digits, hyphens, not starting or ending with -';
-  return null;
-}
+export const hostnameProblem = (d: string) => domainNameProblem(d, { noun: 'host name', example: 'app.example.com' });
 
 export const PORT_SCHEMES = ['http', 'https', 'tcp', 'udp', 'grpc', 'grpcs'];
 export function portMapProblem(v: string): string | null {

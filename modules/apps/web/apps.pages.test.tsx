@@ -1,42 +1,20 @@
-import { MantineProvider } from '@mantine/core';
-import { Notifications } from '@mantine/notifications';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createMemoryHistory, createRootRoute, createRoute, createRouter, RouterProvider } from '@tanstack/react-router';
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { session } from '@slipway/web';
-import { renderWithProviders } from '../../../web/src/testing/render';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { json, mockApi, resetApi, signIn as signInAs, testUser, type ApiHandler } from '../../../web/src/testing/api-mock';
+import { renderAt, renderWithProviders } from '../../../web/src/testing/render';
 import { appNameProblem, type App, type ConfigItem } from './api';
 import AppPage from './AppPage';
 import AppsPage from './AppsPage';
 import NewAppPage from './NewAppPage';
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-const notFound = () => json(404, { error: { code: 'not_found', message: 'nope' } });
-
-function mockFetch(handler: (req: Request, path: string) => Response | Promise<Response> | undefined) {
-  const calls: { path: string; method: string; body: unknown }[] = [];
-  vi.stubGlobal('fetch', async (input: Request | string, init?: RequestInit) => {
-    const req = input instanceof Request ? input : new Request(input, init);
-    const text = req.method === 'GET' ? '' : await req.clone().text();
-    const path = new URL(req.url).pathname;
-    calls.push({ path, method: req.method, body: text ? JSON.parse(text) : undefined });
-    if (path === '/api/v1/auth/me') return me();
-    return (await handler(req, path)) ?? notFound();
-  });
-  return calls;
-}
-afterEach(() => {
-  vi.unstubAllGlobals();
-  session.clear();
-});
+const mockFetch = (handler: ApiHandler) => mockApi(handler, { me: () => testUser({ role: 'operator', permissions }) });
+afterEach(resetApi);
 
 const ALL = ['apps.read', 'apps.deploy', 'apps.configure', 'apps.destroy', 'core.jobs.cancel'];
 let permissions = ALL;
-const me = () => json(200, { user: { id: 'me', username: 'me', email: 'me@example.test', role: 'operator', totpEnabled: false, mustChangePassword: false, permissions, require2fa: false } });
 async function signIn(perms = ALL) {
   permissions = perms;
-  await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+  await signInAs();
 }
 
 const app = (over: Partial<App> = {}): App => ({
@@ -44,21 +22,6 @@ const app = (over: Partial<App> = {}): App => ({
   gitCommit: null, gitRemote: null, domains: [], url: 'http://shop.dokku.example.net', scale: { web: 1 }, processes: 1,
   lastDeploy: { jobId: 'j1', outcome: 'succeeded', at: Date.now() - 60_000 }, refreshedAt: Date.now(), createdAt: 0, updatedAt: 0, ...over,
 });
-
-/** A page at a real route path, so `$appName` is read as the console reads it. */
-function renderAt(path: string, pattern: string, Page: () => React.ReactNode) {
-  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  const root = createRootRoute();
-  const route = createRoute({ getParentRoute: () => root, path: pattern, component: Page });
-  const jobs = createRoute({ getParentRoute: () => root, path: '/jobs/$jobId', component: () => <p>job page</p> });
-  const router = createRouter({ routeTree: root.addChildren([route, jobs]), history: createMemoryHistory({ initialEntries: [path] }) });
-  return render(
-    <MantineProvider>
-      <Notifications />
-      <QueryClientProvider client={queryClient}><RouterProvider router={router} /></QueryClientProvider>
-    </MantineProvider>,
-  );
-}
 
 describe('apps list', () => {
   it('renders each app with its status badge, source and last deploy', async () => {

@@ -1,29 +1,14 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { session } from '@slipway/web';
+import { afterEach, describe, expect, it } from 'vitest';
+import { json, mockApi as mockFetch, resetApi, signIn, testUser } from '../../../web/src/testing/api-mock';
 import { renderWithProviders } from '../../../web/src/testing/render';
 import type { Service } from './api';
 import ServiceFormPage from './ServiceFormPage';
 import ServicesPage from './ServicesPage';
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+afterEach(resetApi);
 
-function mockFetch(handler: (req: Request) => Response | Promise<Response>) {
-  const calls: { path: string; method: string; body: unknown }[] = [];
-  vi.stubGlobal('fetch', async (input: Request | string, init?: RequestInit) => {
-    const req = input instanceof Request ? input : new Request(input, init);
-    const text = req.method === 'GET' ? '' : await req.clone().text();
-    calls.push({ path: new URL(req.url).pathname, method: req.method, body: text ? JSON.parse(text) : undefined });
-    return handler(req);
-  });
-  return calls;
-}
-afterEach(() => {
-  vi.unstubAllGlobals();
-  session.clear();
-});
-
-const me = (role: string) => json(200, { user: { id: 'me', username: 'me', email: 'me@example.test', role, totpEnabled: false, mustChangePassword: false, permissions: ['containers.read', 'containers.create', 'containers.update'], require2fa: false } });
+const me = (role: string) => json(200, { user: testUser({ role, permissions: ['containers.read', 'containers.create', 'containers.update'] }) });
 
 const service = (over: Partial<Service>): Service => ({
   id: 'id', name: 'svc', hostId: 'local', ownerId: null, hostnames: ['svc.example.com'], containers: [], http: { container: 'web', port: 80 },
@@ -74,7 +59,7 @@ describe('containers pages', () => {
 
   it('a non-admin is offered named volumes only: a host path is refused at the field before sending', async () => {
     const calls = mockFetch((req) => (new URL(req.url).pathname === '/api/v1/auth/me' ? me('user') : json(404, { error: { code: 'not_found', message: 'nope' } })));
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<ServiceFormPage />);
     const volumes = await screen.findByLabelText(/^Volumes/);
     expect(screen.getByText(/each name is a volume of this service alone/)).toBeTruthy();
@@ -104,7 +89,7 @@ describe('containers pages', () => {
       }
       return json(404, { error: { code: 'not_found', message: 'nope' } });
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<ServiceFormPage />);
     expect(await screen.findByText(/Admins may also bind/)).toBeTruthy();
     fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'shop' } });

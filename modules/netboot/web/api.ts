@@ -1,7 +1,4 @@
-import { ApiError } from '@slipway/web';
-// The upload needs XMLHttpRequest (fetch has no upload progress over HTTP/1.1), hence the bearer
-// token itself; '@slipway/web' does not export it yet (same module instance as the shell's session).
-import { session } from '@slipway/web';
+import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type UploadHandle as Upload } from '@slipway/web';
 
 export { getJson, sendJson } from '@slipway/web';
 
@@ -123,62 +120,16 @@ export function connectionText(c: Connection): string {
 export const HASH_MAX_BYTES = 512 * 1024 * 1024;
 
 /** SHA-256 of the file as hex, or why it was skipped (too large, or no crypto.subtle outside HTTPS). */
-export async function sha256OfFile(file: Blob): Promise<{ sha256: string } | { skipped: string }> {
-  if (file.size > HASH_MAX_BYTES) return { skipped: `larger than ${HASH_MAX_BYTES / 1024 / 1024} MiB` };
-  const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
-  if (!subtle) return { skipped: 'the browser offers SHA-256 only over HTTPS' };
-  const digest = await subtle.digest('SHA-256', new Uint8Array(await file.arrayBuffer()));
-  return { sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
-}
+export const sha256OfFile = (file: Blob) => hashFile(file, HASH_MAX_BYTES);
 
-export interface UploadHandle {
-  done: Promise<{ image: Image; job: { id: string; title: string } }>;
-  abort(): void;
-}
+export type UploadHandle = Upload<{ image: Image; job: { id: string; title: string } }>;
 
 /**
  * POST /api/v1/netboot/images?name=… with the file as the raw body (application/octet-stream),
- * reporting bytes sent. One token refresh and retry on 401, as the typed client does.
+ * reporting bytes sent (uploadWithProgress: one token refresh and retry on 401).
  */
 export function uploadImage(opts: { file: Blob; name: string; comment?: string; sha256?: string; onProgress(sent: number, total: number): void }): UploadHandle {
-  let xhr: XMLHttpRequest | null = null;
-  let aborted = false;
   const q = new URLSearchParams({ name: opts.name });
   if (opts.comment) q.set('comment', opts.comment);
-  const send = () => new Promise<{ status: number; text: string; headers: string }>((resolve, reject) => {
-    const x = new XMLHttpRequest();
-    xhr = x;
-    x.open('POST', `/api/v1/netboot/images?${q}`);
-    x.setRequestHeader('content-type', 'application/octet-stream');
-    const token = session.token();
-    if (token) x.setRequestHeader('authorization', `Bearer ${token}`);
-    if (opts.sha256) x.setRequestHeader('x-checksum-sha256', opts.sha256);
-    x.upload.onprogress = (e) => opts.onProgress(e.loaded, e.lengthComputable ? e.total : opts.file.size);
-    x.onload = () => resolve({ status: x.status, text: x.responseText, headers: x.getAllResponseHeaders() });
-    x.onerror = () => reject(new ApiError(0, 'network_error', 'The upload was interrupted (network error)'));
-    x.onabort = () => reject(new ApiError(0, 'aborted', 'Upload cancelled'));
-    x.send(opts.file);
-  });
-  const done = (async () => {
-    let r = await send();
-    if (r.status === 401 && !aborted && (await session.refresh())) r = await send();
-    let body: unknown;
-    try {
-      body = JSON.parse(r.text);
-    } catch {
-      body = undefined;
-    }
-    if (r.status !== 202) {
-      const e = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-      throw new ApiError(r.status, e?.code ?? `http_${r.status}`, e?.message ?? `The upload failed (${r.status})`, e?.details);
-    }
-    return body as { image: Image; job: { id: string; title: string } };
-  })();
-  return {
-    done,
-    abort: () => {
-      aborted = true;
-      (xhr as XMLHttpRequest | null)?.abort();
-    },
-  };
+  return uploadWithProgress({ url: `/api/v1/netboot/images?${q}`, file: opts.file, sha256: opts.sha256, onProgress: opts.onProgress });
 }

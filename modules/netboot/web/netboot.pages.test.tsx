@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { configure, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { session } from '@slipway/web';
+import { json, mockApi, resetApi, signIn, testUser, type ApiHandler } from '../../../web/src/testing/api-mock';
 import { renderWithProviders } from '../../../web/src/testing/render';
 import { parseMac } from '../server/netboot.schema';
 import { checkMac, type Image, type Machine, type MachineDetail, type Version } from './api';
@@ -17,29 +17,13 @@ const { UploadDialog } = await import('./ImagesPage');
 // The machine is shared by several test runs: give slow renders time.
 configure({ asyncUtilTimeout: 5000 });
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-const notFound = () => json(404, { error: { code: 'not_found', message: 'nope' } });
-
-type Handler = (req: Request, path: string) => Response | undefined | Promise<Response | undefined>;
-function mockFetch(handler: Handler, permissions = ['netboot.read', 'netboot.operate', 'netboot.manage']) {
-  const calls: { path: string; method: string; body: unknown }[] = [];
-  vi.stubGlobal('fetch', async (input: Request | string, init?: RequestInit) => {
-    const req = input instanceof Request ? input : new Request(input, init);
-    const path = new URL(req.url).pathname;
-    const text = req.method === 'GET' ? '' : await req.clone().text();
-    calls.push({ path, method: req.method, body: text ? JSON.parse(text) : undefined });
-    if (path === '/api/v1/auth/me') return json(200, { user: { id: 'me', username: 'ops', email: 'ops@example.test', role: 'operator', totpEnabled: false, mustChangePassword: false, permissions, require2fa: false } });
-    return (await handler(req, path)) ?? notFound();
-  });
-  return calls;
-}
+type Handler = ApiHandler;
+const mockFetch = (handler: Handler, permissions = ['netboot.read', 'netboot.operate', 'netboot.manage']) =>
+  mockApi(handler, { me: () => testUser({ username: 'ops', role: 'operator', permissions }) });
 beforeEach(() => {
   params.current = {};
 });
-afterEach(() => {
-  vi.unstubAllGlobals();
-  session.clear();
-});
+afterEach(resetApi);
 
 const machine = (over: Partial<Machine>): Machine => ({
   id: 'm1', name: 'pc1', mac: '52:54:00:ab:cd:01', fixedIp: null, group: null, state: 'active', imageId: 'img1', versionId: null, effectiveVersionId: 'v1',
@@ -74,7 +58,7 @@ describe('machines table', () => {
       }
       return imagesApi(req, path);
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<MachinesPage />);
     expect(await screen.findByText('pc-online')).toBeTruthy();
     const statuses = [...document.querySelectorAll('tbody [data-status]')].map((b) => b.getAttribute('data-status'));
@@ -96,7 +80,7 @@ describe('machines table', () => {
 
   it('shows the empty state with its next step; a reader gets no register or import buttons', async () => {
     mockFetch((req, path) => (path === '/api/v1/netboot/machines' ? json(200, { items: [] }) : imagesApi(req, path)), ['netboot.read']);
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<MachinesPage />);
     expect(await screen.findByText('No machines yet')).toBeTruthy();
     expect(screen.getByText(/unknown MACs show up here as pending/)).toBeTruthy();
@@ -114,7 +98,7 @@ describe('machines table', () => {
       }
       return imagesApi(req, path);
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<MachinesPage />);
     fireEvent.click(await screen.findByRole('button', { name: 'Import CSV' }));
     fireEvent.change(await screen.findByLabelText('CSV'), { target: { value: 'name,mac\npc1,52:54:00:00:00:01\npc2,01:00:5e:00:00:01\npc1,52:54:00:00:00:03' } });
@@ -155,7 +139,7 @@ describe('MAC address field', () => {
       }
       return imagesApi(req, path);
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<MachinesPage />);
     fireEvent.click(await screen.findByRole('button', { name: 'New machine' }));
     const name = await screen.findByLabelText(/^Name/);
@@ -193,7 +177,7 @@ describe('machine page', () => {
       if (path === '/api/v1/netboot/machines/m1/writeback/commit') return json(202, { job: { id: 'j2', title: 'Commit writeback of pc1' }, versionId: 'v3' });
       return imagesApi(req, path);
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<MachinePage />);
     expect(await screen.findByText('10.0.2.15', { exact: false })).toBeTruthy();
     // a running session uses the writeback: discard waits for the stop
@@ -217,7 +201,7 @@ describe('machine page', () => {
   it('discard asks first; without netboot.operate there is no session, commit or discard button; the token stays hidden', async () => {
     params.current = { machineId: 'm1' };
     mockFetch((req, path) => (path === '/api/v1/netboot/machines/m1' ? json(200, { machine: detail({ session: null, status: 'offline', connections: [] }) }) : imagesApi(req, path)), ['netboot.read']);
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<MachinePage />);
     expect(await screen.findByTestId('ipxe-url')).toBeTruthy();
     expect(screen.getByTestId('ipxe-url').textContent).toContain('token=[redacted]');
@@ -237,7 +221,7 @@ describe('image page', () => {
       }
       return imagesApi(req, path);
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<ImagePage />);
     expect(await screen.findByText('first install')).toBeTruthy();
     expect(screen.getByText('drivers')).toBeTruthy();
@@ -257,7 +241,7 @@ describe('image page', () => {
       if (req.method === 'PATCH') return json(200, { machine: machine({}) });
       return imagesApi(req, path);
     });
-    await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+    await signIn();
     renderWithProviders(<ImagePage />);
     fireEvent.click(await screen.findByRole('button', { name: 'Roll back to…' }));
     const dialog = await screen.findByRole('dialog');
@@ -317,7 +301,7 @@ describe('image upload', () => {
   it('sends the file itself as application/octet-stream with its SHA-256, shows the progress, then the conversion job', async () => {
     vi.stubGlobal('XMLHttpRequest', FakeXhr);
     mockFetch(() => undefined);
-    await session.signedIn({ accessToken: 'tok-1', expiresIn: 900 });
+    await signIn('tok-1');
     renderWithProviders(<UploadDialog opened onClose={() => {}} />);
     const bytes = new Uint8Array(4096).fill(7);
     const file = new File([bytes], 'Win11 Lab.qcow2', { type: '' });

@@ -1,27 +1,11 @@
 import { Alert, Button, Group, NumberInput, Paper, Radio, Select, Stack, Stepper, Switch, Text, TextInput } from '@mantine/core';
 import { useNavigate } from '@tanstack/react-router';
 import { useMemo, useState } from 'react';
-import { JobProgress, LogViewer, PageHeader, notifyError, useCurrentHost, useJobLog } from '@slipway/web';
+import { JobProgress, LogViewer, PageHeader, domainNameProblem, notifyError, useCurrentHost, useJobLog } from '@slipway/web';
 import { CACHE_TYPES, PHP_VERSIONS, SITE_TYPES, WP_TYPES, cacheLabel, sendJson, typeLabel, type CacheType, type CreateSiteBody, type JobRef, type SiteType } from './api';
 
 // The same rules as the server's schema, so the wizard only offers what WordOps accepts.
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-export function domainProblem(d: string): string | null {
-  const v = d.trim().toLowerCase();
-  if (!v) return 'Enter a domain';
-  if (v.length > 253) return 'At most 253 characters';
-  let ascii = v;
-  try {
-    ascii = new URL(`http://${v}`).hostname;
-  } catch {
-    return 'Not a valid domain name';
-  }
-  if (ascii !== v && !/[^\x00-\x7f]/.test(v)) return 'Only letters, digits, hyphens and dots';
-  const labels = ascii.split('.');
-  if (labels.length < 2) return 'A domain has at least two labels (example.com)';
-  if (!labels.every((l) => LABEL.test(l))) return 'Each label: letters, digits, hyphens, not starting or ending with -';
-  return null;
-}
+export const domainProblem = (d: string) => domainNameProblem(d, { noun: 'domain', example: 'example.com' });
 const USER = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,59}$/;
 const EMAIL = /^[A-Za-z0-9][A-Za-z0-9.+_-]*@[A-Za-z0-9][A-Za-z0-9._-]*\.[A-Za-z]{2,}$/;
 const DNS = /^dns_[a-z0-9_]{1,30}$/;

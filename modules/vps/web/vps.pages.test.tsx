@@ -1,59 +1,23 @@
-import { MantineProvider } from '@mantine/core';
-import { Notifications } from '@mantine/notifications';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createMemoryHistory, createRootRoute, createRoute, createRouter, RouterProvider } from '@tanstack/react-router';
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { session } from '@slipway/web';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { json, mockApi, resetApi, signIn as signInAs, testUser, type ApiHandler } from '../../../web/src/testing/api-mock';
+import { renderAt } from '../../../web/src/testing/render';
 import { hostnameProblem, userDataProblem, type Image, type Plan, type Vps } from './api';
 import NewVpsPage from './NewVpsPage';
 import VpsListPage from './VpsListPage';
 import VpsPage from './VpsPage';
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-const notFound = () => json(404, { error: { code: 'not_found', message: 'nope' } });
-
 const ALL = ['vps.read', 'vps.create', 'vps.operate', 'vps.delete'];
 let permissions = ALL;
 let role = 'user';
-const me = () => json(200, { user: { id: 'me', username: 'me', email: 'me@example.test', role, totpEnabled: false, mustChangePassword: false, permissions, require2fa: false } });
 async function signIn(o: { perms?: string[]; role?: string } = {}) {
   permissions = o.perms ?? ALL;
   role = o.role ?? 'user';
-  await session.signedIn({ accessToken: 'a', expiresIn: 900 });
+  await signInAs();
 }
 
-function mockFetch(handler: (req: Request, path: string) => Response | Promise<Response> | undefined) {
-  const calls: { path: string; method: string; body: unknown }[] = [];
-  vi.stubGlobal('fetch', async (input: Request | string, init?: RequestInit) => {
-    const req = input instanceof Request ? input : new Request(input, init);
-    const text = req.method === 'GET' ? '' : await req.clone().text();
-    const path = new URL(req.url).pathname;
-    calls.push({ path, method: req.method, body: text ? JSON.parse(text) : undefined });
-    if (path === '/api/v1/auth/me') return me();
-    return (await handler(req, path)) ?? notFound();
-  });
-  return calls;
-}
-afterEach(() => {
-  vi.unstubAllGlobals();
-  session.clear();
-});
-
-/** A page at a real route path, so `$vpsId` is read as the console reads it. */
-function renderAt(path: string, pattern: string, Page: () => React.ReactNode) {
-  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  const root = createRootRoute();
-  const route = createRoute({ getParentRoute: () => root, path: pattern, component: Page });
-  const jobs = createRoute({ getParentRoute: () => root, path: '/jobs/$jobId', component: () => <p>job page</p> });
-  const router = createRouter({ routeTree: root.addChildren([route, jobs]), history: createMemoryHistory({ initialEntries: [path] }) });
-  return render(
-    <MantineProvider>
-      <Notifications />
-      <QueryClientProvider client={queryClient}><RouterProvider router={router} /></QueryClientProvider>
-    </MantineProvider>,
-  );
-}
+const mockFetch = (handler: ApiHandler) => mockApi(handler, { me: () => testUser({ role, permissions }) });
+afterEach(resetApi);
 
 const vps = (over: Partial<Vps> = {}): Vps => ({
   id: 'v1', ownerId: 'me', hostname: 'web1', dnsName: null, domainName: 'slw-v1', planId: 'p1', imageId: 'i1', vcpus: 1, memoryMb: 1024, diskGb: 10,

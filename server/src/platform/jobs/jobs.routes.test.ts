@@ -2,40 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { createTestApp, type SignedIn, type TestApp } from '../../testing/harness.js';
+import { sseEvents } from '../../testing/sse-client.js';
 import { delay, until } from './job-test-kit.js';
 import type { JobLogLine, JobView } from './types.js';
-
-interface SseEvent { id?: string; event: string; data: string }
-
-/** Reads an SSE response event by event (fetch streaming; EventSource cannot send headers). */
-async function* sseEvents(res: Response): AsyncGenerator<SseEvent> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += decoder.decode(value, { stream: true });
-    let cut: number;
-    while ((cut = buf.indexOf('\n\n')) !== -1) {
-      const block = buf.slice(0, cut);
-      buf = buf.slice(cut + 2);
-      const ev: SseEvent = { event: 'message', data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const i = line.indexOf(':');
-        const [field, value] = i === -1 ? [line, ''] : [line.slice(0, i), line.slice(i + 1).replace(/^ /, '')];
-        if (field === 'id') ev.id = value;
-        else if (field === 'event') ev.event = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (!data.length && !ev.id) continue;
-      ev.data = data.join('\n');
-      yield ev;
-    }
-  }
-}
 
 /** A gate a job step waits on, opened by the test. */
 function gate() {
