@@ -47,6 +47,14 @@ describe('sites API over the fake wo (local host)', () => {
     admin = await t.signIn('admin');
     const r = await req('POST', '/sites/refresh', admin);
     expect(r.status).toBe(200);
+    // The module's own first refresh (fast, then deep) runs in the background: let it finish so the
+    // tests below can count `wo` calls.
+    for (let quiet = 0, n = -1; quiet < 5; ) {
+      await new Promise((res) => setTimeout(res, 100));
+      const now = fake.calls().length;
+      quiet = now === n ? quiet + 1 : 0;
+      n = now;
+    }
   });
   afterAll(async () => {
     await t?.close();
