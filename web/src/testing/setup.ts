@@ -1,4 +1,4 @@
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach } from 'vitest';
 
 // jsdom lacks these browser APIs that Mantine and the virtualizer use.
@@ -15,5 +15,8 @@ window.ResizeObserver ??= NoopResizeObserver as unknown as typeof ResizeObserver
 Element.prototype.scrollIntoView ??= function scrollIntoView() {};
 Element.prototype.scrollTo ??= function scrollTo() {};
 window.HTMLElement.prototype.scrollTo ??= function scrollTo() {};
+
+// findBy*/waitFor give up after 1 s by default: too short on a loaded 2-core CI machine.
+configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => cleanup());
