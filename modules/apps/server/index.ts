@@ -59,7 +59,6 @@ export function createAppsModule(opts: AppsModuleOptions = {}) {
       const db = ctx.db as unknown as AppsDb;
       const apps = new AppsService({
         db, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts: ctx.hosts, log: ctx.log, config: ctx.config, core: ctx.core, hostnames: ctx.hostnames,
-        // TODO(sdk): the module context does not hand out the data key; it is read from the data dir as the platform does.
         secrets: ctx.secretBox('apps env v1'),
         ...(opts.resolve ? { resolve: opts.resolve } : {}),
       });
