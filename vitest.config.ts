@@ -41,6 +41,19 @@ export default defineConfig({
         },
       },
       {
+        // scripts/install.sh on the systemd test host (slipway-test/systemd:1) behind nginx, and
+        // shellcheck on every script under scripts/. Installs the build: npm run build first.
+        test: {
+          name: 'install',
+          include: ['install/**/*.install.test.ts'],
+          environment: 'node',
+          testTimeout: 300000,
+          hookTimeout: 300000,
+          fileParallelism: false,
+          pool: 'forks',
+        },
+      },
+      {
         // Browser end-to-end tests: Debian's Chromium against a panel process (build the web first).
         test: {
           name: 'e2e',

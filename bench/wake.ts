@@ -1,13 +1,16 @@
 /**
- * Containers benchmark (real Docker + Caddy): `npx tsx bench/wake.ts [--seconds 3] [--concurrency 8] [--cold 7]`
+ * Containers benchmark (real Docker + Caddy): `npx tsx bench/wake.ts [--seconds 6] [--concurrency 8] [--cold 7]`
  *
  * Warm: p50/p99 latency and requests/s to one awake container through (a) Slipway's routing (our Caddy
- * server, host-matched route), (b) a plain Caddy `reverse_proxy` to the same container, (c) the
- * container directly. Target: (a) within 1.1x of (b).
+ * server: host-matched route, the container's fixed port first and the activator behind it, no
+ * access log), (b) a plain Caddy `reverse_proxy` to the same container, (c) the container directly,
+ * in three interleaved rounds. Target (issue 16): (a) within 1.05x of (b) on p50, p99 and throughput.
  * Cold: a sleeping service's first request — time to first byte minus the container's own
- * start-to-ready time (what the panel adds). Target: median <= 100 ms.
+ * start-to-ready time (what the panel adds). Target: median <= 10 ms.
+ * The machine's load average is printed: on a shared machine compare the ratios, not the figures.
  */
 import http from 'node:http';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CaddyAdmin } from '../modules/containers/server/caddy.admin.js';
 import { CreateService } from '../modules/containers/server/containers.schema.js';
@@ -16,7 +19,7 @@ import { cleanupNamespace, freePort, startPanel, testEnv, viaCaddy } from '../mo
 import { SYSTEM_ACTOR } from '../server/src/platform/rbac/permissions.js';
 import { createTestDatabase } from '../server/src/testing/test-db.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '8' }, cold: { type: 'string', default: '7' }, 'no-access-log': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, concurrency: { type: 'string', default: '8' }, cold: { type: 'string', default: '7' } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const coldRuns = Number(values.cold);
@@ -94,11 +97,8 @@ async function main() {
     await plain.putServer({ listen: [`127.0.0.1:${plainPort}`], autoHttps: false, routes: [] });
     // The plain baseline: one reverse_proxy handler, no host matcher, same container.
     await plain.setRoute({ id: `${plainServer}_r`, hostnames: ['bench.localhost'], dial: `127.0.0.1:${containerPort}` });
-    if (values['no-access-log']) {
-      // Quantifies what the access log (Slipway's activity source) costs on the warm path.
-      await fetch(`http://127.0.0.1:2019/config/apps/http/servers/${namespace}/logs`, { method: 'DELETE' });
-      console.log('(access log of the Slipway server switched off for this run)');
-    }
+    // Past Caddy's 1 s mark on the refused dial of the cold wakes: the route reaches the container itself.
+    await new Promise((r) => setTimeout(r, 1200));
     const targets = [
       { name: 'slipway (caddy route -> container)', port: httpPort },
       { name: 'plain caddy reverse_proxy', port: plainPort },
@@ -129,13 +129,16 @@ async function main() {
     console.log(`${'target'.padEnd(38)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'req/s'.padStart(10)}  errors`);
     for (const r of results) console.log(`${r.name.padEnd(38)}${f(r.p50)}${f(r.p99)}${r.rps.toFixed(0).padStart(10)}  ${r.errors}`);
     const [ours, base] = results;
-    console.log(`slipway / plain caddy: p50 ${(ours!.p50 / base!.p50).toFixed(3)}x, p99 ${(ours!.p99 / base!.p99).toFixed(3)}x, throughput ${(base!.rps / ours!.rps).toFixed(3)}x (target <= 1.1x)`);
+    const ratios = { p50: ours!.p50 / base!.p50, p99: ours!.p99 / base!.p99, throughput: base!.rps / ours!.rps };
+    console.log(`slipway / plain caddy: p50 ${ratios.p50.toFixed(3)}x, p99 ${ratios.p99.toFixed(3)}x, throughput ${ratios.throughput.toFixed(3)}x (target <= 1.05x each: ${Object.values(ratios).every((v) => v <= 1.05) ? 'met' : 'NOT met'})`);
 
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     console.log(`\nCold wake, ${coldRuns} runs (sleep -> first API request through Caddy)`);
     console.log(`${'run'.padEnd(6)}${'ttfb ms'.padStart(10)}${'start->ready ms'.padStart(17)}${'added ms'.padStart(10)}`);
     cold.forEach((c, i) => console.log(`${String(i + 1).padEnd(6)}${f(c.ttfb).padStart(10)}${f(c.startToReady).padStart(17)}${f(c.added).padStart(10)}`));
-    console.log(`median: ttfb ${med(cold.map((c) => c.ttfb)).toFixed(1)} ms, container start->ready ${med(cold.map((c) => c.startToReady)).toFixed(1)} ms, added by Slipway ${med(cold.map((c) => c.added)).toFixed(1)} ms (target <= 100 ms)`);
+    const added = med(cold.map((c) => c.added));
+    console.log(`median: ttfb ${med(cold.map((c) => c.ttfb)).toFixed(1)} ms, container start->ready ${med(cold.map((c) => c.startToReady)).toFixed(1)} ms, added by Slipway ${added.toFixed(1)} ms (target <= 10 ms: ${added <= 10 ? 'met' : 'NOT met'})`);
+    console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (a shared machine: compare the ratios)`);
   } finally {
     await panel.app.close();
     await plain.removeServer().catch(() => {});

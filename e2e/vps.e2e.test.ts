@@ -75,7 +75,7 @@ beforeAll(async () => {
     SLIPWAY_MODULES: 'vps',
     SLIPWAY_VPS_LIBVIRT_URI: 'qemu:///system', SLIPWAY_VPS_STORAGE_ROOT: root, SLIPWAY_VPS_PUBLIC_NETWORK: net, SLIPWAY_VPS_PUBLIC_SUBNET: `10.234.${octet}.0/24`,
     SLIPWAY_VPS_HOST_DISK_GB: '50', SLIPWAY_VPS_MAX_UPLOAD_BYTES: String(64 * 1024 * 1024),
-    SLIPWAY_VPS_EXPIRY_SWEEP_INTERVAL_MS: '0', SLIPWAY_VPS_SHUTDOWN_TIMEOUT_MS: '5000',
+    SLIPWAY_VPS_EXPIRY_SWEEP_INTERVAL_MS: '0', SLIPWAY_VPS_SHUTDOWN_TIMEOUT_MS: '5000', SLIPWAY_VPS_METRICS_INTERVAL_MS: '2000',
   });
   await createFirstAdmin(panel.setupUrl, ADMIN);
   token = (await (await fetch(`${panel.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: ADMIN.username, password: ADMIN.password }) })).json() as { accessToken: string }).accessToken;
@@ -199,6 +199,20 @@ describe('VPS console pages in Chromium (qemu:///system, TCG)', () => {
     const domain = (await api<{ vps: { domainName: string } }>('GET', `/api/v1/vps/${vpsId}`)).vps.domainName;
     const out = await new LocalProcessRunner().exec('virsh', ['-c', 'qemu:///system', 'snapshot-list', '--name', '--', domain]);
     expect(out.stdout).toContain(snaps.items[0]!.name);
+  });
+
+  it('shows usage graphs from the running guest, with a time-range picker and the month\'s bandwidth', async () => {
+    await page.getByRole('tab', { name: 'Usage' }).click();
+    await page.getByText(/^Bandwidth in \d{4}-\d{2}$/).waitFor();
+    // samples every 2 s here: two make the first point, then the charts appear
+    await page.getByRole('img', { name: `CPU use of ${HOST} in percent` }).waitFor({ timeout: 60_000 });
+    await page.getByRole('img', { name: new RegExp(`Network traffic of ${HOST}`) }).waitFor();
+    await page.getByText('24 hours').click();
+    await page.getByRole('img', { name: `CPU use of ${HOST} in percent` }).waitFor();
+    const m = await api<{ range: string; points: { cpuPct: number; memoryMb: number }[] }>('GET', `/api/v1/vps/${vpsId}/metrics?range=24h`);
+    expect(m.range).toBe('24h');
+    expect(m.points.length).toBeGreaterThan(0);
+    expect(m.points.at(-1)!.memoryMb).toBeGreaterThan(0);
   });
 
   it('lists the server with its live state (screenshot)', async () => {

@@ -48,6 +48,7 @@ KPKG=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux
 [ -n "$KPKG" ] || { echo "build-test-guest: cannot resolve linux-image-cloud-amd64" >&2; exit 1; }
 apt-get download "$KPKG" >/dev/null 2>&1 || { echo "build-test-guest: apt-get download $KPKG failed" >&2; exit 1; }
 dpkg-deb -x ./"$KPKG"_*.deb k
+# shellcheck disable=SC2012  # kernel version directory names are plain
 KVER=$(ls k/lib/modules | head -n1)
 cp k/boot/vmlinuz-"$KVER" vmlinuz
 

@@ -5,19 +5,19 @@ set -euo pipefail
 
 log() { printf '[provision] %s\n' "$*"; }
 
+# What the tests need besides the modules' own host packages (modules/<id>/packages.txt, the list
+# scripts/install.sh installs on a server too).
 PACKAGES=(
-  docker.io busybox-static          # containers module: Docker Engine, locally built images
-  caddy                             # front proxy for containers (admin API on 127.0.0.1:2019)
-  netdata                           # server module: richer metrics source (API v1)
+  busybox-static                    # containers tests: locally built images
   openssh-server openssh-client     # SSH process runner and remote hosts
   chromium fonts-dejavu-core        # browser e2e tests through playwright-core
   debootstrap iproute2 procps       # systemd test host, network namespaces
-  tgt                               # netboot (iSCSI target)
-  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra  # vps: libvirt + QEMU (TCG)
-  cloud-image-utils genisoimage     # vps: NoCloud seed ISOs (cloud-localds)
-  ipxe ipxe-qemu dnsmasq-base fuse3 # netboot: iPXE boot files, proxyDHCP/TFTP, FUSE writeback exports
-  openssl                           # sites module: test certificates for the certificate watch
+  ipxe-qemu                         # netboot tests: iPXE ROMs for QEMU test machines
+  shellcheck                        # every script under scripts/ is checked (install project)
+  wrk                               # bench/api.ts: the external HTTP load generator
 )
+mapfile -t module_packages < <(bash "$(dirname "$0")/module-packages.sh")
+PACKAGES+=("${module_packages[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -91,7 +91,7 @@ fi
 # each `virsh define` re-probes QEMU (~55 s). Group kvm (libvirt-qemu is a member) fixes it; guests
 # still run under TCG (accel.ts decides, see ENGINES.md).
 if [ -c /dev/kvm ] && getent group kvm >/dev/null 2>&1; then
-  chgrp kvm /dev/kvm && chmod 660 /dev/kvm || true
+  { chgrp kvm /dev/kvm && chmod 660 /dev/kvm; } || true
 fi
 if command -v libvirtd >/dev/null 2>&1 && ! virsh -c qemu:///system version >/dev/null 2>&1; then
   log "starting virtlogd and libvirtd"

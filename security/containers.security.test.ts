@@ -394,6 +394,32 @@ describe.sequential('security: containers (hostile tenants, real Docker + Caddy)
       expect((await viaCaddy(httpPort, `a-${s}.localhost`)).body.trim()).toBe(`tenant A ${s}`);
     });
 
+    it("a sleeping service's fixed port is nobody else's: services get distinct ones, and no one may publish a port in the range", async () => {
+      const a = await t.signIn('user');
+      const b = await t.signIn('user');
+      const s = uniq();
+      const ida = await create(a, body(`fixa-${s}`, { hostnames: [`fa-${s}.localhost`], containers: [web(serve(`tenant A ${s}`))] }));
+      const idb = await create(b, body(`fixb-${s}`, { hostnames: [`fb-${s}.localhost`], containers: [web(serve(`tenant B ${s}`))] }));
+      const portA = Number((await containerOf(ida)).Config.Labels?.['slipway.http-port']);
+      const portB = Number((await containerOf(idb)).Config.Labels?.['slipway.http-port']);
+      expect(portA).toBeGreaterThanOrEqual(20000);
+      expect(portA).toBeLessThanOrEqual(29999);
+      expect(portB).not.toBe(portA);
+      // Both asleep: each hostname still reaches its own tenant's container (woken through the activator).
+      expect((await viaCaddy(httpPort, `fa-${s}.localhost`)).body.trim()).toBe(`tenant A ${s}`);
+      expect((await viaCaddy(httpPort, `fb-${s}.localhost`)).body.trim()).toBe(`tenant B ${s}`);
+      // Not even an admin may publish a port in the range (it could take a sleeping service's traffic).
+      const admin = await t.signIn('admin');
+      for (const hostPort of [20000, portA, 29999]) {
+        const res = await inject(admin, 'POST', '/containers', body(`grab-${uniq()}`, { containers: [web(serve('grab'), { ports: [{ containerPort: 80, hostPort, hostIp: '127.0.0.1' }] })] }));
+        expect(res.statusCode, res.body).toBe(422);
+        expect(errorOf(res).code).toBe('host_port_reserved');
+      }
+      const upd = await inject(admin, 'PATCH', `/containers/${ida}`, { containers: [web(serve('grab'), { ports: [{ containerPort: 80, hostPort: portB, hostIp: '127.0.0.1' }] })] });
+      expect(upd.statusCode, upd.body).toBe(422);
+      expect((await viaCaddy(httpPort, `fb-${s}.localhost`)).body.trim()).toBe(`tenant B ${s}`);
+    });
+
     it('a container with the right name but a wrong or missing label is never started, routed to, replaced or removed', async () => {
       const owner = await t.signIn('user');
       for (const labels of [{}, { 'slipway.service': 'someone-else', 'slipway.container': 'web' }] as Record<string, string>[]) {

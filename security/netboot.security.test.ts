@@ -93,6 +93,8 @@ describe('netboot: a hostile tenant, LAN or upload', () => {
       ['DELETE', `/netboot/machines/${machineA.id}/session`],
       ['POST', `/netboot/machines/${machineA.id}/writeback/commit`, { comment: 'x' }],
       ['POST', `/netboot/machines/${machineA.id}/writeback/discard`],
+      ['POST', `/netboot/machines/${machineA.id}/token`],
+      ['POST', `/netboot/machines/${machineA.id}/wake`],
       ['POST', '/netboot/machines/import', { csv: 'name,mac\nx2,52:54:00:00:00:98\n' }],
       ['PATCH', '/netboot/settings', { proxyDhcp: true }],
       ['DELETE', `/netboot/images/${imageId}`],
@@ -230,6 +232,32 @@ describe('netboot: a hostile tenant, LAN or upload', () => {
     const after = await snapshot();
     expect(after.machines.filter((m) => m[3] === 'pending').map((m) => m[2])).toEqual(['52:54:00:5e:c0:aa']);
     expect({ ...after, machines: after.machines.filter((m) => m[3] !== 'pending') }).toEqual(before);
+  });
+
+  it('after a token rotation the old token gets the unknown-MAC menu byte for byte and starts nothing; no token reaches the audit log', async () => {
+    const menu = (await t.app.inject({ method: 'GET', url: '/api/v1/netboot/boot/52-54-00-5e-c0-aa.ipxe' })).body;
+    const old = (await rt.repo.machine(machineB.id))!.token;
+    await rt.repo.updateMachine(machineB.id, { bootMode: 'local' });
+    await rt.service.changed(machineB.id);
+    const url = `/api/v1/netboot/boot/52-54-00-5e-c0-02.ipxe?token=${old}`;
+    expect((await t.app.inject({ method: 'GET', url })).body).not.toBe(menu);
+    const r = await api('POST', `/netboot/machines/${machineB.id}/token`, admin);
+    expect(r.status, r.text).toBe(200);
+    const fresh = (await rt.repo.machine(machineB.id))!.token;
+    expect(fresh).not.toBe(old);
+    const before = await snapshot();
+    for (const u of [url, url.replace('.ipxe?', '.disk.ipxe?')]) {
+      const res = await t.app.inject({ method: 'GET', url: u });
+      expect(res.statusCode, u).toBe(200);
+      expect(res.body, u).toBe(menu);
+    }
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await snapshot()).sessions).toEqual(before.sessions);
+    expect((await tgtOurs()).map((x) => x.iqn)).toEqual(before.targets);
+    const audit = JSON.stringify((await t.services.audit.list({ limit: 200 })).items);
+    expect(audit).toContain('netboot.machine.token.rotate');
+    expect(audit).not.toContain(old);
+    expect(audit).not.toContain(fresh);
   });
 
   it('unknown MACs flooding the script route register at most the configured number of pending machines', async () => {

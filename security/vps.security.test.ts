@@ -134,4 +134,66 @@ describe('VPS: hostile tenants', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("metrics: another tenant's VPS is 404, anonymous 401, hostile ranges 400; the owner sees its own", async () => {
+    expect((await api(mallory, 'GET', `/vps/${victim.id}/metrics`)).statusCode).toBe(404);
+    expect((await api(null, 'GET', `/vps/${victim.id}/metrics`)).statusCode).toBe(401);
+    for (const range of ['1y', '1h;rm', '-1h', '%00', '1h&range=30d', 'constructor']) {
+      expect((await api(alice, 'GET', `/vps/${victim.id}/metrics?range=${encodeURIComponent(range)}`)).statusCode, range).toBe(400);
+    }
+    const own = await api(alice, 'GET', `/vps/${victim.id}/metrics?range=24h`);
+    expect(own.statusCode).toBe(200);
+    expect(JSON.stringify(own.json())).not.toMatch(/\/var\/|\/tmp\/|qemu:|test:\/\/|vnet\d|slwbr/);
+  });
+
+  it("resize, rename and reinstall: another tenant's VPS is 404 and nothing changes", async () => {
+    const before = (await api(alice, 'GET', `/vps/${victim.id}`)).json().vps;
+    for (const [u, b] of [
+      ['resize', { planId: seed.planId }], ['rename', { hostname: 'stolen' }], ['reinstall', { imageId: seed.imageId, confirm: 'victim' }],
+    ] as const) expect((await api(mallory, 'POST', `/vps/${victim.id}/${u}`, b)).statusCode, u).toBe(404);
+    const after = (await api(alice, 'GET', `/vps/${victim.id}`)).json().vps;
+    expect({ ...after, state: null, updatedAt: 0 }).toEqual({ ...before, state: null, updatedAt: 0 });
+  });
+
+  it('resize: a user only to a public plan, within quota, never shrinking the disk; hostile values are 400', async () => {
+    const eve = await h.signIn('user');
+    await api(admin, 'PUT', `/vps/quotas/${eve.user.id}`, { maxCount: 2, maxVcpus: 2, maxMemoryMb: 1024, maxDiskGb: 10 });
+    const c = await api(eve, 'POST', '/vps', { hostname: 'grow', planId: seed.planId, imageId: seed.imageId, start: false });
+    expect(c.statusCode).toBe(202);
+    await h.waitJob(c.json().job.id);
+    const id = c.json().vps.id as string;
+    // custom sizes are staff-only: a user picks a plan
+    expect((await api(eve, 'POST', `/vps/${id}/resize`, { vcpus: 2 })).statusCode).toBe(403);
+    const hidden = await api(admin, 'POST', '/vps/plans', { name: 'hidden-big', vcpus: 1, memoryMb: 512, diskGb: 2, public: false });
+    expect((await api(eve, 'POST', `/vps/${id}/resize`, { planId: hidden.json().plan.id })).statusCode).toBe(400);
+    const huge = await api(admin, 'POST', '/vps/plans', { name: 'huge', vcpus: 4, memoryMb: 512, diskGb: 2 });
+    const r = await api(eve, 'POST', `/vps/${id}/resize`, { planId: huge.json().plan.id });
+    expect(r.statusCode).toBe(422);
+    expect(r.json().error.code).toBe('quota_exceeded');
+    for (const body of [{ vcpus: -1 }, { memoryMb: 1e12 }, { diskGb: '2; rm -rf /' }, { vcpus: 1.5 }, {}, { planId: '../../etc' }, { vcpus: 1, extra: true }]) {
+      expect((await api(admin, 'POST', `/vps/${id}/resize`, body)).statusCode, JSON.stringify(body)).toBe(400);
+    }
+    const grow = await api(admin, 'POST', `/vps/${id}/resize`, { diskGb: 3 });
+    expect(grow.statusCode, grow.body).toBe(202);
+    expect(await h.waitJob(grow.json().job.id)).toMatchObject({ state: 'succeeded' });
+    const shrink = await api(admin, 'POST', `/vps/${id}/resize`, { diskGb: 2, memoryMb: 128 });
+    expect(shrink.statusCode).toBe(422);
+    expect(shrink.json().error.code).toBe('disk_shrink');
+    const v = (await api(eve, 'GET', `/vps/${id}`)).json().vps;
+    expect([v.vcpus, v.memoryMb, v.diskGb]).toEqual([1, 256, 3]);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-U', path.join(h.root, 'disks', `${id}.qcow2`)], { encoding: 'utf8' })) as { 'virtual-size': number };
+    expect(info['virtual-size']).toBe(3 * 1024 ** 3);
+  }, 60_000);
+
+  it('rename and reinstall refuse hostile names, a wrong confirmation and a private image', async () => {
+    for (const hostname of ['Bad Name', '-x', 'a'.repeat(64), 'x\nhostname: y', '../etc']) {
+      expect((await api(alice, 'POST', `/vps/${victim.id}/rename`, { hostname })).statusCode, hostname).toBe(400);
+    }
+    expect((await api(alice, 'POST', `/vps/${victim.id}/reinstall`, { imageId: seed.imageId, confirm: 'not-the-name' })).statusCode).toBe(422);
+    const img = await h.t.app.inject({ method: 'POST', url: '/api/v1/vps/images?name=private2&public=false', headers: { ...admin.headers, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(65536) });
+    await h.waitJob(img.json().job.id);
+    expect((await api(alice, 'POST', `/vps/${victim.id}/reinstall`, { imageId: img.json().image.id, confirm: 'victim' })).statusCode).toBe(400);
+    expect((await api(alice, 'POST', `/vps/${victim.id}/reinstall`, { imageId: seed.imageId, confirm: 'victim', userData: '#cloud-config\nhostname: evil\n' })).statusCode).toBe(400);
+    expect((await api(alice, 'GET', `/vps/${victim.id}`)).json().vps.hostname).toBe('victim');
+  }, 60_000);
 });

@@ -3,24 +3,28 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { LoadedConfig } from './config.js';
 import { moduleEnvKey } from './config.js';
-import { ConfigError } from './config.js';
+import { ConfigError, fastifyTrustProxy } from './config.js';
 import { migrate, type Database, type NamedMigrations } from './db/database.js';
 import { installAuthHook, WS_PROTOCOL } from './http/auth-hook.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { installSecurityHeaders } from './http/security-headers.js';
 import { registerModulesRoutes } from './http/modules.routes.js';
 import { registerPlatformRoutes } from './http/platform.routes.js';
 import { installHttpMetrics, type Metrics, createMetrics } from './http/metrics.js';
+import { installOpenapiChecks, markModuleRoutes, openapiOptions } from './http/openapi.js';
 import { AUDIT_HEAD_FILE, AuditLog } from './platform/audit/audit.service.js';
 import { createAuth, type AuthServices } from './platform/auth/index.js';
+import { Cluster, panelVersion } from './platform/cluster/cluster.js';
+import { registerClusterRoutes } from './platform/cluster/cluster.routes.js';
+import { ScheduleLeases } from './platform/schedule/leases.js';
 import { ModuleRuntime } from './platform/engines/module-status.js';
 import { ModuleUnavailableError } from './platform/errors.js';
 import { EventBus } from './platform/events/event-bus.js';
@@ -60,6 +64,8 @@ export interface Services {
   /** Each enabled module's engines and status (GET /api/v1/modules, /ready, the 503 gate). */
   modules: ModuleRuntime;
   scheduler: Scheduler;
+  /** This replica among the panel processes on the database (issue 15): bus, heartbeat, local duties. */
+  cluster: Cluster;
   logSources: LogSources;
   overview: OverviewCounts;
   hostsPlatform: HostsPlatform;
@@ -114,7 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const { config, database, secrets } = deps;
   const app = Fastify({
     logger: deps.logger ?? { level: config.core.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]'] },
-    trustProxy: config.core.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(config.core),
     bodyLimit: 1024 * 1024,
     // No per-request log lines: HTTP traffic is counted in /metrics and changes are in the audit log.
     logController: new LogController({ disableRequestLogging: true }),
@@ -132,23 +138,37 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   await migrate(database.db, moduleMigrations);
 
   const events = new EventBus();
+  // Replicas: on PostgreSQL every event, revocation and live job line reaches the other panel
+  // processes through LISTEN/NOTIFY; on SQLite the cluster is this process alone.
+  const cluster = new Cluster({ database, log: app.log, address: config.core.replicaAddress ?? config.core.listen, version: panelVersion(), heartbeatMs: config.core.clusterHeartbeatMs });
+  if (cluster.shared) {
+    events.relayTo((m) => void cluster.send('event', m));
+    cluster.on('event', (data) => {
+      const m = data as { event: Parameters<EventBus['receive']>[0]; at: number; id: number };
+      events.receive(m.event, m.at, m.id);
+    });
+  }
   // Keyed chain; its head is published to the head file and the log after every append (issue 9, finding 12).
   const audit = new AuditLog(database.db, database.dialect, events, { key: auditChainKey(secrets), headFile: path.join(config.core.dataDir, AUDIT_HEAD_FILE), log: app.log });
   const hosts = new HostRegistry(database.db);
   const hostsPlatform = createHostsPlatform({ db: database.db, hosts, audit, events, dataDir: config.core.dataDir, log: app.log });
   const metrics = createMetrics();
-  const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics, dataDir: config.core.dataDir });
-  const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log, permissions });
-  const scheduler = new Scheduler(app.log);
+  const jobs = createJobService({ db: database.db, dialect: database.dialect, events, audit, hosts, log: app.log, workers: config.core.jobWorkers, metrics, dataDir: config.core.dataDir, cluster },
+    { leaseMs: config.core.jobLeaseMs, heartbeatMs: Math.max(200, Math.floor(config.core.jobLeaseMs / 6)) });
+  const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log: app.log, permissions, cluster });
+  const scheduler = new Scheduler(app.log, cluster.shared ? new ScheduleLeases(database.db, cluster.replicaId) : undefined);
+  // Exactly-once housekeeping of the replicas' tables (old payloads, replicas gone for a day).
+  scheduler.define('platform', 'cluster-housekeeping', config.core.clusterHeartbeatMs * 12, () => cluster.housekeeping());
   const hostnames = new HostnameClaims(database.db, { reserved: panelHostnames(config.core) });
   const logSources = new LogSources();
   const overview = new OverviewCounts();
   const runtime = new ModuleRuntime({ retryMs: config.core.engineRetryMs, recheckMs: config.core.engineRecheckMs, log: app.log });
   runtime.onChange((m) => events.publish({ type: 'module.status', resource: { type: 'module', id: m.id }, data: { status: m.status } }));
-  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, logSources, overview, hostsPlatform, hostnames, warnings: () => auth.proxyGuard.warnings(), permissions };
+  const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, cluster, logSources, overview, hostsPlatform, hostnames, warnings: () => auth.proxyGuard.warnings(), permissions };
   app.decorate('slipway', services);
 
-  await app.register(helmet, {
+  // Helmet's headers, computed once and set by one hook (issue 16: the plugin rebuilt them per request).
+  await installSecurityHeaders(app, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -160,7 +180,6 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
       },
     },
   });
-  await app.register(cookie);
   await app.register(formbody);
   await app.register(websocket, {
     options: {
@@ -169,23 +188,14 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
       handleProtocols: (protocols: Set<string>) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
     },
   });
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Slipway API', version: '1', description: 'Control panel API. Authenticate with a Bearer access token or API token.' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          password: { type: 'oauth2', flows: { password: { tokenUrl: '/api/v1/auth/login', scopes: {} } } },
-        },
-      },
-      security: [{ bearer: [] }, { password: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  // The API contract: info, servers, security and error responses (http/openapi.ts).
+  await app.register(swagger, openapiOptions({ publicUrl: config.core.publicUrl }));
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { persistAuthorization: false } });
 
   installErrorHandler(app);
   installAuthHook(app, auth.authenticator, { streams: auth.streams, proxyGuard: auth.proxyGuard, permissions });
+  // After the access check, so a route's missing access rule is reported first.
+  installOpenapiChecks(app);
   installHttpMetrics(app, metrics);
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
@@ -198,8 +208,13 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
       const http = api.withTypeProvider<ZodTypeProvider>();
       registerPlatformRoutes(http, services);
       registerModulesRoutes(http, services);
+      registerClusterRoutes(http, cluster, scheduler);
       hostsPlatform.registerRoutes(http);
-      auth.registerRoutes(http);
+      // Cookies (the refresh token) are the auth routes' alone: parsed there, not on every request (issue 16).
+      await http.register(async (scope) => {
+        await scope.register(cookie);
+        auth.registerRoutes(scope.withTypeProvider<ZodTypeProvider>());
+      });
       jobs.registerRoutes(http);
       for (const m of deps.modules) {
         const readies: (() => Promise<void> | void)[] = [];
@@ -215,17 +230,19 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
           },
         });
         await http.register(async (scoped) => {
+          markModuleRoutes(scoped, m.id);
           // After the auth hook (401/403 first): a module whose required engine is missing answers 503.
-          scoped.addHook('preHandler', async (req) => {
-            if (runtime.isUsable(m.id)) return;
+          // A callback hook: the usable case costs no promise (issue 16).
+          scoped.addHook('preHandler', (req, _reply, done) => {
+            if (runtime.isUsable(m.id)) return done();
             const st = runtime.get(m.id)!;
             // Staff learn what is missing and how to fix it; a tenant or an anonymous caller of a
             // public route (the iPXE scripts) only that it is unavailable.
             const staff = !!req.actor && req.actor.role !== 'user';
-            throw new ModuleUnavailableError(
+            done(new ModuleUnavailableError(
               staff ? (st.reason ?? `${m.title} is unavailable`) : `${m.title} is not available right now; the panel's operators have been told why`,
               { module: m.id, fix: staff ? st.fix : null },
-            );
+            ));
           });
           await m.register({
             http: scoped.withTypeProvider<ZodTypeProvider>(),
@@ -242,7 +259,8 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
             core: config.core,
             onClose: (fn) => closers.push(fn),
             onReady: (fn) => readies.push(fn),
-            schedule: (name, everyMs, fn) => scheduler.define(m.id, name, everyMs, fn),
+            schedule: (name, everyMs, fn, opts) => scheduler.define(m.id, name, everyMs, fn, opts),
+            localDuty: (name, description) => cluster.declareLocalDuty({ module: m.id, name, description }),
             logSources: { add: (p) => { const remove = logSources.add(p); closers.push(remove); return remove; } },
             overview: { count: (c) => { const remove = overview.add({ ...c, moduleId: m.id }); closers.push(remove); return remove; } },
             status: () => runtime.get(m.id)!,
@@ -288,12 +306,14 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   app.addHook('onReady', async () => {
     // Streams of credentials revoked by another process (the CLI, a second panel) end within seconds.
     auth.startStreamGuard();
+    await cluster.start();
     if (deps.startBackground === false) {
       // Statuses are known (routes of a module without its engine answer 503), no work starts.
       await runtime.start(false);
       return;
     }
     await jobs.start();
+    scheduler.start('platform');
     hostsPlatform.start();
     // Never throws: a module whose engine is missing, or whose start fails, is reported, not fatal.
     await runtime.start(true);
@@ -306,6 +326,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     for (const fn of closers.reverse()) await fn();
     await jobs.stop();
     hostsPlatform.close();
+    await cluster.stop();
   });
 
   return app;

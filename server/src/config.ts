@@ -8,8 +8,9 @@ import { z } from 'zod';
  */
 const ListenAddress = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8420')
-  .refine((v) => !/:\d+$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be <= 65535');
+  .regex(/^((\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}|unix:\/[A-Za-z0-9._/-]+)$/, 'expected host:port (e.g. 127.0.0.1:8420) or unix:/absolute/path.sock')
+  .refine((v) => v.startsWith('unix:') || !/:\d+$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be <= 65535')
+  .refine((v) => !v.startsWith('unix:') || !v.split('/').includes('..'), 'the socket path must not contain ..');
 
 const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
@@ -42,6 +43,12 @@ export const CoreConfig = z.object({
   engineRecheckMs: z.coerce.number().int().min(50).max(86_400_000).default(60_000),
   /** How long one engine probe may take. */
   engineProbeTimeoutMs: z.coerce.number().int().min(50).max(60_000).default(2_000),
+  /** Replicas (PostgreSQL): a job whose runner stops renewing its lease this long is taken over by another replica. */
+  jobLeaseMs: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  /** Replicas: how often each panel process beats its row in cluster_replicas (GET /api/v1/cluster). */
+  clusterHeartbeatMs: z.coerce.number().int().min(200).max(60_000).default(5_000),
+  /** Replicas: the address this process is reached at, shown in GET /api/v1/cluster (default: SLIPWAY_LISTEN). */
+  replicaAddress: z.string().min(1).max(200).optional(),
 });
 export type CoreConfig = z.output<typeof CoreConfig>;
 
@@ -75,6 +82,9 @@ const CORE_ENV: Record<string, keyof CoreConfig> = {
   SLIPWAY_ENGINE_RETRY_MS: 'engineRetryMs',
   SLIPWAY_ENGINE_RECHECK_MS: 'engineRecheckMs',
   SLIPWAY_ENGINE_PROBE_TIMEOUT_MS: 'engineProbeTimeoutMs',
+  SLIPWAY_JOB_LEASE_MS: 'jobLeaseMs',
+  SLIPWAY_CLUSTER_HEARTBEAT_MS: 'clusterHeartbeatMs',
+  SLIPWAY_REPLICA_ADDRESS: 'replicaAddress',
 };
 const NON_CONFIG_ENV = new Set(['SLIPWAY_CONFIG']);
 /** Variables of the test and benchmark tooling, not panel settings. */
@@ -128,6 +138,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, moduleIds: stri
   const core = parsed.data!;
   core.dataDir = path.resolve(core.dataDir);
   return { core, moduleRaw, file };
+}
+
+/** `unix:/run/slipway/slipway.sock` → the socket path; undefined for host:port. */
+export function unixSocketPath(listen: string): string | undefined {
+  return listen.startsWith('unix:') ? listen.slice('unix:'.length) : undefined;
+}
+
+/**
+ * Fastify's trustProxy. On a unix socket the peer has no address: only the proxy, which the
+ * socket's mode and group admit, can connect, so with SLIPWAY_TRUST_PROXY set (to `unix`) exactly
+ * one hop, the socket peer, is trusted and the client address is the last X-Forwarded-For entry.
+ */
+export function fastifyTrustProxy(core: Pick<CoreConfig, 'listen' | 'trustProxy'>): string | false | ((address: string, hop: number) => boolean) {
+  if (!core.trustProxy) return false;
+  // The socket peer has no address (hop 0, undefined); nothing past it is trusted.
+  return unixSocketPath(core.listen) ? (address, hop) => hop === 0 && !address : core.trustProxy;
 }
 
 export function listenParts(listen: string): { host: string; port: number } {

@@ -20,7 +20,7 @@ export {
 export { MODULE_STATES, type EngineStatus, type ModuleState, type ModuleStatusView } from './platform/engines/module-status.js';
 
 // Extension points on the context (`ctx.schedule`, `ctx.logSources`, `ctx.overview`).
-export type { ScheduledFn, ScheduleView } from './platform/schedule/scheduler.js';
+export type { ScheduledFn, ScheduleOptions, ScheduleView } from './platform/schedule/scheduler.js';
 export { isCommandSource, logSourceVisible, type CommandLogSource, type FileLogSource, type LogSourceProvider, type ModuleLogSource } from './platform/extensions/log-sources.js';
 export type { OverviewCount, OverviewCountView } from './platform/extensions/overview.js';
 
@@ -33,14 +33,14 @@ export { ALL_ROLES, OPERATORS, READERS, RESTARTERS, ROLES, type Role } from './p
 
 // Domain errors (the error handler maps them to status codes).
 export {
-  AppError, ConflictError, DomainRuleError, ForbiddenError, ModuleUnavailableError, NotFoundError, RateLimitedError,
-  UnauthorizedError, UnavailableError, ValidationError,
+  AppError, ConflictError, ContentRejectedError, DomainRuleError, ForbiddenError, ModuleUnavailableError, NotFoundError, PayloadTooLargeError,
+  RateLimitedError, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, ValidationError,
 } from './platform/errors.js';
 
 // Running programs (argv only), locally and over SSH; secrets redacted from what tools print.
 export { ExecError, redactLine } from './infra/exec-error.js';
-export { assertArgv, lineSplitter, LocalProcessRunner, type ExecOptions, type ExecResult, type OutputStream, type ProcessRunner, type StreamHandle } from './infra/process-runner.js';
-export { loadOrCreatePanelKey, SshConnection, type SshConnectionOptions, type SshRunnerFactory } from './infra/ssh.js';
+export { assertArgv, lineSplitter, LocalProcessRunner, type ExecOptions, type ExecResult, type JobExecOptions, type OutputStream, type ProcessRunner, type StreamHandle } from './infra/process-runner.js';
+export { type ForcedCommandLine, loadOrCreatePanelKey, SshConnection, type SshConnectionOptions, SshProcessRunner, type SshProcessRunnerOptions, type SshRunnerFactory } from './infra/ssh.js';
 export { REDACTED, redactSecrets, redactSecretsText } from './platform/redact.js';
 
 // Disk images (qemu-img, argv only; untrusted images checked before use).

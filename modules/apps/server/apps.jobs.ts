@@ -62,16 +62,6 @@ type DestroyIn = { hostId: string; app: AppName };
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** Dokku's output into the job log; the adapter has already cleaned and redacted every line. */
-function exec(ctx: JobContext<unknown>, secrets: readonly string[], extra: Partial<RunOptions> = {}): RunOptions {
-  return {
-    signal: ctx.signal,
-    secrets,
-    onLine: (line, stream) => ctx.log(line, stream === 'stderr' ? 'stderr' : 'stdout'),
-    onCommand: (argv) => ctx.log(`$ ${argv.join(' ')}`, 'info'),
-    ...extra,
-  };
-}
 
 /** The build this deploy started: the first one Dokku recorded after it began. */
 async function buildOf(cli: DokkuCli, app: AppName, startedAt: number) {
@@ -86,7 +76,9 @@ function deploySteps(apps: AppsService) {
       name: 'deploy',
       async run(ctx: JobContext<DeployIn>) {
         const { hostId, app, source } = ctx.input;
-        const cli = await apps.cli(hostId);
+        const cli = await apps.cli(hostId, ctx);
+        // builds:cancel and builds:list settle a cancelled deploy, so they run outside the job's signal.
+        const control = await apps.cli(hostId);
         await apps.deployRecord(ctx.job.id);
         const startedAt = Date.now();
         await apps.repo.updateDeploy(ctx.job.id, { started_at: startedAt });
@@ -105,7 +97,7 @@ function deploySteps(apps: AppsService) {
         const cancelBuild = (why: string) => (cancelling ??= (async () => {
           ctx.log(`${why}: builds:cancel ${app}`, 'warn');
           try {
-            const r = await cli.cancelBuild(app);
+            const r = await control.cancelBuild(app);
             ctx.log(r.message || 'builds:cancel: done', 'warn');
           } catch (e) {
             ctx.log(`builds:cancel failed: ${message(e)}`, 'error');
@@ -115,7 +107,7 @@ function deploySteps(apps: AppsService) {
         const onAbort = () => void cancelBuild(ctx.signal.reason === 'cancelled' ? 'Cancel requested' : 'The panel is stopping');
         ctx.signal.addEventListener('abort', onAbort, { once: true });
         if (ctx.signal.aborted) onAbort();
-        const o = exec(ctx as JobContext<unknown>, secrets, { signal: kill.signal, timeoutMs: apps.config.deployTimeoutMinutes * 60_000 });
+        const o: RunOptions = { secrets, signal: kill.signal, ownCancel: true, timeoutMs: apps.config.deployTimeoutMinutes * 60_000 };
         try {
           const result = source.kind === 'image' ? await cli.deployFromImage(app, source.image, o) : await cli.syncFromGit(app, source.repo, source.ref, o);
           Object.assign(ctx.state, { finishedAt: Date.now(), url: result.urls[0] ?? null });
@@ -126,7 +118,7 @@ function deploySteps(apps: AppsService) {
           const cancelled = ctx.signal.aborted && ctx.signal.reason === 'cancelled';
           // A panel shutdown leaves the outcome open: after the restart the deploy is settled from builds:list.
           if (!ctx.signal.aborted || cancelled) {
-            const build = await buildOf(cli, app, startedAt);
+            const build = await buildOf(control, app, startedAt);
             const outcome = cancelled ? 'cancelled' : 'failed';
             await apps.repo.updateDeploy(ctx.job.id, {
               outcome, finished_at: Date.now(), message: (cancelled ? 'cancelled by request (builds:cancel)' : message(e)).slice(0, 1000),
@@ -148,7 +140,7 @@ function deploySteps(apps: AppsService) {
       idempotent: true,
       async run(ctx: JobContext<DeployIn>) {
         const { hostId, app, source } = ctx.input;
-        const cli = await apps.cli(hostId);
+        const cli = await apps.cli(hostId, ctx);
         const startedAt = Number(ctx.state.startedAt ?? Date.now());
         const report = await cli.report(app);
         const build = await buildOf(cli, app, startedAt);
@@ -193,24 +185,24 @@ export function defineAppJobs(jobs: JobService, apps: AppsService): void {
           const { hostId, app, set, unset, restart } = ctx.input;
           const keys = Object.keys(set) as EnvKey[];
           if (!keys.length) return;
-          const cli = await apps.cli(hostId);
+          const cli = await apps.cli(hostId, ctx);
           const before = await cli.configExport(app);
           // What undo needs, sealed like the input: the previous value of each key (null: it was not set).
           ctx.state.previous = Object.fromEntries(keys.map((k) => [k, k in before ? apps.box.seal(before[k]!) : null]));
           await ctx.saveState();
           const values = Object.fromEntries(keys.map((k) => [k, apps.box.open(set[k]!)])) as Record<EnvKey, string>;
           const secrets = await apps.secretValues(hostId, app, before);
-          await cli.configSet(app, values, { ...exec(ctx as JobContext<unknown>, secrets), restart: restart && !unset.length });
+          await cli.configSet(app, values, { secrets, restart: restart && !unset.length });
         },
         async undo(ctx) {
           const { hostId, app, restart } = ctx.input;
           const previous = (ctx.state.previous ?? {}) as Record<string, string | null>;
-          const cli = await apps.cli(hostId);
+          const cli = await apps.cli(hostId, ctx);
           const restore = Object.fromEntries(Object.entries(previous).filter(([, v]) => v !== null).map(([k, v]) => [k, apps.box.open(v!)])) as Record<EnvKey, string>;
           const absent = Object.entries(previous).filter(([, v]) => v === null).map(([k]) => k as EnvKey);
           const secrets = await apps.secretValues(hostId, app, restore);
-          if (Object.keys(restore).length) await cli.configSet(app, restore, { ...exec(ctx as JobContext<unknown>, secrets), restart });
-          if (absent.length) await cli.configUnset(app, absent, { ...exec(ctx as JobContext<unknown>, secrets), restart });
+          if (Object.keys(restore).length) await cli.configSet(app, restore, { secrets, restart });
+          if (absent.length) await cli.configUnset(app, absent, { secrets, restart });
         },
       },
       {
@@ -218,8 +210,8 @@ export function defineAppJobs(jobs: JobService, apps: AppsService): void {
         async run(ctx) {
           const { hostId, app, unset, restart } = ctx.input;
           if (!unset.length) return;
-          const cli = await apps.cli(hostId);
-          await cli.configUnset(app, unset, { ...exec(ctx as JobContext<unknown>, await apps.secretValues(hostId, app)), restart });
+          const cli = await apps.cli(hostId, ctx);
+          await cli.configUnset(app, unset, { secrets: await apps.secretValues(hostId, app), restart });
         },
       },
       {
@@ -246,8 +238,8 @@ export function defineAppJobs(jobs: JobService, apps: AppsService): void {
         name: 'dokku',
         async run(ctx) {
           const { hostId, app, op } = ctx.input;
-          const cli = await apps.cli(hostId);
-          const o = exec(ctx as JobContext<unknown>, await apps.secretValues(hostId, app), { timeoutMs: apps.config.deployTimeoutMinutes * 60_000 });
+          const cli = await apps.cli(hostId, ctx);
+          const o: RunOptions = { secrets: await apps.secretValues(hostId, app), timeoutMs: apps.config.deployTimeoutMinutes * 60_000 };
           if (op.kind === 'ps') await cli.ps(op.action, app, o);
           else if (op.kind === 'scale') {
             const entries = op.processes.map(([p, n]) => [parseProcessType(p), parseProcessCount(n)] as [ProcessType, number]);
@@ -278,9 +270,9 @@ export function defineAppJobs(jobs: JobService, apps: AppsService): void {
         name: 'dokku apps:destroy',
         async run(ctx) {
           const { hostId, app } = ctx.input;
-          const cli = await apps.cli(hostId);
+          const cli = await apps.cli(hostId, ctx);
           try {
-            await cli.destroy(app, exec(ctx as JobContext<unknown>, await apps.secretValues(hostId, app)));
+            await cli.destroy(app, { secrets: await apps.secretValues(hostId, app) });
           } catch (e) {
             if (!(e instanceof DokkuAppNotFoundError)) throw e;
             ctx.log(`${app} was already gone from Dokku`, 'warn');

@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
+import type { Kysely } from 'kysely';
+import { defineMigrations } from '../../../server/src/sdk.js';
 
 /**
  * The apps module's tables; portable between SQLite and PostgreSQL: text UUIDv7 ids, epoch-ms
@@ -100,7 +101,7 @@ export interface AppsTables {
   apps_secrets: AppsSecretsTable;
 }
 
-export const appsMigrations: Record<string, Migration> = {
+export const appsMigrations = defineMigrations<AppsTables>({
   apps_0001_init: {
     async up(db: Kysely<any>) {
       await db.schema
@@ -193,4 +194,4 @@ export const appsMigrations: Record<string, Migration> = {
       for (const t of ['apps_secrets', 'apps_deploys', 'apps_releases', 'apps_inventory']) await db.schema.dropTable(t).execute();
     },
   },
-};
+});

@@ -18,22 +18,22 @@ const configure = { permission: appsPermissions.configure };
 export function registerAppsRoutes(app: HttpApp, apps: AppsService): void {
   app.get('/apps', {
     config: read,
-    schema: { tags, summary: 'List apps from the inventory (filters, search, pagination); never calls dokku', querystring: ListAppsQuery, response: { 200: AppList, ...errors } },
+    schema: { operationId: 'listApps', tags, summary: 'List apps from the inventory (filters, search, pagination); never calls dokku', querystring: ListAppsQuery, response: { 200: AppList, ...errors } },
   }, async (req) => apps.list(req.actor!, req.query));
 
   app.post('/apps', {
     config: deploy,
-    schema: { tags, summary: 'Create an app (`apps:create`); 409 `name_taken` when the name exists on the Dokku host', body: CreateApp, response: { 201: z.object({ app: AppView }), ...errors } },
+    schema: { operationId: 'createApp', tags, summary: 'Create an app (`apps:create`); 409 `name_taken` when the name exists on the Dokku host', body: CreateApp, response: { 201: z.object({ app: AppView }), ...errors } },
   }, async (req, reply) => reply.code(201).send({ app: await apps.create(req.actor!, req.body) }));
 
   app.get('/apps/:name', {
     config: read,
-    schema: { tags, summary: 'One app', params: AppParams, querystring: HostQuery, response: { 200: z.object({ app: AppView }), ...errors } },
+    schema: { operationId: 'getApp', tags, summary: 'One app', params: AppParams, querystring: HostQuery, response: { 200: z.object({ app: AppView }), ...errors } },
   }, async (req) => ({ app: await apps.get(req.actor!, req.params.name, req.query.host) }));
 
   app.delete('/apps/:name', {
     config: { permission: appsPermissions.destroy },
-    schema: { tags, summary: 'Destroy an app (`apps:destroy --force`); `confirm` must repeat the name (runs as a job)', params: AppParams, querystring: HostQuery, body: DestroyApp, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'deleteApp', tags, summary: 'Destroy an app (`apps:destroy --force`); `confirm` must repeat the name (runs as a job)', params: AppParams, querystring: HostQuery, body: DestroyApp, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await apps.destroy(req.actor!, req.params.name, req.query.host, req.body.confirm) }));
 
   // ---- deploys and releases ----
@@ -41,6 +41,7 @@ export function registerAppsRoutes(app: HttpApp, apps: AppsService): void {
   app.post('/apps/:name/deploys', {
     config: deploy,
     schema: {
+      operationId: 'deployApp',
       tags, summary: 'Deploy from an image (`git:from-image`) or a git remote and ref (`git:sync --build`); queues behind other jobs of the app',
       params: AppParams, querystring: HostQuery, body: DeployRequest, response: { 202: JobAccepted, ...errors },
     },
@@ -48,29 +49,30 @@ export function registerAppsRoutes(app: HttpApp, apps: AppsService): void {
 
   app.get('/apps/:name/deploys', {
     config: read,
-    schema: { tags, summary: 'Queued (with position), running and past deploys, newest first, with their jobs', params: AppParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(DeployView) }), ...errors } },
+    schema: { operationId: 'listAppDeploys', tags, summary: 'Queued (with position), running and past deploys, newest first, with their jobs', params: AppParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(DeployView) }), ...errors } },
   }, async (req) => ({ items: await apps.deploys(req.actor!, req.params.name, req.query.host) }));
 
   app.get('/apps/:name/releases', {
     config: read,
-    schema: { tags, summary: 'Release history, newest first', params: AppParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(ReleaseView) }), ...errors } },
+    schema: { operationId: 'listAppReleases', tags, summary: 'Release history, newest first', params: AppParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(ReleaseView) }), ...errors } },
   }, async (req) => ({ items: await apps.releases(req.actor!, req.params.name, req.query.host) }));
 
   app.post('/apps/:name/releases/:number/rollback', {
     config: deploy,
-    schema: { tags, summary: 'Redeploy exactly this release\'s image or commit as a new release (runs as a job)', params: ReleaseParams, querystring: HostQuery, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'rollbackAppRelease', tags, summary: 'Redeploy exactly this release\'s image or commit as a new release (runs as a job)', params: ReleaseParams, querystring: HostQuery, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await apps.rollback(req.actor!, req.params.name, req.query.host, req.params.number) }));
 
   // ---- configuration ----
 
   app.get('/apps/:name/config', {
     config: read,
-    schema: { tags, summary: 'Env vars; values of secret keys are never returned (null)', params: AppParams, querystring: HostQuery, response: { 200: ConfigView, ...errors } },
+    schema: { operationId: 'getAppConfig', tags, summary: 'Env vars; values of secret keys are never returned (null)', params: AppParams, querystring: HostQuery, response: { 200: ConfigView, ...errors } },
   }, async (req) => apps.getConfig(req.actor!, req.params.name, req.query.host));
 
   app.patch('/apps/:name/config', {
     config: configure,
     schema: {
+      operationId: 'updateAppConfig',
       tags, summary: 'Set (optionally marking keys secret) and unset env vars; `restart: false` applies them on the next deploy (runs as a job)',
       params: AppParams, querystring: HostQuery, body: ConfigPatch, response: { 202: JobAccepted, ...errors },
     },
@@ -78,58 +80,58 @@ export function registerAppsRoutes(app: HttpApp, apps: AppsService): void {
 
   app.get('/apps/:name/domains', {
     config: read,
-    schema: { tags, summary: 'The app\'s domains', params: AppParams, querystring: HostQuery, response: { 200: DomainsView, ...errors } },
+    schema: { operationId: 'listAppDomains', tags, summary: 'The app\'s domains', params: AppParams, querystring: HostQuery, response: { 200: DomainsView, ...errors } },
   }, async (req) => apps.getDomains(req.actor!, req.params.name, req.query.host));
 
   app.patch('/apps/:name/domains', {
     config: configure,
-    schema: { tags, summary: 'Add, remove or set domains (each claimed for the app\'s owner first)', params: AppParams, querystring: HostQuery, body: DomainsPatch, response: { 200: DomainsView, ...errors } },
+    schema: { operationId: 'updateAppDomains', tags, summary: 'Add, remove or set domains (each claimed for the app\'s owner first)', params: AppParams, querystring: HostQuery, body: DomainsPatch, response: { 200: DomainsView, ...errors } },
   }, async (req) => apps.changeDomains(req.actor!, req.params.name, req.query.host, req.body));
 
   app.get('/apps/:name/letsencrypt', {
     config: read,
-    schema: { tags, summary: 'Let\'s Encrypt state and certificate expiry', params: AppParams, querystring: HostQuery, response: { 200: LetsencryptView, ...errors } },
+    schema: { operationId: 'getAppLetsEncrypt', tags, summary: 'Let\'s Encrypt state and certificate expiry', params: AppParams, querystring: HostQuery, response: { 200: LetsencryptView, ...errors } },
   }, async (req) => apps.getLetsencrypt(req.actor!, req.params.name, req.query.host));
 
   app.put('/apps/:name/letsencrypt', {
     config: configure,
-    schema: { tags, summary: 'Enable or disable Let\'s Encrypt (runs as a job)', params: AppParams, querystring: HostQuery, body: LetsencryptPatch, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'setAppLetsEncrypt', tags, summary: 'Enable or disable Let\'s Encrypt (runs as a job)', params: AppParams, querystring: HostQuery, body: LetsencryptPatch, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await apps.setLetsencrypt(req.actor!, req.params.name, req.query.host, req.body.enabled) }));
 
   app.get('/apps/:name/checks', {
     config: read,
-    schema: { tags, summary: 'Zero-downtime checks per process type, wait-to-retire', params: AppParams, querystring: HostQuery, response: { 200: ChecksView, ...errors } },
+    schema: { operationId: 'getAppChecks', tags, summary: 'Zero-downtime checks per process type, wait-to-retire', params: AppParams, querystring: HostQuery, response: { 200: ChecksView, ...errors } },
   }, async (req) => apps.getChecks(req.actor!, req.params.name, req.query.host));
 
   app.patch('/apps/:name/checks', {
     config: configure,
-    schema: { tags, summary: 'Enable, disable or skip checks (an empty list means every process type); set wait-to-retire', params: AppParams, querystring: HostQuery, body: ChecksPatch, response: { 200: ChecksView, ...errors } },
+    schema: { operationId: 'updateAppChecks', tags, summary: 'Enable, disable or skip checks (an empty list means every process type); set wait-to-retire', params: AppParams, querystring: HostQuery, body: ChecksPatch, response: { 200: ChecksView, ...errors } },
   }, async (req) => apps.changeChecks(req.actor!, req.params.name, req.query.host, req.body));
 
   app.get('/apps/:name/ports', {
     config: read,
-    schema: { tags, summary: 'Port maps (configured and detected)', params: AppParams, querystring: HostQuery, response: { 200: PortsView, ...errors } },
+    schema: { operationId: 'getAppPorts', tags, summary: 'Port maps (configured and detected)', params: AppParams, querystring: HostQuery, response: { 200: PortsView, ...errors } },
   }, async (req) => apps.getPorts(req.actor!, req.params.name, req.query.host));
 
   app.patch('/apps/:name/ports', {
     config: configure,
-    schema: { tags, summary: 'Set, add, remove or clear port maps (`scheme:host-port:container-port`); Dokku\'s refusals come back as 422', params: AppParams, querystring: HostQuery, body: PortsPatch, response: { 200: PortsView, ...errors } },
+    schema: { operationId: 'updateAppPorts', tags, summary: 'Set, add, remove or clear port maps (`scheme:host-port:container-port`); Dokku\'s refusals come back as 422', params: AppParams, querystring: HostQuery, body: PortsPatch, response: { 200: PortsView, ...errors } },
   }, async (req) => apps.changePorts(req.actor!, req.params.name, req.query.host, req.body));
 
   // ---- runtime ----
 
   app.get('/apps/:name/scale', {
     config: read,
-    schema: { tags, summary: 'Process counts per type (from the inventory)', params: AppParams, querystring: HostQuery, response: { 200: ScaleView, ...errors } },
+    schema: { operationId: 'getAppScale', tags, summary: 'Process counts per type (from the inventory)', params: AppParams, querystring: HostQuery, response: { 200: ScaleView, ...errors } },
   }, async (req) => apps.getScale(req.actor!, req.params.name, req.query.host));
 
   app.put('/apps/:name/scale', {
     config: deploy,
-    schema: { tags, summary: 'Scale process types (`ps:scale`; runs as a job)', params: AppParams, querystring: HostQuery, body: ScaleRequest, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'scaleApp', tags, summary: 'Scale process types (`ps:scale`; runs as a job)', params: AppParams, querystring: HostQuery, body: ScaleRequest, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await apps.scale(req.actor!, req.params.name, req.query.host, req.body) }));
 
   app.post('/apps/:name/ps/:action', {
     config: deploy,
-    schema: { tags, summary: 'Start, stop, restart or rebuild the app (`ps:*`; runs as a job)', params: PsParams, querystring: HostQuery, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'runAppProcessAction', tags, summary: 'Start, stop, restart or rebuild the app (`ps:*`; runs as a job)', params: PsParams, querystring: HostQuery, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await apps.ps(req.actor!, req.params.name, req.query.host, req.params.action) }));
 }

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import {
   type Actor, AppError, type AuditLog, authorize, checkNetworkTarget, commandLogSource, type CommandLogSource,
   ConflictError, type CoreConfig, DomainRuleError, type EventBus, ExecError, type HostnameClaims,
-  type HostRegistry, type JobService, type JobView, listScope, loadOrCreatePanelKey, LOCAL_HOST_ID,
+  type HostRegistry, type JobContext, type JobService, type JobView, listScope, loadOrCreatePanelKey, LOCAL_HOST_ID,
   NotFoundError, type Resolver, resource, type SecretBox, SshConnection, SYSTEM_ACTOR, systemResolver,
   ValidationError,
 } from '../../../server/src/sdk.js';
@@ -110,11 +110,17 @@ export class AppsService {
     this.connections.clear();
   }
 
-  /** The adapter for a host: local runner (own session), the dokku user over SSH, or the host's login. */
-  async cli(hostId: string): Promise<DokkuCli> {
+  /**
+   * The adapter for a host: local runner (own session), the dokku user over SSH, or the host's
+   * login. A job step passes its context: the adapter then runs on the job's runner
+   * (`ctx.runner(hostId)`, or the dokku-user login attached to the job), so output goes to the job
+   * log and cancelling the job kills the command.
+   */
+  async cli(hostId: string, job?: Pick<JobContext<unknown>, 'runner' | 'attach'>): Promise<DokkuCli> {
     const bin = this.deps.config.dokkuBin;
-    if (hostId === LOCAL_HOST_ID) return new DokkuCli(await this.deps.hosts.runner(LOCAL_HOST_ID), { bin, newSession: this.deps.config.localNewSession });
-    if (this.deps.config.sshMode === 'login') return new DokkuCli(await this.deps.hosts.runner(hostId), { bin });
+    const hostRunner = (id: string) => (job ? job.runner(id) : this.deps.hosts.runner(id));
+    if (hostId === LOCAL_HOST_ID) return new DokkuCli(await hostRunner(LOCAL_HOST_ID), { bin, newSession: this.deps.config.localNewSession });
+    if (this.deps.config.sshMode === 'login') return new DokkuCli(await hostRunner(hostId), { bin });
     const h = await this.deps.hosts.get(hostId);
     if (h.kind !== 'ssh' || !h.address) throw new DomainRuleError(`Host ${hostId} is not reachable over SSH`, 'not_ssh_host');
     const key = `${h.address}:${h.port ?? 22}:${h.hostKeyFingerprint}`;
@@ -131,7 +137,8 @@ export class AppsService {
       };
       this.connections.set(hostId, entry);
     }
-    return new DokkuCli(new SshcommandRunner(entry.conn));
+    const runner = new SshcommandRunner(entry.conn);
+    return new DokkuCli(job ? job.attach(runner) : runner);
   }
 
   /** Hosts that run Dokku: configured ones plus those whose capabilities say so. */

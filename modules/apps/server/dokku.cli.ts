@@ -1,7 +1,6 @@
-import type { ClientChannel } from 'ssh2';
 import {
-  ConflictError, DomainRuleError, ExecError, type ExecOptions, type ExecResult, lineSplitter, NotFoundError,
-  type OutputStream, type ProcessRunner, redactLine as redactCommon, type SshConnection, type StreamHandle,
+  ConflictError, DomainRuleError, ExecError, type ExecResult, NotFoundError,
+  type OutputStream, type ProcessRunner, redactLine as redactCommon, type SshConnection, SshProcessRunner, type StreamHandle,
 } from '../../../server/src/sdk.js';
 import {
   APP_NAME_RE, type AppName, type BuildId, type EnvKey, type GitRef, type GitRepoUrl, type Hostname, type ImageRef, type PortMap,
@@ -104,145 +103,27 @@ export function assertPlainArgv(args: readonly string[]): void {
 // ---- transports -----------------------------------------------------------------------------
 
 /**
- * A ProcessRunner for a host where the panel logs in as the `dokku` user, whose authorized_keys
- * entry (written by sshcommand) forces `dokku $SSH_ORIGINAL_COMMAND`. The generic SSH runner
- * cannot be used there: it sends a shell line (`echo pid; exec 'dokku' '…'`) which dokku would
- * read as its own arguments. This runner sends `<args joined by spaces>` and nothing else; every
- * argument is a plain word (see assertPlainArgv), so the remote split reproduces the argv exactly.
- * Cancelling sends a TERM signal request (allowed: the dokku user is not root) and closes the
- * channel; a deploy is ended on the Dokku side with `builds:cancel`.
+ * The command line for a host where the panel logs in as the `dokku` user, whose authorized_keys
+ * entry (written by sshcommand) forces `dokku $SSH_ORIGINAL_COMMAND`. A shell line (what the
+ * generic SSH runner sends: `echo pid; exec 'dokku' '…'`) would reach dokku as its own
+ * arguments, so the line is `<args joined by spaces>` and nothing else; every argument is a plain
+ * word (see assertPlainArgv), so the remote split reproduces the argv exactly.
  */
-export class SshcommandRunner implements ProcessRunner {
-  readonly host: string;
-  constructor(private readonly connection: SshConnection) {
-    this.host = connection.target.name;
-  }
+export function sshcommandLine(command: string, args: readonly string[]): string {
+  if (command !== 'dokku') throw new TypeError('the dokku user can only run dokku');
+  if (args.length === 0) throw new TypeError('a dokku command is required');
+  assertPlainArgv(args);
+  return args.join(' ');
+}
 
-  private line(command: string, args: readonly string[]): string {
-    if (command !== 'dokku') throw new TypeError('the dokku user can only run dokku');
-    if (args.length === 0) throw new TypeError('a dokku command is required');
-    assertPlainArgv(args);
-    return args.join(' ');
-  }
-
-  private async open(line: string, argv: readonly string[]): Promise<{ channel: ClientChannel; release: () => void }> {
-    try {
-      return await this.connection.exec(line);
-    } catch (e) {
-      if (e instanceof DomainRuleError) throw e;
-      throw new ExecError(argv, null, (e as Error).message, 'spawn', this.host);
-    }
-  }
-
-  async exec(command: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = this.line(command, args);
-    const argv = [command, ...args];
-    if (opts.env && Object.keys(opts.env).length) throw new TypeError('sshcommand passes no environment');
-    const started = Date.now();
-    if (opts.signal?.aborted) throw new ExecError(argv, null, '', 'cancelled', this.host);
-    const { channel, release } = await this.open(line, argv);
-    let stdout = '';
-    let stderr = '';
-    let exitCode: number | null = null;
-    let ended: 'timeout' | 'cancelled' | null = null;
-    const splits = { stdout: lineSplitter((l) => opts.onLine?.(l, 'stdout')), stderr: lineSplitter((l) => opts.onLine?.(l, 'stderr')) };
-    channel.setEncoding('utf8');
-    channel.stderr.setEncoding('utf8');
-    channel.on('data', (c: string) => {
-      stdout += c;
-      splits.stdout.push(c);
-    });
-    channel.stderr.on('data', (c: string) => {
-      stderr += c;
-      splits.stderr.push(c);
-    });
-    channel.on('exit', (code: number | null) => {
-      if (typeof code === 'number') exitCode = code;
-    });
-    const closed = new Promise<void>((r) => channel.on('close', () => r()));
-    if (opts.input !== undefined) channel.end(opts.input);
-    else channel.end();
-    const stop = (why: 'timeout' | 'cancelled') => {
-      ended ??= why;
-      try {
-        channel.signal('TERM');
-      } catch {
-        /* channel gone */
-      }
-      setTimeout(() => channel.close(), 2000).unref();
-    };
-    const timer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : null;
-    const onAbort = () => stop('cancelled');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    await closed;
-    release();
-    if (timer) clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
-    splits.stdout.end();
-    splits.stderr.end();
-    if (ended) throw new ExecError(argv, null, stderr, ended, this.host);
-    if (exitCode === null) throw new ExecError(argv, null, stderr || 'the connection was lost', 'exit', this.host);
-    if (!(opts.okExitCodes ?? [0]).includes(exitCode)) throw new ExecError(argv, exitCode, stderr, 'exit', this.host);
-    return { argv, exitCode, stdout, stderr, durationMs: Date.now() - started };
-  }
-
-  stream(command: string, args: readonly string[], opts: Omit<ExecOptions, 'onLine' | 'timeoutMs'> = {}): StreamHandle {
-    const line = this.line(command, args);
-    const queue: { line: string; stream: OutputStream }[] = [];
-    let wake: (() => void) | null = null;
-    let finished = false;
-    let channel: ClientChannel | null = null;
-    const notify = () => {
-      const w = wake;
-      wake = null;
-      w?.();
-    };
-    const stop = () => {
-      try {
-        channel?.signal('TERM');
-      } catch {
-        /* gone */
-      }
-      channel?.close();
-    };
-    opts.signal?.addEventListener('abort', stop, { once: true });
-    const done = (async (): Promise<number | null> => {
-      const splits = (['stdout', 'stderr'] as const).map((stream) => lineSplitter((l) => {
-        queue.push({ line: l, stream });
-        notify();
-      }));
-      try {
-        const opened = await this.open(line, [command, ...args]);
-        channel = opened.channel;
-        if (opts.signal?.aborted) stop();
-        let code: number | null = null;
-        channel.setEncoding('utf8');
-        channel.stderr.setEncoding('utf8');
-        channel.on('data', (c: string) => splits[0]!.push(c));
-        channel.stderr.on('data', (c: string) => splits[1]!.push(c));
-        channel.on('exit', (c: number | null) => (code = typeof c === 'number' ? c : null));
-        channel.end();
-        await new Promise<void>((r) => channel!.on('close', () => r()));
-        opened.release();
-        return code;
-      } catch (e) {
-        queue.push({ line: `slipway: ${(e as Error).message}`, stream: 'stderr' });
-        return null;
-      } finally {
-        for (const s of splits) s.end();
-        finished = true;
-        opts.signal?.removeEventListener('abort', stop);
-        notify();
-      }
-    })();
-    async function* lines() {
-      for (;;) {
-        while (queue.length) yield queue.shift()!;
-        if (finished) return;
-        await new Promise<void>((r) => (wake = r));
-      }
-    }
-    return { lines: lines(), stop, done };
+/**
+ * The platform's SSH runner in forced-command mode (sshcommandLine): output, timeouts and cancel
+ * are the generic runner's. Cancelling sends a TERM signal request (allowed: the dokku user is
+ * not root) and closes the channel; a deploy is ended on the Dokku side with `builds:cancel`.
+ */
+export class SshcommandRunner extends SshProcessRunner {
+  constructor(connection: SshConnection) {
+    super(connection, { forcedCommand: sshcommandLine });
   }
 }
 
@@ -303,9 +184,18 @@ export interface LetsencryptReport {
   expiresAt: number | null;
 }
 
+/**
+ * A job step builds the adapter on its job's runner (`AppsService.cli(hostId, ctx)`): every
+ * command then shows its redacted argv and cleaned, redacted lines in the job log (reads are
+ * `quiet`) and is killed when the job is cancelled. `onLine`/`signal` are for other callers.
+ */
 export interface RunOptions {
   onLine?: (line: string, stream: OutputStream) => void;
   signal?: AbortSignal;
+  /** Nothing in a job log: reads (reports, config:export, builds:list). */
+  quiet?: boolean;
+  /** A job cancel does not kill the command; the caller ends it through `signal` (a deploy: `builds:cancel` first). */
+  ownCancel?: boolean;
   timeoutMs?: number;
   /** Values that must never appear in any line, error or argv the caller sees. */
   secrets?: readonly string[];
@@ -378,21 +268,31 @@ export class DokkuCli {
   }
 
   /** Runs one dokku command; every failure comes back as a domain error or a redacted ExecError. */
-  async run(args: readonly string[], o: RunOptions & { okExitCodes?: number[]; app?: string } = {}): Promise<ExecResult & { lines: string[] }> {
+  async run(
+    args: readonly string[],
+    o: RunOptions & { okExitCodes?: number[]; app?: string; show?: { argv?: (argv: string[]) => string[]; line?: (l: string) => string } } = {},
+  ): Promise<ExecResult & { lines: string[] }> {
     assertPlainArgv(args);
     const secrets = o.secrets ?? [];
     const shownArgv = [this.bin, ...args].map((a) => redact(a, secrets));
-    o.onCommand?.(shownArgv);
+    const announced = o.show?.argv ? o.show.argv(shownArgv) : shownArgv;
+    o.onCommand?.(announced);
     const [command, argv] = this.opts.newSession ? ['setsid', [this.bin, ...args]] : [this.bin, [...args]];
     const lines: string[] = [];
+    const shown = (raw: string): string | null => {
+      const l = redact(cleanLine(raw), secrets);
+      if (!raw.trim() && !l) return null;
+      return o.show?.line ? o.show.line(l) : l;
+    };
     try {
       const r = await this.runner.exec(command, argv, {
         signal: o.signal,
         timeoutMs: o.timeoutMs ?? REPORT_TIMEOUT,
         okExitCodes: o.okExitCodes,
+        job: o.quiet ? { logLine: () => null } : { announce: `$ ${announced.join(' ')}`, logLine: shown, ...(o.ownCancel ? { ownCancel: true } : {}) },
         onLine: (raw, stream) => {
-          const l = redact(cleanLine(raw), secrets);
-          if (!raw.trim() && !l) return;
+          const l = shown(raw);
+          if (l === null) return;
           lines.push(l);
           o.onLine?.(l, stream);
         },
@@ -424,7 +324,7 @@ export class DokkuCli {
 
   /** apps:list --format json (CommandList): a JSON array of names, `[]` when there are none. */
   async listApps(): Promise<AppName[]> {
-    const r = await this.run(['apps:list', '--format', 'json']);
+    const r = await this.run(['apps:list', '--format', 'json'], { quiet: true });
     return parseJsonArray(r.stdout, 'apps:list').filter((n): n is AppName => typeof n === 'string' && APP_NAME_RE.test(n));
   }
 
@@ -442,7 +342,7 @@ export class DokkuCli {
    * ReportSingleApp: flat object of strings, keys with the `--<plugin>-` prefix trimmed).
    */
   async report(app: AppName): Promise<DokkuAppReport> {
-    const get = async (plugin: string) => parseJsonObject((await this.run([`${plugin}:report`, app, '--format', 'json'], { app })).stdout, `${plugin}:report`);
+    const get = async (plugin: string) => parseJsonObject((await this.run([`${plugin}:report`, app, '--format', 'json'], { app, quiet: true })).stdout, `${plugin}:report`);
     const a = await get('apps');
     const [ps, domains, git] = await Promise.all([get('ps'), get('domains'), get('git')]);
     const containers: Record<string, string> = {};
@@ -487,14 +387,14 @@ export class DokkuCli {
 
   /** builds:cancel <app> (CommandCancel): SIGQUIT to the running build's group; "App not currently deploying" is success. */
   async cancelBuild(app: AppName): Promise<{ cancelled: boolean; message: string }> {
-    const r = await this.run(['builds:cancel', app], { app });
+    const r = await this.run(['builds:cancel', app], { app, quiet: true });
     const message = r.lines.map((l) => l.replace(/^-----> /, '')).join(' ').trim();
     return { cancelled: /Killing app deploy|marking failed/.test(message), message };
   }
 
   /** builds:list <app> --format json (CommandList, listView): newest first, running ones on top. */
   async listBuilds(app: AppName): Promise<DokkuBuild[]> {
-    const r = await this.run(['builds:list', app, '--format', 'json'], { app });
+    const r = await this.run(['builds:list', app, '--format', 'json'], { app, quiet: true });
     return parseJsonArray(r.stdout, 'builds:list').map((raw) => {
       const b = raw as Record<string, unknown>;
       const t = (v: unknown) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : null);
@@ -521,7 +421,7 @@ export class DokkuCli {
 
   /** ps:scale <app> --format json (scaleReport): `[{process_type, quantity}]`. */
   async scaleReport(app: AppName): Promise<Record<string, number>> {
-    const r = await this.run(['ps:scale', app, '--format', 'json'], { app });
+    const r = await this.run(['ps:scale', app, '--format', 'json'], { app, quiet: true });
     const out: Record<string, number> = {};
     for (const f of parseJsonArray(r.stdout, 'ps:scale') as { process_type?: unknown; quantity?: unknown }[]) {
       if (typeof f.process_type === 'string' && typeof f.quantity === 'number') out[f.process_type] = f.quantity;
@@ -541,7 +441,7 @@ export class DokkuCli {
 
   /** config:export <app> --format json (Env.JSONString): the app's own variables. Values are secrets until the caller decides. */
   async configExport(app: AppName): Promise<Record<string, string>> {
-    const r = await this.run(['config:export', app, '--format', 'json'], { app });
+    const r = await this.run(['config:export', app, '--format', 'json'], { app, quiet: true });
     return parseJsonObject(r.stdout.trim() === '' ? '{}' : r.stdout, 'config:export');
   }
 
@@ -562,17 +462,11 @@ export class DokkuCli {
     const args = ['config:set', ...(o.restart ? [] : ['--no-restart']), '--encoded', app, ...pairs.map(([k, v]) => `${k}=${Buffer.from(v, 'utf8').toString('base64')}`)];
     const hide = valueHider(new Set(pairs.map(([k]) => k as string)));
     const secrets = [...(o.secrets ?? []), ...values];
-    const shown: string[] = [];
-    await this.run(args, {
+    const r = await this.run(args, {
       ...o, app, secrets, timeoutMs: o.timeoutMs ?? DEPLOY_TIMEOUT,
-      onCommand: o.onCommand ? (argv) => o.onCommand!(argv.map((a) => (/^[A-Za-z_][A-Za-z0-9_]*=/.test(a) ? `${a.split('=')[0]}=[redacted]` : a))) : undefined,
-      onLine: (l, s) => {
-        const h = hide(l);
-        shown.push(h);
-        o.onLine?.(h, s);
-      },
+      show: { argv: (argv) => argv.map((a) => (/^[A-Za-z_][A-Za-z0-9_]*=/.test(a) ? `${a.split('=')[0]}=[redacted]` : a)), line: hide },
     });
-    return shown;
+    return r.lines;
   }
 
   /** config:unset [--no-restart] <app> KEY… (SubUnset/UnsetMany). */
@@ -595,13 +489,13 @@ export class DokkuCli {
 
   /** letsencrypt:report <app> --format json (fn-letsencrypt-report-emit-json); expiration is epoch seconds. */
   async letsencryptReport(app: AppName): Promise<LetsencryptReport> {
-    const r = parseJsonObject((await this.run(['letsencrypt:report', app, '--format', 'json'], { app })).stdout, 'letsencrypt:report');
+    const r = parseJsonObject((await this.run(['letsencrypt:report', app, '--format', 'json'], { app, quiet: true })).stdout, 'letsencrypt:report');
     const exp = intOrNull(r.expiration);
     return { active: bool(r.active), email: r['computed-email'] ?? r.email ?? '', expiresAt: exp === null ? null : exp * 1000 };
   }
   async letsencryptSetEmail(app: AppName, email: string): Promise<void> {
     if (!/^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}@[A-Za-z0-9][A-Za-z0-9.-]{0,252}\.[A-Za-z]{2,}$/.test(email)) throw new TypeError('not an e-mail address');
-    await this.run(['letsencrypt:set', app, 'email', email], { app });
+    await this.run(['letsencrypt:set', app, 'email', email], { app, quiet: true });
   }
   async letsencryptEnable(app: AppName, o: RunOptions = {}): Promise<string[]> {
     return (await this.run(['letsencrypt:enable', app], { ...o, app, timeoutMs: 10 * 60_000 })).lines;
@@ -614,7 +508,7 @@ export class DokkuCli {
 
   /** checks:report <app> --format json: `disabled-list`/`skipped-list` are comma lists (`none` when empty; `_all_` = every type). */
   async checksReport(app: AppName): Promise<ChecksReport> {
-    const r = parseJsonObject((await this.run(['checks:report', app, '--format', 'json'], { app })).stdout, 'checks:report');
+    const r = parseJsonObject((await this.run(['checks:report', app, '--format', 'json'], { app, quiet: true })).stdout, 'checks:report');
     return {
       disabled: list(r['disabled-list'], /,/), skipped: list(r['skipped-list'], /,/),
       waitToRetire: intOrNull(r['wait-to-retire']), computedWaitToRetire: intOrNull(r['computed-wait-to-retire']),
@@ -632,7 +526,7 @@ export class DokkuCli {
 
   /** ports:report <app> --format json: `map-json` / `map-detected-json` hold `[{container_port, host_port, scheme}]`. */
   async portsReport(app: AppName): Promise<{ map: PortMapping[]; detected: PortMapping[] }> {
-    const r = parseJsonObject((await this.run(['ports:report', app, '--format', 'json'], { app })).stdout, 'ports:report');
+    const r = parseJsonObject((await this.run(['ports:report', app, '--format', 'json'], { app, quiet: true })).stdout, 'ports:report');
     const maps = (s: string | undefined): PortMapping[] => {
       if (!s) return [];
       try {

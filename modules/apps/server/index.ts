@@ -5,7 +5,6 @@ import { AppsConfig, type AppsConfigT } from './apps.config.js';
 import { defineAppJobs } from './apps.jobs.js';
 import { appsMigrations } from './apps.migrations.js';
 import { appsPermissions } from './apps.permissions.js';
-import type { AppsDb } from './apps.repo.js';
 import { registerAppsRoutes } from './apps.routes.js';
 import { AppsService, DEPLOY_JOB_TYPES } from './apps.service.js';
 
@@ -56,7 +55,7 @@ export function createAppsModule(opts: AppsModuleOptions = {}) {
     migrations: appsMigrations,
     engines: [dokkuEngine],
     register(ctx) {
-      const db = ctx.db as unknown as AppsDb;
+      const { db } = ctx;
       const apps = new AppsService({
         db, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts: ctx.hosts, log: ctx.log, config: ctx.config, core: ctx.core, hostnames: ctx.hostnames,
         secrets: ctx.secretBox('apps env v1'),

@@ -3,10 +3,10 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate, useSearch } from '@tanstack/react-router';
 import { useState } from 'react';
 import {
-  ConfirmDialog, DataTable, JobLink, PageHeader, StatusBadge, formatRelative, formatTime, icons, notifySuccess, sendJson, useCan,
+  ConfirmDialog, DataTable, JobLink, PageError, PageHeader, StatusBadge, api, call, formatRelative, formatTime, icons, notifySuccess, useCan,
   useLiveEvents, usePageParams, useRunJob,
 } from '@slipway/web';
-import { appKey, appPath, deploySourceLabel, formatDuration, getJson, sourceLabel, type App, type Deploy, type JobRef, type Release, type ShowJob } from './api';
+import { appKey, appParams, deploySourceLabel, formatDuration, sourceLabel, type App, type Deploy, type Release, type ShowJob } from './api';
 import { AppStatusBadge, Fact, JobLogModal, JobLogPanel, LastDeploy } from './components';
 import { ConfigTab } from './ConfigTab';
 import { DeployDialog } from './DeployDialog';
@@ -42,16 +42,17 @@ export default function AppPage() {
     if (!job || !['queued', 'running'].includes(job.state ?? '')) void qc.invalidateQueries({ queryKey: key });
   });
 
-  const app = useQuery({ queryKey: [...key, 'view'], queryFn: () => getJson<{ app: App }>(appPath(name, host)).then((r) => r.app) });
+  const app = useQuery({ queryKey: [...key, 'view'], queryFn: () => call(api.GET('/api/v1/apps/{name}', { params: appParams(name, host) })).then((r) => r.app) });
   const a = app.data;
   const showJob: ShowJob = (job, title) => setShown({ id: job.id, title });
 
   const ps = async (action: PsAction) => {
-    const job = await runJob(() => sendJson<JobRef>('POST', appPath(name, host, `/ps/${action}`)), { open: false });
+    const { query } = appParams(name, host);
+    const job = await runJob(() => call(api.POST('/api/v1/apps/{name}/ps/{action}', { params: { path: { name, action }, query } })), { open: false });
     if (job) showJob(job, `${PS_LABEL[action]} ${name}`);
   };
 
-  if (app.error) return <><PageHeader title={name} /><Alert color="red" title="Could not load the app">{(app.error as Error).message}</Alert></>;
+  if (app.error) return <PageError error={app.error} what="app" backTo="/apps" />;
   if (!a) return <PageHeader title={name} description="Loading…" />;
   const pending = a.state === 'pending';
 
@@ -127,7 +128,7 @@ export default function AppPage() {
         confirmLabel="Destroy app"
         message={`Dokku removes the app, its containers, its config and its domains (apps:destroy). The release history in Slipway goes with it. This cannot be undone.`}
         onConfirm={async () => {
-          const job = await runJob(() => sendJson<JobRef>('DELETE', appPath(a.name, a.host), { confirm: a.name }), { open: false });
+          const job = await runJob(() => call(api.DELETE('/api/v1/apps/{name}', { params: appParams(a.name, a.host), body: { confirm: a.name } })), { open: false });
           if (job) void navigate({ to: '/jobs/$jobId', params: { jobId: job.id } });
         }}
       />
@@ -137,7 +138,7 @@ export default function AppPage() {
 
 function Overview({ app: a, onDeploy }: { app: App; onDeploy?: () => void }) {
   const key = appKey(a.host, a.name);
-  const releases = useQuery({ queryKey: [...key, 'releases'], queryFn: () => getJson<{ items: Release[] }>(appPath(a.name, a.host, '/releases')).then((r) => r.items) });
+  const releases = useQuery({ queryKey: [...key, 'releases'], queryFn: () => call(api.GET('/api/v1/apps/{name}/releases', { params: appParams(a.name, a.host) })).then((r) => r.items) });
   const current = releases.data?.find((r) => r.current);
   return (
     <Stack>
@@ -182,8 +183,8 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
   const canCancel = useCan('core.jobs.cancel');
   const runJob = useRunJob();
   const qc = useQueryClient();
-  const deploys = useQuery({ queryKey: [...key, 'deploys'], queryFn: () => getJson<{ items: Deploy[] }>(appPath(a.name, a.host, '/deploys')).then((r) => r.items), refetchInterval: 10_000 });
-  const releases = useQuery({ queryKey: [...key, 'releases'], queryFn: () => getJson<{ items: Release[] }>(appPath(a.name, a.host, '/releases')).then((r) => r.items) });
+  const deploys = useQuery({ queryKey: [...key, 'deploys'], queryFn: () => call(api.GET('/api/v1/apps/{name}/deploys', { params: appParams(a.name, a.host) })).then((r) => r.items), refetchInterval: 10_000 });
+  const releases = useQuery({ queryKey: [...key, 'releases'], queryFn: () => call(api.GET('/api/v1/apps/{name}/releases', { params: appParams(a.name, a.host) })).then((r) => r.items) });
   const [cancelling, setCancelling] = useState<Deploy | null>(null);
   const [rollback, setRollback] = useState<Release | null>(null);
   const active = (deploys.data ?? []).filter((d) => d.state === 'queued' || d.state === 'running');
@@ -260,7 +261,7 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
         confirmLabel="Cancel deploy"
         onConfirm={async () => {
           if (!cancelling) return;
-          await sendJson('POST', `/api/v1/jobs/${encodeURIComponent(cancelling.jobId)}/cancel`);
+          await call(api.POST('/api/v1/jobs/{id}/cancel', { params: { path: { id: cancelling.jobId } } }));
           notifySuccess('Cancellation requested');
           await qc.invalidateQueries({ queryKey: [...key, 'deploys'] });
         }}
@@ -274,7 +275,8 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
         confirmLabel="Roll back"
         onConfirm={async () => {
           if (!rollback) return;
-          const job = await runJob(() => sendJson<JobRef>('POST', appPath(a.name, a.host, `/releases/${rollback.number}/rollback`)), { open: false });
+          const { query } = appParams(a.name, a.host);
+          const job = await runJob(() => call(api.POST('/api/v1/apps/{name}/releases/{number}/rollback', { params: { path: { name: a.name, number: rollback.number }, query } })), { open: false });
           if (job) showJob(job, `Rolling ${a.name} back to release #${rollback.number}`);
         }}
       />
@@ -288,7 +290,7 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
  */
 function LogsTab({ app: a }: { app: App }) {
   const key = appKey(a.host, a.name);
-  const deploys = useQuery({ queryKey: [...key, 'deploys'], queryFn: () => getJson<{ items: Deploy[] }>(appPath(a.name, a.host, '/deploys')).then((r) => r.items) });
+  const deploys = useQuery({ queryKey: [...key, 'deploys'], queryFn: () => call(api.GET('/api/v1/apps/{name}/deploys', { params: appParams(a.name, a.host) })).then((r) => r.items) });
   const [picked, setPicked] = useState<string | null>(null);
   const items = deploys.data ?? [];
   const running = items.find((d) => d.state === 'running');

@@ -2,8 +2,8 @@ import { Anchor, Button, Group, Select, Text, TextInput } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
-import { DataTable, EmptyState, PageHeader, formatRelative, icons, useCan, useLiveInvalidate } from '@slipway/web';
-import { APP_STATUSES, getJson, sourceLabel, type AppList } from './api';
+import { DataTable, EmptyState, PageHeader, api, call, formatRelative, icons, useCan, useLiveInvalidate, type ApiQuery } from '@slipway/web';
+import { APP_STATUSES, sourceLabel, type AppList } from './api';
 import { AppStatusBadge, LastDeploy } from './components';
 
 const PAGE = 50;
@@ -33,13 +33,15 @@ export default function AppsPage() {
 
   // The server only searches app-name characters; anything else cannot match and is not sent.
   const searchable = /^[a-z0-9.-]*$/.test(debounced);
-  const [sortKey, order] = sort.split(':') as [string, string];
-  const query = new URLSearchParams({ limit: String(PAGE), offset: String((page - 1) * PAGE), sort: sortKey, order });
-  if (debounced && searchable) query.set('search', debounced);
-  if (status) query.set('status', status);
+  type Q = ApiQuery<'/api/v1/apps', 'get'>;
+  const [sortKey, order] = sort.split(':') as [Q['sort'], Q['order']];
+  const query: Q = {
+    limit: PAGE, offset: (page - 1) * PAGE, sort: sortKey, order,
+    search: debounced && searchable ? debounced : undefined, status: (status || undefined) as Q['status'],
+  };
   const apps = useQuery({
-    queryKey: ['apps', 'list', query.toString()],
-    queryFn: () => getJson<AppList>(`/api/v1/apps?${query}`),
+    queryKey: ['apps', 'list', query],
+    queryFn: () => call(api.GET('/api/v1/apps', { params: { query } })),
     placeholderData: (p) => p,
     enabled: searchable,
     // The list is the inventory snapshot (cheap, no dokku call): re-read on every visit, so an app

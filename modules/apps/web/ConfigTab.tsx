@@ -1,8 +1,8 @@
 import { Alert, Badge, Button, Code, Group, Modal, PasswordInput, Radio, Stack, Switch, Text, TextInput, Textarea } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, icons, notifyError, useCan } from '@slipway/web';
-import { appKey, appPath, envKeyProblem, fieldErrors, getJson, looksSecret, sendJson, type App, type ConfigItem, type JobRef, type ShowJob } from './api';
+import { ConfirmDialog, DataTable, api, call, icons, notifyError, useCan } from '@slipway/web';
+import { appKey, appParams, envKeyProblem, fieldErrors, looksSecret, type App, type ConfigItem, type ShowJob } from './api';
 
 const MASK = '••••••••';
 
@@ -21,7 +21,7 @@ function RestartChoice({ value, onChange }: { value: boolean; onChange(v: boolea
 /** The app's env: values of secret keys are never sent to the browser (null), so they can only be replaced. */
 export function ConfigTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
   const canConfigure = useCan('apps.configure');
-  const config = useQuery({ queryKey: [...appKey(a.host, a.name), 'config'], queryFn: () => getJson<{ items: ConfigItem[] }>(appPath(a.name, a.host, '/config')).then((r) => r.items) });
+  const config = useQuery({ queryKey: [...appKey(a.host, a.name), 'config'], queryFn: () => call(api.GET('/api/v1/apps/{name}/config', { params: appParams(a.name, a.host) })).then((r) => r.items) });
   const [editing, setEditing] = useState<ConfigItem | 'new' | null>(null);
   const [unsetting, setUnsetting] = useState<ConfigItem | null>(null);
   const [restart, setRestart] = useState(true);
@@ -64,7 +64,7 @@ export function ConfigTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
         confirmLabel="Unset"
         onConfirm={async () => {
           if (!unsetting) return;
-          const { job } = await sendJson<JobRef>('PATCH', appPath(a.name, a.host, '/config'), { unset: [unsetting.key], restart });
+          const { job } = await call(api.PATCH('/api/v1/apps/{name}/config', { params: appParams(a.name, a.host), body: { unset: [unsetting.key], restart } }));
           showJob(job, `Unset ${unsetting.key}`);
         }}
       />
@@ -96,7 +96,7 @@ function EnvDialog({ app: a, item, onClose, showJob }: { app: App; item: ConfigI
     setBusy(true);
     const k = key.trim();
     try {
-      const { job } = await sendJson<JobRef>('PATCH', appPath(a.name, a.host, '/config'), { set: { [k]: value }, secret: secret && !alreadySecret ? [k] : [], restart });
+      const { job } = await call(api.PATCH('/api/v1/apps/{name}/config', { params: appParams(a.name, a.host), body: { set: { [k]: value }, secret: secret && !alreadySecret ? [k] : [], restart } }));
       onClose();
       showJob(job, `Set ${k}`);
     } catch (e) {

@@ -1,8 +1,8 @@
 import { Alert, Button, Group, Modal, SegmentedControl, Stack, Text, TextInput } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { notifyError } from '@slipway/web';
-import { appPath, fieldErrors, imageProblem, refProblem, repoProblem, sendJson, type App, type JobRef } from './api';
+import { api, call, notifyError } from '@slipway/web';
+import { appParams, fieldErrors, imageProblem, refProblem, repoProblem, type App } from './api';
 import { JobLogPanel } from './components';
 
 /**
@@ -42,7 +42,7 @@ export function DeployDialog({ app, opened, onClose }: { app: App; opened: boole
     setBusy(true);
     try {
       const body = mode === 'image' ? { image: image.trim() } : { repo: repo.trim(), ref: ref.trim() };
-      const { job } = await sendJson<JobRef>('POST', appPath(app.name, app.host, '/deploys'), body);
+      const { job } = await call(api.POST('/api/v1/apps/{name}/deploys', { params: appParams(app.name, app.host), body }));
       setJobId(job.id);
       void qc.invalidateQueries({ queryKey: ['apps'] });
     } catch (e) {

@@ -1,10 +1,9 @@
 import { Alert, Badge, Button, Card, Group, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, formatTime, icons, notifyError, useCan } from '@slipway/web';
+import { ConfirmDialog, DataTable, api, call, formatTime, icons, notifyError, useCan, type ApiBody } from '@slipway/web';
 import {
-  appKey, appPath, fieldErrors, getJson, hostnameProblem, portMapProblem, portMapString, sendJson, type App, type JobRef, type Letsencrypt,
-  type PortMap, type Ports, type ShowJob,
+  appKey, appParams, fieldErrors, hostnameProblem, portMapProblem, portMapString, type App, type PortMap, type ShowJob,
 } from './api';
 
 const DAY = 86_400_000;
@@ -19,8 +18,8 @@ export function DomainsTab({ app: a, showJob }: { app: App; showJob: ShowJob }) 
   const key = appKey(a.host, a.name);
   const qc = useQueryClient();
   const canConfigure = useCan('apps.configure');
-  const domains = useQuery({ queryKey: [...key, 'domains'], queryFn: () => getJson<{ domains: string[] }>(appPath(a.name, a.host, '/domains')).then((r) => r.domains) });
-  const le = useQuery({ queryKey: [...key, 'letsencrypt'], queryFn: () => getJson<Letsencrypt>(appPath(a.name, a.host, '/letsencrypt')) });
+  const domains = useQuery({ queryKey: [...key, 'domains'], queryFn: () => call(api.GET('/api/v1/apps/{name}/domains', { params: appParams(a.name, a.host) })).then((r) => r.domains) });
+  const le = useQuery({ queryKey: [...key, 'letsencrypt'], queryFn: () => call(api.GET('/api/v1/apps/{name}/letsencrypt', { params: appParams(a.name, a.host) })) });
   const [adding, setAdding] = useState('');
   const [addError, setAddError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -28,8 +27,8 @@ export function DomainsTab({ app: a, showJob }: { app: App; showJob: ShowJob }) 
   const [leConfirm, setLeConfirm] = useState<boolean | null>(null);
   const local = adding ? hostnameProblem(adding) : null;
 
-  const change = async (body: { add?: string[]; remove?: string[] }) => {
-    const r = await sendJson<{ domains: string[] }>('PATCH', appPath(a.name, a.host, '/domains'), body);
+  const change = async (body: ApiBody<'/api/v1/apps/{name}/domains', 'patch'>) => {
+    const r = await call(api.PATCH('/api/v1/apps/{name}/domains', { params: appParams(a.name, a.host), body }));
     qc.setQueryData([...key, 'domains'], r.domains);
     void qc.invalidateQueries({ queryKey: [...key, 'view'] });
   };
@@ -113,7 +112,7 @@ export function DomainsTab({ app: a, showJob }: { app: App; showJob: ShowJob }) 
         confirmLabel={leConfirm ? 'Enable' : 'Disable'}
         onConfirm={async () => {
           try {
-            const { job } = await sendJson<JobRef>('PUT', appPath(a.name, a.host, '/letsencrypt'), { enabled: leConfirm });
+            const { job } = await call(api.PUT('/api/v1/apps/{name}/letsencrypt', { params: appParams(a.name, a.host), body: { enabled: !!leConfirm } }));
             showJob(job, `${leConfirm ? 'Enable' : 'Disable'} Let's Encrypt`);
           } catch (e) {
             notifyError(e);
@@ -129,15 +128,15 @@ export function PortsTab({ app: a }: { app: App }) {
   const key = appKey(a.host, a.name);
   const qc = useQueryClient();
   const canConfigure = useCan('apps.configure');
-  const ports = useQuery({ queryKey: [...key, 'ports'], queryFn: () => getJson<Ports>(appPath(a.name, a.host, '/ports')) });
+  const ports = useQuery({ queryKey: [...key, 'ports'], queryFn: () => call(api.GET('/api/v1/apps/{name}/ports', { params: appParams(a.name, a.host) })) });
   const [adding, setAdding] = useState('');
   const [addError, setAddError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [clearing, setClearing] = useState(false);
   const local = adding ? portMapProblem(adding.trim()) : null;
 
-  const change = async (body: Record<string, unknown>) => {
-    const r = await sendJson<Ports>('PATCH', appPath(a.name, a.host, '/ports'), body);
+  const change = async (body: ApiBody<'/api/v1/apps/{name}/ports', 'patch'>) => {
+    const r = await call(api.PATCH('/api/v1/apps/{name}/ports', { params: appParams(a.name, a.host), body }));
     qc.setQueryData([...key, 'ports'], r);
   };
   const add = async () => {

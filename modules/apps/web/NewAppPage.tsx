@@ -2,8 +2,8 @@ import { Alert, Button, Group, Paper, Stack, Text, TextInput } from '@mantine/co
 import { useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
-import { ApiError, PageHeader, notifySuccess, useCan } from '@slipway/web';
-import { appNameProblem, fieldErrors, sendJson, type App } from './api';
+import { ApiError, PageHeader, api, call, notifySuccess, useCan } from '@slipway/web';
+import { appNameProblem, fieldErrors } from './api';
 
 /** Create an app (`apps:create` is quick: answered directly, no job); then its page offers the first deploy. */
 export default function NewAppPage() {
@@ -25,7 +25,7 @@ export default function NewAppPage() {
     if (local) return;
     setBusy(true);
     try {
-      const { app } = await sendJson<{ app: App }>('POST', '/api/v1/apps', { name });
+      const { app } = await call(api.POST('/api/v1/apps', { body: { name } }));
       notifySuccess(`App ${app.name} created`);
       await qc.invalidateQueries({ queryKey: ['apps'] });
       void navigate({ to: '/apps/$appName', params: { appName: app.name }, search: app.host === 'local' ? {} : { host: app.host } } as never);

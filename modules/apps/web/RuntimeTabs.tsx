@@ -1,8 +1,8 @@
 import { Alert, Button, Card, Group, NumberInput, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { DataTable, icons, notifyError, useCan } from '@slipway/web';
-import { appKey, appPath, fieldErrors, getJson, sendJson, type App, type Checks, type JobRef, type ShowJob } from './api';
+import { DataTable, api, call, icons, notifyError, useCan, type ApiBody } from '@slipway/web';
+import { appKey, appParams, fieldErrors, type App, type Checks, type ShowJob } from './api';
 
 const SCALE_MAX = 50;
 const PROCESS_RE = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
@@ -17,17 +17,17 @@ export function ChecksTab({ app: a }: { app: App }) {
   const key = appKey(a.host, a.name);
   const qc = useQueryClient();
   const canConfigure = useCan('apps.configure');
-  const checks = useQuery({ queryKey: [...key, 'checks'], queryFn: () => getJson<Checks>(appPath(a.name, a.host, '/checks')) });
+  const checks = useQuery({ queryKey: [...key, 'checks'], queryFn: () => call(api.GET('/api/v1/apps/{name}/checks', { params: appParams(a.name, a.host) })) });
   const [wait, setWait] = useState<number | ''>('');
   const [busy, setBusy] = useState<string | null>(null);
   useEffect(() => setWait(checks.data?.waitToRetire ?? ''), [checks.data?.waitToRetire]);
   const types = [...new Set([...Object.keys(a.scale), ...(checks.data ? [...checks.data.disabled, ...checks.data.skipped].filter((t) => t !== '_all_') : [])])];
   if (!types.length) types.push('web');
 
-  const change = async (what: string, body: Record<string, unknown>) => {
+  const change = async (what: string, body: ApiBody<'/api/v1/apps/{name}/checks', 'patch'>) => {
     setBusy(what);
     try {
-      qc.setQueryData([...key, 'checks'], await sendJson<Checks>('PATCH', appPath(a.name, a.host, '/checks'), body));
+      qc.setQueryData([...key, 'checks'], await call(api.PATCH('/api/v1/apps/{name}/checks', { params: appParams(a.name, a.host), body })));
     } catch (e) {
       notifyError(e);
     } finally {
@@ -76,7 +76,7 @@ export function ChecksTab({ app: a }: { app: App }) {
 export function ScaleTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
   const key = appKey(a.host, a.name);
   const canDeploy = useCan('apps.deploy');
-  const scale = useQuery({ queryKey: [...key, 'scale'], queryFn: () => getJson<{ processes: Record<string, number> }>(appPath(a.name, a.host, '/scale')).then((r) => r.processes) });
+  const scale = useQuery({ queryKey: [...key, 'scale'], queryFn: () => call(api.GET('/api/v1/apps/{name}/scale', { params: appParams(a.name, a.host) })).then((r) => r.processes) });
   const [counts, setCounts] = useState<Record<string, number>>({});
   const [newType, setNewType] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -89,7 +89,7 @@ export function ScaleTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
     setBusy(true);
     setError(null);
     try {
-      const { job } = await sendJson<JobRef>('PUT', appPath(a.name, a.host, '/scale'), { processes: Object.fromEntries(changed) });
+      const { job } = await call(api.PUT('/api/v1/apps/{name}/scale', { params: appParams(a.name, a.host), body: { processes: Object.fromEntries(changed) } }));
       showJob(job, `Scale ${a.name}`);
     } catch (e) {
       setError(Object.values(fieldErrors(e))[0] ?? (e instanceof Error ? e.message : String(e)));

@@ -1,8 +1,24 @@
-import { ApiError, domainNameProblem } from '@slipway/web';
-export { getJson, sendJson } from '@slipway/web';
+import { ApiError, domainNameProblem, type ApiData } from '@slipway/web';
 
-/** Shapes of the apps API (modules/apps/server/apps.views.ts; /api/docs, tag "apps"). */
-export type AppStatus = 'running' | 'stopped' | 'not_deployed' | 'unknown';
+/** Shapes of the apps API, derived from the OpenAPI document (web/src/api/schema.d.ts; /api/docs, tag "apps"). */
+export type AppList = ApiData<'/api/v1/apps', 'get'>;
+export type App = ApiData<'/api/v1/apps/{name}', 'get'>['app'];
+export type AppStatus = App['status'];
+export type Deploy = ApiData<'/api/v1/apps/{name}/deploys', 'get'>['items'][number];
+export type DeployState = Deploy['state'];
+export type Actor = Deploy['actor'];
+export type JobSummary = NonNullable<Deploy['job']>;
+export type Release = ApiData<'/api/v1/apps/{name}/releases', 'get'>['items'][number];
+export type ConfigItem = ApiData<'/api/v1/apps/{name}/config', 'get'>['items'][number];
+export type Letsencrypt = ApiData<'/api/v1/apps/{name}/letsencrypt', 'get'>;
+export type Checks = ApiData<'/api/v1/apps/{name}/checks', 'get'>;
+export type Ports = ApiData<'/api/v1/apps/{name}/ports', 'get'>;
+export type PortMap = Ports['map'][number];
+
+/** The path and query parameters of one app's routes (`?host=` only when the app is not on the default host). */
+export const appParams = (name: string, host: string | undefined): { path: { name: string }; query: { host?: string } } =>
+  ({ path: { name }, query: host && host !== 'local' ? { host } : {} });
+
 export const APP_STATUSES: { value: AppStatus; label: string; color: string }[] = [
   { value: 'running', label: 'running', color: 'green' },
   { value: 'stopped', label: 'stopped', color: 'gray' },
@@ -10,85 +26,7 @@ export const APP_STATUSES: { value: AppStatus; label: string; color: string }[] 
   { value: 'unknown', label: 'unknown', color: 'orange' },
 ];
 
-export interface App {
-  id: string;
-  host: string;
-  name: string;
-  ownerId: string | null;
-  state: 'pending' | 'ready';
-  status: AppStatus;
-  /** docker-image, git-sync, git-push… ("" before the first deploy) */
-  deploySource: string;
-  image: string | null;
-  gitCommit: string | null;
-  gitRemote: string | null;
-  domains: string[];
-  url: string | null;
-  scale: Record<string, number>;
-  processes: number;
-  lastDeploy: { jobId: string; outcome: string | null; at: number | null } | null;
-  refreshedAt: number;
-  createdAt: number;
-  updatedAt: number;
-}
-export interface AppList { items: App[]; total: number; limit: number; offset: number; refreshedAt: number | null }
-
-export interface Actor { id: string | null; name: string | null }
-export type DeployState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
-export interface JobSummary {
-  id: string; type: string; title: string; state: string; progress: number; error?: string | null; cancelRequested?: boolean;
-  steps: { name: string; state: string; progress: number }[];
-}
-export interface Deploy {
-  jobId: string;
-  state: DeployState;
-  /** 1 = next to run; null unless queued. */
-  position: number | null;
-  kind: 'image' | 'git' | 'rollback';
-  image: string | null;
-  repo: string | null;
-  ref: string | null;
-  rollbackOf: number | null;
-  actor: Actor;
-  requestedAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  outcome: string | null;
-  build: { id: string | null; status: string | null };
-  message: string | null;
-  releaseNumber: number | null;
-  job: JobSummary | null;
-}
-export interface Release {
-  number: number;
-  source: 'image' | 'git';
-  image: string | null;
-  repo: string | null;
-  ref: string | null;
-  commit: string | null;
-  rollbackOf: number | null;
-  actor: Actor;
-  configDigest: string | null;
-  durationMs: number | null;
-  outcome: string;
-  jobId: string;
-  buildId: string | null;
-  createdAt: number;
-  current: boolean;
-}
-export interface ConfigItem { key: string; value: string | null; secret: boolean }
-export interface Letsencrypt { active: boolean; email: string; expiresAt: number | null }
-export interface Checks { disabled: string[]; skipped: string[]; waitToRetire: number | null; computedWaitToRetire: number | null }
-export interface PortMap { scheme: string; hostPort: number; containerPort: number }
-export interface Ports { map: PortMap[]; detected: PortMap[] }
-export interface JobRef { job: JobSummary }
-
 export const statusLabel = (s: string) => APP_STATUSES.find((x) => x.value === s)?.label ?? s;
-
-/** `/api/v1/apps/<name><sub>?host=…` (the host only when the app is not on the default one). */
-export function appPath(name: string, host: string | undefined, sub = ''): string {
-  return `/api/v1/apps/${encodeURIComponent(name)}${sub}${host && host !== 'local' ? `?host=${encodeURIComponent(host)}` : ''}`;
-}
 
 /** Where an app was deployed from, in words. */
 export function sourceLabel(a: Pick<App, 'deploySource' | 'image' | 'gitCommit' | 'gitRemote'>): string {

@@ -17,7 +17,7 @@ export const appsWeb = defineWebModule({
   icon: AppsIcon,
   pages: [
     { path: '', component: () => import('./AppsPage') },
-    { path: 'new', component: () => import('./NewAppPage') },
+    { path: 'new', component: () => import('./NewAppPage'), permission: 'apps.deploy', what: 'creating apps' },
     { path: '$appName', component: () => import('./AppPage') },
   ],
   // Dokku is optional on this machine (apps may live on remote Dokku hosts): the platform's

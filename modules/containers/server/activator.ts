@@ -12,7 +12,9 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-en
  * The listener Caddy routes a sleeping service to (loopback only). It holds the request, wakes the
  * service (one start however many requests arrive) and then proxies it to the container; a browser
  * gets a small waiting page at once that continues when an SSE signal says the service is ready.
- * Warm traffic never comes here: once awake, Caddy routes straight to the container.
+ * Warm traffic never comes here: once awake, Caddy routes straight to the container. With a fixed
+ * port the activator is the route's second upstream, reached when the container refuses (asleep),
+ * and for about a second after a wake (Caddy's mark on the refused dial); it finds the service by Host.
  */
 export class Activator {
   private server: http.Server | null = null;
@@ -20,6 +22,8 @@ export class Activator {
   /** Requests and upgraded connections the activator itself is proxying, per service. */
   private readonly open = new Map<string, number>();
   port = 0;
+  /** Requests and upgrades that reached the activator (tests: warm traffic must not come here). */
+  requests = 0;
 
   constructor(
     private readonly controller: WakeController,
@@ -78,6 +82,7 @@ export class Activator {
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
+    this.requests++;
     const id = this.serviceOf(req);
     if (!id) return sendJson(res, 404, { error: { code: 'not_found', message: 'No service answers to this hostname' } });
     if (req.url?.startsWith(`${ACTIVATOR_PATH}wake-events`)) return this.wakeEvents(id, req, res);
@@ -100,7 +105,10 @@ export class Activator {
         res.setHeader('retry-after', '5');
         return sendJson(res, 503, { error: { code: 'waking', message: `The service is starting; try again shortly (held ${Math.round(this.opts.holdTimeoutMs / 1000)} s)` } });
       }
-      return sendFailure(req, res, e instanceof WakeError ? e : new WakeError(String(e), 503));
+      const err = e instanceof WakeError ? e : new WakeError(String(e), 503);
+      // The reason (it may carry the container's output) goes to the panel's log and the service page only.
+      this.opts.log.warn({ err, serviceId: id }, 'a visitor found the service unavailable');
+      return sendFailure(req, res, err);
     }
     if (req.destroyed) return;
     return this.proxy(req, res, result.port, result.wakeId, t0, id);
@@ -127,6 +135,7 @@ export class Activator {
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
+    this.requests++;
     const id = this.serviceOf(req);
     if (!id) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     let port: number;
@@ -161,7 +170,9 @@ export class Activator {
         return true;
       }
       if (state === 'failed') {
-        res.end(`event: failed\ndata: ${JSON.stringify({ reason: detail ?? this.controller.recentFailure(id)?.message ?? 'the service failed to start' })}\n\n`);
+        // Never the reason: it may carry the container's output (the panel's log and service page have it).
+        void detail;
+        res.end(`event: failed\ndata: ${JSON.stringify({ reason: UNAVAILABLE_TEXT })}\n\n`);
         return true;
       }
       return false;
@@ -182,7 +193,7 @@ export class Activator {
     this.opts.log.warn({ err }, 'activator request failed');
     if (res.headersSent) return void res.destroy();
     const e = err instanceof WakeError ? err : new WakeError(err instanceof Error ? err.message : String(err), 503);
-    sendJson(res, e.status, { error: { code: 'wake_failed', message: e.message } });
+    sendJson(res, e.status, { error: { code: 'wake_failed', message: UNAVAILABLE_TEXT } });
   }
 }
 
@@ -214,14 +225,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** What a visitor of a broken service reads (issue 18, item 6): plain, and never the container's output. */
+const UNAVAILABLE_TEXT = 'The service is unavailable right now. Please try again in a few minutes.';
+
+/** A plain "service unavailable" page for browsers, a short JSON for API clients; the reason stays in the panel. */
 function sendFailure(req: IncomingMessage, res: ServerResponse, e: WakeError): void {
   res.setHeader('retry-after', '10');
   if (wantsHtml(req)) {
-    const html = page('Service unavailable', `<h1>This service could not start</h1><p>${escapeHtml(e.message)}</p>`, '');
+    const html = page('Service unavailable', `<h1>Service unavailable</h1><p>${escapeHtml(UNAVAILABLE_TEXT)}</p>`, '');
     res.writeHead(e.status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     return void res.end(html);
   }
-  sendJson(res, e.status, { error: { code: e.status === 504 ? 'wake_timeout' : 'wake_failed', message: e.message } });
+  sendJson(res, e.status, { error: { code: e.status === 504 ? 'wake_timeout' : 'service_unavailable', message: UNAVAILABLE_TEXT } });
 }
 
 /** Shown at once to a browser; it reloads the moment the SSE signal says the service is ready. */
@@ -230,7 +245,7 @@ function sendWaitingPage(res: ServerResponse): void {
 var es = new EventSource('${ACTIVATOR_PATH}wake-events');
 es.addEventListener('ready', function () { es.close(); location.reload(); });
 es.addEventListener('failed', function (e) { es.close(); var d = JSON.parse(e.data);
-  document.getElementById('msg').textContent = 'It could not start: ' + d.reason; });
+  document.querySelector('h1').textContent = 'Service unavailable'; document.getElementById('msg').textContent = d.reason; });
 es.onerror = function () { es.close(); setTimeout(function () { location.reload(); }, 500); };`;
   const html = page('Starting…', '<h1>Waking up this service…</h1><p id="msg">It was asleep to save resources. This page continues by itself in a moment.</p>', script);
   // 503 + Retry-After: caches and crawlers must not keep the waiting page as the service's content.

@@ -10,6 +10,11 @@ export interface CaddyRoute {
   hostnames: string[];
   /** host:port the route proxies to (the container, or the activator while the service sleeps). */
   dial: string;
+  /**
+   * Tried when `dial` refuses the connection (the activator behind a stopped container): Caddy picks
+   * the first upstream that answers, so waking and sleeping need no config reload (issue 16).
+   */
+  fallback?: string;
   /** Request headers set towards the upstream (the activator learns the service from them). */
   setHeaders?: Record<string, string>;
 }
@@ -30,14 +35,12 @@ export class CaddyError extends Error {
 export interface CaddyServerOptions {
   listen: string[];
   autoHttps: boolean;
-  /** Logger name for access logs of this server. */
-  accessLogger?: string;
   routes: CaddyRoute[];
 }
 
 export class CaddyAdmin {
   private readonly base: string;
-  constructor(adminUrl: string, readonly serverName: string, private readonly opts: { streamCloseDelay?: string } = {}) {
+  constructor(adminUrl: string, readonly serverName: string, private readonly opts: { streamCloseDelay?: string; upstreamIdleTimeout?: string } = {}) {
     this.base = adminUrl.replace(/\/$/, '');
   }
 
@@ -88,38 +91,51 @@ export class CaddyAdmin {
   }
 
   routeJson(r: CaddyRoute): Record<string, unknown> {
-    const proxy: Record<string, unknown> = { handler: 'reverse_proxy', upstreams: [{ dial: r.dial }] };
+    const proxy: Record<string, unknown> = { handler: 'reverse_proxy', upstreams: [{ dial: r.dial }, ...(r.fallback ? [{ dial: r.fallback }] : [])] };
+    if (r.fallback) {
+      // The first upstream not marked down; a refused dial marks it down for 1 s and the request goes
+      // on to the fallback at once (a dial error means nothing was sent, so any method is safe).
+      proxy.load_balancing = { selection_policy: { policy: 'first' }, retries: 1 };
+      proxy.health_checks = { passive: { fail_duration: '1s', max_fails: 1 } };
+    }
+    // Idle upstream connections close after this: an open one means a request within that time (activity).
+    // The rest as Caddy's own defaults (a keep_alive block without them would keep only Go's 2 idle connections per upstream).
+    if (this.opts.upstreamIdleTimeout) proxy.transport = { protocol: 'http', keep_alive: { probe_interval: '30s', max_idle_conns_per_host: 32, idle_timeout: this.opts.upstreamIdleTimeout } };
     if (r.setHeaders) proxy.headers = { request: { set: Object.fromEntries(Object.entries(r.setHeaders).map(([k, v]) => [k, [v]])) } };
     if (this.opts.streamCloseDelay) proxy.stream_close_delay = this.opts.streamCloseDelay;
     return { '@id': r.id, match: [{ host: r.hostnames }], handle: [proxy], terminal: true };
   }
 
-  /** Writes our whole server (listen, HTTPS policy, access log, routes) in one reload. */
+  /** Writes our whole server (listen, HTTPS policy, routes) in one reload; no access log (issue 16). */
   async putServer(s: CaddyServerOptions): Promise<void> {
     const server: Record<string, unknown> = {
       listen: s.listen,
       routes: s.routes.map((r) => this.routeJson(r)),
     };
     if (!s.autoHttps) server.automatic_https = { disable: true };
-    if (s.accessLogger) server.logs = { default_logger_name: s.accessLogger };
     // PUT creates the value (and missing parents); PATCH replaces an existing one.
     const exists = (await this.getOrNull(`/config/apps/http/servers/${this.serverName}`)) !== null;
     await this.call(exists ? 'PATCH' : 'PUT', `/config/apps/http/servers/${this.serverName}`, server);
   }
 
-  /** An access logger writing JSON lines of our server to a file Slipway tails. */
-  async putAccessLogger(name: string, file: string): Promise<void> {
-    const logger = {
-      writer: { output: 'file', filename: file, roll: false },
-      encoder: { format: 'json' },
-      include: [`http.log.access.${name}`],
-    };
-    const exists = (await this.getOrNull(`/config/logging/logs/${name}`)) !== null;
-    await this.call(exists ? 'PATCH' : 'PUT', `/config/logging/logs/${name}`, logger);
+  /** Removes a logger an earlier version wrote (the per-request access log); absent is fine. */
+  async removeLogger(name: string): Promise<void> {
+    if ((await this.getOrNull(`/config/logging/logs/${name}`)) === null) return;
+    await this.call('DELETE', `/config/logging/logs/${name}`);
   }
 
   async getServer(): Promise<Record<string, unknown> | null> {
     return (await this.getOrNull(`/config/apps/http/servers/${this.serverName}`)) as Record<string, unknown> | null;
+  }
+
+  /** Every upstream a route proxies to, in order (empty: no route). */
+  async routeUpstreams(id: string): Promise<string[]> {
+    try {
+      return ((await this.call('GET', `/id/${id}/handle/0/upstreams`)) as { dial: string }[]).map((u) => u.dial);
+    } catch (e) {
+      if (e instanceof CaddyError && (e.status === 404 || e.status === 400)) return [];
+      throw e;
+    }
   }
 
   /** Creates or replaces one route (one config reload). */

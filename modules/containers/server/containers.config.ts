@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePortRange } from './host-ports.js';
 
 const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
@@ -23,8 +24,20 @@ export const ContainersConfig = z.object({
   holdTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** How often idle services are looked for and Caddy's counters read. */
   idleCheckIntervalMs: z.coerce.number().int().min(50).max(60_000).default(5_000),
-  /** Caddy's access log file for our server (default: <dataDir>/containers-access.log). */
+  /** No longer used: activity is learnt from Caddy's connections, not an access log (issue 16). Accepted so old settings still load. */
   accessLogFile: z.string().optional(),
+  /**
+   * Fixed loopback ports of the services' HTTP containers (`from-to`, below Linux's ephemeral range),
+   * so waking and sleeping never reload Caddy; `random` = Docker's random ports (a reload per switch).
+   */
+  httpPortRange: z.string().default('20000-29999').transform((v, ctx) => {
+    try {
+      return parsePortRange(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
   /** After a failed wake, requests get the failure for this long before a new start is tried. */
   failureBackoffMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /**

@@ -5,6 +5,7 @@ import { effectiveLimits } from './containers.policy.js';
 import type { ServiceRecord, ServiceSpec, ServicesRepo } from './containers.repo.js';
 import { startOrder } from './containers.schema.js';
 import { LABEL_CONTAINER, LABEL_MANAGED, LABEL_NAMESPACE, LABEL_SERVICE, dockerReason, type DockerClient } from './docker.client.js';
+import { LABEL_HTTP_PORT, type HostPorts } from './host-ports.js';
 import { containerName, networkName, ownContainer, type WakeController } from './wake.controller.js';
 
 export const JOB_CREATE = 'containers.create';
@@ -24,6 +25,7 @@ interface Deps {
   namespace: string;
   guard: ContainersGuard;
   hostnames: HostnameClaims;
+  hostPorts: HostPorts;
 }
 
 const claimKey = (h: string): string => {
@@ -65,13 +67,16 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
       if (leftover) await d.docker.remove(leftover.id);
       for (const m of mounts) if (m.type === 'volume') await d.docker.ensureVolume(m.source, d.guard.volumeLabels(r));
       const limits = effectiveLimits(c, d.guard.config);
+      const isEntry = c.name === spec.http.container;
+      // A fixed loopback port: Caddy's route then stays the same through every wake and sleep.
+      const hostPort = isEntry ? await d.hostPorts.allocate() : null;
       await d.docker.createContainer({
         name,
         spec: c,
         network: networkName(r.id),
-        ...(c.name === spec.http.container ? { httpPort: spec.http.port } : {}),
+        ...(isEntry ? { httpPort: spec.http.port, ...(hostPort ? { httpHostPort: hostPort } : {}) } : {}),
         restartPolicy: spec.restartPolicy,
-        labels: { ...labels(r), [LABEL_CONTAINER]: c.name },
+        labels: { ...labels(r), [LABEL_CONTAINER]: c.name, ...(hostPort ? { [LABEL_HTTP_PORT]: String(hostPort) } : {}) },
         mounts,
         limits,
         capAdd: d.guard.config.capAdd,

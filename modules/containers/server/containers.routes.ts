@@ -26,31 +26,31 @@ const ContainerSummary = z.object({
 
 /** Thin routes: parse, call one service method, present. */
 export function registerContainerRoutes(http: HttpApp, svc: ContainersService): void {
-  http.get('/containers', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'List services', response: { 200: z.object({ items: z.array(ServiceView) }) } } },
+  http.get('/containers', { config: { permission: P.read }, schema: { operationId: 'listContainerServices', tags: ['containers'], summary: 'List services', response: { 200: z.object({ items: z.array(ServiceView) }) } } },
     async (req) => ({ items: await svc.list(req.actor) }));
 
-  http.post('/containers', { config: { permission: P.create }, schema: { tags: ['containers'], summary: 'Create a service (job)', body: CreateService, response: { 202: z.object({ service: ServiceView, job: JobSummary }) } } },
+  http.post('/containers', { config: { permission: P.create }, schema: { operationId: 'createContainerService', tags: ['containers'], summary: 'Create a service (job)', body: CreateService, response: { 202: z.object({ service: ServiceView, job: JobSummary }) } } },
     async (req, reply) => reply.code(202).send(await svc.create(req.actor, req.body)));
 
-  http.get('/containers/:id', { config: { permission: P.read }, schema: { tags: ['containers'], params: Id, response: { 200: z.object({ service: ServiceView }) } } },
+  http.get('/containers/:id', { config: { permission: P.read }, schema: { operationId: 'getContainerService', summary: 'One service', tags: ['containers'], params: Id, response: { 200: z.object({ service: ServiceView }) } } },
     async (req) => ({ service: await svc.get(req.actor, req.params.id) }));
 
-  http.patch('/containers/:id', { config: { permission: P.update }, schema: { tags: ['containers'], summary: 'Change a service (job)', params: Id, body: UpdateService, response: { 202: z.object({ service: ServiceView, job: JobSummary }) } } },
+  http.patch('/containers/:id', { config: { permission: P.update }, schema: { operationId: 'updateContainerService', tags: ['containers'], summary: 'Change a service (job)', params: Id, body: UpdateService, response: { 202: z.object({ service: ServiceView, job: JobSummary }) } } },
     async (req, reply) => reply.code(202).send(await svc.update(req.actor, req.params.id, req.body)));
 
-  http.delete('/containers/:id', { config: { permission: P.delete }, schema: { tags: ['containers'], summary: "Delete a service and its containers (job); body { confirm: '<name>' }", params: Id, body: Confirm, response: { 202: JobAccepted } } },
+  http.delete('/containers/:id', { config: { permission: P.delete }, schema: { operationId: 'deleteContainerService', tags: ['containers'], summary: "Delete a service and its containers (job); body { confirm: '<name>' }", params: Id, body: Confirm, response: { 202: JobAccepted } } },
     async (req, reply) => reply.code(202).send({ job: await svc.remove(req.actor, req.params.id, req.body.confirm) }));
 
-  http.post('/containers/:id/wake', { config: { permission: P.power }, schema: { tags: ['containers'], summary: 'Wake now (waits until ready)', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
+  http.post('/containers/:id/wake', { config: { permission: P.power }, schema: { operationId: 'wakeContainerService', tags: ['containers'], summary: 'Wake now (waits until ready)', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
     async (req) => ({ service: await svc.wake(req.actor, req.params.id) }));
 
-  http.post('/containers/:id/sleep', { config: { permission: P.power }, schema: { tags: ['containers'], summary: 'Put to sleep now', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
+  http.post('/containers/:id/sleep', { config: { permission: P.power }, schema: { operationId: 'sleepContainerService', tags: ['containers'], summary: 'Put to sleep now', params: Id, response: { 200: z.object({ service: ServiceView }) } } },
     async (req) => ({ service: await svc.sleep(req.actor, req.params.id) }));
 
-  http.get('/containers/:id/wakes', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Cold-start history, newest first', params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }), response: { 200: z.object({ items: z.array(WakeRecord) }) } } },
+  http.get('/containers/:id/wakes', { config: { permission: P.read }, schema: { operationId: 'listContainerServiceWakes', tags: ['containers'], summary: 'Cold-start history, newest first', params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }), response: { 200: z.object({ items: z.array(WakeRecord) }) } } },
     async (req) => ({ items: await svc.wakes(req.actor, req.params.id, req.query.limit) }));
 
-  http.get('/containers/:id/logs', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live logs of a service container (SSE, the live-log wire format: `log` {stream, line, at, cursor} with id = cursor, `end` {reason: stopped | gone | finished}). Resume with Last-Event-ID or ?since=: only newer lines come, never the tail again.', params: Id, querystring: LogQuery } },
+  http.get('/containers/:id/logs', { config: { permission: P.read }, schema: { operationId: 'followContainerServiceLogs', 'x-sse': 'live-log', tags: ['containers'], summary: 'Live logs of a service container (SSE, the live-log wire format: `log` {stream, line, at, cursor} with id = cursor, `end` {reason: stopped | gone | finished}). Resume with Last-Event-ID or ?since=: only newer lines come, never the tail again.', params: Id, querystring: LogQuery } },
     async (req, reply) => {
       assertStreamCapacity(req); // 429 before a follower starts
       const { id } = req.params;
@@ -62,7 +62,7 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
       await serveLiveLog(req, reply, source, { log: req.log });
     });
 
-  http.get('/containers/:id/stats', { config: { permission: P.read }, schema: { tags: ['containers'], summary: 'Live CPU, memory and network (SSE: event stats)', params: Id, querystring: z.object({ container: LogQuery.shape.container }) } },
+  http.get('/containers/:id/stats', { config: { permission: P.read }, schema: { operationId: 'streamContainerServiceStats', 'x-sse': { stats: 'one sample of CPU, memory and network of the service container' }, tags: ['containers'], summary: 'Live CPU, memory and network (SSE: event stats)', params: Id, querystring: z.object({ container: LogQuery.shape.container }) } },
     async (req, reply) => {
       assertStreamCapacity(req); // 429 before a follower starts
       let sse: ReturnType<typeof openSse> | null = null;
@@ -72,26 +72,26 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
     });
 
   // ---- every container and image on a host (Slipway's own marked `managed`) ----
-  http.get('/containers/hosts/:hostId/docker/containers', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'All containers on a host', params: HostParam, response: { 200: z.object({ items: z.array(ContainerSummary) }) } } },
+  http.get('/containers/hosts/:hostId/docker/containers', { config: { permission: P['docker.read'] }, schema: { operationId: 'listDockerContainers', tags: ['containers'], summary: 'All containers on a host', params: HostParam, response: { 200: z.object({ items: z.array(ContainerSummary) }) } } },
     async (req) => ({ items: await svc.dockerContainers(req.actor, req.params.hostId) }));
 
-  http.get('/containers/hosts/:hostId/docker/images', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Images on a host', params: HostParam } },
+  http.get('/containers/hosts/:hostId/docker/images', { config: { permission: P['docker.read'] }, schema: { operationId: 'listDockerImages', tags: ['containers'], summary: 'Images on a host', params: HostParam, response: { 200: z.object({ items: z.array(z.object({ id: z.string(), tags: z.array(z.string()), sizeBytes: z.number(), createdAt: z.number() })) }) } } },
     async (req) => ({ items: await svc.dockerImages(req.actor, req.params.hostId) }));
 
-  http.get('/containers/hosts/:hostId/docker/containers/:containerId', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Inspect (environment values masked)', params: DockerParam } },
+  http.get('/containers/hosts/:hostId/docker/containers/:containerId', { config: { permission: P['docker.read'] }, schema: { operationId: 'inspectDockerContainer', tags: ['containers'], summary: 'Inspect (environment values masked)', params: DockerParam } },
     async (req) => ({ container: await svc.dockerInspect(req.actor, req.params.hostId, req.params.containerId) }));
 
   for (const action of ['start', 'stop', 'restart'] as const) {
     http.post(`/containers/hosts/:hostId/docker/containers/:containerId/${action}`, {
       config: { permission: P['docker.manage'] },
-      schema: { tags: ['containers'], summary: `${action} a container${action === 'start' ? '' : "; body { confirm: '<container name>' }"}`, params: DockerParam, body: Confirm.partial().optional(), response: { 200: z.object({ ok: z.literal(true) }) } },
+      schema: { operationId: `${action}DockerContainer`, tags: ['containers'], summary: `${action} a container${action === 'start' ? '' : "; body { confirm: '<container name>' }"}`, params: DockerParam, body: Confirm.partial().optional(), response: { 200: z.object({ ok: z.literal(true) }) } },
     }, async (req) => {
       await svc.dockerAction(req.actor, req.params.hostId, req.params.containerId, action, req.body?.confirm);
       return { ok: true as const };
     });
   }
 
-  http.get('/containers/hosts/:hostId/docker/containers/:containerId/logs', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live logs (SSE, the live-log wire format; resume with Last-Event-ID or ?since=)', params: DockerParam, querystring: LogQuery.omit({ container: true }) } },
+  http.get('/containers/hosts/:hostId/docker/containers/:containerId/logs', { config: { permission: P['docker.read'] }, schema: { operationId: 'followDockerContainerLogs', 'x-sse': 'live-log', tags: ['containers'], summary: 'Live logs (SSE, the live-log wire format; resume with Last-Event-ID or ?since=)', params: DockerParam, querystring: LogQuery.omit({ container: true }) } },
     async (req, reply) => {
       assertStreamCapacity(req); // 429 before a follower starts
       const { hostId, containerId } = req.params;
@@ -105,7 +105,7 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
       await serveLiveLog(req, reply, source, { log: req.log });
     });
 
-  http.get('/containers/hosts/:hostId/docker/containers/:containerId/stats', { config: { permission: P['docker.read'] }, schema: { tags: ['containers'], summary: 'Live stats (SSE)', params: DockerParam } },
+  http.get('/containers/hosts/:hostId/docker/containers/:containerId/stats', { config: { permission: P['docker.read'] }, schema: { operationId: 'streamDockerContainerStats', 'x-sse': { stats: 'one sample of CPU, memory and network of the container' }, tags: ['containers'], summary: 'Live stats (SSE)', params: DockerParam } },
     async (req, reply) => {
       assertStreamCapacity(req); // 429 before a follower starts
       let sse: ReturnType<typeof openSse> | null = null;

@@ -241,6 +241,10 @@ export class ContainersService {
       if (ports.length) throw new ForbiddenError(ports[0]!.message, 'host_port_forbidden', { issues: ports });
     }
     if (invalid.length) throw new DomainRuleError(invalid.map((i) => i.message).join('; '), 'host_path_not_allowed', { issues: invalid });
+    // The fixed ports of the services' HTTP containers: a published port there could take a sleeping service's traffic.
+    const range = this.d.guard.config.httpPortRange;
+    const reserved = range ? containers.flatMap((c, ci) => c.ports.flatMap((p, pi) => (p.hostPort >= range.from && p.hostPort <= range.to ? [{ path: `containers.${ci}.ports.${pi}.hostPort`, message: `host ports ${range.from}-${range.to} are reserved for the services' HTTP containers` }] : []))) : [];
+    if (reserved.length) throw new DomainRuleError(reserved[0]!.message, 'host_port_reserved', { issues: reserved });
     const limits = limitIssues(containers, this.d.guard.config);
     if (limits.length) throw new DomainRuleError(`Resource limits above the maximum: ${limits.map((i) => `${i.path} ${i.message}`).join('; ')}`, 'resource_limit', { issues: limits });
   }

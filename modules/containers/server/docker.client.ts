@@ -53,8 +53,9 @@ export interface CreateContainerInput {
   name: string;
   spec: ContainerSpec;
   network: string;
-  /** The port visitors reach through Caddy: published on 127.0.0.1 at a port Docker chooses. */
+  /** The port visitors reach through Caddy: published on 127.0.0.1 at httpHostPort (else a port Docker chooses). */
   httpPort?: number;
+  httpHostPort?: number;
   restartPolicy: string;
   labels: Record<string, string>;
   /** Resolved by the jobs: Docker volume names (namespaced) or checked host paths. */
@@ -204,7 +205,7 @@ export class DockerClient {
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     if (input.httpPort) {
       exposed[`${input.httpPort}/tcp`] = {};
-      bindings[`${input.httpPort}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: '' }];
+      bindings[`${input.httpPort}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: input.httpHostPort ? String(input.httpHostPort) : '' }];
     }
     for (const p of spec.ports) {
       const key = `${p.containerPort}/${p.protocol}`;

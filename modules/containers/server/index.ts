@@ -1,6 +1,4 @@
-import path from 'node:path';
 import { defineEngine, defineModule, listScope, probeHttp } from '../../../server/src/sdk.js';
-import { AccessLogTail } from './access-log.tail.js';
 import { Activator } from './activator.js';
 import { CaddyAdmin } from './caddy.admin.js';
 import { ContainersGuard } from './containers.guard.js';
@@ -13,6 +11,8 @@ import { ServicesRepo } from './containers.repo.js';
 import { registerContainerRoutes } from './containers.routes.js';
 import { ContainersService } from './containers.service.js';
 import { DockerClient } from './docker.client.js';
+import { HostPorts } from './host-ports.js';
+import { loopbackConnections } from './tcp-activity.js';
 import { WakeController } from './wake.controller.js';
 import { startWebhooks } from './webhooks.js';
 
@@ -23,7 +23,7 @@ export interface ContainersRuntime {
   docker: DockerClient;
   caddy: CaddyAdmin;
   config: ContainersConfig;
-  accessLogger: string;
+  hostPorts: HostPorts;
 }
 
 /** Caddy's admin API: the module writes its server's routes there (warm → container, asleep → activator). */
@@ -69,26 +69,30 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
       const config = ctx.config;
       const repo = new ServicesRepo(ctx.db);
       const docker = new DockerClient({ socketPath: config.dockerSocket });
-      const caddy = new CaddyAdmin(config.caddyAdminUrl, config.caddyServer, { ...(config.streamCloseDelay ? { streamCloseDelay: config.streamCloseDelay } : {}) });
-      const accessLogger = `${config.caddyServer}_access`;
-      const accessLog = new AccessLogTail(path.resolve(config.accessLogFile ?? path.join(ctx.core.dataDir, 'containers-access.log')));
+      // Caddy keeps an idle upstream connection a little longer than one idle sweep: an open
+      // connection to a service's port is then activity the sweep cannot miss (issue 16).
+      const upstreamIdleTimeout = `${Math.max(1000, Math.ceil(config.idleCheckIntervalMs * 1.5) + 500)}ms`;
+      const caddy = new CaddyAdmin(config.caddyAdminUrl, config.caddyServer, { upstreamIdleTimeout, ...(config.streamCloseDelay ? { streamCloseDelay: config.streamCloseDelay } : {}) });
+      const hostPorts = new HostPorts(docker, config.httpPortRange);
       const metrics = createContainersMetrics(ctx.http.slipway.metrics.registry);
       const guard = new ContainersGuard({ config, dataDir: ctx.core.dataDir, db: ctx.db, namespace: config.caddyServer });
       let activator: Activator | null = null;
       const controller = new WakeController({
         repo, docker, caddy, events: ctx.events, metrics, log: ctx.log, namespace: config.caddyServer,
-        listen: config.httpListen, autoHttps: config.autoHttps, accessLogger, accessLog, failureBackoffMs: config.failureBackoffMs,
+        listen: config.httpListen, autoHttps: config.autoHttps, legacyAccessLogger: `${config.caddyServer}_access`, failureBackoffMs: config.failureBackoffMs,
+        connections: (ports) => loopbackConnections(ports),
+        fixedPortOk: (p) => hostPorts.inRange(p),
         activatorDial: () => activator!.dial,
         activatorInFlight: (id) => activator!.inFlight(id),
         guard,
       });
       activator = new Activator(controller, { holdTimeoutMs: config.holdTimeoutMs, log: ctx.log });
       const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts, guard, hostnames: ctx.hostnames });
-      defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer, guard, hostnames: ctx.hostnames });
+      defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer, guard, hostnames: ctx.hostnames, hostPorts });
       registerContainerRoutes(ctx.http, service);
       // Names of services stored before hostnames were claimed are theirs from the start (no engine needed).
       await service.recordHostnameClaims().catch((e: unknown) => ctx.log.warn({ err: e }, 'containers: recording hostname claims failed'));
-      opts.onRuntime?.({ service, controller, activator, docker, caddy, config, accessLogger });
+      opts.onRuntime?.({ service, controller, activator, docker, caddy, config, hostPorts });
 
       if (config.webhookUrl && config.webhookSecret) ctx.onClose(startWebhooks(ctx.events, { url: config.webhookUrl, secret: config.webhookSecret, log: ctx.log }));
       ctx.overview.count({
@@ -111,7 +115,9 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
         ctx.log.info({ activator: activator!.dial, listen: config.httpListen }, 'containers: routes reconciled');
       });
       // Idle services go to sleep: one sweep every idleCheckIntervalMs, once the routes are reconciled.
-      ctx.schedule('idle-sweep', config.idleCheckIntervalMs, () => controller.tick());
+      // Machine-local (replicas, issue 15): each panel process drives its own machine's Docker and Caddy.
+      ctx.localDuty('activator', 'Wake-on-request listener and the Caddy routes of this machine');
+      ctx.schedule('idle-sweep', config.idleCheckIntervalMs, () => controller.tick(), { local: true });
       ctx.onClose(async () => {
         await controller.stop();
         await activator!.close();

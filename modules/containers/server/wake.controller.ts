@@ -1,11 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type EventBus, newId } from '../../../server/src/sdk.js';
-import type { AccessLogTail } from './access-log.tail.js';
 import type { CaddyAdmin, CaddyRoute } from './caddy.admin.js';
 import type { ContainersMetrics } from './containers.metrics.js';
 import type { ServiceRecord, ServicesRepo } from './containers.repo.js';
 import { SERVICE_STATES, startOrder, type ServiceState } from './containers.schema.js';
 import type { ContainersGuard } from './containers.guard.js';
+import { LABEL_HTTP_PORT } from './host-ports.js';
+import type { PortConnections } from './tcp-activity.js';
 import { LABEL_CONTAINER, LABEL_NAMESPACE, LABEL_SERVICE, dockerReason, type ContainerState, type DockerClient } from './docker.client.js';
 
 /** A wake that did not end ready: 503 (could not start) or 504 (not ready in time), with the reason. */
@@ -48,6 +49,13 @@ interface Live {
   /** Database writes of this service, in order; the wake path does not wait for them. */
   persist: Promise<void>;
   port: number | null;
+  /**
+   * The HTTP container's fixed loopback port (its label): the route then names it and the activator
+   * behind it for good, and waking or sleeping needs no Caddy reload. Null: Docker's random port.
+   */
+  fixedPort: number | null;
+  /** The route last written to Caddy for this service (an unchanged one is not written again). */
+  routeKey: string | null;
   lastActivity: number;
   lastFailure: { at: number; error: WakeError } | null;
   /** A Docker event arrived while Slipway itself was changing the service: look again afterwards. */
@@ -64,8 +72,12 @@ export interface WakeControllerDeps {
   namespace: string;
   listen: string[];
   autoHttps: boolean;
-  accessLogger: string;
-  accessLog: AccessLogTail;
+  /** Name of the per-request access logger earlier versions wrote to Caddy; removed at start. */
+  legacyAccessLogger: string;
+  /** TCP connections of these loopback ports now (null: the kernel's tables cannot be read). */
+  connections(ports: ReadonlySet<number>): Promise<Map<number, PortConnections> | null>;
+  /** Accepted fixed ports (a label outside it is not trusted). */
+  fixedPortOk(port: number): boolean;
   failureBackoffMs: number;
   /** host:port of the activator (known once it listens). */
   activatorDial(): string;
@@ -104,6 +116,8 @@ export class WakeController {
   private readonly byHost = new Map<string, string>();
   private readonly listeners = new Set<(serviceId: string, state: ServiceState, detail?: string) => void>();
   private stopEvents: (() => void) | null = null;
+  /** Connections of each running service's port at the previous sweep (a new one is activity). */
+  private seenConnections = new Map<number, Set<string>>();
   /** First-byte times of wakes whose history row is not written yet (null: not known yet). */
   private readonly firstBytes = new Map<string, number | null>();
 
@@ -156,8 +170,9 @@ export class WakeController {
     const routes: CaddyRoute[] = [];
     for (const r of records) {
       const l = this.track(r);
+      l.routeKey = null;
       if (r.state === 'creating' || r.state === 'deleting') {
-        routes.push(this.activatorRoute(r));
+        routes.push(this.keep(l, this.activatorRoute(r)));
         continue;
       }
       let entry: ContainerState | null = null;
@@ -168,6 +183,7 @@ export class WakeController {
         problem = (e as Error).message;
       }
       let port = entry?.running && !entry.paused ? entry.hostPort(r.spec.http.port) : null;
+      this.learnFixedPort(l, entry);
       if (entry && port) {
         // A definition stored before the tenant rules may be running with a host bind: stop it.
         const refusal = await this.d.guard.startRefusal(r, await this.ownStates(r));
@@ -178,22 +194,23 @@ export class WakeController {
         }
       }
       if (problem) {
-        routes.push(this.activatorRoute(r));
+        l.fixedPort = null; // a foreign container (or a refused one) is never routed to
+        routes.push(this.keep(l, this.activatorRoute(r)));
         await this.setState(l, 'failed', problem);
       } else if (entry && port) {
         l.port = port;
         l.lastActivity = Date.now();
-        routes.push(this.containerRoute(r, port));
+        routes.push(this.keep(l, this.routeFor(l, port)));
         await this.setState(l, 'running');
       } else {
-        routes.push(this.activatorRoute(r));
+        routes.push(this.keep(l, this.routeFor(l, null)));
         const next: ServiceState = !entry ? 'failed' : r.state === 'failed' ? 'failed' : 'sleeping';
         await this.setState(l, next, !entry ? 'its container is missing' : undefined);
       }
     }
-    await this.d.caddy.putAccessLogger(this.d.accessLogger, this.d.accessLog.file);
-    await this.d.caddy.putServer({ listen: this.d.listen, autoHttps: this.d.autoHttps, accessLogger: this.d.accessLogger, routes });
-    await this.d.accessLog.read(); // skip history
+    await this.d.caddy.putServer({ listen: this.d.listen, autoHttps: this.d.autoHttps, routes });
+    // Earlier versions had Caddy write a JSON line per request for activity; no longer (issue 16).
+    await this.d.caddy.removeLogger(this.d.legacyAccessLogger).catch((err: unknown) => this.d.log.warn({ err }, 'containers: removing the old access logger failed'));
     const events = await this.d.docker.events(this.d.namespace, (e) => void this.onDockerEvent(e).catch((err) => this.d.log.warn({ err }, 'docker event handling failed')));
     this.stopEvents = events.stop;
     for (const l of this.live.values()) {
@@ -253,7 +270,7 @@ export class WakeController {
   private track(r: ServiceRecord): Live {
     let l = this.live.get(r.id);
     if (!l) {
-      l = { record: r, state: r.state, chain: Promise.resolve(), wake: null, ready: null, busy: false, persist: Promise.resolve(), port: null, lastActivity: r.lastActivityAt ?? Date.now(), lastFailure: null, missedEvent: false };
+      l = { record: r, state: r.state, chain: Promise.resolve(), wake: null, ready: null, busy: false, persist: Promise.resolve(), port: null, fixedPort: null, routeKey: null, lastActivity: r.lastActivityAt ?? Date.now(), lastFailure: null, missedEvent: false };
       this.live.set(r.id, l);
     }
     l.record = r;
@@ -268,6 +285,47 @@ export class WakeController {
 
   private containerRoute(r: ServiceRecord, port: number): CaddyRoute {
     return { id: this.routeId(r.id), hostnames: r.spec.hostnames, dial: `127.0.0.1:${port}` };
+  }
+
+  /**
+   * The route a service needs. With a fixed port (and not pause mode, whose paused container still
+   * accepts connections) it is one route for asleep and awake: the container first, the activator
+   * when the container refuses. Otherwise the container while running, else the activator.
+   */
+  private routeFor(l: Live, runningPort: number | null): CaddyRoute {
+    const r = l.record;
+    if (l.fixedPort && r.spec.sleep.mode !== 'pause') {
+      return { id: this.routeId(r.id), hostnames: r.spec.hostnames, dial: `127.0.0.1:${l.fixedPort}`, fallback: this.d.activatorDial() };
+    }
+    return runningPort ? this.containerRoute(r, runningPort) : this.activatorRoute(r);
+  }
+
+  /** True when switching this service between asleep and awake leaves Caddy's config alone. */
+  reloadFree(serviceId: string): boolean {
+    const l = this.live.get(serviceId);
+    return !!l?.fixedPort && l.record.spec.sleep.mode !== 'pause';
+  }
+
+  private keep(l: Live, route: CaddyRoute): CaddyRoute {
+    l.routeKey = JSON.stringify(route);
+    return route;
+  }
+
+  /** Writes the route unless Caddy already has exactly it (no reload then). */
+  private async applyRoute(l: Live, route: CaddyRoute): Promise<void> {
+    const key = JSON.stringify(route);
+    if (l.routeKey === key) return;
+    l.routeKey = null;
+    await this.d.caddy.setRoute(route);
+    l.routeKey = key;
+  }
+
+  /** The fixed port from the HTTP container's label; a running container must be published on it. */
+  private learnFixedPort(l: Live, entry: ContainerState | null): void {
+    const p = entry ? Number(entry.labels[LABEL_HTTP_PORT]) : NaN;
+    const ok = Number.isInteger(p) && this.d.fixedPortOk(p);
+    const running = entry?.running ? entry.hostPort(l.record.spec.http.port) : null;
+    l.fixedPort = ok && (running === null || running === p) ? p : null;
   }
 
   private serialize<T>(l: Live, fn: () => Promise<T>): Promise<T> {
@@ -318,7 +376,9 @@ export class WakeController {
     if (!r) return;
     const l = this.track(r);
     await this.serialize(l, async () => {
-      await this.d.caddy.setRoute(this.activatorRoute(r));
+      this.learnFixedPort(l, await ownContainer(this.d.docker, r.id, r.spec.http.container).catch(() => null));
+      l.routeKey = null; // written again (hostnames may have changed)
+      await this.applyRoute(l, this.routeFor(l, null));
       l.port = null;
       l.lastFailure = null;
       await this.setState(l, 'sleeping');
@@ -329,6 +389,7 @@ export class WakeController {
   async unregister(serviceId: string): Promise<void> {
     const l = this.live.get(serviceId);
     const run = async () => {
+      if (l) l.routeKey = null;
       await this.d.caddy.removeRoute(this.routeId(serviceId));
       if (l) l.busy = true; // what follows (container removal) is ours
       for (const [h, id] of this.byHost) if (id === serviceId) this.byHost.delete(h);
@@ -413,11 +474,16 @@ export class WakeController {
       pendingWakeId = wakeId;
       this.firstBytes.set(wakeId, null); // the history row is not written yet
       onContainersReady({ port, wakeId });
-      // Switch Caddy to the container and make sure its running config says so before anyone is told.
-      const route = this.containerRoute(r, port);
-      await this.d.caddy.setRoute(route);
-      const dial = await this.d.caddy.routeDial(route.id);
-      if (dial !== route.dial) throw new WakeError(`Caddy's route did not switch (it points at ${dial ?? 'nothing'})`, 503);
+      const route = this.routeFor(l, port);
+      if (route.fallback) {
+        // One route asleep and awake: Caddy reaches the container as soon as it answers (no reload).
+        if (port !== l.fixedPort) throw new WakeError(`the HTTP container is published on ${port}, not its fixed port ${l.fixedPort}`, 503);
+      } else {
+        // Switch Caddy to the container and make sure its running config says so before anyone is told.
+        await this.applyRoute(l, route);
+        const dial = await this.d.caddy.routeDial(route.id);
+        if (dial !== route.dial) throw new WakeError(`Caddy's route did not switch (it points at ${dial ?? 'nothing'})`, 503);
+      }
       l.port = port;
       l.lastActivity = Date.now();
       l.lastFailure = null;
@@ -512,8 +578,15 @@ export class WakeController {
     l.busy = true;
     const wasRunning = l.state === 'running';
     try {
+      if (reason === 'idle' && wasRunning && (await this.requestsInFlight(l))) {
+        // A request arrived since the sweep looked: never stop a service under it.
+        l.lastActivity = Date.now();
+        return;
+      }
       await this.setState(l, 'stopping');
-      await this.d.caddy.setRoute(this.activatorRoute(r));
+      // The route leaves the container first, unless it is the one fixed route (the stopped
+      // container then refuses, and Caddy goes on to the activator by itself).
+      await this.applyRoute(l, this.routeFor(l, null));
       l.port = null;
       for (const c of startOrder(r.spec.containers).reverse()) {
         const s = await ownContainer(this.d.docker, r.id, c.name).catch((err: unknown) => {
@@ -536,22 +609,29 @@ export class WakeController {
   }
 
   /**
-   * One idle check: activity from Caddy's access log and in-flight counters, then sleep the idle.
+   * One idle check, then sleep the idle. Activity is what Caddy and the kernel already count, so the
+   * warm path writes nothing per request (issue 16): the connections of the service's port (an
+   * established one, or one that is new since the last sweep, see tcp-activity.ts), Caddy's
+   * in-flight counters, and the activator's own requests.
    * Run by the `idle-sweep` schedule (never overlapping itself); a failure (Caddy not answering)
    * is thrown for the schedule to log and show as its last error.
    */
   async tick(): Promise<void> {
-    for (const e of await this.d.accessLog.read()) {
-      const id = this.byHost.get(e.host);
-      if (id) this.touch(id, e.at);
-    }
     const running = [...this.live.values()].filter((l) => l.state === 'running');
     if (!running.length) return;
     const inFlight = new Map((await this.d.caddy.upstreams()).map((u) => [u.address, u.numRequests]));
+    const ports = new Set(running.flatMap((l) => (l.port ? [l.port] : [])));
+    const conns = await this.d.connections(ports);
+    const seen = this.seenConnections;
+    this.seenConnections = new Map([...ports].map((p) => [p, conns?.get(p)?.keys ?? new Set<string>()]));
     const now = Date.now();
     for (const l of running) {
+      const c = l.port ? conns?.get(l.port) : undefined;
+      const before = l.port ? seen.get(l.port) : undefined;
+      const newConnection = !!c && [...c.keys].some((k) => !before?.has(k));
       // An open WebSocket or streaming response is a request in flight: never sleep under it.
-      if ((l.port && (inFlight.get(`127.0.0.1:${l.port}`) ?? 0) > 0) || this.d.activatorInFlight(l.record.id) > 0) l.lastActivity = now;
+      const busy = !!l.port && ((inFlight.get(`127.0.0.1:${l.port}`) ?? 0) > 0 || !!c?.established || newConnection);
+      if (busy || this.d.activatorInFlight(l.record.id) > 0) l.lastActivity = now;
       const policy = l.record.spec.sleep;
       if (policy.mode === 'always-on' || l.wake || l.busy) continue;
       if (now - l.lastActivity >= policy.idleTimeoutSeconds * 1000) {
@@ -559,6 +639,14 @@ export class WakeController {
         void this.sleep(l.record.id, 'idle').catch((err) => this.d.log.warn({ err, service: l.record.name }, 'sleep failed'));
       }
     }
+  }
+
+  /** Requests Caddy or the activator is proxying to the service right now (read just before it is stopped). */
+  private async requestsInFlight(l: Live): Promise<boolean> {
+    if (this.d.activatorInFlight(l.record.id) > 0) return true;
+    if (!l.port) return false;
+    const address = `127.0.0.1:${l.port}`;
+    return (await this.d.caddy.upstreams()).some((u) => u.address === address && u.numRequests > 0);
   }
 
   recordFirstByte(serviceId: string, wakeId: string, ms: number): Promise<void> {
@@ -597,18 +685,21 @@ export class WakeController {
           await this.setState(l, 'failed', refusal);
           return;
         }
-        await this.d.caddy.setRoute(this.containerRoute(r, port));
+        this.learnFixedPort(l, s);
+        await this.applyRoute(l, this.routeFor(l, port));
         l.port = port;
         l.lastActivity = Date.now();
         await this.setState(l, 'running', 'started outside Slipway');
       } else if (['die', 'stop', 'pause', 'kill', 'oom'].includes(action) && l.state === 'running') {
-        await this.d.caddy.setRoute(this.activatorRoute(r));
+        if (action === 'pause') l.fixedPort = null; // a paused container still accepts connections
+        await this.applyRoute(l, this.routeFor(l, null));
         l.port = null;
         const s = await this.d.docker.inspect(e.id);
         const crashed = action === 'oom' || (action === 'die' && !!s && s.exitCode !== 0 && s.exitCode !== 143 && s.exitCode !== 137);
         await this.setState(l, crashed ? 'failed' : 'sleeping', crashed ? `container ${e.labels[LABEL_CONTAINER]} exited with code ${s?.exitCode}` : 'stopped outside Slipway');
       } else if (action === 'destroy') {
-        await this.d.caddy.setRoute(this.activatorRoute(r));
+        l.fixedPort = null;
+        await this.applyRoute(l, this.activatorRoute(r));
         l.port = null;
         await this.setState(l, 'failed', `container ${e.labels[LABEL_CONTAINER]} was removed outside Slipway`);
       }
@@ -619,7 +710,13 @@ export class WakeController {
   async markBusyState(serviceId: string, state: 'creating' | 'deleting'): Promise<void> {
     const l = this.live.get(serviceId);
     if (!l) return;
-    await this.serialize(l, () => this.setState(l, state));
+    await this.serialize(l, async () => {
+      // Its containers are about to be replaced or removed: the route must not name a port that is
+      // about to be free (another service could be given it) until it is registered again.
+      l.fixedPort = null;
+      await this.applyRoute(l, this.activatorRoute(l.record));
+      await this.setState(l, state);
+    });
   }
 
   /** Re-reads a service's record after its spec changed. */

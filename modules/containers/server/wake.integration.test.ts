@@ -58,6 +58,8 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     command: ['/bin/sh', '-c', `mkdir -p /srv && echo "${body}" > /srv/index.html && exec httpd -f -p 80 -h /srv`],
   });
 
+  const fixedPort = async (serviceId: string) => Number((await rt.docker.inspect(`slw-${serviceId}-web`))!.labels['slipway.http-port']);
+
   async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
     const end = Date.now() + timeoutMs;
     for (;;) {
@@ -73,19 +75,26 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     const svc = await createService({ name, containers: [busybox(`body of ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
     expect(rt.controller.state(svc.id)).toBe('sleeping');
     expect((await rt.docker.inspect(`slw-${svc.id}-web`))?.running).toBe(false);
-    expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(rt.activator.dial);
+    // One route for asleep and awake: the container's fixed port first, the activator behind it.
+    const fixed = await fixedPort(svc.id);
+    const route = [`127.0.0.1:${fixed}`, rt.activator.dial];
+    expect(await rt.caddy.routeUpstreams(rt.controller.routeId(svc.id))).toEqual(route);
 
     const res = await viaCaddy(httpPort, `${name}.localhost`, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(200);
     expect(res.body.trim()).toBe(`body of ${name}`);
-    await rt.controller.settled(svc.id); // held requests are answered while Caddy's route switches
+    await rt.controller.settled(svc.id);
     expect(rt.controller.state(svc.id)).toBe('running');
-    // Warm path: Caddy now routes straight to the container, not through the panel.
     const port = rt.controller.upstreamPort(svc.id);
-    expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(`127.0.0.1:${port}`);
+    expect(port).toBe(fixed);
+    expect(await rt.caddy.routeUpstreams(rt.controller.routeId(svc.id))).toEqual(route); // not rewritten
+    // Warm path: once Caddy's 1 s mark on the refused dial is over, straight to the container, not through the panel.
+    await new Promise((r) => setTimeout(r, 1100));
+    const seen = rt.activator.requests;
     const warm = await viaCaddy(httpPort, `${name}.localhost`);
     expect(warm.status).toBe(200);
     expect(warm.body.trim()).toBe(`body of ${name}`);
+    expect(rt.activator.requests).toBe(seen);
 
     const wakes = await rt.service.wakes(SYSTEM_ACTOR, svc.id, 10);
     expect(wakes).toHaveLength(1);
@@ -176,7 +185,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect((await rt.service.get(SYSTEM_ACTOR, svc.id)).wakeCount).toBe(1);
   });
 
-  it('an idle service is stopped, its route switched back to the activator first', async () => {
+  it('an idle service is stopped; its one route then leads to the activator without a reload', async () => {
     const name = `idle-${uniq()}`;
     const svc = await createService({ name, containers: [busybox(`idle ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 1 } });
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
@@ -184,7 +193,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect(rt.controller.state(svc.id)).toBe('running');
     await waitFor('sleep', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
     expect((await rt.docker.inspect(`slw-${svc.id}-web`))?.running).toBe(false);
-    expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(rt.activator.dial);
+    expect(await rt.caddy.routeUpstreams(rt.controller.routeId(svc.id))).toEqual([`127.0.0.1:${await fixedPort(svc.id)}`, rt.activator.dial]);
     expect(events.some((e) => e.type === 'container.slept' && e.resource?.id === svc.id)).toBe(true);
     const view = await rt.service.get(SYSTEM_ACTOR, svc.id);
     expect(view.sleepCount).toBe(1);
@@ -193,22 +202,34 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect(again.body.trim()).toBe(`idle ${name}`);
   });
 
-  it('warm requests (Caddy straight to the container) count as activity, learnt from Caddy\'s access log', async () => {
+  it('steady warm traffic never sleeps, no traffic sleeps on time; Caddy writes no line per request', async () => {
     const name = `busy-${uniq()}`;
     const svc = await createService({ name, containers: [busybox(`busy ${name}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 2 } });
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
     await rt.controller.settled(svc.id);
     const port = rt.controller.upstreamPort(svc.id);
     expect(port).toBeGreaterThan(0);
-    for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, 400));
+    // Fresh connections each time (no client keep-alive): activity is Caddy's own upstream connection.
+    let last = 0;
+    for (let i = 0; i < 16; i++) {
+      await new Promise((r) => setTimeout(r, 500));
       expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
+      last = Date.now();
     }
-    // 4 s of short requests against a 2 s idle timeout: still the same running container.
+    // 8 s of short requests, one every 0.5 s, against a 2 s idle timeout: the same running container.
     expect(rt.controller.state(svc.id)).toBe('running');
     expect(rt.controller.upstreamPort(svc.id)).toBe(port);
     expect((await rt.service.get(SYSTEM_ACTOR, svc.id)).wakeCount).toBe(1);
     await waitFor('sleep once the requests stop', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
+    // On time: the idle timeout, plus at most Caddy's upstream keep-alive (1 s here), a sweep and the stop.
+    const after = Date.now() - last;
+    expect(after).toBeGreaterThanOrEqual(2000);
+    expect(after).toBeLessThan(2000 + 1000 + 200 + 2500);
+    // Nothing per request: our Caddy server has no access log, and no logger of ours exists.
+    const server = (await rt.caddy.getServer())!;
+    expect(server.logs).toBeUndefined();
+    const logs = (await (await fetch('http://127.0.0.1:2019/config/logging/logs')).json().catch(() => null)) as Record<string, unknown> | null;
+    expect(Object.keys(logs ?? {}).filter((k) => k.startsWith(namespace))).toEqual([]);
   });
 
   it('an open WebSocket keeps the service awake past its idle timeout', async () => {
@@ -230,6 +251,43 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect(ws.readyState).toBe(WebSocket.OPEN);
     ws.close();
     await waitFor('sleep after the socket closed', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
+  });
+
+  it('an open WebSocket to service A survives service B waking and sleeping (no Caddy reload)', { timeout: 90_000 }, async () => {
+    const a = `wsa-${uniq()}`;
+    const b = `wsb-${uniq()}`;
+    const svcA = await createService({ name: a, containers: [{ name: 'web', image: nodeImage, command: NODE_WS_COMMAND } as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
+    const svcB = await createService({ name: b, containers: [busybox(`b ${b}`) as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
+    expect(rt.controller.reloadFree(svcB.id)).toBe(true);
+    expect((await viaCaddy(httpPort, `${a}.localhost`)).status).toBe(200);
+    await rt.controller.settled(svcA.id);
+    await new Promise((r) => setTimeout(r, 1100)); // Caddy straight to A's container (the warm path)
+    const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/`, { headers: { host: `${a}.localhost` } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    let closed: number | null = null;
+    ws.once('close', (code) => (closed = code));
+    const echo = (m: string) => new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no echo of ${m}`)), 5000);
+      ws.once('message', (d) => { clearTimeout(timer); resolve(String(d)); });
+      ws.send(m);
+    });
+    expect(await echo('before')).toBe('before');
+    for (let round = 1; round <= 2; round++) {
+      const woke = await viaCaddy(httpPort, `${b}.localhost`, { headers: { accept: 'application/json' } });
+      expect(woke.body.trim()).toBe(`b ${b}`);
+      await rt.controller.settled(svcB.id);
+      expect(rt.controller.state(svcB.id)).toBe('running');
+      expect(await echo(`after wake ${round}`)).toBe(`after wake ${round}`);
+      await rt.controller.sleep(svcB.id, 'test');
+      expect(rt.controller.state(svcB.id)).toBe('sleeping');
+      expect(await echo(`after sleep ${round}`)).toBe(`after sleep ${round}`);
+    }
+    expect(closed).toBeNull();
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.close();
   });
 
   it('a WebSocket opened to a sleeping service wakes it and connects', { timeout: 60_000 }, async () => {
@@ -263,19 +321,20 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     ws.close();
   });
 
-  it('a failing container gives 503 with the reason, never 200', async () => {
+  it('a failing container gives its visitors a plain 503, never 200 and never its output; the panel keeps the reason', async () => {
     const name = `fail-${uniq()}`;
     const svc = await createService({ name, containers: [{ name: 'web', image: nodeImage, command: NODE_WS_COMMAND, env: [{ name: 'FAIL', value: 'database unreachable', secret: false }] } as never], sleep: { mode: 'stop', idleTimeoutSeconds: 600 } });
     const res = await viaCaddy(httpPort, `${name}.localhost`, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(503);
     const body = JSON.parse(res.body) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('wake_failed');
-    expect(body.error.message).toContain('exited with code 3');
-    expect(body.error.message).toContain('database unreachable');
+    // Issue 18, item 6: a short JSON for API clients, a plain page for browsers, nothing of the container's.
+    expect(body.error).toEqual({ code: 'service_unavailable', message: 'The service is unavailable right now. Please try again in a few minutes.' });
     expect(rt.controller.state(svc.id)).toBe('failed');
     const browser = await viaCaddy(httpPort, `${name}.localhost`, { headers: { accept: 'text/html' } });
     expect(browser.status).toBe(503);
-    expect(browser.body).toContain('database unreachable');
+    expect(browser.body).toContain('<h1>Service unavailable</h1>');
+    expect(browser.body).not.toContain('database unreachable');
+    expect(browser.body).not.toContain('exited with code');
     const view = await rt.service.get(SYSTEM_ACTOR, svc.id);
     expect(view.lastError).toContain('exited with code 3');
   });
@@ -288,6 +347,8 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect((await viaCaddy(httpPort, `${awake}.localhost`)).status).toBe(200);
     await rt.controller.settled(a.id);
     const port = rt.controller.upstreamPort(a.id);
+    // Past Caddy's 1 s mark on the dial the container refused while asleep: Caddy reaches it itself.
+    await new Promise((r) => setTimeout(r, 1200));
 
     await app.close();
     // While the panel is down, the awake service is still served by Caddy alone.
@@ -298,7 +359,7 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect(rt.controller.state(a.id)).toBe('running');
     expect(rt.controller.upstreamPort(a.id)).toBe(port);
     expect(rt.controller.state(b.id)).toBe('sleeping');
-    expect(await rt.caddy.routeDial(rt.controller.routeId(b.id))).toBe(rt.activator.dial);
+    expect(await rt.caddy.routeUpstreams(rt.controller.routeId(b.id))).toEqual([`127.0.0.1:${await fixedPort(b.id)}`, rt.activator.dial]);
     expect((await viaCaddy(httpPort, `${awake}.localhost`)).body.trim()).toBe(`awake ${awake}`);
     expect((await viaCaddy(httpPort, `${asleep}.localhost`)).body.trim()).toBe(`asleep ${asleep}`);
   });
@@ -330,7 +391,8 @@ describe.sequential('containers: wake on request, sleep when idle (Docker + Cadd
     expect((await viaCaddy(httpPort, `${name}.localhost`)).status).toBe(200);
     await rt.docker.stop(`slw-${svc.id}-web`, 1);
     await waitFor('state follows docker', () => rt.controller.state(svc.id) === 'sleeping', 10_000);
-    expect(await rt.caddy.routeDial(rt.controller.routeId(svc.id))).toBe(rt.activator.dial);
+    // The one route stays: the stopped container refuses, Caddy goes on to the activator.
+    expect(await rt.caddy.routeUpstreams(rt.controller.routeId(svc.id))).toEqual([`127.0.0.1:${await fixedPort(svc.id)}`, rt.activator.dial]);
     // Never a 502: the next request wakes it.
     const res = await viaCaddy(httpPort, `${name}.localhost`);
     expect(res.status).toBe(200);

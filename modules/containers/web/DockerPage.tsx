@@ -1,8 +1,8 @@
 import { Badge, Button, Group, Tabs, Text } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, PageHeader, StatusBadge, formatBytes, formatRelative, notifyError, notifySuccess, useCan, useCurrentHost } from '@slipway/web';
-import { getJson, sendJson, type DockerContainer, type DockerImage } from './api';
+import { ConfirmDialog, DataTable, PageHeader, StatusBadge, api, call, formatBytes, formatRelative, notifyError, notifySuccess, useCan, useCurrentHost } from '@slipway/web';
+import type { DockerContainer } from './api';
 
 /** Every container and image on the chosen host; Slipway's own are marked, the rest left alone. */
 export default function DockerPage() {
@@ -10,13 +10,12 @@ export default function DockerPage() {
   const qc = useQueryClient();
   const canManage = useCan('containers.docker.manage');
   const [pending, setPending] = useState<{ c: DockerContainer; action: 'stop' | 'restart' } | null>(null);
-  const base = `/api/v1/containers/hosts/${encodeURIComponent(host)}/docker`;
-  const containers = useQuery({ queryKey: ['docker', host, 'containers'], queryFn: () => getJson<{ items: DockerContainer[] }>(`${base}/containers`), refetchInterval: 5000 });
-  const images = useQuery({ queryKey: ['docker', host, 'images'], queryFn: () => getJson<{ items: DockerImage[] }>(`${base}/images`) });
+  const containers = useQuery({ queryKey: ['docker', host, 'containers'], queryFn: () => call(api.GET('/api/v1/containers/hosts/{hostId}/docker/containers', { params: { path: { hostId: host } } })), refetchInterval: 5000 });
+  const images = useQuery({ queryKey: ['docker', host, 'images'], queryFn: () => call(api.GET('/api/v1/containers/hosts/{hostId}/docker/images', { params: { path: { hostId: host } } })) });
 
   const act = async (c: DockerContainer, action: 'start' | 'stop' | 'restart') => {
     try {
-      await sendJson('POST', `${base}/containers/${encodeURIComponent(c.id)}/${action}`, action === 'start' ? {} : { confirm: c.name });
+      await call(api.POST(`/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/${action}`, { params: { path: { hostId: host, containerId: c.id } }, body: action === 'start' ? {} : { confirm: c.name } }));
       notifySuccess(`${c.name}: ${action} done`);
       await qc.invalidateQueries({ queryKey: ['docker', host] });
     } catch (e) {

@@ -1,8 +1,9 @@
 import { Alert, Button, Group, NumberInput, Select, Stack, Switch, Textarea, TextInput } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { ApiError, PageHeader, notifyError, useMe, usePageParams, useRunJob } from '@slipway/web';
-import { getJson, sendJson, type ContainerSpec, type EnvVar, type JobRef, type Service } from './api';
+import { ApiError, PageError, PageHeader, api, call, errorText, notifyError, useMe, usePageParams, useRunJob } from '@slipway/web';
+import { useNavigate } from '@tanstack/react-router';
+import type { ContainerSpec, CreateServiceBody, EnvVar } from './api';
 
 const SECRET_MASK = '********';
 
@@ -32,7 +33,8 @@ function fieldOf(path: string, secretIndexes: Set<number>): Field | null {
 export default function ServiceFormPage() {
   const { serviceId } = usePageParams() as { serviceId?: string };
   const runJob = useRunJob();
-  const existing = useQuery({ enabled: !!serviceId, queryKey: ['containers', serviceId], queryFn: () => getJson<{ service: Service }>(`/api/v1/containers/${serviceId}`) });
+  const navigate = useNavigate();
+  const existing = useQuery({ enabled: !!serviceId, queryKey: ['containers', serviceId], queryFn: () => call(api.GET('/api/v1/containers/{id}', { params: { path: { id: serviceId! } } })) });
   const [name, setName] = useState('');
   const [hostnames, setHostnames] = useState('');
   const [image, setImage] = useState('');
@@ -43,7 +45,7 @@ export default function ServiceFormPage() {
   const [healthPath, setHealthPath] = useState('/');
   const [mode, setMode] = useState<'stop' | 'pause' | 'always-on'>('stop');
   const [idle, setIdle] = useState<number>(900);
-  const [restart, setRestart] = useState<string>('no');
+  const [restart, setRestart] = useState<CreateServiceBody['restartPolicy']>('no');
   const [advanced, setAdvanced] = useState(false);
   const [containersJson, setContainersJson] = useState('');
   const [volumes, setVolumes] = useState('');
@@ -116,19 +118,22 @@ export default function ServiceFormPage() {
       }];
     }
     const entry = advanced ? undefined : (containers[0]?.name ?? 'web');
-    const body = {
+    // The advanced form sends the JSON as typed: the server validates it and names the field at fault.
+    const body: Omit<CreateServiceBody, 'name'> = {
       hostnames: hostnames.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
-      containers,
+      containers: containers as CreateServiceBody['containers'],
       http: { port, ...(entry ? { container: entry } : {}) },
       restartPolicy: restart,
       sleep: { mode, idleTimeoutSeconds: idle },
     };
     try {
-      await runJob(async () => {
+      let landing: string | undefined;
+      const job = await runJob(async () => {
         try {
-          return await (serviceId
-            ? sendJson<JobRef>('PATCH', `/api/v1/containers/${serviceId}`, body)
-            : sendJson<JobRef>('POST', '/api/v1/containers', { name: name.trim(), ...body }));
+          if (serviceId) return await call(api.PATCH('/api/v1/containers/{id}', { params: { path: { id: serviceId } }, body }));
+          const created = await call(api.POST('/api/v1/containers', { body: { name: name.trim(), ...body } }));
+          landing = created.service.id;
+          return created;
         } catch (e) {
           // The server's field issues (validation, host paths, masked secrets, limits) go next to their field.
           const issues = e instanceof ApiError ? ((e.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? []) : [];
@@ -138,15 +143,19 @@ export default function ServiceFormPage() {
             if (f) next[advanced && f !== 'name' && f !== 'hostnames' ? 'containers' : f] ??= i.message;
           }
           setErrors(next);
-          if (e instanceof ApiError && !Object.keys(next).length) setProblem(e.message);
+          if (e instanceof ApiError && !Object.keys(next).length) setProblem(errorText(e));
           throw e;
         }
-      });
+      }, { fields: true, open: false });
+      // The operator lands on the service, which shows this job's progress (LatestJob).
+      if (job) void navigate({ to: '/containers/$serviceId', params: { serviceId: landing ?? serviceId! } });
     } catch (e) {
       notifyError(e);
     }
   };
 
+  if (serviceId && existing.error) return <PageError error={existing.error} what="service" backTo="/containers" />;
+  if (serviceId && !existing.data) return <PageHeader title="Edit service" description="Loading…" />;
   return (
     <>
       <PageHeader title={serviceId ? `Edit ${name}` : 'New service'} description="A container (or a group) reached through Caddy by hostname; it sleeps when idle" />
@@ -183,7 +192,7 @@ export default function ServiceFormPage() {
         )}
         <Group grow>
           <NumberInput label="HTTP port in the container" min={1} max={65535} value={port} onChange={(v) => setPort(Number(v) || 80)} />
-          <Select label="Restart policy" data={['no', 'on-failure', 'unless-stopped', 'always']} value={restart} onChange={(v) => setRestart(v ?? 'no')} />
+          <Select label="Restart policy" data={['no', 'on-failure', 'unless-stopped', 'always']} value={restart} onChange={(v) => setRestart((v as typeof restart) ?? 'no')} />
         </Group>
         <Group grow>
           <Select label="When idle" data={[{ value: 'stop', label: 'Stop' }, { value: 'pause', label: 'Pause' }, { value: 'always-on', label: 'Always on' }]} value={mode} onChange={(v) => setMode((v as typeof mode) ?? 'stop')} />

@@ -3,10 +3,10 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useMemo, useState } from 'react';
 import {
-  ConfirmDialog, LogViewer, PageHeader, StatusBadge, UPlotChart, formatBytes, formatRelative, formatTime, icons,
-  notifyError, notifySuccess, streamSse, useCan, useLiveInvalidate, useLiveLog, usePageParams, useRunJob,
+  ConfirmDialog, LogViewer, PageHeader, StatusBadge, UPlotChart, api, call, formatBytes, formatRelative, formatTime, icons,
+  LatestJob, PageError, notifyError, notifySuccess, streamSse, useCan, useLiveInvalidate, useLiveLog, usePageParams, useRunJob,
 } from '@slipway/web';
-import { STATE_LABEL, getJson, sendJson, type JobRef, type Service, type StatsSample, type WakeRecord } from './api';
+import { STATE_LABEL, type StatsSample, type WakeRecord } from './api';
 
 /** One service: state, wake/sleep, cold-start history, live logs and stats. */
 export default function ServicePage() {
@@ -20,14 +20,14 @@ export default function ServicePage() {
   const [busy, setBusy] = useState<'wake' | 'sleep' | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   useLiveInvalidate(['container.', 'job.updated'], [['containers', serviceId], ['containers', serviceId, 'wakes']]);
-  const service = useQuery({ queryKey: ['containers', serviceId], queryFn: () => getJson<{ service: Service }>(`/api/v1/containers/${serviceId}`) });
-  const wakes = useQuery({ queryKey: ['containers', serviceId, 'wakes'], queryFn: () => getJson<{ items: WakeRecord[] }>(`/api/v1/containers/${serviceId}/wakes?limit=100`) });
+  const service = useQuery({ queryKey: ['containers', serviceId], queryFn: () => call(api.GET('/api/v1/containers/{id}', { params: { path: { id: serviceId } } })) });
+  const wakes = useQuery({ queryKey: ['containers', serviceId, 'wakes'], queryFn: () => call(api.GET('/api/v1/containers/{id}/wakes', { params: { path: { id: serviceId }, query: { limit: 100 } } })) });
   const s = service.data?.service;
 
   const act = async (what: 'wake' | 'sleep') => {
     setBusy(what);
     try {
-      await sendJson('POST', `/api/v1/containers/${serviceId}/${what}`);
+      await call(what === 'wake' ? api.POST('/api/v1/containers/{id}/wake', { params: { path: { id: serviceId } } }) : api.POST('/api/v1/containers/{id}/sleep', { params: { path: { id: serviceId } } }));
       notifySuccess(what === 'wake' ? 'The service is running' : 'The service sleeps');
       await qc.invalidateQueries({ queryKey: ['containers', serviceId] });
     } catch (e) {
@@ -37,7 +37,8 @@ export default function ServicePage() {
     }
   };
 
-  if (!s) return <PageHeader title="Service" description={service.error ? String((service.error as Error).message) : 'Loading…'} />;
+  if (service.error) return <PageError error={service.error} what="service" backTo="/containers" />;
+  if (!s) return <PageHeader title="Service" description="Loading…" />;
   return (
     <>
       <PageHeader
@@ -53,6 +54,7 @@ export default function ServicePage() {
           </Group>
         }
       />
+      <LatestJob resource={`container:${s.id}`} />
       {s.lastError && <Alert color="red" title="Last failure" mb="md">{s.lastError}</Alert>}
       <SimpleGrid cols={{ base: 2, md: 4 }} mb="md">
         <Fact label="Wakes" value={String(s.wakeCount)} />
@@ -79,7 +81,7 @@ export default function ServicePage() {
         typeToConfirm={s.name}
         confirmLabel="Delete"
         onConfirm={async () => {
-          const job = await runJob(() => sendJson<JobRef>('DELETE', `/api/v1/containers/${serviceId}`, { confirm: s.name }));
+          const job = await runJob(() => call(api.DELETE('/api/v1/containers/{id}', { params: { path: { id: serviceId } }, body: { confirm: s.name } })));
           if (job) setConfirmDelete(false);
         }}
       />

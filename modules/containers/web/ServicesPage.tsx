@@ -1,8 +1,8 @@
 import { Button, Group, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
-import { DataTable, PageHeader, StatusBadge, formatRelative, icons, useCan, useLiveInvalidate } from '@slipway/web';
-import { STATE_LABEL, getJson, type Service } from './api';
+import { DataTable, PageHeader, StatusBadge, api, call, formatRelative, icons, useCan, useLiveInvalidate } from '@slipway/web';
+import { STATE_LABEL } from './api';
 
 /** Every service with a live state badge (updated from container.* events). */
 export default function ServicesPage() {
@@ -10,7 +10,7 @@ export default function ServicesPage() {
   const canCreate = useCan('containers.create');
   const canDocker = useCan('containers.docker.read');
   useLiveInvalidate(['container.', 'job.updated'], [['containers']]);
-  const services = useQuery({ queryKey: ['containers'], queryFn: () => getJson<{ items: Service[] }>('/api/v1/containers') });
+  const services = useQuery({ queryKey: ['containers'], queryFn: () => call(api.GET('/api/v1/containers')) });
   return (
     <>
       <PageHeader

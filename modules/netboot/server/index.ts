@@ -1,6 +1,8 @@
 import { defineEngine, defineModule, ExecError, listenParts, LocalProcessRunner, probeBinary } from '../../../server/src/sdk.js';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DnsmasqSupervisor } from './dnsmasq.process.js';
 import { locateIpxeBootFiles, parseBootBaseUrl, type IpxeBootFiles } from './ipxe.js';
 import { NetbootConfig } from './netboot.config.js';
 import { NetbootEngine, netbootPaths } from './netboot.engine.js';
@@ -69,6 +71,19 @@ export const dnsmasqEngine = defineEngine<NetbootConfig>({
 
 /** Diskless machines over iPXE + iSCSI with per-machine writebacks; `onRuntime` hands its parts to tests and the benchmark. */
 export function createNetbootModule(opts: { onRuntime?: (rt: NetbootRuntime) => void } = {}) {
+  let supervisor: DnsmasqSupervisor | null = null;
+  // with SLIPWAY_NETBOOT_RUN_DNSMASQ the engine's status is the supervised process's
+  const dnsmasq = defineEngine<NetbootConfig>({
+    ...dnsmasqEngine,
+    probe: async (c) => {
+      const r = await dnsmasqEngine.probe(c);
+      if (!r.ok || !supervisor) return r;
+      const st = supervisor.status();
+      if (st.state === 'running') return { ok: true, version: `supervised by the panel, pid ${st.pid}, ${st.restarts} restart(s)` };
+      if (st.state === 'stopped' && st.reason === null) return r;
+      return { ok: false, reason: `the panel's dnsmasq is ${st.state}${st.reason ? `: ${st.reason}` : ''}`, fix: 'see the "dnsmasq (netboot)" log; fix the boot server settings' };
+    },
+  });
   return defineModule({
     id: 'netboot',
     title: 'Netboot',
@@ -76,16 +91,41 @@ export function createNetbootModule(opts: { onRuntime?: (rt: NetbootRuntime) => 
     permissions: netbootPermissions,
     navPermission: netbootPermissions.read,
     migrations: netbootMigrations,
-    engines: [tgtEngine, qsdEngine, qemuImgEngine, fuseEngine, ipxeEngine, dnsmasqEngine],
+    engines: [tgtEngine, qsdEngine, qemuImgEngine, fuseEngine, ipxeEngine, dnsmasq],
     register(ctx) {
       const config = ctx.config;
       const run = new LocalProcessRunner();
       const root = config.dataRoot ?? path.join(ctx.core.dataDir, 'netboot');
       const engine = new NetbootEngine(run, config, netbootPaths(root), ctx.log);
       const repo = new NetbootRepo(ctx.db);
-      const bootBaseUrl = config.bootBaseUrl ?? parseBootBaseUrl(`http://${config.serverAddress}:${listenParts(ctx.core.listen).port}`);
+      // On a unix socket the panel sits behind a proxy on port 80/443: machines fetch scripts through it.
+      const listenPort = ctx.core.listen.startsWith('unix:') ? null : listenParts(ctx.core.listen).port;
+      const bootBaseUrl = config.bootBaseUrl ?? parseBootBaseUrl(`http://${config.serverAddress}${listenPort ? `:${listenPort}` : ''}`);
       let bootFiles: IpxeBootFiles | null = null;
-      const service = new NetbootService({ repo, engine, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, config, bootBaseUrl, log: ctx.log, bootFiles: () => bootFiles });
+      const paths = netbootPaths(root);
+      const sup = config.runDnsmasq
+        ? new DnsmasqSupervisor({ confPath: paths.dnsmasqConf, logPath: `${root}/dnsmasq.log`, pidPath: `${root}/dnsmasq.pid`, warn: (msg, details) => ctx.log.warn(details ?? {}, msg) })
+        : null;
+      supervisor = sup;
+      let closing = false;
+      let runningConf: string | null = null;
+      /** The supervised dnsmasq follows the file: restarted when its contents change, stopped when there is none. */
+      const dnsmasqWritten = (present: boolean) => {
+        if (!sup || closing) return;
+        void (async () => {
+          if (!present) {
+            runningConf = null;
+            return sup.stop();
+          }
+          const text = await readFile(paths.dnsmasqConf, 'utf8');
+          if (text === runningConf && sup.status().state === 'running') return;
+          runningConf = text;
+          const st = await sup.start();
+          if (st.state !== 'running' || st.reason) ctx.log.warn({ dnsmasq: st }, 'netboot: dnsmasq did not take the new config');
+        })().catch((err: unknown) => ctx.log.warn({ err }, 'netboot: could not (re)start dnsmasq'));
+      };
+      if (sup) ctx.logSources.add((hostId) => (hostId === 'local' ? [{ id: 'netboot-dnsmasq', title: 'dnsmasq (netboot)', path: `${root}/dnsmasq.log` }] : []));
+      const service = new NetbootService({ repo, engine, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, config, bootBaseUrl, log: ctx.log, bootFiles: () => bootFiles, dnsmasqWritten });
       const changed = (id: string) => service.changed(id);
       defineNetbootJobs(ctx.jobs, {
         repo, engine, stepDelayMs: config.sessionStepDelayMs,
@@ -119,6 +159,8 @@ export function createNetbootModule(opts: { onRuntime?: (rt: NetbootRuntime) => 
         await runReconcile();
       });
       ctx.onClose(async () => {
+        closing = true;
+        await sup?.stop();
         await service.flushScriptTimes();
         service.close();
       });

@@ -233,7 +233,7 @@ describe('netboot through the API (real tgtd, qemu-storage-daemon, FUSE)', () =>
     expect(paths.sort()).toEqual([
       '/api/v1/netboot/boot/{file}', '/api/v1/netboot/images', '/api/v1/netboot/images/{id}', '/api/v1/netboot/images/{id}/versions/{versionId}',
       '/api/v1/netboot/machines', '/api/v1/netboot/machines/import', '/api/v1/netboot/machines/{id}', '/api/v1/netboot/machines/{id}/session',
-      '/api/v1/netboot/machines/{id}/writeback/commit', '/api/v1/netboot/machines/{id}/writeback/discard', '/api/v1/netboot/sessions', '/api/v1/netboot/settings',
+      '/api/v1/netboot/machines/{id}/token', '/api/v1/netboot/machines/{id}/wake', '/api/v1/netboot/machines/{id}/writeback/commit', '/api/v1/netboot/machines/{id}/writeback/discard', '/api/v1/netboot/sessions', '/api/v1/netboot/settings',
     ]);
     expect(Object.keys(doc.paths['/api/v1/netboot/images']!.post.requestBody.content)).toEqual(['application/octet-stream']);
     expect(doc.paths['/api/v1/netboot/machines/{id}']!.get.responses['200'].content['application/json'].schema.properties.machine.properties).toHaveProperty('ipxeScriptUrl');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseBootBaseUrl, parsePortalHost } from './ipxe.js';
 import { parseIpv4Cidr, parseIqnPrefix } from './netboot.schema.js';
+import { parseWakeAddress } from './wol.js';
 
 const Bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
@@ -53,6 +54,18 @@ export const NetbootConfig = z.object({
   scriptWaitMs: z.coerce.number().int().min(0).max(120_000).default(15_000),
   /** How often iSCSI sessions are read from tgt (status online, since, last boot). 0 = only on request. */
   sessionPollMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /**
+   * Where wake-on-LAN magic packets go: a dotted IPv4 broadcast address (default: the directed
+   * broadcast of the boot server's subnet, else 255.255.255.255). Never taken from a request.
+   */
+  wakeBroadcast: z.string().max(15).transform(checked(parseWakeAddress)).optional(),
+  /**
+   * Run dnsmasq as a child of the panel on the generated config (restarted with backoff when it
+   * dies, stopped with the panel). Off: the config file is written and running dnsmasq is the operator's.
+   */
+  runDnsmasq: Bool.default(false),
+  /** UDP port of wake-on-LAN packets (9, "discard", by convention). */
+  wakePort: z.coerce.number().int().min(1).max(65535).default(9),
   /** Tests only: a pause after each session-start step, to kill the panel mid-start. */
   sessionStepDelayMs: z.coerce.number().int().min(0).max(60_000).default(0),
 })

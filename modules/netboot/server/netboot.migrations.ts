@@ -108,4 +108,4 @@ export const netbootSettings: Migration = {
   },
 };
 
-export const netbootMigrations = defineMigrations<Omit<NetbootTables, 'users'>>({ netboot_0001_init: netbootInit, netboot_0002_settings: netbootSettings });
+export const netbootMigrations = defineMigrations<NetbootTables>({ netboot_0001_init: netbootInit, netboot_0002_settings: netbootSettings });

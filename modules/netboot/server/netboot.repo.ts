@@ -1,4 +1,4 @@
-import { newId } from '../../../server/src/sdk.js';
+import { type CoreTables, newId } from '../../../server/src/sdk.js';
 import type { Kysely } from 'kysely';
 import type { BootMode, BootToken, Mac, MachineName } from './netboot.schema.js';
 
@@ -66,14 +66,16 @@ export interface SettingsTable {
   value: string;
   updated_at: number;
 }
+/** The module's own tables (netboot.migrations.ts). */
 export interface NetbootTables {
   netboot_images: ImagesTable;
   netboot_image_versions: VersionsTable;
   netboot_machines: MachinesTable;
   netboot_sessions: SessionsTable;
   netboot_settings: SettingsTable;
-  users: { id: string; username: string };
 }
+/** The database as the netboot module sees it (`ctx.db`): the core tables (users) and its own. */
+export type NetbootDb = Kysely<CoreTables & NetbootTables>;
 
 export type ImageStatus = 'converting' | 'ready' | 'failed';
 export type MachineState = 'pending' | 'active';
@@ -119,10 +121,7 @@ export type MachinePatch = Partial<Omit<MachineInsert, 'token'>> & { token?: Boo
 
 /** The module's tables (the database is the record a restart rebuilds targets and exports from). */
 export class NetbootRepo {
-  readonly db: Kysely<NetbootTables>;
-  constructor(db: Kysely<any>) {
-    this.db = db as Kysely<NetbootTables>;
-  }
+  constructor(readonly db: NetbootDb) {}
 
   // ---- images and versions ----
   async images(): Promise<ImageRecord[]> {

@@ -1,4 +1,4 @@
-import { type Actor, AppError, type AuditLog, authorize, can, ConflictError, DomainRuleError, type EventBus, ExecError, ImageRefusedError, type JobService, type JobView, newId, NotFoundError, resource, SYSTEM_ACTOR, ValidationError } from '../../../server/src/sdk.js';
+import { type Actor, type AuditLog, authorize, can, ConflictError, ContentRejectedError, DomainRuleError, type EventBus, ExecError, ImageRefusedError, type JobService, type JobView, newId, NotFoundError, PayloadTooLargeError, resource, SYSTEM_ACTOR, ValidationError } from '../../../server/src/sdk.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, rm, writeFile } from 'node:fs/promises';
@@ -6,6 +6,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { BootServerSettings } from './netboot.config.js';
+import { directedBroadcast, sendMagicPacket } from './wol.js';
 import type { NetbootConfig } from './netboot.config.js';
 import { dnsmasqConfig, redactTokens } from './dnsmasq.config.js';
 import {
@@ -22,20 +23,6 @@ import {
 import type { z } from 'zod';
 import type { ImageView, SessionView, SettingsView, VersionView } from './netboot.schema.js';
 
-/** The upload is over the size limit (413). */
-export class UploadTooLargeError extends AppError {
-  readonly status = 413;
-  readonly code = 'payload_too_large';
-}
-/** An uploaded file that is not a self-contained disk image we accept (400; nothing is kept). */
-export class ImageRejectedError extends AppError {
-  readonly status = 400;
-  readonly code: string;
-  constructor(message: string, code = 'image_refused', details?: unknown) {
-    super(message, details);
-    this.code = code;
-  }
-}
 
 type Ref = { id: string; name: string };
 interface CacheEntry {
@@ -66,6 +53,8 @@ export interface ServiceDeps {
   bootBaseUrl: BootBaseUrl;
   log: FastifyBaseLogger;
   bootFiles: () => IpxeBootFiles | null;
+  /** Called after the dnsmasq config file was written or removed (the supervised dnsmasq restarts on it). */
+  dnsmasqWritten?: (present: boolean) => void;
 }
 
 /** The rules of the netboot module: machines, images and versions, sessions, boot scripts; audit on every change. */
@@ -384,6 +373,43 @@ export class NetbootService {
     });
   }
 
+  /**
+   * A new boot token: the old one is refused from this moment (the script cache is updated before
+   * this returns) and the dnsmasq config is rewritten at once. The audit entry never holds a token.
+   */
+  async rotateToken(actor: Actor, id: string): Promise<MachineView> {
+    const m = await this.loadMachine(actor, P.manage, id);
+    return this.withMachineLock(async () => {
+      await this.d.repo.updateMachine(id, { token: newBootToken() });
+      await this.changed(id);
+      await this.writeDnsmasq().catch((err: unknown) => this.d.log.warn({ err }, 'netboot: could not write the dnsmasq config'));
+      await this.d.audit.record({ actor, action: 'netboot.machine.token.rotate', target: { type: 'netboot-machine', id }, details: { name: m.name, mac: m.mac } });
+      return this.machineView(actor, (await this.d.repo.machine(id))!, await this.targetsOrEmpty());
+    });
+  }
+
+  /** Where magic packets go: the configured address, else the subnet's directed broadcast, else 255.255.255.255. */
+  async wakeAddress(): Promise<string> {
+    if (this.d.config.wakeBroadcast) return this.d.config.wakeBroadcast;
+    const s = await this.effectiveSettings();
+    return s.subnet ? directedBroadcast(s.subnet) : '255.255.255.255';
+  }
+
+  /** Wake-on-LAN: one magic packet to the machine's MAC, sent to the configured broadcast address (never one from the request). */
+  async wake(actor: Actor, id: string): Promise<{ sent: { address: string; port: number; bytes: number } }> {
+    const m = await this.loadMachine(actor, P.operate, id);
+    const address = await this.wakeAddress();
+    const port = this.d.config.wakePort;
+    let bytes: number;
+    try {
+      ({ bytes } = await sendMagicPacket({ mac: m.mac, address, port }));
+    } catch (e) {
+      throw new DomainRuleError(`The wake-on-LAN packet could not be sent to ${address}:${port}: ${(e as Error).message}`, 'wake_failed', { address, port });
+    }
+    await this.d.audit.record({ actor, action: 'netboot.machine.wake', target: { type: 'netboot-machine', id }, details: { name: m.name, mac: m.mac, address, port } });
+    return { sent: { address, port, bytes } };
+  }
+
   /** CSV import: every line is checked first; one bad line and nothing is created (400 with each line's problem). */
   async importMachines(actor: Actor, csv: string): Promise<{ created: MachineView[] }> {
     authorize(actor, P.manage);
@@ -606,7 +632,7 @@ export class NetbootService {
     if (checksum !== undefined && !/^[0-9a-f]{64}$/.test(checksum)) throw new ValidationError('X-Checksum-Sha256 is 64 hex digits');
     if (await this.d.repo.imageByName(q.name)) throw new ConflictError(`An image named ${q.name} already exists`);
     const limit = this.d.config.uploadMaxBytes;
-    if (req.contentLength !== null && req.contentLength > limit) throw new UploadTooLargeError(`The upload is ${req.contentLength} bytes; the limit is ${limit} bytes`, { limitBytes: limit });
+    if (req.contentLength !== null && req.contentLength > limit) throw new PayloadTooLargeError(`The upload is ${req.contentLength} bytes; the limit is ${limit} bytes`, { limitBytes: limit });
     const space = await this.d.engine.spaceAvailable();
     const usable = space.usableBytes - this.reservedUploadBytes;
     if (req.contentLength !== null && req.contentLength > usable) {
@@ -622,7 +648,7 @@ export class NetbootService {
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           bytes += chunk.length;
-          if (bytes > limit) return cb(new UploadTooLargeError(`The upload is over the limit of ${limit} bytes`, { limitBytes: limit }));
+          if (bytes > limit) return cb(new PayloadTooLargeError(`The upload is over the limit of ${limit} bytes`, { limitBytes: limit }));
           if (bytes > usable) return cb(new DomainRuleError(`Not enough disk space: the upload passed the ${Math.max(0, usable)} bytes free beyond the reserve`, 'insufficient_space', space));
           hash.update(chunk);
           cb(null, chunk);
@@ -638,18 +664,18 @@ export class NetbootService {
         body.resume();
         throw e;
       }
-      if (bytes === 0) throw new ImageRejectedError('The upload is empty', 'image_empty');
+      if (bytes === 0) throw new ContentRejectedError('The upload is empty', 'image_empty');
       const sha256 = hash.digest('hex');
       if (checksum !== undefined && checksum !== sha256) throw new DomainRuleError(`The upload's SHA-256 is ${sha256}, not the ${checksum} given in X-Checksum-Sha256`, 'checksum_mismatch', { sha256 });
       let info;
       try {
         info = await this.d.engine.qemuImg.inspectUntrusted(part);
       } catch (e) {
-        if (e instanceof ImageRefusedError) throw new ImageRejectedError(e.message, 'image_refused', e.details);
-        if (e instanceof ExecError) throw new ImageRejectedError('The upload is not a disk image qemu-img can read', 'image_unreadable', { reason: e.userReason });
+        if (e instanceof ImageRefusedError) throw new ContentRejectedError(e.message, 'image_refused', e.details);
+        if (e instanceof ExecError) throw new ContentRejectedError('The upload is not a disk image qemu-img can read', 'image_unreadable', { reason: e.userReason });
         throw e;
       }
-      if (info.virtualSize < 512) throw new ImageRejectedError('The disk image is smaller than one sector', 'image_too_small');
+      if (info.virtualSize < 512) throw new ContentRejectedError('The disk image is smaller than one sector', 'image_too_small');
       const versionId = newId();
       const image = await this.d.repo.insertImage({ name: q.name, status: 'converting', createdBy: actor.userId });
       const job = await this.d.jobs.enqueue(JOB_IMPORT, { imageId: image.id, uploadId, versionId, format: info.format, sha256, comment: q.comment ?? 'Uploaded', virtualSize: info.virtualSize }, { actor, resource: `netboot:image:${image.id}` });
@@ -701,10 +727,12 @@ export class NetbootService {
     const file = this.d.engine.paths.dnsmasqConf;
     if (config === null) {
       await rm(file, { force: true });
+      this.d.dnsmasqWritten?.(false);
       return;
     }
     await writeFile(file, config, { mode: 0o600 });
     await chmod(file, 0o600);
+    this.d.dnsmasqWritten?.(true);
   }
 
   close(): void {

@@ -3,9 +3,9 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import {
-  ApiError, ConfirmDialog, DataTable, PageHeader, StatusBadge, formatBytes, formatTime, icons, notifySuccess, useCan, useLiveInvalidate, usePageParams,
+  ApiError, ConfirmDialog, DataTable, PageHeader, StatusBadge, api, call, formatBytes, formatTime, icons, notifySuccess, useCan, useLiveInvalidate, usePageParams,
 } from '@slipway/web';
-import { getJson, sendJson, type Machine, type Ref, type Version } from './api';
+import type { Machine, Ref, Version } from './api';
 import { NetbootNav } from './components';
 import { useImageVersions } from './hooks';
 
@@ -30,14 +30,13 @@ export default function ImagePage() {
   const [rollback, setRollback] = useState<Version | null>(null);
   useLiveInvalidate(['netboot.', 'job.updated'], [['netboot']]);
   const q = useImageVersions(imageId);
-  const machines = useQuery({ queryKey: ['netboot', 'machines'], queryFn: () => getJson<{ items: Machine[] }>('/api/v1/netboot/machines') });
+  const machines = useQuery({ queryKey: ['netboot', 'machines'], queryFn: () => call(api.GET('/api/v1/netboot/machines')) });
   const image = q.data?.image;
   const versions = q.data?.versions;
   const byId = new Map((machines.data?.items ?? []).map((m) => [m.id, m]));
 
   if (q.error) return <><PageHeader title="Image" /><NetbootNav active="/netboot/images" /><Alert color="red">{(q.error as Error).message}</Alert></>;
   if (!image || !versions) return <PageHeader title="Image" description="Loading…" />;
-  const base = `/api/v1/netboot/images/${encodeURIComponent(imageId)}`;
   const own = (machines.data?.items ?? []).filter((m) => m.imageId === image.id);
 
   return (
@@ -104,7 +103,7 @@ export default function ImagePage() {
         onConfirm={async () => {
           const v = deleteVersion!;
           try {
-            await sendJson('DELETE', `${base}/versions/${encodeURIComponent(v.id)}`);
+            await call(api.DELETE('/api/v1/netboot/images/{id}/versions/{versionId}', { params: { path: { id: imageId, versionId: v.id } } }));
             notifySuccess(`v${v.number} deleted`);
             setInUse(null);
             await qc.invalidateQueries({ queryKey: ['netboot', 'images'] });
@@ -124,7 +123,7 @@ export default function ImagePage() {
         confirmLabel="Delete image"
         onConfirm={async () => {
           try {
-            await sendJson('DELETE', base);
+            await call(api.DELETE('/api/v1/netboot/images/{id}', { params: { path: { id: imageId } } }));
             notifySuccess(`${image.name} deleted`);
             await qc.invalidateQueries({ queryKey: ['netboot', 'images'] });
             void navigate({ to: '/netboot/images' });
@@ -162,7 +161,7 @@ function RollbackDialog({ version, machines, onClose }: { version: Version | nul
     const failed: string[] = [];
     for (const m of machines.filter((x) => chosen.has(x.id))) {
       try {
-        await sendJson('PATCH', `/api/v1/netboot/machines/${encodeURIComponent(m.id)}`, { versionId: target });
+        await call(api.PATCH('/api/v1/netboot/machines/{id}', { params: { path: { id: m.id } }, body: { versionId: target } }));
       } catch (e) {
         failed.push(`${m.name}: ${(e as Error).message}`);
       }

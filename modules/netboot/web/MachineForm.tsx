@@ -1,12 +1,7 @@
 import { Alert, Button, Group, Select, SimpleGrid, Stack, Switch, Textarea, TextInput } from '@mantine/core';
 import { useState } from 'react';
-import { BOOT_MODES, checkMac, fieldErrors, groupProblem, macProblem, nameProblem, type BootMode, type Machine } from './api';
+import { BOOT_MODES, checkMac, fieldErrors, groupProblem, macProblem, nameProblem, type BootMode, type Machine, type MachineBody } from './api';
 import { useImages, useImageVersions } from './hooks';
-
-export interface MachineBody {
-  name: string; mac: string; imageId: string | null; versionId: string | null; bootMode: BootMode; keepWriteback: boolean;
-  fixedIp: string | null; group: string | null; notes: string;
-}
 
 type Field = 'name' | 'mac' | 'imageId' | 'versionId' | 'bootMode' | 'fixedIp' | 'group' | 'notes';
 const LATEST = '__latest__';

@@ -3,10 +3,10 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import {
-  ConfirmDialog, DataTable, JobLink, JobProgress, PageHeader, StatusBadge, formatBytes, formatRelative, formatTime, icons,
-  notifyError, notifySuccess, useCan, useJobLog, useLiveInvalidate, usePageParams,
+  ConfirmDialog, DataTable, JobLink, JobProgress, PageError, PageHeader, StatusBadge, api, call, formatBytes, formatRelative, formatTime, icons,
+  notifyError, notifySuccess, useCan, useJobLog, useLiveInvalidate, usePageParams, type ApiBody,
 } from '@slipway/web';
-import { bootModeLabel, getJson, sendJson, type Image, type Machine, type MachineDetail, type Session } from './api';
+import { bootModeLabel, type Image, type Machine, type Session } from './api';
 import { Fact, MachineStatusBadge, NetbootNav } from './components';
 import { useImages, useVersionLabels } from './hooks';
 import { MachineForm } from './MachineForm';
@@ -24,19 +24,20 @@ export default function MachinePage() {
   const [discarding, setDiscarding] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [editing, setEditing] = useState(false);
+  const [rotating, setRotating] = useState(false);
   const key = ['netboot', 'machines', machineId];
   useLiveInvalidate(['netboot.', 'job.updated'], [['netboot']]);
-  const q = useQuery({ queryKey: key, queryFn: () => getJson<{ machine: MachineDetail }>(`/api/v1/netboot/machines/${encodeURIComponent(machineId)}`), refetchInterval: 5000 });
+  const q = useQuery({ queryKey: key, queryFn: () => call(api.GET('/api/v1/netboot/machines/{id}', { params: { path: { id: machineId } } })), refetchInterval: 5000 });
   const images = useImages();
   const m = q.data?.machine;
   const labels = useVersionLabels(images.data?.items);
 
-  const base = `/api/v1/netboot/machines/${encodeURIComponent(machineId)}`;
+  const byId = { params: { path: { id: machineId } } };
   const refresh = () => qc.invalidateQueries({ queryKey: ['netboot'] });
-  const startJob = async (what: string, method: 'POST' | 'DELETE', url: string, body?: unknown) => {
+  const startJob = async (what: string, run: () => Promise<{ job: { id: string; title: string } }>) => {
     setBusy(what);
     try {
-      const r = await sendJson<{ job: { id: string; title: string } }>(method, url, body);
+      const r = await run();
       setJobId(r.job.id);
       notifySuccess(r.job.title);
       await refresh();
@@ -48,12 +49,12 @@ export default function MachinePage() {
       setBusy(null);
     }
   };
-  const patch = async (body: Record<string, unknown>) => {
-    await sendJson('PATCH', base, body);
+  const patch = async (body: ApiBody<'/api/v1/netboot/machines/{id}', 'patch'>) => {
+    await call(api.PATCH('/api/v1/netboot/machines/{id}', { ...byId, body }));
     await refresh();
   };
 
-  if (q.error) return <><PageHeader title="Machine" /><NetbootNav active="/netboot" /><Alert color="red">{(q.error as Error).message}</Alert></>;
+  if (q.error) return <PageError error={q.error} what="machine" backTo="/netboot" />;
   if (!m) return <PageHeader title="Machine" description="Loading…" />;
   const active = m.session && ['starting', 'ready', 'stopping'].includes(m.session.state) ? m.session : null;
   const image = images.data?.items.find((i) => i.id === m.imageId);
@@ -72,11 +73,21 @@ export default function MachinePage() {
             <MachineStatusBadge status={m.status} />
             {canOperate && !active && (
               <Tooltip label={!canSession ? (m.state !== 'active' ? 'Approve the machine first' : m.bootMode === 'local' ? 'It boots its local disk' : 'Assign an image first') : 'Prepare its writeback, export and iSCSI target now (it also starts on demand when the machine fetches its script)'} withArrow>
-                <Button leftSection={<icons.play size={16} />} loading={busy === 'start'} disabled={!canSession} onClick={() => void startJob('start', 'POST', `${base}/session`)}>Start session</Button>
+                <Button leftSection={<icons.play size={16} />} loading={busy === 'start'} disabled={!canSession} onClick={() => void startJob('start', () => call(api.POST('/api/v1/netboot/machines/{id}/session', byId)))}>Start session</Button>
               </Tooltip>
             )}
             {canOperate && active && (
-              <Button variant="default" leftSection={<icons.pause size={16} />} loading={busy === 'stop'} disabled={active.state === 'stopping'} onClick={() => void startJob('stop', 'DELETE', `${base}/session`)}>Stop session</Button>
+              <Button variant="default" leftSection={<icons.pause size={16} />} loading={busy === 'stop'} disabled={active.state === 'stopping'} onClick={() => void startJob('stop', () => call(api.DELETE('/api/v1/netboot/machines/{id}/session', byId)))}>Stop session</Button>
+            )}
+            {canOperate && (
+              <Tooltip label="Send a wake-on-LAN magic packet to its MAC (the machine's firmware must have wake-on-LAN enabled)" withArrow>
+                <Button variant="default" loading={busy === 'wake'} onClick={() => {
+                  setBusy('wake');
+                  void call(api.POST('/api/v1/netboot/machines/{id}/wake', byId))
+                    .then((r) => notifySuccess(`Wake-on-LAN packet sent to ${r.sent.address}:${r.sent.port}`), notifyError)
+                    .finally(() => setBusy(null));
+                }}>Wake</Button>
+              </Tooltip>
             )}
             {canManage && <Button variant="default" onClick={() => setEditing(true)}>Edit</Button>}
             {canManage && <Button color="red" variant="light" leftSection={<icons.trash size={16} />} disabled={!!active} onClick={() => setDeleting(true)}>Delete</Button>}
@@ -125,6 +136,7 @@ export default function MachinePage() {
               )}
             </Group>
             {redacted && <Text size="xs" c="dimmed">The token is shown to users with netboot.manage only.</Text>}
+            {canManage && <Group><Button size="xs" variant="light" onClick={() => setRotating(true)}>Rotate token…</Button></Group>}
           </Stack>
         </Card>
         <Card withBorder>
@@ -176,7 +188,7 @@ export default function MachinePage() {
         }} />
       </Modal>
       <CommitDialog opened={committing} onClose={() => setCommitting(false)} machine={m} onCommit={async (comment) => {
-        if (await startJob('commit', 'POST', `${base}/writeback/commit`, { comment })) setCommitting(false);
+        if (await startJob('commit', () => call(api.POST('/api/v1/netboot/machines/{id}/writeback/commit', { ...byId, body: { comment } })))) setCommitting(false);
       }} />
       <ConfirmDialog
         opened={discarding}
@@ -185,8 +197,20 @@ export default function MachinePage() {
         message={<>Its {m.writeback ? formatBytes(m.writeback.bytes) : ''} of writes are thrown away; the next boot starts from the image. This cannot be undone.</>}
         confirmLabel="Discard writeback"
         onConfirm={async () => {
-          await sendJson('POST', `${base}/writeback/discard`);
+          await call(api.POST('/api/v1/netboot/machines/{id}/writeback/discard', byId));
           notifySuccess('Writeback discarded');
+          await refresh();
+        }}
+      />
+      <ConfirmDialog
+        opened={rotating}
+        onClose={() => setRotating(false)}
+        title={`Rotate the boot token of ${m.name}?`}
+        message="The current script URL stops working at once (it gets the unknown-machine menu) and the dnsmasq config is rewritten with the new one. Machines that chain the URL from somewhere else than this panel's dnsmasq need the new URL."
+        confirmLabel="Rotate token"
+        onConfirm={async () => {
+          await call(api.POST('/api/v1/netboot/machines/{id}/token', byId));
+          notifySuccess('Boot token rotated');
           await refresh();
         }}
       />
@@ -198,7 +222,7 @@ export default function MachinePage() {
         typeToConfirm={m.name}
         confirmLabel="Delete machine"
         onConfirm={async () => {
-          await sendJson('DELETE', base);
+          await call(api.DELETE('/api/v1/netboot/machines/{id}', byId));
           notifySuccess(`${m.name} deleted`);
           await qc.invalidateQueries({ queryKey: ['netboot', 'machines'] });
           void navigate({ to: '/netboot' });

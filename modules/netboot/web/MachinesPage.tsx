@@ -3,9 +3,9 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import {
-  ApiError, DataTable, EmptyState, PageHeader, formatBytes, formatRelative, icons, notifyError, notifySuccess, useCan, useLiveInvalidate,
+  ApiError, DataTable, EmptyState, PageHeader, api, call, formatBytes, formatRelative, icons, notifyError, notifySuccess, useCan, useLiveInvalidate,
 } from '@slipway/web';
-import { bootModeLabel, getJson, sendJson, type Image, type Machine, type MachineStatus } from './api';
+import { bootModeLabel, type Image, type Machine, type MachineBody, type MachineStatus } from './api';
 import { MachineStatusCell, NetbootNav } from './components';
 import { useImages, useImageVersions, useVersionLabels } from './hooks';
 import { MachineForm } from './MachineForm';
@@ -39,7 +39,7 @@ export default function MachinesPage() {
   const [assigning, setAssigning] = useState(false);
   useLiveInvalidate(['netboot.', 'job.updated'], [['netboot']]);
   // iSCSI logins are read from tgt, not pushed as events: poll for online/offline.
-  const machines = useQuery({ queryKey: ['netboot', 'machines'], queryFn: () => getJson<{ items: Machine[] }>('/api/v1/netboot/machines'), refetchInterval: 5000 });
+  const machines = useQuery({ queryKey: ['netboot', 'machines'], queryFn: () => call(api.GET('/api/v1/netboot/machines')), refetchInterval: 5000 });
   const images = useImages();
   const labels = useVersionLabels(images.data?.items);
   useEffect(() => setPage(1), [search, status, group, image]);
@@ -122,7 +122,7 @@ export default function MachinesPage() {
 
       <Modal opened={creating} onClose={() => setCreating(false)} title="New machine" size="lg">
         <MachineForm submitLabel="Register machine" onCancel={() => setCreating(false)} onSubmit={async (body) => {
-          const { machine } = await sendJson<{ machine: Machine }>('POST', '/api/v1/netboot/machines', body);
+          const { machine } = await call(api.POST('/api/v1/netboot/machines', { body: body as MachineBody })); // a new machine: the whole body
           notifySuccess(`${machine.name} registered`);
           setCreating(false);
           await qc.invalidateQueries({ queryKey: ['netboot', 'machines'] });
@@ -151,7 +151,7 @@ function ImportDialog({ opened, onClose }: { opened: boolean; onClose(): void })
     setBusy(true);
     setProblem(null);
     try {
-      const { created } = await sendJson<{ created: Machine[] }>('POST', '/api/v1/netboot/machines/import', { csv });
+      const { created } = await call(api.POST('/api/v1/netboot/machines/import', { body: { csv } }));
       notifySuccess(`${created.length} machine${created.length === 1 ? '' : 's'} imported`);
       await qc.invalidateQueries({ queryKey: ['netboot', 'machines'] });
       close();
@@ -231,7 +231,7 @@ function AssignDialog({ opened, machines, images, canOperate, onClose, onDone }:
     let stopped = 0;
     for (const m of machines) {
       try {
-        await sendJson('PATCH', `/api/v1/netboot/machines/${encodeURIComponent(m.id)}`, { imageId, versionId: versionId === LATEST ? null : versionId });
+        await call(api.PATCH('/api/v1/netboot/machines/{id}', { params: { path: { id: m.id } }, body: { imageId, versionId: versionId === LATEST ? null : versionId } }));
         assigned++;
       } catch (e) {
         failed.push({ name: m.name, message: (e as Error).message });
@@ -239,7 +239,7 @@ function AssignDialog({ opened, machines, images, canOperate, onClose, onDone }:
       }
       if (stop && running.includes(m)) {
         try {
-          await sendJson('DELETE', `/api/v1/netboot/machines/${encodeURIComponent(m.id)}/session`);
+          await call(api.DELETE('/api/v1/netboot/machines/{id}/session', { params: { path: { id: m.id } } }));
           stopped++;
         } catch (e) {
           failed.push({ name: m.name, message: `assigned, but its session did not stop: ${(e as Error).message}` });

@@ -1,11 +1,11 @@
 import { Badge, Card, Group, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
-import { getJson, type Machine } from './api';
+import { api, call } from '@slipway/web';
 
 /** Dashboard card: how many machines, how many are online or waiting for approval. */
 export function NetbootCard() {
-  const q = useQuery({ queryKey: ['netboot', 'machines'], queryFn: () => getJson<{ items: Machine[] }>('/api/v1/netboot/machines'), refetchInterval: 30_000 });
+  const q = useQuery({ queryKey: ['netboot', 'machines'], queryFn: () => call(api.GET('/api/v1/netboot/machines')), refetchInterval: 30_000 });
   const items = q.data?.items ?? [];
   const online = items.filter((m) => m.status === 'online').length;
   const pending = items.filter((m) => m.state === 'pending').length;

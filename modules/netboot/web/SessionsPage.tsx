@@ -2,8 +2,8 @@ import { Anchor, Button, Code, Group, Switch, Text } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import { useState } from 'react';
-import { DataTable, EmptyState, JobLink, PageHeader, StatusBadge, formatRelative, formatTime, notifyError, notifySuccess, useCan, useLiveInvalidate } from '@slipway/web';
-import { getJson, sendJson, type Session } from './api';
+import { DataTable, EmptyState, JobLink, PageHeader, StatusBadge, api, call, formatRelative, formatTime, notifyError, notifySuccess, useCan, useLiveInvalidate } from '@slipway/web';
+import type { Session } from './api';
 import { NetbootNav } from './components';
 
 const ACTIVE = new Set(['starting', 'ready', 'stopping']);
@@ -17,13 +17,13 @@ export default function SessionsPage() {
   useLiveInvalidate(['netboot.', 'job.updated'], [['netboot']]);
   const sessions = useQuery({
     queryKey: ['netboot', 'sessions', all],
-    queryFn: () => getJson<{ items: Session[] }>(`/api/v1/netboot/sessions${all ? '?all=true' : ''}`),
+    queryFn: () => call(api.GET('/api/v1/netboot/sessions', { params: { query: all ? { all: 'true' } : {} } })),
     refetchInterval: 5000,
   });
   const stop = async (s: Session) => {
     setStopping(s.id);
     try {
-      const r = await sendJson<{ job: { title: string } }>('DELETE', `/api/v1/netboot/machines/${encodeURIComponent(s.machineId)}/session`);
+      const r = await call(api.DELETE('/api/v1/netboot/machines/{id}/session', { params: { path: { id: s.machineId } } }));
       notifySuccess(r.job.title);
       await qc.invalidateQueries({ queryKey: ['netboot'] });
     } catch (e) {

@@ -1,8 +1,8 @@
 import { Alert, Button, Card, Code, Group, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { PageHeader, formatBytes, notifySuccess, useCan } from '@slipway/web';
-import { fieldErrors, getJson, sendJson, type Settings } from './api';
+import { PageHeader, api, call, formatBytes, notifySuccess, useCan } from '@slipway/web';
+import { fieldErrors } from './api';
 import { NetbootNav } from './components';
 
 const IFACE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
@@ -12,7 +12,7 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 export default function SettingsPage() {
   const qc = useQueryClient();
   const canManage = useCan('netboot.manage');
-  const q = useQuery({ queryKey: ['netboot', 'settings'], queryFn: () => getJson<Settings>('/api/v1/netboot/settings') });
+  const q = useQuery({ queryKey: ['netboot', 'settings'], queryFn: () => call(api.GET('/api/v1/netboot/settings')) });
   const s = q.data;
   const [iface, setIface] = useState('');
   const [subnet, setSubnet] = useState('');
@@ -36,7 +36,7 @@ export default function SettingsPage() {
     if (Object.keys(errs).length) return;
     setBusy(true);
     try {
-      const next = await sendJson<Settings>('PATCH', '/api/v1/netboot/settings', { interface: iface, subnet: subnet || null, proxyDhcp: proxy });
+      const next = await call(api.PATCH('/api/v1/netboot/settings', { body: { interface: iface, subnet: subnet || null, proxyDhcp: proxy } }));
       qc.setQueryData(['netboot', 'settings'], next);
       notifySuccess('Boot server settings saved; the dnsmasq config was rewritten');
     } catch (e) {

@@ -1,49 +1,22 @@
-import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type UploadHandle as Upload } from '@slipway/web';
+import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type ApiBody, type ApiData, type ApiQuery, type UploadHandle as Upload } from '@slipway/web';
 
-export { getJson, sendJson } from '@slipway/web';
-
-/** Shapes of the netboot API (see /api/docs, tag "netboot"; modules/netboot/server/netboot.schema.ts). */
-export type BootMode = 'iscsi' | 'local' | 'menu';
-export type MachineStatus = 'offline' | 'booting' | 'online';
-export type SessionState = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
-
-export interface Ref { id: string; name: string }
-export interface Connection { initiator: string; address: string; since: number }
-export interface Session {
-  id: string; machineId: string; machineName: string | null; versionId: string; state: SessionState;
-  tid: number | null; targetIqn: string; initiatorIqn: string; jobId: string | null; error: string | null;
-  startedAt: number; readyAt: number | null; stoppedAt: number | null; connections: Connection[];
-}
-export interface Machine {
-  id: string; name: string; mac: string; fixedIp: string | null; group: string | null; state: 'pending' | 'active';
-  imageId: string | null; versionId: string | null; effectiveVersionId: string | null; bootMode: BootMode; keepWriteback: boolean; notes: string;
-  status: MachineStatus; connections: Connection[]; session: Session | null;
-  lastScriptAt: number | null; lastBootAt: number | null;
-  writeback: { bytes: number; versionId: string | null } | null;
-  targetIqn: string; initiatorIqn: string;
-  /** The per-MAC script URL; the token is `[redacted]` unless the user has netboot.manage. */
-  ipxeScriptUrl: string;
-  createdAt: number; updatedAt: number;
-}
-export interface MachineDetail extends Machine { history: Session[] }
-export interface Version {
-  id: string; number: number; comment: string; author: Ref | null; virtualSize: number; fileSize: number; sha256: string | null;
-  fromMachineId: string | null; parentVersionId: string | null; createdAt: number; latest: boolean; machines: Ref[]; inUse: boolean;
-}
-export interface Image {
-  id: string; name: string; status: 'converting' | 'ready' | 'failed'; error: string | null; createdBy: Ref | null;
-  latestVersionId: string | null; latestVersion: number | null; versionCount: number; sizeBytes: number; virtualSize: number | null;
-  createdAt: number; updatedAt: number;
-}
-export interface Disk { root: string; freeBytes: number; reserveBytes: number; usableBytes: number }
-export interface Settings {
-  interface: string; subnet: string | null; proxyDhcp: boolean;
-  serverAddress: string; iscsiPort: number; bootBaseUrl: string; entryScriptUrl: string; iqnPrefix: string; tidRange: { min: number; max: number };
-  bootFiles: { bios: string; efi: string; dir: string } | null;
-  dnsmasq: { config: string | null; path: string; reason: string | null };
-  disk: Disk;
-}
-export interface JobRef { job: { id: string; title: string } }
+/** Shapes of the netboot API, derived from the OpenAPI document (web/src/api/schema.d.ts; /api/docs, tag "netboot"). */
+export type MachineDetail = ApiData<'/api/v1/netboot/machines/{id}', 'get'>['machine'];
+export type Machine = ApiData<'/api/v1/netboot/machines', 'get'>['items'][number];
+export type BootMode = Machine['bootMode'];
+export type MachineStatus = Machine['status'];
+export type Connection = Machine['connections'][number];
+export type Session = ApiData<'/api/v1/netboot/sessions', 'get'>['items'][number];
+export type SessionState = Session['state'];
+export type ImageList = ApiData<'/api/v1/netboot/images', 'get'>;
+export type Image = ImageList['items'][number];
+export type Disk = ImageList['disk'];
+export type ImageDetail = ApiData<'/api/v1/netboot/images/{id}', 'get'>;
+export type Version = ImageDetail['versions'][number];
+export type Ref = NonNullable<Version['author']>;
+export type Settings = ApiData<'/api/v1/netboot/settings', 'get'>;
+/** What registering a machine sends (an edit sends the changed fields: PATCH /api/v1/netboot/machines/{id}). */
+export type MachineBody = Required<ApiBody<'/api/v1/netboot/machines', 'post'>>;
 
 export const BOOT_MODES: { value: BootMode; label: string }[] = [
   { value: 'iscsi', label: 'Diskless (iSCSI)' },
@@ -122,13 +95,13 @@ export const HASH_MAX_BYTES = 512 * 1024 * 1024;
 /** SHA-256 of the file as hex, or why it was skipped (too large, or no crypto.subtle outside HTTPS). */
 export const sha256OfFile = (file: Blob) => hashFile(file, HASH_MAX_BYTES);
 
-export type UploadHandle = Upload<{ image: Image; job: { id: string; title: string } }>;
+export type UploadHandle = Upload<ApiData<'/api/v1/netboot/images', 'post'>>;
 
 /**
  * POST /api/v1/netboot/images?name=… with the file as the raw body (application/octet-stream),
  * reporting bytes sent (uploadWithProgress: one token refresh and retry on 401).
  */
-export function uploadImage(opts: { file: Blob; name: string; comment?: string; sha256?: string; onProgress(sent: number, total: number): void }): UploadHandle {
+export function uploadImage(opts: ApiQuery<'/api/v1/netboot/images', 'post'> & { file: Blob; sha256?: string; onProgress(sent: number, total: number): void }): UploadHandle {
   const q = new URLSearchParams({ name: opts.name });
   if (opts.comment) q.set('comment', opts.comment);
   return uploadWithProgress({ url: `/api/v1/netboot/images?${q}`, file: opts.file, sha256: opts.sha256, onProgress: opts.onProgress });

@@ -1,12 +1,13 @@
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { useMemo } from 'react';
-import { getJson, type Image, type Version } from './api';
+import { api, call } from '@slipway/web';
+import type { Image } from './api';
 
 export const imagesKey = ['netboot', 'images'] as const;
 
 /** The image list with the free disk space. */
 export function useImages() {
-  return useQuery({ queryKey: imagesKey, queryFn: () => getJson<{ items: Image[]; disk: import('./api').Disk }>('/api/v1/netboot/images') });
+  return useQuery({ queryKey: imagesKey, queryFn: () => call(api.GET('/api/v1/netboot/images')) });
 }
 
 /** One image with its versions. */
@@ -14,7 +15,7 @@ export function useImageVersions(imageId: string | null | undefined) {
   return useQuery({
     enabled: !!imageId,
     queryKey: ['netboot', 'images', imageId],
-    queryFn: () => getJson<{ image: Image; versions: Version[] }>(`/api/v1/netboot/images/${encodeURIComponent(imageId!)}`),
+    queryFn: () => call(api.GET('/api/v1/netboot/images/{id}', { params: { path: { id: imageId! } } })),
   });
 }
 
@@ -23,7 +24,7 @@ export function useVersionLabels(images: Image[] | undefined) {
   const details = useQueries({
     queries: (images ?? []).map((i) => ({
       queryKey: ['netboot', 'images', i.id],
-      queryFn: () => getJson<{ image: Image; versions: Version[] }>(`/api/v1/netboot/images/${encodeURIComponent(i.id)}`),
+      queryFn: () => call(api.GET('/api/v1/netboot/images/{id}', { params: { path: { id: i.id } } })),
     })),
   });
   const stamp = details.map((d) => d.dataUpdatedAt).join(',');

@@ -207,7 +207,27 @@ describe('machine page', () => {
     expect(screen.getByTestId('ipxe-url').textContent).toContain('token=[redacted]');
     expect(screen.getByText(/token is shown to users with netboot.manage only/)).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Copy the script URL' })).toBeNull();
-    for (const b of ['Start session', 'Stop session', 'Commit as new version…', 'Discard', 'Edit', 'Delete']) expect(screen.queryByRole('button', { name: b })).toBeNull();
+    for (const b of ['Start session', 'Stop session', 'Commit as new version…', 'Discard', 'Edit', 'Delete', 'Wake', 'Rotate token…']) expect(screen.queryByRole('button', { name: b })).toBeNull();
+  });
+
+  it('Wake sends the packet and says where it went; Rotate token asks first, then posts', async () => {
+    params.current = { machineId: 'm1' };
+    const calls = mockFetch((req, path) => {
+      if (path === '/api/v1/netboot/machines/m1') return json(200, { machine: detail({ session: null, status: 'offline', connections: [] }) });
+      if (path === '/api/v1/netboot/machines/m1/wake') return json(200, { sent: { address: '10.0.2.255', port: 9, bytes: 102 } });
+      if (path === '/api/v1/netboot/machines/m1/token') return json(200, { machine: detail({ session: null }) });
+      return imagesApi(req, path);
+    });
+    await signIn();
+    renderWithProviders(<MachinePage />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Wake' }));
+    expect(await screen.findByText(/packet sent to 10\.0\.2\.255:9/)).toBeTruthy();
+    expect(calls.filter((c) => c.path.endsWith('/wake'))).toHaveLength(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate token…' }));
+    const dialog = await screen.findByRole('dialog');
+    expect(calls.some((c) => c.path.endsWith('/token'))).toBe(false);
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Rotate token' }));
+    await waitFor(() => expect(calls.find((c) => c.path.endsWith('/token'))).toMatchObject({ method: 'POST' }));
   });
 });
 

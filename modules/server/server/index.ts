@@ -62,6 +62,8 @@ export const serverModule = defineModule({
     registerServerRoutes(ctx.http, { metrics, netdata, overview, services, logs, hosts, maxQueuedLines: config.logClientQueueLines });
 
     ctx.schedule('metrics-prune', 3_600_000, () => metrics.prune());
+    // Machine-local (replicas, issue 15): every panel process samples for its own live charts.
+    ctx.localDuty('metrics-sampler', 'Samples each host\'s /proc for the live metrics this replica serves');
     ctx.onReady(async () => {
       await metrics.start();
     });

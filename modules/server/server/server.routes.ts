@@ -50,6 +50,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   app.get('/system/overview', {
     config: metricsRead,
     schema: {
+      operationId: 'getSystemOverview', summary: 'Overview: hosts, resources, modules, jobs and alerts',
       tags: ['server'],
       description: 'Hosts with their latest metrics, resource totals, module counts, job counts and active alerts.',
       response: {
@@ -71,6 +72,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   app.get('/server/metrics', {
     config: metricsRead,
     schema: {
+      operationId: 'getServerMetrics', summary: 'A host\'s current metrics and their history',
       tags: ['server'],
       description: 'Current values and history. `from`/`to`: epoch ms or negative seconds from now (default: the last 15 minutes); `step`: bucket in ms.',
       querystring: MetricsQuery,
@@ -93,7 +95,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
 
   app.get('/server/metrics/stream', {
     config: metricsRead,
-    schema: { tags: ['server'], description: 'Server-Sent Events: `sample` with each new sample of the host (id = its time). A reconnect with Last-Event-ID (or ?since=) first gets the samples it missed from the last hour; otherwise the latest one.', querystring: HostQuery.extend({ since: z.string().max(20).optional() }) },
+    schema: { operationId: 'streamServerMetrics', summary: 'Live metrics of a host (SSE)', 'x-sse': { sample: 'one sample of the host; the id is its time (resume with Last-Event-ID or ?since=)' }, tags: ['server'], description: 'Server-Sent Events: `sample` with each new sample of the host (id = its time). A reconnect with Last-Event-ID (or ?since=) first gets the samples it missed from the last hour; otherwise the latest one.', querystring: HostQuery.extend({ since: z.string().max(20).optional() }) },
   }, async (req, reply) => {
     await d.hosts.get(req.query.host);
     const since = Number(lastEventId(req));
@@ -106,7 +108,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   app.get('/server/metrics/ws', {
     websocket: true,
     config: metricsRead,
-    schema: { tags: ['server'], description: 'WebSocket: `{type: "sample", sample}` messages; `?since=<sample time>` resumes.', querystring: HostQuery.extend({ since: z.coerce.number().int().min(0).optional() }) },
+    schema: { operationId: 'streamServerMetricsWs', summary: 'Live metrics of a host (WebSocket)', tags: ['server'], description: 'WebSocket: `{type: "sample", sample}` messages; `?since=<sample time>` resumes.', querystring: HostQuery.extend({ since: z.coerce.number().int().min(0).optional() }) },
     preHandler: async (req) => {
       await d.hosts.get((req.query as { host: string }).host);
     },
@@ -124,6 +126,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   app.get('/server/netdata', {
     config: { permission: serverPermissions['netdata.read'] },
     schema: {
+      operationId: 'getNetdataChart', summary: 'A chart from the host\'s Netdata agent',
       tags: ['server'],
       description: 'A chart from the host\'s Netdata agent (API v1, or v2/v3 when the agent serves them), normalised.',
       querystring: NetdataQuery,
@@ -133,12 +136,13 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
 
   app.get('/server/netdata/info', {
     config: { permission: serverPermissions['netdata.read'] },
-    schema: { tags: ['server'], querystring: HostQuery, response: { 200: z.object({ available: z.boolean(), apiVersion: z.number().nullable(), agentVersion: z.string().nullable(), error: z.string().nullable() }) } },
+    schema: { operationId: 'getNetdataInfo', summary: 'The host\'s Netdata agent: version and charts', tags: ['server'], querystring: HostQuery, response: { 200: z.object({ available: z.boolean(), apiVersion: z.number().nullable(), agentVersion: z.string().nullable(), error: z.string().nullable() }) } },
   }, async (req) => d.netdata.info(req.actor, req.query.host));
 
   app.get('/server/services', {
     config: { permission: serverPermissions['services.read'] },
     schema: {
+      operationId: 'listServerServices', summary: 'Allow-listed systemd units of a host',
       tags: ['server'],
       description: 'Allow-listed systemd units of a host. `systemd.live` is false where systemd is not PID 1 (the list is then empty).',
       querystring: HostQuery,
@@ -148,18 +152,18 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
 
   app.get('/server/services/:name', {
     config: { permission: serverPermissions['services.read'] },
-    schema: { tags: ['server'], params: z.object({ name: UnitName }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
+    schema: { operationId: 'getServerService', summary: 'One allow-listed systemd unit', tags: ['server'], params: z.object({ name: UnitName }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
   }, async (req) => ({ service: await d.services.status(req.actor, req.query.host, req.params.name) }));
 
   app.post('/server/services/:name/:action', {
     // Every action needs at least services.restart (restart/reload); start/stop also services.manage: checked by the service.
     config: { permission: serverPermissions['services.restart'] },
-    schema: { tags: ['server'], description: 'start | stop | restart | reload an allow-listed unit (audited).', params: z.object({ name: UnitName, action: ServiceAction }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
+    schema: { operationId: 'controlServerService', summary: 'Start, stop, restart or reload an allow-listed unit', tags: ['server'], description: 'start | stop | restart | reload an allow-listed unit (audited).', params: z.object({ name: UnitName, action: ServiceAction }), querystring: HostQuery, response: { 200: z.object({ service: UnitStatus }) } },
   }, async (req) => ({ service: await d.services.act(req.actor, req.query.host, req.params.name, req.params.action) }));
 
   app.get('/server/logs', {
     config: logsRead,
-    schema: { tags: ['server'], querystring: HostQuery, response: { 200: z.object({ items: z.array(z.object({ id: z.string(), title: z.string(), kind: z.enum(['file', 'journal', 'command']), path: z.string().optional(), unit: z.string().optional(), command: z.string().optional(), available: z.boolean() })) }) } },
+    schema: { operationId: 'listLogSources', summary: 'The logs of a host that I may read', tags: ['server'], querystring: HostQuery, response: { 200: z.object({ items: z.array(z.object({ id: z.string(), title: z.string(), kind: z.enum(['file', 'journal', 'command']), path: z.string().optional(), unit: z.string().optional(), command: z.string().optional(), available: z.boolean() })) }) } },
   }, async (req) => ({ items: await d.logs.list(req.actor, req.query.host) }));
 
   const SourceParam = z.object({ source: z.string().min(1).max(200) });
@@ -167,12 +171,12 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
 
   app.get('/server/logs/:source', {
     config: logsRead,
-    schema: { tags: ['server'], description: 'The last `lines` lines (after the `q` / `level` filter).', params: SourceParam, querystring: LogQuery, response: { 200: z.object({ items: z.array(LogLineSchema) }) } },
+    schema: { operationId: 'readServerLog', summary: 'The last lines of a log (filters)', tags: ['server'], description: 'The last `lines` lines (after the `q` / `level` filter).', params: SourceParam, querystring: LogQuery, response: { 200: z.object({ items: z.array(LogLineSchema) }) } },
   }, async (req) => ({ items: await d.logs.tail(req.actor, req.query.host, req.params.source, req.query.lines, req.query) }));
 
   app.get('/server/logs/:source/download', {
     config: logsRead,
-    schema: { tags: ['server'], description: 'The last `lines` lines as a text file.', params: SourceParam, querystring: LogQuery },
+    schema: { operationId: 'downloadServerLog', summary: 'Download the last lines of a log as a text file', 'x-produces': { 'text/plain': 'The log lines' }, tags: ['server'], description: 'The last `lines` lines as a text file.', params: SourceParam, querystring: LogQuery },
   }, async (req, reply) => {
     const lines = await d.logs.tail(req.actor, req.query.host, req.params.source, req.query.lines, req.query);
     reply.header('content-type', 'text/plain; charset=utf-8');
@@ -183,6 +187,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   app.get('/server/logs/:source/stream', {
     config: logsRead,
     schema: {
+      operationId: 'followServerLog', summary: 'Follow a log (SSE)', 'x-sse': 'live-log',
       tags: ['server'],
       description: 'SSE (the live-log wire format): `log` {seq, stream, line, level, at?, cursor} with id = cursor, `state` {state, message} (`notice` for rotation and truncation, `skipped` {count} when the client fell behind), `end` {reason, message}. Resume with Last-Event-ID (or ?since=<cursor>): only lines after it are sent.',
       params: SourceParam,
@@ -198,7 +203,7 @@ export function registerServerRoutes(app: HttpApp, d: ServerRouteDeps): void {
   app.get('/server/logs/:source/ws', {
     websocket: true,
     config: logsRead,
-    schema: { tags: ['server'], description: 'WebSocket: the live-log wire format as JSON messages `{type: "log" | "state" | "end", …}`; `?since=<cursor>` resumes.', params: SourceParam, querystring: LogStreamQuery },
+    schema: { operationId: 'followServerLogWs', summary: 'Follow a log (WebSocket)', tags: ['server'], description: 'WebSocket: the live-log wire format as JSON messages `{type: "log" | "state" | "end", …}`; `?since=<cursor>` resumes.', params: SourceParam, querystring: LogStreamQuery },
     // Checked before the upgrade: an unknown source or host is a plain 404.
     preHandler: async (req) => {
       const q = req.query as z.output<typeof LogStreamQuery>;

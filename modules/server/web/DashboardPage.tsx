@@ -2,8 +2,8 @@ import { Alert, Badge, Group, Paper, Progress, SegmentedControl, SimpleGrid, Sta
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { PageHeader, UPlotChart, formatBytes, streamSse, useCurrentHost } from '@slipway/web';
-import { formatUptime, getJson, pointOf, type MetricPoint, type MetricSample, type MetricsResponse, type Overview } from './api';
+import { PageHeader, UPlotChart, api, call, formatBytes, streamSse, useCurrentHost } from '@slipway/web';
+import { formatUptime, pointOf, type MetricPoint, type MetricSample } from './api';
 import { NetdataCard } from './NetdataCard';
 import { ServerNav } from './ServerNav';
 
@@ -35,10 +35,10 @@ export default function DashboardPage() {
   const live = Number(range) <= 3600;
   const metrics = useQuery({
     queryKey: ['server-metrics', host, range],
-    queryFn: () => getJson<MetricsResponse>(`/api/v1/server/metrics?host=${encodeURIComponent(host)}&from=-${range}`),
+    queryFn: () => call(api.GET('/api/v1/server/metrics', { params: { query: { host, from: -Number(range) } } })),
     refetchInterval: live ? false : 60_000,
   });
-  const overview = useQuery({ queryKey: ['system-overview'], queryFn: () => getJson<Overview>('/api/v1/system/overview'), refetchInterval: 10_000 });
+  const overview = useQuery({ queryKey: ['system-overview'], queryFn: () => call(api.GET('/api/v1/system/overview')), refetchInterval: 10_000 });
   const [livePoints, setLivePoints] = useState<MetricPoint[]>([]);
   const [current, setCurrent] = useState<MetricSample | null>(null);
 

@@ -1,8 +1,8 @@
 import { Alert, Badge, Button, Code, Group, Modal, NumberInput, Stack, Text, TextInput } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, PageHeader, StatusBadge, formatRelative, icons, notifyError, notifySuccess, useCan } from '@slipway/web';
-import { getJson, sendJson, type HostView } from './api';
+import { ConfirmDialog, DataTable, PageHeader, StatusBadge, api, call, formatRelative, icons, notifyError, notifySuccess, useCan, useFieldErrors, type ApiData } from '@slipway/web';
+import type { HostView } from './api';
 import { ServerNav } from './ServerNav';
 
 const CAPABILITY_LABELS: Record<string, string> = {
@@ -13,7 +13,7 @@ const CAPABILITY_LABELS: Record<string, string> = {
 export default function HostsPage() {
   const qc = useQueryClient();
   const canManage = useCan('core.hosts.manage');
-  const hosts = useQuery({ queryKey: ['hosts'], queryFn: async () => (await getJson<{ items: HostView[] }>('/api/v1/hosts')).items });
+  const hosts = useQuery({ queryKey: ['hosts'], queryFn: async () => (await call(api.GET('/api/v1/hosts'))).items });
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<HostView | null>(null);
   const [repin, setRepin] = useState<{ host: HostView; fingerprint: string } | null>(null);
@@ -21,7 +21,7 @@ export default function HostsPage() {
 
   const test = async (h: HostView) => {
     try {
-      const r = await sendJson<{ ok: boolean; status: string; latencyMs: number; system?: string; error?: { message: string } }>('POST', `/api/v1/hosts/${h.id}/test`);
+      const r = await call(api.POST('/api/v1/hosts/{id}/test', { params: { path: { id: h.id } } }));
       if (r.ok) notifySuccess(`${h.name}: connected in ${r.latencyMs} ms (${r.system ?? ''})`);
       else notifyError(new Error(`${h.name}: ${r.status} — ${r.error?.message ?? ''}`));
       await refresh();
@@ -32,7 +32,7 @@ export default function HostsPage() {
   /** The host now presents another key: show it next to the pinned one before anything is changed. */
   const reviewKey = async (h: HostView) => {
     try {
-      const p = await sendJson<{ fingerprint: string }>('POST', '/api/v1/hosts/probe', { address: h.address, port: h.port });
+      const p = await call(api.POST('/api/v1/hosts/probe', { body: { address: h.address ?? '', port: h.port ?? undefined } }));
       setRepin({ host: h, fingerprint: p.fingerprint });
     } catch (e) {
       notifyError(e);
@@ -40,7 +40,7 @@ export default function HostsPage() {
   };
   const detect = async (h: HostView) => {
     try {
-      await sendJson('POST', `/api/v1/hosts/${h.id}/capabilities`);
+      await call(api.POST('/api/v1/hosts/{id}/capabilities', { params: { path: { id: h.id } } }));
       notifySuccess(`${h.name}: capabilities detected`);
       await refresh();
     } catch (e) {
@@ -105,7 +105,7 @@ export default function HostsPage() {
         typeToConfirm={repin?.host.name}
         confirmLabel="Pin the new key"
         onConfirm={async () => {
-          await sendJson('PATCH', `/api/v1/hosts/${repin!.host.id}`, { hostKeyFingerprint: repin!.fingerprint });
+          await call(api.PATCH('/api/v1/hosts/{id}', { params: { path: { id: repin!.host.id } }, body: { hostKeyFingerprint: repin!.fingerprint } }));
           notifySuccess(`${repin!.host.name}: new key pinned`);
           await refresh();
         }}
@@ -118,7 +118,7 @@ export default function HostsPage() {
         typeToConfirm={removing?.name}
         confirmLabel="Remove host"
         onConfirm={async () => {
-          await sendJson('DELETE', `/api/v1/hosts/${removing!.id}`);
+          await call(api.DELETE('/api/v1/hosts/{id}', { params: { path: { id: removing!.id } } }));
           notifySuccess(`${removing!.name} removed`);
           await refresh();
         }}
@@ -133,9 +133,17 @@ function AddHostDialog({ opened, onClose, onAdded }: { opened: boolean; onClose(
   const [port, setPort] = useState<number>(22);
   const [name, setName] = useState('');
   const [username, setUsername] = useState('root');
-  const [probe, setProbe] = useState<{ fingerprint: string; keyType: string; panelPublicKey: string } | null>(null);
+  const [probe, setProbe] = useState<ApiData<'/api/v1/hosts/probe', 'post'> | null>(null);
   const [busy, setBusy] = useState(false);
+  const fields = useFieldErrors();
+  /** Field problems next to their fields; the rest (and other errors) in a toast. */
+  const fail = (e: unknown, names: string[]) => {
+    const { handled, rest } = fields.take(e, names);
+    if (!handled) notifyError(e);
+    else if (rest) notifyError(new Error(rest), 'Check the form');
+  };
   const reset = () => {
+    fields.clear();
     setProbe(null);
     setAddress('');
     setName('');
@@ -144,10 +152,11 @@ function AddHostDialog({ opened, onClose, onAdded }: { opened: boolean; onClose(
   const doProbe = async () => {
     setBusy(true);
     try {
-      setProbe(await sendJson('POST', '/api/v1/hosts/probe', { address, port }));
+      setProbe(await call(api.POST('/api/v1/hosts/probe', { body: { address, port } })));
       if (!name) setName(address.toLowerCase().replace(/[^a-z0-9.-]/g, '-'));
+      fields.clear();
     } catch (e) {
-      notifyError(e);
+      fail(e, ['address', 'port']);
     } finally {
       setBusy(false);
     }
@@ -155,12 +164,12 @@ function AddHostDialog({ opened, onClose, onAdded }: { opened: boolean; onClose(
   const add = async () => {
     setBusy(true);
     try {
-      await sendJson('POST', '/api/v1/hosts', { name, address, port, username, hostKeyFingerprint: probe!.fingerprint });
+      await call(api.POST('/api/v1/hosts', { body: { name, address, port, username, hostKeyFingerprint: probe!.fingerprint } }));
       notifySuccess(`${name} added`);
       onAdded();
       reset();
     } catch (e) {
-      notifyError(e);
+      fail(e, ['name', 'address', 'port', 'username']);
     } finally {
       setBusy(false);
     }
@@ -169,8 +178,8 @@ function AddHostDialog({ opened, onClose, onAdded }: { opened: boolean; onClose(
     <Modal opened={opened} onClose={reset} title="Add a host over SSH" size="lg">
       <Stack>
         <Group grow>
-          <TextInput label="Address" placeholder="web1.example.com or 10.0.0.5" value={address} onChange={(e) => setAddress(e.currentTarget.value)} disabled={!!probe} />
-          <NumberInput label="SSH port" value={port} min={1} max={65535} onChange={(v) => setPort(Number(v) || 22)} disabled={!!probe} />
+          <TextInput label="Address" placeholder="web1.example.com or 10.0.0.5" value={address} onChange={(e) => { setAddress(e.currentTarget.value); fields.clear('address'); }} disabled={!!probe} error={fields.errors.address} />
+          <NumberInput label="SSH port" value={port} min={1} max={65535} onChange={(v) => { setPort(Number(v) || 22); fields.clear('port'); }} disabled={!!probe} error={fields.errors.port} />
         </Group>
         {!probe ? (
           <Button onClick={() => void doProbe()} loading={busy} disabled={!address}>Fetch host key</Button>
@@ -184,8 +193,8 @@ function AddHostDialog({ opened, onClose, onAdded }: { opened: boolean; onClose(
             <Text size="sm">Add the panel's public key to <Code>~/.ssh/authorized_keys</Code> of the user below:</Text>
             <Code block>{probe.panelPublicKey}</Code>
             <Group grow>
-              <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} />
-              <TextInput label="User" value={username} onChange={(e) => setUsername(e.currentTarget.value)} />
+              <TextInput label="Name" value={name} onChange={(e) => { setName(e.currentTarget.value); fields.clear('name'); }} error={fields.errors.name} />
+              <TextInput label="User" value={username} onChange={(e) => { setUsername(e.currentTarget.value); fields.clear('username'); }} error={fields.errors.username} />
             </Group>
             <Group justify="flex-end">
               <Button variant="default" onClick={() => setProbe(null)}>Back</Button>

@@ -2,14 +2,14 @@ import { Alert, Group, Select, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { EmptyState, LogViewer, PageHeader, authedFetch, notifyError, useCurrentHost, useLiveLog } from '@slipway/web';
-import { getJson, type LogSource } from './api';
+import { EmptyState, LogViewer, PageHeader, api, authedFetch, call, notifyError, useCurrentHost, useLiveLog } from '@slipway/web';
+import type { LogSource } from './api';
 import { ServerNav } from './ServerNav';
 
 /** Live view of one allow-listed log source: last lines, then follow; filter by text and level. */
 export default function LogsPage() {
   const host = useCurrentHost();
-  const sources = useQuery({ queryKey: ['server-logs', host], queryFn: async () => (await getJson<{ items: LogSource[] }>(`/api/v1/server/logs?host=${encodeURIComponent(host)}`)).items });
+  const sources = useQuery({ queryKey: ['server-logs', host], queryFn: async () => (await call(api.GET('/api/v1/server/logs', { params: { query: { host } } }))).items });
   const available = useMemo(() => (sources.data ?? []).filter((s) => s.available), [sources.data]);
   // Deep links (e.g. from the services table) name the source: /server/logs?source=journal-nginx
   const [source, setSource] = useState<string | null>(() => (typeof window === 'undefined' ? null : new URLSearchParams(window.location.search).get('source')));

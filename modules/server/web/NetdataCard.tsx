@@ -2,23 +2,19 @@ import { Group, Paper, Select, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { UPlotChart } from '@slipway/web';
-import { getJson } from './api';
+import { UPlotChart, api, call } from '@slipway/web';
 
 const CHARTS = ['system.cpu', 'system.load', 'system.ram', 'system.net', 'system.io', 'system.processes'];
 const COLORS = ['#228be6', '#40c057', '#fab005', '#fa5252', '#7950f2', '#15aabf', '#fd7e14', '#e64980', '#12b886', '#868e96'];
 
-interface Info { available: boolean; apiVersion: number | null; agentVersion: string | null; error: string | null }
-interface Series { apiVersion: number; chart: string; labels: string[]; points: { at: number; values: (number | null)[] }[] }
-
 /** The host's Netdata agent as a richer source, when it runs one (API v1, or v2/v3 when served). */
 export function NetdataCard({ host, seconds }: { host: string; seconds: number }) {
   const [chart, setChart] = useState('system.cpu');
-  const info = useQuery({ queryKey: ['netdata-info', host], queryFn: () => getJson<Info>(`/api/v1/server/netdata/info?host=${encodeURIComponent(host)}`), staleTime: 60_000 });
+  const info = useQuery({ queryKey: ['netdata-info', host], queryFn: () => call(api.GET('/api/v1/server/netdata/info', { params: { query: { host } } })), staleTime: 60_000 });
   const series = useQuery({
     queryKey: ['netdata', host, chart, seconds],
     enabled: !!info.data?.available,
-    queryFn: () => getJson<Series>(`/api/v1/server/netdata?host=${encodeURIComponent(host)}&chart=${chart}&seconds=${seconds}&points=120`),
+    queryFn: () => call(api.GET('/api/v1/server/netdata', { params: { query: { host, chart, seconds, points: 120 } } })),
     refetchInterval: 5000,
   });
   const labels = series.data?.labels.join(',') ?? '';

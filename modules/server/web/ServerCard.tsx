@@ -1,12 +1,11 @@
 import { Badge, Card, Group, Stack, Text } from '@mantine/core';
 import { Link } from '@tanstack/react-router';
 import { useQuery } from '@tanstack/react-query';
-import { formatBytes } from '@slipway/web';
-import { getJson, type Overview } from './api';
+import { api, call, formatBytes } from '@slipway/web';
 
 /** Dashboard card: hosts online, memory and disk totals, active alerts. */
 export function ServerCard() {
-  const o = useQuery({ queryKey: ['system-overview'], queryFn: () => getJson<Overview>('/api/v1/system/overview'), refetchInterval: 10_000 });
+  const o = useQuery({ queryKey: ['system-overview'], queryFn: () => call(api.GET('/api/v1/system/overview')), refetchInterval: 10_000 });
   const d = o.data;
   return (
     <Card withBorder>

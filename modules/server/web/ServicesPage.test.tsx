@@ -1,12 +1,17 @@
 import { screen } from '@testing-library/react';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { json, mockApi, resetApi, signIn } from '../../../web/src/testing/api-mock';
 import { renderWithProviders } from '../../../web/src/testing/render';
 import type { ServicesResponse } from './api';
 
-const answer = vi.hoisted(() => ({ current: null as unknown }));
-vi.mock('./api', async (original) => ({ ...(await original<typeof import('./api')>()), getJson: vi.fn(async () => answer.current) }));
+import ServicesPage from './ServicesPage';
 
-const { default: ServicesPage } = await import('./ServicesPage');
+const answer = { current: null as unknown };
+beforeEach(async () => {
+  mockApi((req, path) => (req.method === 'GET' && path === '/api/v1/server/services' && new URL(req.url).searchParams.get('host') === 'local' ? json(200, answer.current) : undefined));
+  await signIn();
+});
+afterEach(resetApi);
 
 describe('services page', () => {
   it('says clearly when the host has no running systemd', async () => {
@@ -19,7 +24,7 @@ describe('services page', () => {
   it('lists allow-listed units with state, sub-state and main PID', async () => {
     answer.current = {
       hostId: 'h1', systemd: { live: true, state: 'running' }, allowlist: ['nginx', 'php*-fpm'],
-      items: [{ unit: 'nginx.service', description: 'A high performance web server', activeState: 'active', subState: 'running', mainPid: 4242, memoryBytes: 2_400_000, since: Date.now() - 60_000 }],
+      items: [{ unit: 'nginx.service', description: 'A high performance web server', activeState: 'active', subState: 'running', loadState: 'loaded', unitFileState: 'enabled', mainPid: 4242, memoryBytes: 2_400_000, since: Date.now() - 60_000 }],
     } satisfies ServicesResponse;
     renderWithProviders(<ServicesPage />);
     expect(await screen.findByText('nginx.service')).toBeTruthy();

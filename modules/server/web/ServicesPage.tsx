@@ -2,8 +2,8 @@ import { Alert, Button, Code, Group, Text } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, PageHeader, StatusBadge, formatBytes, formatRelative, notifySuccess, useCan, useCurrentHost } from '@slipway/web';
-import { getJson, sendJson, type ServicesResponse, type UnitStatus } from './api';
+import { ConfirmDialog, DataTable, PageHeader, StatusBadge, api, call, formatBytes, formatRelative, notifySuccess, useCan, useCurrentHost } from '@slipway/web';
+import type { UnitStatus } from './api';
 import { ServerNav } from './ServerNav';
 
 type Action = 'start' | 'stop' | 'restart' | 'reload';
@@ -16,7 +16,7 @@ export default function ServicesPage() {
   const canManage = useCan('server.services.manage');
   const services = useQuery({
     queryKey: ['server-services', host],
-    queryFn: () => getJson<ServicesResponse>(`/api/v1/server/services?host=${encodeURIComponent(host)}`),
+    queryFn: () => call(api.GET('/api/v1/server/services', { params: { query: { host } } })),
     refetchInterval: 15_000,
   });
   const [pending, setPending] = useState<{ unit: UnitStatus; action: Action } | null>(null);
@@ -79,7 +79,7 @@ export default function ServicesPage() {
         confirmLabel={pending?.action ?? 'Confirm'}
         onConfirm={async () => {
           const { unit, action } = pending!;
-          await sendJson('POST', `/api/v1/server/services/${encodeURIComponent(unit.unit)}/${action}?host=${encodeURIComponent(host)}`);
+          await call(api.POST('/api/v1/server/services/{name}/{action}', { params: { path: { name: unit.unit, action }, query: { host } } }));
           notifySuccess(`${unit.unit}: ${action} done`);
           await qc.invalidateQueries({ queryKey: ['server-services', host] });
         }}

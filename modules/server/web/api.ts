@@ -1,73 +1,16 @@
-export { getJson, sendJson } from '@slipway/web';
+import type { ApiData } from '@slipway/web';
 
-/** Shapes of the server module's API (see /api/docs, tag "server" and "hosts"). */
-export interface HostView {
-  id: string;
-  name: string;
-  kind: 'local' | 'ssh';
-  address: string | null;
-  port: number | null;
-  username: string | null;
-  hostKeyFingerprint: string | null;
-  capabilities: Record<string, boolean>;
-  status: string;
-  lastCheckedAt: number | null;
-}
-
-export interface MetricPoint {
-  at: number;
-  cpuPercent: number;
-  load1: number;
-  memUsedPercent: number;
-  swapUsedPercent: number;
-  netRxBytesPerSec: number;
-  netTxBytesPerSec: number;
-  diskReadBytesPerSec: number;
-  diskWriteBytesPerSec: number;
-  diskMaxUsedPercent: number;
-}
-
-export interface MetricSample {
-  at: number;
-  cpu: { percent: number; perCore: number[]; cores: number; iowait: number };
-  load: { load1: number; load5: number; load15: number };
-  memory: { totalBytes: number; usedBytes: number; usedPercent: number; swapTotalBytes: number; swapUsedBytes: number; swapUsedPercent: number };
-  disks: { mount: string; device: string; totalBytes: number; usedBytes: number; availableBytes: number; usedPercent: number }[];
-  diskIo: { device: string; readBytesPerSec: number; writeBytesPerSec: number }[];
-  network: { iface: string; rxBytesPerSec: number; txBytesPerSec: number }[];
-  uptimeSeconds: number;
-}
-
-export interface MetricsResponse {
-  hostId: string;
-  intervalMs: number;
-  sampler: { state: string; error: string | null; lastSampleAt: number | null } | null;
-  current: MetricSample | null;
-  history: MetricPoint[];
-}
-
-export interface Alert { id: string; hostId: string; kind: string; subject: string; message: string; since: number }
-
-export interface Overview {
-  hosts: { id: string; name: string; status: string; metrics: { cpuPercent: number; memUsedPercent: number; diskMaxUsedPercent: number } | null }[];
-  totals: { hosts: number; online: number; cores: number; memoryTotalBytes: number; memoryUsedBytes: number; diskTotalBytes: number; diskUsedBytes: number };
-  alerts: Alert[];
-}
-
-export interface UnitStatus {
-  unit: string;
-  description: string;
-  activeState: string;
-  subState: string;
-  mainPid: number | null;
-  memoryBytes: number | null;
-  since: number | null;
-}
-
-export interface ServicesResponse { hostId: string; systemd: { live: boolean; state: string }; allowlist: string[]; items: UnitStatus[] }
-
-export interface LogSource { id: string; title: string; kind: 'file' | 'journal' | 'command'; path?: string; unit?: string; command?: string; available: boolean }
-
+/** Shapes of the server module's API, derived from the OpenAPI document (web/src/api/schema.d.ts; /api/docs, tags "server" and "hosts"). */
+export type HostView = ApiData<'/api/v1/hosts', 'get'>['items'][number];
+export type MetricsResponse = ApiData<'/api/v1/server/metrics', 'get'>;
+export type MetricPoint = MetricsResponse['history'][number];
+/** One sample; also each `sample` event of GET /api/v1/server/metrics/stream. */
+export type MetricSample = NonNullable<MetricsResponse['current']>;
+export type Overview = ApiData<'/api/v1/system/overview', 'get'>;
+export type Alert = Overview['alerts'][number];
+export type ServicesResponse = ApiData<'/api/v1/server/services', 'get'>;
+export type UnitStatus = ServicesResponse['items'][number];
+export type LogSource = ApiData<'/api/v1/server/logs', 'get'>['items'][number];
 
 /** The point a live sample adds to the charts (same sums as the server's history). */
 export function pointOf(s: MetricSample): MetricPoint {

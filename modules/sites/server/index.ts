@@ -1,4 +1,5 @@
 import { defineEngine, defineModule, findExecutable, listScope } from '../../../server/src/sdk.js';
+import { defineWpPasswordJob, registerWpPasswordRoutes, WpPasswords } from './sites.admin-password.js';
 import { defineSiteJobs } from './sites.jobs.js';
 import { sitesPermissions } from './sites.permissions.js';
 import { SitesConfig, type SitesConfigT } from './sites.config.js';
@@ -49,8 +50,11 @@ export const sitesModule = defineModule({
       config: ctx.config,
       core: ctx.core,
     });
-    defineSiteJobs(ctx.jobs, sites);
+    const passwords = new WpPasswords(db, ctx.secretBox('sites wp-admin v1'), sites, ctx.jobs);
+    defineSiteJobs(ctx.jobs, sites, passwords);
+    defineWpPasswordJob(ctx.jobs, sites, passwords);
     registerSitesRoutes(ctx.http, sites);
+    registerWpPasswordRoutes(ctx.http, passwords);
     // Site logs appear in the log viewer next to the host's own logs.
     ctx.logSources.add((hostId) => sites.logSources(hostId));
     ctx.overview.count({

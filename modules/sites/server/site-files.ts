@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import path from 'node:path';
 import {
-  ExecError, FileMissingError, type FollowEvents, type FollowHandle, HostFiles, type ProcessRunner,
+  FileMissingError, type FollowEvents, type FollowHandle, HostFiles, policyForFiles, type ProcessRunner,
 } from '../../../server/src/sdk.js';
 import type { Domain } from './sites.schema.js';
 
@@ -35,30 +36,26 @@ export interface CertificateFacts {
 }
 
 /**
- * Files of a site on its host, through the process runner (local or SSH): disk use (`du`), the
- * Let's Encrypt certificate (`cat`, parsed with node's X509Certificate; /etc/letsencrypt is
- * root's, and its live/ names are links into archive/ by design) and the site logs, read through
- * the platform's host-files adapter (no-follow). Every path is built here from validated parts,
- * never taken from a request.
+ * Files of a site on its host (local or SSH), all through the platform's host-files adapter:
+ * disk use (`du`, never following a link), the Let's Encrypt certificate (parsed with node's
+ * X509Certificate; /etc/letsencrypt is root's, and its live/ names are links into archive/ by
+ * design, so that one link is resolved, within the certificate tree only) and the site logs
+ * (no-follow). Every path is built here from validated parts, never taken from a request.
  */
 export class SiteFiles {
   private readonly logs: HostFiles;
+  private readonly certs: HostFiles;
 
   constructor(private readonly run: ProcessRunner, private readonly certDir: string, private readonly nginxLogDir: string) {
     assertSafePath(certDir);
     assertSafePath(nginxLogDir);
     this.logs = new HostFiles(run, { roots: [nginxLogDir] });
+    // live/<name>/cert.pem → ../../archive/<name>/certN.pem: the root is the tree above live/.
+    this.certs = new HostFiles(run, { roots: [path.posix.dirname(certDir.replace(/\/+$/, ''))] });
   }
 
   async diskUsage(webroot: string): Promise<number | null> {
-    try {
-      const r = await this.run.exec('du', ['-sb', '--', assertSafePath(webroot)], { timeoutMs: 120_000 });
-      const n = Number(r.stdout.trim().split(/\s+/)[0]);
-      return Number.isFinite(n) ? n : null;
-    } catch (e) {
-      if (e instanceof ExecError && e.reason === 'exit') return null;
-      throw e;
-    }
+    return new HostFiles(this.run, policyForFiles([assertSafePath(webroot)])).diskUsage(webroot);
   }
 
   /** The site's certificate, or its parent domain's (a wildcard), as WordOps looks them up (sslutils.py 15-35). */
@@ -69,9 +66,9 @@ export class SiteFiles {
       const file = `${this.certDir.replace(/\/+$/, '')}/${d}/cert.pem`;
       let pem: string;
       try {
-        pem = (await this.run.exec('cat', ['--', assertSafePath(file)], { timeoutMs: 15_000 })).stdout;
+        pem = await this.certs.read(assertSafePath(file), { resolveLink: true, maxBytes: 256 * 1024 });
       } catch (e) {
-        if (e instanceof ExecError && e.reason === 'exit') continue;
+        if (e instanceof FileMissingError) continue;
         throw e;
       }
       const cert = new X509Certificate(pem);

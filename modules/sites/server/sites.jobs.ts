@@ -3,8 +3,9 @@ import { type JobContext, type JobService } from '../../../server/src/sdk.js';
 import {
   CACHE_TYPES, DnsProvider, DomainSchema, HostId, LETSENCRYPT_MODES, PHP_VERSIONS, SITE_TYPES, WpEmail, WpUser,
 } from './sites.schema.js';
+import type { WpPasswords } from './sites.admin-password.js';
 import type { SitesService } from './sites.service.js';
-import { WoCertificateError, WoSiteExistsError, type WoExecOptions, type WordOpsCli } from './wordops.cli.js';
+import { WoCertificateError, WoSiteExistsError, type WordOpsCli } from './wordops.cli.js';
 
 const CreateJobInput = z.object({
   hostId: HostId,
@@ -48,20 +49,27 @@ type CreateIn = z.output<typeof CreateJobInput>;
 type UpdateIn = z.output<typeof UpdateJobInput>;
 type DeleteIn = z.output<typeof DeleteJobInput>;
 
-/** `wo`'s output goes line by line into the job log (cleaned of colours, secrets redacted). */
-function exec(ctx: JobContext<unknown>): WoExecOptions {
-  return {
-    signal: ctx.signal,
-    onLine: (line, stream) => ctx.log(line, stream),
-    onCommand: (argv) => ctx.log(`$ ${argv.join(' ')}`, 'info'),
-  };
+/**
+ * `wo` runs on the step's `ctx.runner(hostId)`: the adapter shows its argv and each output line
+ * (cleaned of colours, secrets redacted) in the job log, and cancelling the job kills it.
+ */
+async function woStep<I>(ctx: JobContext<I>, sites: SitesService, hostId: string, run: (cli: WordOpsCli) => Promise<unknown>): Promise<void> {
+  await run(sites.cliOn(await ctx.runner(hostId)));
 }
 
-async function woStep<I>(_ctx: JobContext<I>, sites: SitesService, hostId: string, run: (cli: WordOpsCli) => Promise<unknown>): Promise<void> {
-  await run(await sites.cli(hostId));
+/** The change in words for the job's title (and the "Started" toast): never the input's field names. */
+export function updateTitle(c: UpdateIn['change']): string {
+  const parts: string[] = [];
+  if (c.php) parts.push(`PHP ${c.previousPhp ? `${c.previousPhp} → ` : ''}${c.php}`);
+  if (c.cache) parts.push(`page cache ${c.previousCache ? `${c.previousCache} → ` : ''}${c.cache}`);
+  if (c.ssl !== undefined) parts.push(`SSL ${c.ssl ? 'on' : 'off'}`);
+  if (c.hsts !== undefined) parts.push(`HSTS ${c.hsts ? 'on' : 'off'}`);
+  if (c.enabled !== undefined) parts.push(c.enabled ? 'enable' : 'disable');
+  if (c.renew) parts.push('renew the certificate');
+  return parts.join(', ') || 'no change';
 }
 
-export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
+export function defineSiteJobs(jobs: JobService, sites: SitesService, passwords?: WpPasswords): void {
   jobs.define<CreateIn>({
     type: 'sites.create',
     input: CreateJobInput,
@@ -72,7 +80,15 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         async run(ctx) {
           const { hostId, domain, options } = ctx.input;
           try {
-            await woStep(ctx, sites, hostId, (cli) => cli.createSite(domain, options, exec(ctx)));
+            await woStep(ctx, sites, hostId, async (cli) => {
+              const created = await cli.createSite(domain, options);
+              // The admin password WordOps printed: sealed for the creator, shown once (issue 18).
+              if (created.wpAdmin && passwords) {
+                await passwords.keep(hostId, domain, ctx.actor.userId, created.wpAdmin.user, created.wpAdmin.password);
+                ctx.log(`The password of the WordPress admin ${created.wpAdmin.user} is shown once to you on the site's page`, 'info');
+              }
+              else await passwords?.forget(hostId, domain);
+            });
           } catch (e) {
             if (e instanceof WoCertificateError) {
               // WordOps creates the site before issuing the certificate (site_create.py 545-655): the
@@ -111,19 +127,19 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
   jobs.define<UpdateIn>({
     type: 'sites.update',
     input: UpdateJobInput,
-    title: (i) => `Update site ${i.domain}: ${Object.keys(i.change).filter((k) => k !== 'siteType' && k !== 'dnsProvider').join(', ')}`,
+    title: (i) => `Update site ${i.domain}: ${updateTitle(i.change)}`,
     steps: [
       {
         name: 'enable',
         async run(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (change.enabled !== true) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, true, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, true));
         },
         async undo(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (change.enabled !== true) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, false, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, false));
         },
       },
       {
@@ -131,12 +147,12 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         async run(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (!change.php) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'php', php: change.php! }, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'php', php: change.php! }));
         },
         async undo(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (!change.php || !change.previousPhp) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'php', php: change.previousPhp! }, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'php', php: change.previousPhp! }));
         },
       },
       {
@@ -144,12 +160,12 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         async run(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (!change.cache || !change.siteType) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'cache', siteType: change.siteType!, cache: change.cache! }, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'cache', siteType: change.siteType!, cache: change.cache! }));
         },
         async undo(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (!change.cache || !change.siteType || !change.previousCache) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'cache', siteType: change.siteType!, cache: change.previousCache! }, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'cache', siteType: change.siteType!, cache: change.previousCache! }));
         },
       },
       // SSL, HSTS and renewal have no undo: an issuance counts against Let's Encrypt's rate limits,
@@ -161,7 +177,7 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
           if (change.ssl === undefined) return;
           await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, change.ssl
             ? { kind: 'ssl', on: true, mode: change.letsencrypt ?? 'on', ...(change.dnsProvider ? { dnsProvider: change.dnsProvider } : {}) }
-            : { kind: 'ssl', on: false }, exec(ctx)));
+            : { kind: 'ssl', on: false }));
         },
       },
       {
@@ -169,7 +185,7 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         async run(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (change.hsts === undefined) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'hsts', on: change.hsts! }, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'hsts', on: change.hsts! }));
         },
       },
       {
@@ -178,7 +194,7 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
           const { hostId, domain, change } = ctx.input;
           if (!change.renew) return;
           try {
-            await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'renew' }, exec(ctx)));
+            await woStep(ctx, sites, hostId, (cli) => cli.updateSite(domain, { kind: 'renew' }));
           } catch (e) {
             if (e instanceof WoCertificateError) {
               const site = await sites.repo.get(hostId, domain);
@@ -194,7 +210,7 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         async run(ctx) {
           const { hostId, domain, change } = ctx.input;
           if (change.enabled !== false) return;
-          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, false, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.setEnabled(domain, false));
         },
       },
       {
@@ -219,7 +235,7 @@ export function defineSiteJobs(jobs: JobService, sites: SitesService): void {
         name: 'wo site delete',
         async run(ctx) {
           const { hostId, domain, keepDatabase, keepFiles } = ctx.input;
-          await woStep(ctx, sites, hostId, (cli) => cli.deleteSite(domain, { keepDatabase, keepFiles }, exec(ctx)));
+          await woStep(ctx, sites, hostId, (cli) => cli.deleteSite(domain, { keepDatabase, keepFiles }));
         },
       },
       {

@@ -44,9 +44,24 @@ export interface SitesCertAlertsTable {
   resolved_at: number | null;
 }
 
+/**
+ * A WordPress admin password waiting to be shown once to the one user who created the site or
+ * reset it (issue 18): sealed with the module's secret box, deleted when shown or the site goes.
+ */
+export interface SitesWpPasswordsTable {
+  host_id: string;
+  domain: string;
+  /** The only user it is shown to. */
+  user_id: string;
+  wp_user: string;
+  sealed: string;
+  created_at: number;
+}
+
 export type SitesTables = {
   sites_inventory: SitesInventoryTable;
   sites_cert_alerts: SitesCertAlertsTable;
+  sites_wp_passwords: SitesWpPasswordsTable;
 };
 /** The database as the sites module sees it (`ctx.db`). */
 export type SitesDb = Kysely<CoreTables & SitesTables>;
@@ -131,6 +146,24 @@ export const sitesMigrations = defineMigrations<SitesTables>({
     async down(db: Kysely<any>) {
       await db.schema.alterTable('sites_inventory').dropColumn('pending_job_id').execute();
       await db.schema.alterTable('sites_inventory').dropColumn('state').execute();
+    },
+  },
+  // Issue 18, item 3: the new site's admin password, shown once to its creator.
+  sites_0004_wp_passwords: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sites_wp_passwords')
+        .addColumn('host_id', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('wp_user', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sites_wp_passwords_pk', ['host_id', 'domain'])
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('sites_wp_passwords').execute();
     },
   },
 });

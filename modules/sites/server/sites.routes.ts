@@ -13,50 +13,59 @@ const tags = ['sites'];
 export function registerSitesRoutes(app: HttpApp, sites: SitesService): void {
   app.get('/sites', {
     config: { permission: sitesPermissions.read },
-    schema: { tags, summary: 'List sites from the inventory (filters, search, pagination)', querystring: ListSitesQuery, response: { 200: SiteList, ...errors } },
+    schema: { operationId: 'listSites', tags, summary: 'List sites from the inventory (filters, search, pagination)', querystring: ListSitesQuery, response: { 200: SiteList, ...errors } },
   }, async (req) => sites.list(req.actor!, req.query));
 
   app.get('/sites/alerts', {
     config: { permission: sitesPermissions.read },
-    schema: { tags, summary: 'Active certificate alerts (expiring within the warning window, expired, renewal failed)', response: { 200: z.object({ items: z.array(CertAlert) }), ...errors } },
+    schema: { operationId: 'listSiteAlerts', tags, summary: 'Active certificate alerts (expiring within the warning window, expired, renewal failed)', response: { 200: z.object({ items: z.array(CertAlert) }), ...errors } },
   }, async (req) => ({ items: await sites.alerts(req.actor!) }));
 
   app.post('/sites/refresh', {
     config: { permission: sitesPermissions.refresh },
     schema: {
+      operationId: 'refreshSites',
       tags, summary: 'Refresh the inventory, certificates and disk use now',
-      response: { 200: z.object({ reports: z.array(z.object({ host: z.string(), sites: z.number(), removed: z.number(), failed: z.number(), durationMs: z.number() })) }), ...errors },
+      response: {
+        200: z.object({
+          reports: z.array(z.object({ host: z.string(), sites: z.number(), removed: z.number(), failed: z.number(), durationMs: z.number() })),
+          /** Hosts that could not be refreshed (a refresh of no host at all answers 503). */
+          failures: z.array(z.object({ host: z.string(), reason: z.string() })),
+        }),
+        ...errors,
+      },
     },
-  }, async (req) => ({ reports: await sites.refreshNow(req.actor!) }));
+  }, async (req) => sites.refreshNow(req.actor!));
 
   app.post('/sites', {
     config: { permission: sitesPermissions.create },
-    schema: { tags, summary: 'Create a site (runs as a job)', body: CreateSite, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'createSite', tags, summary: 'Create a site (runs as a job)', body: CreateSite, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await sites.create(req.actor!, req.body) }));
 
   app.get('/sites/:domain', {
     config: { permission: sitesPermissions.read },
-    schema: { tags, summary: 'One site', params: DomainParams, querystring: HostQuery, response: { 200: z.object({ site: SiteView }), ...errors } },
+    schema: { operationId: 'getSite', tags, summary: 'One site', params: DomainParams, querystring: HostQuery, response: { 200: z.object({ site: SiteView }), ...errors } },
   }, async (req) => ({ site: await sites.get(req.actor!, req.query.host, req.params.domain) }));
 
   app.get('/sites/:domain/jobs', {
     config: { permission: sitesPermissions.read },
-    schema: { tags, summary: 'The site\'s job history', params: DomainParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(JobSummary) }), ...errors } },
+    schema: { operationId: 'listSiteJobs', tags, summary: 'The site\'s job history', params: DomainParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(JobSummary) }), ...errors } },
   }, async (req) => ({ items: await sites.history(req.actor!, req.query.host, req.params.domain) }));
 
   app.put('/sites/:domain', {
     config: { permission: sitesPermissions.update },
-    schema: { tags, summary: 'Switch PHP version, cache, SSL, HSTS; enable or disable (runs as a job)', params: DomainParams, body: UpdateSite, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'updateSite', tags, summary: 'Switch PHP version, cache, SSL, HSTS; enable or disable (runs as a job)', params: DomainParams, body: UpdateSite, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await sites.update(req.actor!, req.params.domain, req.body) }));
 
   app.delete('/sites/:domain', {
     config: { permission: sitesPermissions.delete },
-    schema: { tags, summary: 'Delete a site; `confirm` must repeat the domain (runs as a job)', params: DomainParams, body: DeleteSite, response: { 202: JobAccepted, ...errors } },
+    schema: { operationId: 'deleteSite', tags, summary: 'Delete a site; `confirm` must repeat the domain (runs as a job)', params: DomainParams, body: DeleteSite, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await sites.delete(req.actor!, req.params.domain, req.body) }));
 
   app.get('/sites/:domain/logs', {
     config: { permission: sitesPermissions.logs },
     schema: {
+      operationId: 'readSiteLog', 'x-sse': { line: 'one log line `{ line }`', notice: 'rotation, truncation or a refused link `{ message }`', skipped: 'lines dropped because the client fell behind `{ count }`' },
       tags, summary: 'Tail the site\'s access or error log; `follow=true` streams it (SSE `line` events)',
       params: DomainParams, querystring: LogsQuery, response: { 200: z.object({ kind: z.string(), lines: z.array(z.string()) }), ...errors },
     },

@@ -2,8 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import {
   type Actor, type AuditLog, authorize, checkNetworkTarget, ConflictError, type CoreConfig, DomainRuleError,
   type EventBus, ExecError, type FollowEvents, type FollowHandle, type HostnameClaims, type HostRegistry,
-  type JobService, type JobView, listScope, LOCAL_HOST_ID, NetworkTargetRefusedError, type Permission,
-  type Resolver, resource, SYSTEM_ACTOR, systemResolver,
+  type JobService, type JobView, listScope, LOCAL_HOST_ID, NetworkTargetRefusedError, type Permission, type ProcessRunner,
+  type Resolver, resource, SYSTEM_ACTOR, systemResolver, UnavailableError,
 } from '../../../server/src/sdk.js';
 import type { SitesConfigT } from './sites.config.js';
 import type { SitesDb, SitesInventoryTable } from './sites.migrations.js';
@@ -64,7 +64,12 @@ export class SitesService {
   }
 
   async cli(hostId: string): Promise<WordOpsCli> {
-    return new WordOpsCli(await this.deps.hosts.runner(hostId), { bin: this.deps.config.woBin, binDir: this.deps.config.woDir });
+    return this.cliOn(await this.deps.hosts.runner(hostId));
+  }
+
+  /** The adapter on a given runner: a job step passes its `ctx.runner(hostId)` (job log, cancel). */
+  cliOn(runner: ProcessRunner): WordOpsCli {
+    return new WordOpsCli(runner, { bin: this.deps.config.woBin, binDir: this.deps.config.woDir });
   }
 
   async files(hostId: string): Promise<SiteFiles> {
@@ -234,7 +239,7 @@ export class SitesService {
   // ---- inventory refresh ----
 
   /** Refreshes every WordOps host; `deep` also reads certificates and disk use and raises alerts. */
-  async refreshAll(deep = false): Promise<RefreshReport[]> {
+  async refreshAll(deep = false, failures: { host: string; reason: string }[] = []): Promise<RefreshReport[]> {
     const out: RefreshReport[] = [];
     for (const host of await this.wordopsHosts()) {
       try {
@@ -242,6 +247,7 @@ export class SitesService {
       } catch (e) {
         // A host without WordOps is reported once, not every interval.
         const missing = e instanceof ExecError && e.isMissingProgram;
+        failures.push({ host, reason: missing ? `WordOps (wo) is not installed on ${host}` : `the refresh of ${host} failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) });
         if (!missing || !this.reportedMissing.has(host)) this.deps.log.warn({ err: e, host }, missing ? 'sites: `wo` not found on this host' : 'sites: inventory refresh failed');
         if (missing) this.reportedMissing.add(host);
       }
@@ -249,11 +255,17 @@ export class SitesService {
     return out;
   }
 
-  async refreshNow(actor: Actor): Promise<RefreshReport[]> {
+  /** Refreshes now; nothing refreshed is an error (503), a partial refresh names the hosts that failed. */
+  async refreshNow(actor: Actor): Promise<{ reports: RefreshReport[]; failures: { host: string; reason: string }[] }> {
     authorize(actor, sitesPermissions.refresh);
-    const reports = await this.refreshAll(true);
-    await this.deps.audit.record({ actor, action: 'sites.refresh', outcome: 'success', details: { hosts: reports.map((r) => r.host), sites: reports.reduce((n, r) => n + r.sites, 0) } });
-    return reports;
+    const failures: { host: string; reason: string }[] = [];
+    const reports = await this.refreshAll(true, failures);
+    await this.deps.audit.record({
+      actor, action: 'sites.refresh', outcome: failures.length ? 'failure' : 'success',
+      details: { hosts: reports.map((r) => r.host), sites: reports.reduce((n, r) => n + r.sites, 0), ...(failures.length ? { failed: failures } : {}) },
+    });
+    if (failures.length && !reports.length) throw new UnavailableError(`Nothing was refreshed: ${failures.map((f) => f.reason).join('; ')}`, undefined, { failures });
+    return { reports, failures };
   }
 
   /** One refresh per host at a time: a second caller shares the running one. */

@@ -1,4 +1,4 @@
-import { ExecError, type ExecResult, type ProcessRunner, redactSecrets, redactSecretsText } from '../../../server/src/sdk.js';
+import { ExecError, type ExecResult, type JobExecOptions, type ProcessRunner, redactSecrets, redactSecretsText } from '../../../server/src/sdk.js';
 import type { CacheType, Domain, PhpVersion, SiteType } from './sites.schema.js';
 
 /**
@@ -216,20 +216,52 @@ export function deleteArgs(domain: Domain, o: { keepDatabase: boolean; keepFiles
 
 const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * Only for callers without a job's runner: a job step builds the adapter on `ctx.runner(hostId)`,
+ * which shows the argv and each cleaned, redacted line in the job log and kills `wo` on cancel.
+ */
 export interface WoExecOptions {
-  /** Each cleaned, redacted output line as it arrives (the job log). */
+  /** Each cleaned, redacted output line as it arrives. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   signal?: AbortSignal;
-  /** The argv about to run (shown at the top of a job log). */
+  /** The argv about to run. */
   onCommand?: (argv: readonly string[]) => void;
 }
+
+/** A job log's view of `wo`'s output: no colours, no blank lines, secrets redacted. */
+function shownLine(line: string): string | null {
+  const clean = cleanLine(line);
+  return clean ? redactSecrets(clean) : null;
+}
+/** Read commands (site list/info) print nothing into a job log. */
+const QUIET: JobExecOptions = { logLine: () => null };
 
 export interface WoResult {
   argv: readonly string[];
   /** Cleaned, redacted output lines. */
   lines: string[];
   durationMs: number;
+  /**
+   * The WordPress admin credentials `wo site create` printed (`WordPress admin user : …` and
+   * `WordPress admin password : …`, site_create.py 531-535): for the caller to seal, never to log.
+   */
+  wpAdmin?: { user: string; password: string };
 }
+
+/** What `wo site create` prints about the WordPress admin (before redaction). */
+export function parseWpAdmin(output: string): { user: string; password: string } | undefined {
+  const text = stripAnsi(output);
+  const password = /^WordPress admin password\s*:\s*(\S+)\s*$/m.exec(text)?.[1];
+  if (!password) return undefined;
+  return { user: /^WordPress admin user\s*:\s*(\S+)\s*$/m.exec(text)?.[1] ?? 'admin', password };
+}
+
+/**
+ * WordOps puts the new password into a shell command (`wp user update <user> --user_pass=<pass>`,
+ * site_functions.py updatewpuserpassword): only letters and digits ever reach it.
+ */
+const WP_PASSWORD = /^[A-Za-z0-9]{16,64}$/;
+const WP_USER = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,59}$/;
 
 export class WordOpsCli {
   constructor(
@@ -249,7 +281,7 @@ export class WordOpsCli {
     return this.run.host;
   }
 
-  private async wo(args: string[], exec: WoExecOptions = {}, timeoutMs = this.opts.timeoutMs ?? 30 * 60_000): Promise<WoResult> {
+  private async wo(args: string[], exec: WoExecOptions = {}, timeoutMs = this.opts.timeoutMs ?? 30 * 60_000, input?: string): Promise<WoResult> {
     const bin = this.opts.bin ?? 'wo';
     let result: ExecResult;
     exec.onCommand?.([bin, ...args]);
@@ -259,9 +291,11 @@ export class WordOpsCli {
         env: this.env,
         signal: exec.signal,
         okExitCodes: [0, 1, 2],
+        ...(input !== undefined ? { input } : {}),
+        job: { announce: `$ ${[bin, ...args].join(' ')}`, logLine: shownLine },
         onLine: exec.onLine ? (line, stream) => {
-          const clean = cleanLine(line);
-          if (clean) exec.onLine!(redactSecrets(clean), stream);
+          const shown = shownLine(line);
+          if (shown) exec.onLine!(shown, stream);
         } : undefined,
       });
     } catch (e) {
@@ -274,18 +308,19 @@ export class WordOpsCli {
     const failure = classifyFailure(result.argv, result.exitCode, output);
     if (failure) throw failure;
     const lines = stripAnsi(output).split('\n').map(redactSecrets).filter((l) => l.trim() !== '');
-    return { argv: result.argv, lines, durationMs: result.durationMs };
+    const wpAdmin = args[0] === 'site' && args[1] === 'create' ? parseWpAdmin(result.stdout) : undefined;
+    return { argv: result.argv, lines, durationMs: result.durationMs, ...(wpAdmin ? { wpAdmin } : {}) };
   }
 
   async listSites(filter?: 'enabled' | 'disabled'): Promise<Domain[]> {
     const args = ['site', 'list', ...(filter ? [`--${filter}`] : [])];
-    const r = await this.run.exec(this.opts.bin ?? 'wo', args, { timeoutMs: this.opts.readTimeoutMs ?? 60_000, env: this.env });
+    const r = await this.run.exec(this.opts.bin ?? 'wo', args, { timeoutMs: this.opts.readTimeoutMs ?? 60_000, env: this.env, job: QUIET });
     return parseSiteList(r.stdout);
   }
 
   async siteInfo(domain: Domain): Promise<WoSiteInfo> {
     const args = ['site', 'info', domain];
-    const r = await this.run.exec(this.opts.bin ?? 'wo', args, { timeoutMs: this.opts.readTimeoutMs ?? 60_000, okExitCodes: [0, 1], env: this.env });
+    const r = await this.run.exec(this.opts.bin ?? 'wo', args, { timeoutMs: this.opts.readTimeoutMs ?? 60_000, okExitCodes: [0, 1], env: this.env, job: QUIET });
     const failure = classifyFailure(r.argv, r.exitCode, `${r.stdout}\n${r.stderr}`);
     // An SSL site whose certificate file is missing still prints its info before the error.
     if (failure && !(failure instanceof WoCommandFailedError && /Nginx configuration/.test(r.stdout))) throw failure;
@@ -302,6 +337,16 @@ export class WordOpsCli {
 
   setEnabled(domain: Domain, enabled: boolean, exec?: WoExecOptions): Promise<WoResult> {
     return this.wo(['site', enabled ? 'enable' : 'disable', domain], exec);
+  }
+
+  /**
+   * `wo site update <domain> --password`: WordOps asks for the user name (input()) and the password
+   * (getpass, which reads stdin without a terminal), so both go on stdin, never in argv.
+   */
+  setWpPassword(domain: Domain, user: string, password: string, exec?: WoExecOptions): Promise<WoResult> {
+    if (!WP_USER.test(user)) throw new TypeError('invalid WordPress user name');
+    if (!WP_PASSWORD.test(password)) throw new TypeError('the WordPress password must be 16-64 letters and digits');
+    return this.wo(['site', 'update', domain, '--password'], exec, this.opts.timeoutMs ?? 5 * 60_000, `${user}\n${password}\n`);
   }
 
   deleteSite(domain: Domain, o: { keepDatabase: boolean; keepFiles: boolean }, exec?: WoExecOptions): Promise<WoResult> {

@@ -1,8 +1,8 @@
 import { Alert, Button, Group, NumberInput, Paper, Radio, Select, Stack, Stepper, Switch, Text, TextInput } from '@mantine/core';
 import { useNavigate } from '@tanstack/react-router';
 import { useMemo, useState } from 'react';
-import { JobProgress, LogViewer, PageHeader, domainNameProblem, notifyError, useCurrentHost, useJobLog } from '@slipway/web';
-import { CACHE_TYPES, PHP_VERSIONS, SITE_TYPES, WP_TYPES, cacheLabel, sendJson, typeLabel, type CacheType, type CreateSiteBody, type JobRef, type SiteType } from './api';
+import { JobProgress, LogViewer, PageHeader, api, call, domainNameProblem, notifyError, useCurrentHost, useJobLog } from '@slipway/web';
+import { CACHE_TYPES, PHP_VERSIONS, SITE_TYPES, WP_TYPES, cacheLabel, typeLabel, type CacheType, type CreateSiteBody, type SiteType } from './api';
 
 // The same rules as the server's schema, so the wizard only offers what WordOps accepts.
 export const domainProblem = (d: string) => domainNameProblem(d, { noun: 'domain', example: 'example.com' });
@@ -17,7 +17,7 @@ export default function NewSitePage() {
   const [step, setStep] = useState(0);
   const [domain, setDomain] = useState('');
   const [type, setType] = useState<SiteType>('wp');
-  const [php, setPhp] = useState<string | null>('8.3');
+  const [php, setPhp] = useState<(typeof PHP_VERSIONS)[number] | null>('8.3');
   const [cache, setCache] = useState<CacheType>('basic');
   const [adminUser, setAdminUser] = useState('');
   const [adminEmail, setAdminEmail] = useState('');
@@ -61,7 +61,7 @@ export default function NewSitePage() {
   const create = async () => {
     setSubmitting(true);
     try {
-      const { job: started } = await sendJson<JobRef>('POST', '/api/v1/sites', body());
+      const { job: started } = await call(api.POST('/api/v1/sites', { body: body() }));
       setJobId(started.id);
       setStep(4);
     } catch (e) {
@@ -87,7 +87,7 @@ export default function NewSitePage() {
         </Stepper.Step>
         <Stepper.Step label="Options">
           <Stack maw={560}>
-            {hasPhp && <Select label="PHP version" data={PHP_VERSIONS.map((v) => ({ value: v, label: `PHP ${v}` }))} value={php} onChange={setPhp} />}
+            {hasPhp && <Select label="PHP version" data={PHP_VERSIONS.map((v) => ({ value: v, label: `PHP ${v}` }))} value={php} onChange={(v) => setPhp(v as (typeof PHP_VERSIONS)[number] | null)} />}
             {wp && (
               <>
                 <Select label="Page cache" data={CACHE_TYPES.map((c) => ({ value: c.value, label: c.label }))} value={cache} onChange={(v) => setCache((v ?? 'basic') as CacheType)} />

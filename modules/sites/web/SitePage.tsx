@@ -1,47 +1,41 @@
-import { Alert, Anchor, Button, Card, Checkbox, Group, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, Title } from '@mantine/core';
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Alert, Anchor, Button, Card, Checkbox, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useMemo, useState } from 'react';
 import {
-  ConfirmDialog, DataTable, JobLink, LogBuffer, LogViewer, PageHeader, StatusBadge, formatBytes, formatRelative, formatTime, icons,
+  ConfirmDialog, DataTable, JobLink, LogBuffer, LogViewer, PageError, PageHeader, StatusBadge, api, call, formatBytes, formatRelative, formatTime, icons,
   notifyError, streamSse, useCan, useCurrentHost, useLiveInvalidate, usePageParams, useRunJob,
 } from '@slipway/web';
-import { CACHE_TYPES, PHP_VERSIONS, WP_TYPES, getJson, sendJson, sitePath, typeLabel, type JobRef, type Site } from './api';
+import { WP_TYPES, typeLabel } from './api';
 import { SiteBadges } from './SiteBadges';
-
-interface JobRow { id: string; title: string; state: string; createdAt: number; finishedAt: number | null; error: string | null }
+import { SiteSettings } from './SiteSettings';
+import { WpAdminPassword } from './WpAdminPassword';
 
 /** One site: facts, SSL/cache/PHP controls, enable/disable, its logs, its job history, delete. */
 export default function SitePage() {
   const domain = usePageParams().siteId ?? '';
   const host = useCurrentHost();
   const navigate = useNavigate();
-  const qc = useQueryClient();
   const runJob = useRunJob();
   const canUpdate = useCan('sites.update');
   const canDelete = useCan('sites.delete');
   const canLogs = useCan('sites.logs');
   useLiveInvalidate(['sites.', 'job.updated'], [['site', domain], ['site-jobs', domain]]);
 
-  const site = useQuery({ queryKey: ['site', domain, host], queryFn: () => getJson<{ site: Site }>(sitePath(domain, host)).then((r) => r.site) });
+  const site = useQuery({ queryKey: ['site', domain, host], queryFn: () => call(api.GET('/api/v1/sites/{domain}', { params: { path: { domain }, query: { host } } })).then((r) => r.site) });
   const jobs = useQuery({
     queryKey: ['site-jobs', domain, host],
-    queryFn: () => getJson<{ items: JobRow[] }>(`/api/v1/sites/${encodeURIComponent(domain)}/jobs?host=${encodeURIComponent(host)}`).then((r) => r.items),
+    queryFn: () => call(api.GET('/api/v1/sites/{domain}/jobs', { params: { path: { domain }, query: { host } } })).then((r) => r.items),
     refetchInterval: 5000,
   });
   const busy = (jobs.data ?? []).some((j) => j.state === 'queued' || j.state === 'running');
   const s = site.data;
 
-  const change = async (body: Record<string, unknown>) => {
-    const job = await runJob(() => sendJson<JobRef>('PUT', `/api/v1/sites/${encodeURIComponent(domain)}`, { host, ...body }), { open: false });
-    if (job) await qc.invalidateQueries({ queryKey: ['site-jobs', domain] });
-  };
-
   const [deleting, setDeleting] = useState(false);
   const [keepDatabase, setKeepDatabase] = useState(false);
   const [keepFiles, setKeepFiles] = useState(false);
 
-  if (site.error) return <><PageHeader title={domain} /><Alert color="red">{(site.error as Error).message}</Alert></>;
+  if (site.error) return <PageError error={site.error} what="site" backTo="/sites" />;
   if (!s) return <PageHeader title={domain} description="Loading…" />;
   const wp = WP_TYPES.includes(s.type);
 
@@ -53,6 +47,7 @@ export default function SitePage() {
         actions={canDelete && <Button color="red" variant="light" leftSection={<icons.trash size={16} />} onClick={() => setDeleting(true)} disabled={busy}>Delete</Button>}
       />
       {busy && <Alert color="blue" mb="md">A change is running on this site; other changes wait until it ends.</Alert>}
+      {wp && <WpAdminPassword domain={s.domain} host={s.host} canReset={canUpdate} busy={busy} />}
       <SimpleGrid cols={{ base: 1, md: 2 }} mb="lg">
         <Card withBorder>
           <Title order={5} mb="xs">Site</Title>
@@ -65,27 +60,7 @@ export default function SitePage() {
             <Anchor href={`${s.ssl.enabled ? 'https' : 'http'}://${s.domain}`} target="_blank" rel="noreferrer" size="sm">Open {s.domain}</Anchor>
           </Stack>
         </Card>
-        {canUpdate && (
-          <Card withBorder>
-            <Title order={5} mb="xs">Settings</Title>
-            <Stack gap="sm">
-              {s.type !== 'html' && s.type !== 'proxy' && (
-                <Select label="PHP version" aria-label="PHP version" data={PHP_VERSIONS.map((v) => ({ value: v, label: `PHP ${v}` }))} value={s.php} disabled={busy}
-                  onChange={(v) => v && v !== s.php && void change({ php: v })} />
-              )}
-              {wp && (
-                <Select label="Page cache" aria-label="Page cache" data={CACHE_TYPES.map((c) => ({ value: c.value, label: c.label }))} value={s.cache ?? 'basic'} disabled={busy}
-                  onChange={(v) => v && v !== (s.cache ?? 'basic') && void change({ cache: v })} />
-              )}
-              <Group>
-                <Switch label="Let's Encrypt SSL" checked={s.ssl.enabled} disabled={busy} onChange={(e) => void change({ ssl: e.currentTarget.checked })} />
-                <Switch label="HSTS" checked={!!s.hsts} disabled={busy || !s.ssl.enabled} onChange={(e) => void change({ hsts: e.currentTarget.checked })} />
-                <Switch label="Enabled" checked={s.enabled} disabled={busy} onChange={(e) => void change({ enabled: e.currentTarget.checked })} />
-              </Group>
-              {s.ssl.enabled && <Button variant="default" size="xs" w="fit-content" disabled={busy} onClick={() => void change({ renewCertificate: true })}>Renew certificate</Button>}
-            </Stack>
-          </Card>
-        )}
+        {canUpdate && <SiteSettings site={s} busy={busy} resource={`site:${s.host}:${s.domain}`} />}
       </SimpleGrid>
 
       {canLogs && s.webroot && <SiteLogs domain={s.domain} host={s.host} />}
@@ -120,7 +95,7 @@ export default function SitePage() {
         }
         onConfirm={async () => {
           try {
-            const job = await runJob(() => sendJson<JobRef>('DELETE', `/api/v1/sites/${encodeURIComponent(s.domain)}`, { host: s.host, confirm: s.domain, keepDatabase, keepFiles }), { open: false });
+            const job = await runJob(() => call(api.DELETE('/api/v1/sites/{domain}', { params: { path: { domain: s.domain } }, body: { host: s.host, confirm: s.domain, keepDatabase, keepFiles } })), { open: false });
             if (job) void navigate({ to: '/jobs/$jobId', params: { jobId: job.id } });
           } catch (e) {
             notifyError(e);

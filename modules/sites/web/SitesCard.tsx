@@ -1,12 +1,12 @@
 import { Badge, Card, Group, Stack, Text } from '@mantine/core';
 import { Link } from '@tanstack/react-router';
 import { useQuery } from '@tanstack/react-query';
-import { getJson, type CertAlert, type SiteList } from './api';
+import { api, call } from '@slipway/web';
 
 /** Dashboard card: how many sites, and every certificate that needs attention (WordOps warns nobody). */
 export function SitesCard() {
-  const sites = useQuery({ queryKey: ['sites', 'card'], queryFn: () => getJson<SiteList>('/api/v1/sites?limit=1'), refetchInterval: 60_000 });
-  const alerts = useQuery({ queryKey: ['sites-alerts'], queryFn: () => getJson<{ items: CertAlert[] }>('/api/v1/sites/alerts'), refetchInterval: 60_000 });
+  const sites = useQuery({ queryKey: ['sites', 'card'], queryFn: () => call(api.GET('/api/v1/sites', { params: { query: { limit: 1 } } })), refetchInterval: 60_000 });
+  const alerts = useQuery({ queryKey: ['sites-alerts'], queryFn: () => call(api.GET('/api/v1/sites/alerts')), refetchInterval: 60_000 });
   const items = alerts.data?.items ?? [];
   return (
     <Card withBorder>

@@ -2,8 +2,8 @@ import { Alert, Button, Group, Select, Stack, Text, TextInput } from '@mantine/c
 import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
-import { DataTable, PageHeader, formatBytes, formatRelative, icons, notifyError, notifySuccess, useCan, useCurrentHost, useLiveInvalidate } from '@slipway/web';
-import { CACHE_TYPES, PHP_VERSIONS, SITE_TYPES, getJson, sendJson, typeLabel, type CertAlert, type SiteList } from './api';
+import { DataTable, EmptyState, PageHeader, api, call, formatBytes, formatRelative, icons, notifyError, notifySuccess, useCan, useCurrentHost, useLiveInvalidate, useUrlFilters, type ApiQuery } from '@slipway/web';
+import { CACHE_TYPES, PHP_VERSIONS, SITE_TYPES, typeLabel } from './api';
 import { SiteBadges } from './SiteBadges';
 
 const PAGE = 50;
@@ -14,39 +14,47 @@ export default function SitesPage() {
   const navigate = useNavigate();
   const canCreate = useCan('sites.create');
   const canRefresh = useCan('sites.refresh');
-  const [search, setSearch] = useState('');
-  const [debounced, setDebounced] = useState('');
-  const [type, setType] = useState<string | null>(null);
-  const [ssl, setSsl] = useState<string | null>(null);
-  const [php, setPhp] = useState<string | null>(null);
-  const [cache, setCache] = useState<string | null>(null);
-  const [enabled, setEnabled] = useState<string | null>(null);
+  // Filters live in the address: reload and shared links keep them (issue 18, item 10).
+  const url = useUrlFilters(['search', 'type', 'ssl', 'php', 'cache', 'enabled'] as const);
+  const [search, setSearch] = useState(url.values.search);
+  const debounced = url.values.search;
+  const setDebounced = (v: string) => url.set('search', v);
+  const orNull = (v: string) => v || null;
+  const [type, ssl, php, cache, enabled] = [orNull(url.values.type), orNull(url.values.ssl), orNull(url.values.php), orNull(url.values.cache), orNull(url.values.enabled)];
+  const setType = (v: string | null) => url.set('type', v);
+  const setSsl = (v: string | null) => url.set('ssl', v);
+  const setPhp = (v: string | null) => url.set('php', v);
+  const setCache = (v: string | null) => url.set('cache', v);
+  const setEnabled = (v: string | null) => url.set('enabled', v);
+  const clearFilters = () => { setSearch(''); url.clear(); };
   const [page, setPage] = useState(1);
   const [refreshing, setRefreshing] = useState(false);
 
   useEffect(() => {
-    const t = setTimeout(() => setDebounced(search.trim()), 250);
+    const t = setTimeout(() => { if (search.trim() !== debounced) setDebounced(search.trim()); }, 250);
     return () => clearTimeout(t);
   }, [search]);
   useEffect(() => setPage(1), [debounced, type, ssl, php, cache, enabled, host]);
   useLiveInvalidate(['sites.', 'job.updated'], [['sites'], ['sites-alerts']]);
 
-  const query = new URLSearchParams({ host, limit: String(PAGE), offset: String((page - 1) * PAGE) });
-  if (debounced) query.set('search', debounced);
-  if (type) query.set('type', type);
-  if (ssl) query.set('ssl', ssl);
-  if (php) query.set('php', php);
-  if (cache) query.set('cache', cache);
-  if (enabled) query.set('enabled', enabled);
-  const sites = useQuery({ queryKey: ['sites', query.toString()], queryFn: () => getJson<SiteList>(`/api/v1/sites?${query}`), placeholderData: (p) => p });
-  const alerts = useQuery({ queryKey: ['sites-alerts'], queryFn: () => getJson<{ items: CertAlert[] }>('/api/v1/sites/alerts') });
+  // The filters' values are the Select options below (the server's enums).
+  type Q = ApiQuery<'/api/v1/sites', 'get'>;
+  const query: Q = {
+    host, limit: PAGE, offset: (page - 1) * PAGE, search: debounced || undefined,
+    type: (type ?? undefined) as Q['type'], ssl: (ssl ?? undefined) as Q['ssl'], php: (php ?? undefined) as Q['php'],
+    cache: (cache ?? undefined) as Q['cache'], enabled: (enabled ?? undefined) as Q['enabled'],
+  };
+  const sites = useQuery({ queryKey: ['sites', query], queryFn: () => call(api.GET('/api/v1/sites', { params: { query } })), placeholderData: (p) => p });
+  const alerts = useQuery({ queryKey: ['sites-alerts'], queryFn: () => call(api.GET('/api/v1/sites/alerts')) });
   const hostAlerts = (alerts.data?.items ?? []).filter((a) => a.host === host);
 
   const refresh = async () => {
     setRefreshing(true);
     try {
-      await sendJson('POST', '/api/v1/sites/refresh');
-      notifySuccess('Inventory refreshed');
+      const r = await call(api.POST('/api/v1/sites/refresh'));
+      const failures = r.failures ?? [];
+      if (failures.length) notifyError(new Error(failures.map((f) => f.reason).join('; ')), `Refreshed ${r.reports.length} of ${r.reports.length + failures.length} hosts`);
+      else notifySuccess(`Inventory refreshed: ${r.reports.reduce((n, x) => n + x.sites, 0)} sites on ${r.reports.length} host${r.reports.length === 1 ? '' : 's'}`);
       await sites.refetch();
       await alerts.refetch();
     } catch (e) {
@@ -88,7 +96,9 @@ export default function SitesPage() {
         loading={sites.isLoading}
         error={sites.error}
         rowKey={(s) => s.id}
-        empty={debounced || type || ssl || php || cache || enabled ? 'No site matches these filters.' : 'No sites yet on this host.'}
+        empty={url.active
+          ? <EmptyState title="No matches" description="No site matches these filters." action={<Button size="xs" variant="default" onClick={clearFilters}>Clear filters</Button>} />
+          : 'No sites yet on this host.'}
         onRowClick={(s) => void navigate({ to: '/sites/$siteId', params: { siteId: s.domain } })}
         columns={[
           { key: 'domain', header: 'Domain', render: (s) => <Text fw={600}>{s.domain}</Text> },

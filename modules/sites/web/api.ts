@@ -1,6 +1,6 @@
-export { getJson, sendJson } from '@slipway/web';
+import type { ApiBody, ApiData } from '@slipway/web';
 
-/** Shapes of the sites API (see /api/docs, tag "sites"). */
+/** UI constants of the sites pages (the API shapes below are derived from /api/docs, tag "sites"). */
 export const PHP_VERSIONS = ['7.4', '8.0', '8.1', '8.2', '8.3', '8.4', '8.5'] as const;
 export const SITE_TYPES = [
   { value: 'wp', label: 'WordPress', hint: 'A single WordPress site' },
@@ -24,60 +24,13 @@ export const WP_TYPES = ['wp', 'wpsubdir', 'wpsubdomain'];
 export type SiteType = (typeof SITE_TYPES)[number]['value'];
 export type CacheType = (typeof CACHE_TYPES)[number]['value'];
 
-export interface Site {
-  id: string;
-  host: string;
-  domain: string;
-  type: string;
-  cache: string | null;
-  php: string | null;
-  enabled: boolean;
-  ssl: { enabled: boolean; provider: string | null; expiresAt: number | null; daysLeft: number | null; checkedAt: number | null };
-  hsts: boolean | null;
-  webroot: string | null;
-  databaseName: string | null;
-  diskBytes: number | null;
-  ownerId: string | null;
-  /** `pending` while its create job runs (the owner is recorded before `wo` does anything). */
-  state: 'pending' | 'ready';
-  refreshedAt: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface SiteList { items: Site[]; total: number; limit: number; offset: number; refreshedAt: number | null }
-
-export interface CertAlert {
-  id: string;
-  host: string;
-  domain: string;
-  kind: 'expiring' | 'expired' | 'renewal_failed';
-  daysLeft: number | null;
-  expiresAt: number | null;
-  message: string;
-  createdAt: number;
-}
-
-export interface JobRef { job: { id: string; title: string } }
-
-export interface CreateSiteBody {
-  domain: string;
-  host: string;
-  type: SiteType;
-  php?: string;
-  cache?: CacheType;
-  letsencrypt: 'off' | 'on' | 'subdomain' | 'wildcard';
-  dnsProvider?: string;
-  hsts: boolean;
-  adminUser?: string;
-  adminEmail?: string;
-  proxy?: { host: string; port: number };
-}
+/** API shapes, derived from the server's OpenAPI document (web/src/api/schema.d.ts): never copied by hand. */
+export type SiteList = ApiData<'/api/v1/sites', 'get'>;
+export type Site = SiteList['items'][number];
+export type CertAlert = ApiData<'/api/v1/sites/alerts', 'get'>['items'][number];
+export type CreateSiteBody = ApiBody<'/api/v1/sites', 'post'>;
 
 export const typeLabel = (t: string) => SITE_TYPES.find((s) => s.value === t)?.label ?? t;
 export const cacheLabel = (c: string | null) => CACHE_TYPES.find((s) => s.value === (c ?? 'basic'))?.label ?? c ?? '—';
 
-export function sitePath(domain: string, host: string) {
-  return `/api/v1/sites/${encodeURIComponent(domain)}?host=${encodeURIComponent(host)}`;
-}
 

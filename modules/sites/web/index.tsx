@@ -7,7 +7,7 @@ export const sitesWeb = defineWebModule({
   icon: icons.globe,
   pages: [
     { path: '', component: () => import('./SitesPage') },
-    { path: 'new', component: () => import('./NewSitePage') },
+    { path: 'new', component: () => import('./NewSitePage'), permission: 'sites.create', what: 'creating sites' },
     { path: '$siteId', component: () => import('./SitePage') },
   ],
   dashboardCard: SitesCard,

@@ -1,14 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import {
-  type CoreTables, defineEngine, defineModule, ExecError, HostnameClaims, LifecyclePolicies, listScope,
-  LOCAL_HOST_ID, panelHostnames, probeBinary, type ProcessRunner, SshKeyService, SYSTEM_ACTOR,
+  type CoreTables, defineEngine, defineModule, ExecError, LifecyclePolicies, listScope,
+  LOCAL_HOST_ID, probeBinary, type ProcessRunner, SshKeyService, SYSTEM_ACTOR,
 } from '../../../server/src/sdk.js';
 import { AccelCache, type ProbeGuest } from './accel.js';
 import { VpsConfig } from './vps.config.js';
 import { Inventory, storagePaths, VpsHosts } from './vps.hosts.js';
 import { defineVpsJobs } from './vps.jobs.js';
-import { vpsInit } from './vps.migrations.js';
+import { vpsMigrations } from './vps.migrations.js';
+import { VpsMetricsStore } from './vps.metrics.js';
 import { vpsPermissions } from './vps.permissions.js';
 import { VpsRepo } from './vps.repo.js';
 import { registerVpsRoutes } from './vps.routes.js';
@@ -50,6 +51,7 @@ export interface VpsRuntime {
   hosts: VpsHosts;
   lifecycle: LifecyclePolicies;
   config: VpsConfig;
+  metrics: VpsMetricsStore;
 }
 
 export interface VpsModuleOptions {
@@ -71,16 +73,19 @@ export function createVpsModule(opts: VpsModuleOptions = {}) {
     config: VpsConfig,
     permissions: vpsPermissions,
     navPermission: vpsPermissions.read,
-    migrations: { vps_0001_init: vpsInit },
+    migrations: vpsMigrations,
     engines: [libvirtEngine, qemuImgEngine, genisoimageEngine],
     register(ctx) {
       const config = ctx.config;
-      const db = ctx.db as unknown as Kysely<any>;
+      const { db } = ctx;
+      // Kysely<DB> is invariant in DB: the platform's key service, typed on the core tables, takes the module's wider handle.
+      const coreDb: Kysely<CoreTables> = db as Kysely<any>;
       const repo = new VpsRepo(db);
+      const metrics = new VpsMetricsStore(db);
       const hosts = new VpsHosts(config, opts.runner ?? ((id) => ctx.hosts.runner(id)), repo);
       let service: VpsService | null = null;
       const inventory = new Inventory((hostId, domain, state) => void service?.onDomainState(hostId, domain, state).catch(() => {}), ctx.log);
-      const claims = new HostnameClaims(ctx.db as Kysely<CoreTables>, { reserved: panelHostnames(ctx.core) });
+      const claims = ctx.hostnames;
       const handlers = { expire: (id: string, a: 'shutdown' | 'suspend') => service!.lifecycleHandlers(SYSTEM_ACTOR).expire(id, a), remove: (id: string) => service!.lifecycleHandlers(SYSTEM_ACTOR).remove(id), restore: (id: string, a: 'shutdown' | 'suspend') => service!.lifecycleHandlers(SYSTEM_ACTOR).restore(id, a) };
       const lifecycle = new LifecyclePolicies({
         db, audit: ctx.audit, events: ctx.events, module: 'vps', resourceType: 'vps', handlers, permission: vpsPermissions.read,
@@ -88,15 +93,21 @@ export function createVpsModule(opts: VpsModuleOptions = {}) {
         defaults: { notifyDays: config.expiryNotifyDays, graceDays: config.expiryGraceDays, onExpiry: config.expiryAction },
       });
       const accel = new AccelCache(opts.accelProbe);
-      service = new VpsService({ repo, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts, inventory, config, claims, lifecycle, sshKeys: new SshKeyService(ctx.db, ctx.audit) });
+      service = new VpsService({ repo, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, hosts, inventory, config, claims, lifecycle, sshKeys: new SshKeyService(coreDb, ctx.audit), metrics });
       const failAt = opts.failAt;
-      defineVpsJobs(ctx.jobs, { repo, hosts, inventory, config, claims, lifecycle, accel, get failAt() { return failAt?.() ?? null; } });
+      defineVpsJobs(ctx.jobs, { repo, hosts, inventory, config, claims, lifecycle, accel, forgetMetrics: (id, all) => metrics.forget(id, { all }), get failAt() { return failAt?.() ?? null; } });
       registerVpsRoutes(ctx.http, service, { maxUploadBytes: config.maxUploadBytes, consoleIdleMs: config.consoleIdleTimeoutMs });
-      opts.onRuntime?.({ service, inventory, hosts, lifecycle, config });
+      opts.onRuntime?.({ service, inventory, hosts, lifecycle, config, metrics });
 
       ctx.overview.count({ id: 'vps', title: 'VPSes', permission: vpsPermissions.read, count: async (actor) => (await repo.list(listScope(actor, vpsPermissions.read))).length });
       ctx.schedule('expiry', config.expirySweepIntervalMs, async () => {
         await lifecycle.sweep();
+      });
+      ctx.schedule('metrics', config.metricsIntervalMs, async () => {
+        await service!.sampleMetrics(LOCAL_HOST_ID);
+      });
+      ctx.schedule('metrics-prune', config.metricsIntervalMs ? 3_600_000 : 0, async () => {
+        await metrics.prune(config.metricsRetentionDays);
       });
       ctx.schedule('inventory', config.inventoryRefreshMs, async () => {
         await inventory.refresh(LOCAL_HOST_ID, (await hosts.get(LOCAL_HOST_ID)).virsh);

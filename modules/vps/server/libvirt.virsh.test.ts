@@ -30,7 +30,7 @@ describe('virsh adapter against libvirt test:///default', () => {
     expect(r.name).toBe('slipway-a1');
     expect(r.uuid).toMatch(/^[0-9a-f-]{36}$/);
     const define = session.calls.find((c) => c[4] === 'define')!;
-    expect(define).toEqual(['virsh', '-q', '-c', 'test:///default', 'define', expect.stringMatching(/^--file=\/tmp\/slipway-xml\.\w+$/)]);
+    expect(define).toEqual(['virsh', '-q', '-c', 'test:///default', 'define', expect.stringMatching(/^--file=\/tmp\/slipway-xml-\w+\/domain\.xml$/)]);
     expect(existsSync(define[5]!.slice('--file='.length))).toBe(false); // the temporary XML is gone
     const list = await v.listAll();
     expect(list).toEqual(expect.arrayContaining([{ id: 1, name: 'test', state: 'running' }, { id: null, name: 'slipway-a1', state: 'shut off' }]));

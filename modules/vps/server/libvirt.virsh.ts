@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   DomainRuleError, ExecError, type ExecOptions, type ProcessRunner, type StreamHandle, ValidationError,
 } from '../../../server/src/sdk.js';
@@ -243,6 +246,17 @@ export class Virsh {
    * via `tee`, and is removed afterwards.
    */
   private async withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {
+    if (this.run.host === 'local') {
+      // This machine: a private temporary directory (0700) and file (0600), without three more processes.
+      const dir = mkdtempSync(path.join(tmpdir(), 'slipway-xml-'));
+      const file = path.join(dir, 'domain.xml');
+      try {
+        writeFileSync(file, xml, { mode: 0o600, flag: 'wx' });
+        return await fn(file);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     const file = (await this.run.exec('mktemp', ['-t', 'slipway-xml.XXXXXXXXXX'], { timeoutMs: 10_000 })).stdout.trim();
     if (!/^\/[A-Za-z0-9._/-]+$/.test(file)) throw new Error(`mktemp returned an unexpected path ${JSON.stringify(file)}`);
     try {
@@ -317,9 +331,10 @@ export class Virsh {
   }
 
   /** `domstats --raw` for the given domains (all when none given). */
-  async domstats(names: string[] = [], groups: ('state' | 'cpu-total' | 'balloon' | 'vcpu' | 'interface' | 'block')[] = ['state', 'cpu-total', 'balloon', 'vcpu', 'interface', 'block']): Promise<Map<string, Record<string, number | string>>> {
+  async domstats(names: string[] = [], groups: ('state' | 'cpu-total' | 'balloon' | 'vcpu' | 'interface' | 'block')[] = ['state', 'cpu-total', 'balloon', 'vcpu', 'interface', 'block'], o: { activeOnly?: boolean } = {}): Promise<Map<string, Record<string, number | string>>> {
     for (const n of names) this.readName(n);
-    return parseDomstats(await this.virsh(['domstats', '--raw', ...groups.map((g) => `--${g}`), ...(names.length ? ['--', ...names] : [])]));
+    const filter = o.activeOnly && !names.length ? ['--list-active'] : [];
+    return parseDomstats(await this.virsh(['domstats', '--raw', ...groups.map((g) => `--${g}`), ...filter, ...(names.length ? ['--', ...names] : [])]));
   }
 
   /** Names as they come from libvirt's own listing may be anything; refuse only NUL/newlines. */
@@ -355,7 +370,12 @@ export class Virsh {
     if (!parsed.slipway || parsed.slipway.vpsId !== expect.vpsId || parsed.slipway.ownerId !== expect.ownerId) {
       throw new ValidationError('Domain XML must carry Slipway metadata for this VPS');
     }
-    if (await this.exists(parsed.name)) await this.assertOwned(parsed.name, expect.vpsId);
+    // One read: a missing domain is fine, an existing one must be this VPS's.
+    try {
+      await this.assertOwned(parsed.name, expect.vpsId);
+    } catch (e) {
+      if (!(e instanceof LibvirtError && e.kind === 'not_found')) throw e;
+    }
     await this.withXmlFile(xml, (f) => this.virsh(['define', `--file=${f}`]));
     const d = await this.describe(parsed.name);
     return { uuid: d.uuid, name: d.name };
@@ -453,10 +473,33 @@ export class Virsh {
     await this.virsh(['snapshot-revert', `--domain=${uuid}`, `--snapshotname=${snapshot}`], { timeoutMs: 10 * 60_000 });
   }
 
-  async snapshotDelete(name: string, vpsId: string, snapshot: string): Promise<void> {
+  /** `metadataOnly`: forget libvirt's record only (the disk holding it was replaced); drivers without the flag delete normally. */
+  async snapshotDelete(name: string, vpsId: string, snapshot: string, o: { metadataOnly?: boolean } = {}): Promise<void> {
     check(SNAPSHOT_NAME, snapshot, 'snapshot name');
     const { uuid } = await this.assertOwned(name, vpsId);
-    await this.virsh(['snapshot-delete', `--domain=${uuid}`, `--snapshotname=${snapshot}`], { timeoutMs: 10 * 60_000 });
+    const args = ['snapshot-delete', `--domain=${uuid}`, `--snapshotname=${snapshot}`];
+    try {
+      await this.virsh(o.metadataOnly ? [...args, '--metadata'] : args, { timeoutMs: 10 * 60_000 });
+    } catch (e) {
+      if (!(o.metadataOnly && e instanceof LibvirtError && (e.kind === 'unsupported' || /unsupported flags/i.test(e.stderr)))) throw e;
+      await this.virsh(args, { timeoutMs: 10 * 60_000 });
+    }
+  }
+
+  // --- configuration of a shut-off domain -------------------------------------------------------
+
+  /** The domain's title (the panel shows the hostname there); persistent config, and live when running. */
+  async setTitle(name: string, vpsId: string, title: string): Promise<void> {
+    if (typeof title !== 'string' || title.length > 253 || /[\u0000-\u001f\u007f]/.test(title)) throw new ValidationError('Invalid title');
+    const { uuid } = await this.assertOwned(name, vpsId);
+    const live = (await this.domstate(uuid)).state === 'running' ? ['--live'] : [];
+    await this.virsh(['desc', `--domain=${uuid}`, '--title', '--config', ...live, `--new-desc=${title}`]);
+  }
+
+  /** The persistent (inactive) XML of one of our domains, for redefining it unchanged on undo. */
+  async inactiveXml(name: string, vpsId: string): Promise<string> {
+    const { uuid } = await this.assertOwned(name, vpsId);
+    return this.virsh(['dumpxml', '--inactive', `--domain=${uuid}`]);
   }
 
   // --- networks (ours are named slipway-…) --------------------------------------------------
@@ -497,9 +540,9 @@ export class Virsh {
   }
 
   /** Adds or removes a static DHCP reservation, live and in the persistent config. */
-  async netDhcpHost(network: string, command: 'add' | 'delete', host: { mac: string; ip: string; name?: string }, o: { live?: boolean } = {}): Promise<void> {
+  async netDhcpHost(network: string, command: 'add' | 'delete' | 'modify', host: { mac: string; ip: string; name?: string }, o: { live?: boolean } = {}): Promise<void> {
     const xml = buildDhcpHostXml(host);
-    if (command !== 'add' && command !== 'delete') throw new ValidationError('command must be add or delete');
+    if (command !== 'add' && command !== 'delete' && command !== 'modify') throw new ValidationError('command must be add, delete or modify');
     await this.virsh(['net-update', `--network=${this.ourNetwork(network)}`, `--command=${command}`, '--section=ip-dhcp-host', `--xml=${xml}`, '--config', ...(o.live === false ? [] : ['--live'])]);
   }
 

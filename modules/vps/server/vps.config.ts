@@ -28,6 +28,9 @@ export const VpsConfig = z.object({
   expirySweepIntervalMs: z.coerce.number().int().min(0).max(24 * 3_600_000).default(60_000),
   /** A full `virsh list --all` per host this often, besides the event stream (0 = off). */
   inventoryRefreshMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  /** Usage graphs: one `virsh domstats` per host this often (0 = off), points kept this many days. */
+  metricsIntervalMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  metricsRetentionDays: z.coerce.number().int().min(1).max(3650).default(31),
   /** ACPI shutdown waits this long before forcing the domain off. */
   shutdownTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Wait for `running` after start. */

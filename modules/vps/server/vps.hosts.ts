@@ -121,6 +121,23 @@ export class VpsHosts {
     return rec;
   }
 
+  /**
+   * Removes a private network (libvirt's and our record) once no VPS has an address in it. The VPS
+   * being deleted must already be gone. Public networks stay.
+   */
+  async removePrivateNetworkIfEmpty(name: string, hostId: string): Promise<boolean> {
+    const rec = await this.repo.network(hostId, name);
+    if (!rec || rec.kind !== 'private') return false;
+    if ((await this.repo.usedAddresses(hostId, name)).size) return false;
+    if (await this.repo.db.selectFrom('vps_instances').select('id').where('host_id', '=', hostId).where('network_name', '=', name).executeTakeFirst()) return false;
+    const t = await this.get(hostId);
+    const found = (await t.virsh.netList()).find((n) => n.name === name);
+    if (found?.active) await t.virsh.netDestroy(name);
+    if (found) await t.virsh.netUndefine(name);
+    await this.repo.db.deleteFrom('vps_networks').where('host_id', '=', hostId).where('name', '=', name).execute();
+    return true;
+  }
+
   /** A free address in the network (.10-.239), recorded for the VPS; the row's key keeps it unique. */
   async allocateAddress(hostId: string, network: { name: string; subnet: string }, vpsId: string, mac: string): Promise<string> {
     const existing = await this.repo.addressOf(vpsId);

@@ -1,11 +1,11 @@
-import { rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type HostnameClaims, type JobContext, type JobService, type JobStep, type LifecyclePolicies } from '../../../server/src/sdk.js';
 import { buildSeedFiles, writeSeedIso } from './cloud-init.js';
 import { buildDomainXml } from './domain-xml.js';
 import type { AccelCache } from './accel.js';
-import { LibvirtError, type DomainState } from './libvirt.virsh.js';
+import { LibvirtError, type DomainState, type Virsh as VpsHostsVirsh } from './libvirt.virsh.js';
 import { freeRoom, type PlacementRatios } from './placement.js';
 import type { VpsConfig } from './vps.config.js';
 import { storagePaths, type Inventory, type VpsHosts } from './vps.hosts.js';
@@ -15,6 +15,14 @@ export const JOB_CREATE = 'vps.create';
 export const JOB_DELETE = 'vps.delete';
 export const JOB_SHUTDOWN = 'vps.shutdown';
 export const JOB_IMAGE = 'vps.image.convert';
+export const JOB_RESIZE = 'vps.resize';
+export const JOB_RENAME = 'vps.rename';
+export const JOB_REINSTALL = 'vps.reinstall';
+
+const Sizes = z.object({ vcpus: z.number(), memoryMb: z.number(), diskGb: z.number(), planId: z.string().nullable() });
+const ResizeRef = z.object({ vpsId: z.string(), before: Sizes });
+const RenameRef = z.object({ vpsId: z.string(), from: z.string(), to: z.string() });
+const ReinstallRef = z.object({ vpsId: z.string(), imageId: z.string(), sshKeys: z.array(z.string()), userData: z.string().nullable(), instanceId: z.string() });
 
 const VpsRef = z.object({ vpsId: z.string() });
 const ImageRef = z.object({ imageId: z.string(), upload: z.string() });
@@ -28,6 +36,8 @@ export interface VpsJobDeps {
   claims: HostnameClaims;
   lifecycle: LifecyclePolicies;
   accel: AccelCache;
+  /** Counters restart when a disk is replaced; everything goes with the VPS. */
+  forgetMetrics?: (vpsId: string, all: boolean) => Promise<void>;
   /** Tests only: the named create step throws after doing its work (its own cleanup must run). */
   failAt?: string | null;
 }
@@ -62,6 +72,21 @@ function step<I>(name: string, run: (ctx: JobContext<I>) => Promise<void>, undo?
 
 export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
   const root = d.config.storageRoot;
+  /** The domain XML of a VPS record (create, resize and reinstall build it the same way). */
+  const domainXml = (r: Pick<VpsRecord, 'id' | 'ownerId' | 'domainName' | 'memoryMb' | 'vcpus' | 'networkName' | 'mac' | 'hostname'>, img: ImageRecord, type: 'kvm' | 'qemu', uuid?: string) => buildDomainXml({
+    name: r.domainName,
+    ...(uuid ? { uuid } : {}),
+    type,
+    memoryMb: r.memoryMb,
+    vcpus: r.vcpus,
+    boot: img.kernel ? { kind: 'kernel', kernel: path.join(storagePaths(root).kernels, img.kernel), ...(img.initrd ? { initrd: path.join(storagePaths(root).kernels, img.initrd) } : {}), cmdline: img.cmdline ?? 'console=ttyS0' } : { kind: 'disk' },
+    disk: { path: diskPath(root, r.id), format: 'qcow2' },
+    seedIso: seedPath(root, r.id),
+    interfaces: [{ network: r.networkName!, mac: r.mac }],
+    vnc: true,
+    metadata: { vpsId: r.id, ownerId: r.ownerId },
+    title: r.hostname,
+  });
   const ratios: PlacementRatios = { cpu: d.config.cpuRatio, memory: d.config.memoryRatio, disk: d.config.diskRatio };
   const record = async (id: string): Promise<VpsRecord> => {
     const r = await d.repo.find(id);
@@ -74,6 +99,16 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
     return i;
   };
   const failAt = () => d.failAt;
+  /** Live DHCP reservations being added, per VPS (started by 'reserve address', awaited by 'start'). */
+  const liveReservations = new Map<string, Promise<void>>();
+  const addReservation = async (virsh: VpsHostsVirsh, network: string, host: { mac: string; ip: string; name: string }) => {
+    try {
+      await virsh.netDhcpHost(network, 'add', host);
+    } catch (e) {
+      // A reservation left by an interrupted attempt of this same VPS is fine.
+      if (!(e instanceof LibvirtError && /already|exists/i.test(e.userReason))) throw e;
+    }
+  };
 
   /** Removes the domain if it is ours (stopping it first); a missing domain is fine. */
   const removeDomain = async (r: VpsRecord, ctx: JobContext<Ref>) => {
@@ -110,7 +145,54 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
     if (!r) return;
     if (r.dnsName) await d.claims.release(r.dnsName, `vps:${r.id}`);
     await d.lifecycle.clear(null, r.id);
+    await d.forgetMetrics?.(r.id, true);
     await d.repo.delete(r.id);
+  };
+  /** Resize and reinstall change a shut-off domain: stop it first (remembered, to start it again). */
+  const stopStep = <I extends Ref>() => step<I>('stop the domain', async (ctx) => {
+    const r = await record(ctx.input.vpsId);
+    const t = await d.hosts.get(r.hostId);
+    const s = (await t.virsh.domstate(r.domainName)).state;
+    ctx.state.wasRunning = s !== 'shut off';
+    if (s !== 'shut off') {
+      const how = await t.virsh.shutdownAndWait(r.domainName, r.id, d.config.shutdownTimeoutMs);
+      ctx.log(how === 'clean' ? 'the guest shut down' : 'forced off');
+    }
+    d.inventory.set(r.hostId, r.domainName, 'shut off');
+  }, async (ctx) => {
+    if (!ctx.state.wasRunning) return;
+    const r = await d.repo.find(ctx.input.vpsId);
+    if (!r) return;
+    const t = await d.hosts.get(r.hostId);
+    await t.virsh.start(r.domainName, r.id).catch((e) => { if (!(e instanceof LibvirtError && e.kind === 'already_running')) throw e; });
+    d.inventory.set(r.hostId, r.domainName, 'running');
+  });
+  const startAgainStep = <I extends Ref>() => step<I>('start again', async (ctx) => {
+    const r = await record(ctx.input.vpsId);
+    const t = await d.hosts.get(r.hostId);
+    if (ctx.state.wasRunning) {
+      await t.virsh.start(r.domainName, r.id);
+      await t.virsh.waitForState(r.domainName, 'running', d.config.startTimeoutMs);
+    }
+    const state = ctx.state.wasRunning ? 'running' : 'shut off';
+    d.inventory.set(r.hostId, r.domainName, state);
+    await d.repo.update(r.id, { state });
+  });
+  /** Redefines the domain from the record (same UUID and accelerator); undo puts back the XML it replaced. */
+  const redefine = async (ctx: JobContext<Ref>, img: ImageRecord) => {
+    const r = await record(ctx.input.vpsId);
+    const t = await d.hosts.get(r.hostId);
+    const { description } = await t.virsh.assertOwned(r.domainName, r.id);
+    ctx.state.oldXml = await t.virsh.inactiveXml(r.domainName, r.id);
+    await ctx.saveState();
+    await t.virsh.define(domainXml(r, img, description.type === 'kvm' ? 'kvm' : 'qemu', description.uuid), { vpsId: r.id, ownerId: r.ownerId });
+    ctx.log(`redefined ${r.domainName}: ${r.vcpus} vCPU, ${r.memoryMb} MB`);
+  };
+  const undoRedefine = async (ctx: JobContext<Ref>) => {
+    const r = await d.repo.find(ctx.input.vpsId);
+    if (!r || typeof ctx.state.oldXml !== 'string') return;
+    const t = await d.hosts.get(r.hostId);
+    await t.virsh.define(ctx.state.oldXml, { vpsId: r.id, ownerId: r.ownerId });
   };
 
   jobs.define<Ref>({
@@ -131,6 +213,28 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         ctx.log(`host ${r.hostId}: ${accel.type === 'kvm' ? 'KVM' : 'TCG'} (${accel.reason})`);
       }, async (ctx) => removeRecord(ctx.input.vpsId), failAt),
 
+      // First after placement: libvirt's live DHCP update (~2 s: it reloads the network's firewall
+      // rules) runs in the background while the disk, seed and domain are made; `start` waits for it.
+      step('reserve address', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        const t = await d.hosts.get(r.hostId);
+        const net = await d.hosts.networkFor(r.hostId, r.network, r.ownerId);
+        const ip = await d.hosts.allocateAddress(r.hostId, net, r.id, r.mac);
+        await d.repo.update(r.id, { address: ip, networkName: net.name });
+        const live = addReservation(t.virsh, net.name, { mac: r.mac, ip, name: r.hostname });
+        live.catch(() => {}); // awaited (and its failure reported) by the start step
+        liveReservations.set(r.id, live);
+        ctx.log(`address ${ip} on ${net.name}`);
+      }, async (ctx) => {
+        await liveReservations.get(ctx.input.vpsId)?.catch(() => {});
+        liveReservations.delete(ctx.input.vpsId);
+        const r = await d.repo.find(ctx.input.vpsId);
+        if (r) {
+          await removeAddress(r, ctx);
+          await d.repo.update(r.id, { address: null });
+        }
+      }, failAt),
+
       step('create disk', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const img = await image(r.imageId);
@@ -144,51 +248,18 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
       step('build seed', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const t = await d.hosts.get(r.hostId);
-        const files = buildSeedFiles({ instanceId: r.id, hostname: r.hostname, sshKeys: r.spec.sshKeys, userData: r.spec.userData, network: { mac: r.mac, mode: 'dhcp' } });
+        const files = buildSeedFiles({ instanceId: r.spec.instanceId ?? r.id, hostname: r.hostname, sshKeys: r.spec.sshKeys, userData: r.spec.userData, network: { mac: r.mac, mode: 'dhcp' } });
         await writeSeedIso(t.run, seedPath(root, r.id), files);
         ctx.log(`NoCloud seed with ${r.spec.sshKeys.length} key(s)${r.spec.userData ? ' and user-data' : ''}`);
       }, async (ctx) => {
         rmSync(seedPath(root, ctx.input.vpsId), { force: true });
       }, failAt),
 
-      step('reserve address', async (ctx) => {
-        const r = await record(ctx.input.vpsId);
-        const t = await d.hosts.get(r.hostId);
-        const net = await d.hosts.networkFor(r.hostId, r.network, r.ownerId);
-        const ip = await d.hosts.allocateAddress(r.hostId, net, r.id, r.mac);
-        try {
-          await t.virsh.netDhcpHost(net.name, 'add', { mac: r.mac, ip, name: r.hostname });
-        } catch (e) {
-          // A reservation left by an interrupted attempt of this same VPS is fine.
-          if (!(e instanceof LibvirtError && /already|exists/i.test(e.userReason))) throw e;
-        }
-        await d.repo.update(r.id, { address: ip, networkName: net.name });
-        ctx.log(`address ${ip} on ${net.name}`);
-      }, async (ctx) => {
-        const r = await d.repo.find(ctx.input.vpsId);
-        if (r) {
-          await removeAddress(r, ctx);
-          await d.repo.update(r.id, { address: null });
-        }
-      }, failAt),
-
       step('define domain', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const img = await image(r.imageId);
         const t = await d.hosts.get(r.hostId);
-        const xml = buildDomainXml({
-          name: r.domainName,
-          type: (ctx.state.accel as 'kvm' | 'qemu' | undefined) ?? 'qemu',
-          memoryMb: r.memoryMb,
-          vcpus: r.vcpus,
-          boot: img.kernel ? { kind: 'kernel', kernel: path.join(storagePaths(root).kernels, img.kernel), ...(img.initrd ? { initrd: path.join(storagePaths(root).kernels, img.initrd) } : {}), cmdline: img.cmdline ?? 'console=ttyS0' } : { kind: 'disk' },
-          disk: { path: diskPath(root, r.id), format: 'qcow2' },
-          seedIso: seedPath(root, r.id),
-          interfaces: [{ network: r.networkName!, mac: r.mac }],
-          vnc: true,
-          metadata: { vpsId: r.id, ownerId: r.ownerId },
-          title: r.hostname,
-        });
+        const xml = domainXml(r, img, (ctx.state.accel as 'kvm' | 'qemu' | undefined) ?? 'qemu');
         await t.virsh.define(xml, { vpsId: r.id, ownerId: r.ownerId });
         d.inventory.set(r.hostId, r.domainName, 'shut off');
         ctx.log(`defined ${r.domainName}`);
@@ -199,8 +270,15 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
 
       step('start', async (ctx) => {
         const r = await record(ctx.input.vpsId);
-        if (!r.spec.start) return;
         const t = await d.hosts.get(r.hostId);
+        // The guest asks for its address soon after boot: the reservation must be live first.
+        const live = liveReservations.get(r.id) ?? (r.address && r.networkName ? addReservation(t.virsh, r.networkName, { mac: r.mac, ip: r.address, name: r.hostname }) : Promise.resolve());
+        try {
+          await live;
+        } finally {
+          liveReservations.delete(r.id);
+        }
+        if (!r.spec.start) return;
         await t.virsh.start(r.domainName, r.id);
       }, async (ctx) => {
         const r = await d.repo.find(ctx.input.vpsId);
@@ -232,8 +310,19 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
     steps: [
       step('remove domain', async (ctx) => removeDomain(await record(ctx.input.vpsId), ctx)),
       step('remove disk and seed', async (ctx) => removeFiles(await record(ctx.input.vpsId))),
-      step('free address', async (ctx) => removeAddress(await record(ctx.input.vpsId), ctx)),
+      step('free address', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        ctx.state.network = (await d.repo.addressOf(r.id))?.network ?? r.networkName;
+        ctx.state.hostId = r.hostId;
+        await removeAddress(r, ctx);
+      }),
       step('delete record', async (ctx) => removeRecord(ctx.input.vpsId)),
+      step('remove the owner\'s private network when empty', async (ctx) => {
+        const name = ctx.state.network;
+        if (typeof name !== 'string') return;
+        const removed = await d.hosts.removePrivateNetworkIfEmpty(name, typeof ctx.state.hostId === 'string' ? ctx.state.hostId : 'local');
+        if (removed) ctx.log(`removed ${name} (no VPS uses it any more)`);
+      }),
     ],
   });
 
@@ -249,6 +338,123 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         d.inventory.set(r.hostId, r.domainName, 'shut off');
         await d.repo.update(r.id, { state: 'shut off' });
         ctx.log(how === 'clean' ? 'the guest shut down' : `the guest did not shut down within ${Math.round(d.config.shutdownTimeoutMs / 1000)} s: forced off`);
+      }),
+    ],
+  });
+
+  // ---- resize: the service has already written the new sizes (inside its quota lock); undo restores `before`
+  jobs.define<z.infer<typeof ResizeRef>>({
+    type: JOB_RESIZE,
+    input: ResizeRef,
+    title: () => 'Resize VPS',
+    steps: [
+      step('reserve the new size', async () => {}, async (ctx) => {
+        if (await d.repo.find(ctx.input.vpsId)) await d.repo.setSizes(ctx.input.vpsId, ctx.input.before);
+      }),
+      stopStep(),
+      step('grow disk', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        if (r.diskGb <= ctx.input.before.diskGb) return;
+        const t = await d.hosts.get(r.hostId);
+        await t.qemuImg.resize(diskPath(root, r.id), r.diskGb * 1024 ** 3, { format: 'qcow2' });
+        ctx.state.grown = true;
+        ctx.log(`disk ${ctx.input.before.diskGb} → ${r.diskGb} GB (the guest's partition grows with cloud-init's growpart on its next boot)`);
+      }, async (ctx) => {
+        if (!ctx.state.grown) return;
+        const r = await d.repo.find(ctx.input.vpsId);
+        if (!r) return;
+        const t = await d.hosts.get(r.hostId);
+        // The domain has not run since: nothing was written past the old end.
+        await t.qemuImg.resize(diskPath(root, r.id), ctx.input.before.diskGb * 1024 ** 3, { format: 'qcow2', shrink: true });
+      }),
+      step('redefine domain', async (ctx) => redefine(ctx, await image((await record(ctx.input.vpsId)).imageId)), undoRedefine, failAt),
+      startAgainStep(),
+    ],
+  });
+
+  // ---- rename: the panel's name, the domain's title, the DHCP reservation's name
+  jobs.define<z.infer<typeof RenameRef>>({
+    type: JOB_RENAME,
+    input: RenameRef,
+    title: () => 'Rename VPS',
+    steps: [
+      step('rename in the panel', async (ctx) => d.repo.setHostname(ctx.input.vpsId, ctx.input.to), async (ctx) => {
+        if (await d.repo.find(ctx.input.vpsId)) await d.repo.setHostname(ctx.input.vpsId, ctx.input.from);
+      }),
+      step('retitle domain', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        await (await d.hosts.get(r.hostId)).virsh.setTitle(r.domainName, r.id, ctx.input.to);
+      }, async (ctx) => {
+        const r = await d.repo.find(ctx.input.vpsId);
+        if (r) await (await d.hosts.get(r.hostId)).virsh.setTitle(r.domainName, r.id, ctx.input.from);
+      }, failAt),
+      step('rename DHCP reservation', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        const a = await d.repo.addressOf(r.id);
+        if (!a) return;
+        await (await d.hosts.get(r.hostId)).virsh.netDhcpHost(a.network, 'modify', { mac: a.mac, ip: a.ip, name: ctx.input.to });
+      }, async (ctx) => {
+        const r = await d.repo.find(ctx.input.vpsId);
+        const a = r && (await d.repo.addressOf(r.id));
+        if (r && a) await (await d.hosts.get(r.hostId)).virsh.netDhcpHost(a.network, 'modify', { mac: a.mac, ip: a.ip, name: ctx.input.from });
+      }),
+    ],
+  });
+
+  // ---- reinstall: a fresh overlay on the chosen image and a new seed (new instance-id: cloud-init runs again)
+  const aside = (f: string) => `${f}.before-reinstall`;
+  const restoreAside = (f: string) => {
+    if (existsSync(aside(f))) {
+      rmSync(f, { force: true });
+      renameSync(aside(f), f);
+    }
+  };
+  jobs.define<z.infer<typeof ReinstallRef>>({
+    type: JOB_REINSTALL,
+    input: ReinstallRef,
+    title: () => 'Reinstall VPS',
+    steps: [
+      stopStep(),
+      step('set the old disk and seed aside', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        for (const f of [diskPath(root, r.id), seedPath(root, r.id)]) if (existsSync(f) && !existsSync(aside(f))) renameSync(f, aside(f));
+      }, async (ctx) => {
+        for (const f of [diskPath(root, ctx.input.vpsId), seedPath(root, ctx.input.vpsId)]) restoreAside(f);
+      }),
+      step('create disk', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        const img = await image(ctx.input.imageId);
+        const t = await d.hosts.get(r.hostId);
+        rmSync(diskPath(root, r.id), { force: true });
+        await t.qemuImg.create(diskPath(root, r.id), { backing: { file: img.file!, format: 'qcow2' }, sizeBytes: r.diskGb * 1024 ** 3 });
+        ctx.log(`disk ${r.diskGb} GB on ${img.name}`);
+      }),
+      step('build seed', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        const t = await d.hosts.get(r.hostId);
+        const files = buildSeedFiles({ instanceId: ctx.input.instanceId, hostname: r.hostname, sshKeys: ctx.input.sshKeys, userData: ctx.input.userData, network: { mac: r.mac, mode: 'dhcp' } });
+        rmSync(seedPath(root, r.id), { force: true });
+        await writeSeedIso(t.run, seedPath(root, r.id), files);
+        ctx.log(`NoCloud seed (instance ${ctx.input.instanceId}) with ${ctx.input.sshKeys.length} key(s)${ctx.input.userData ? ' and user-data' : ''}`);
+      }),
+      step<z.infer<typeof ReinstallRef>>('redefine domain', async (ctx) => redefine(ctx, await image(ctx.input.imageId)), undoRedefine, failAt),
+      startAgainStep(),
+      // Last, and never failing the job (the guest already runs on the new disk): nothing to undo after this.
+      step('forget the old disk', async (ctx) => {
+        const r = await record(ctx.input.vpsId);
+        await d.repo.setImage(r.id, ctx.input.imageId, { ...r.spec, sshKeys: ctx.input.sshKeys, userData: ctx.input.userData, instanceId: ctx.input.instanceId });
+        for (const f of [diskPath(root, r.id), seedPath(root, r.id)]) rmSync(aside(f), { force: true });
+        try {
+          const t = await d.hosts.get(r.hostId);
+          // Internal snapshots lived in the old disk: libvirt's records of them and ours go too.
+          for (const snap of await d.repo.snapshots(r.id)) {
+            await t.virsh.snapshotDelete(r.domainName, r.id, snap.name, { metadataOnly: true }).catch((e) => { if (!notFound(e)) throw e; });
+            await d.repo.deleteSnapshot(snap.id);
+          }
+          await d.forgetMetrics?.(r.id, false);
+        } catch (e) {
+          ctx.log(`old snapshots not all removed: ${(e as Error).message}`, 'warn');
+        }
       }),
     ],
   });

@@ -1,4 +1,39 @@
 import type { Kysely, Migration } from 'kysely';
+import { type CoreTables, defineMigrations } from '../../../server/src/sdk.js';
+import { vpsMetricsMigration } from './vps.metrics.js';
+
+/** Portable column types: text ids, epoch-ms bigints, booleans as 0/1 integers, JSON as text. */
+export interface VpsPlansTable {
+  id: string; name: string; vcpus: number; memory_mb: number; disk_gb: number; bandwidth_gb: number; max_snapshots: number;
+  price_label: string | null; public: number; created_at: number; updated_at: number;
+}
+export interface VpsQuotasTable { user_id: string; max_count: number; max_vcpus: number; max_memory_mb: number; max_disk_gb: number; updated_at: number }
+export interface VpsImagesTable {
+  id: string; name: string; status: string; reason: string | null; os: string | null; version: string | null; min_disk_gb: number; cloud_init: number;
+  public: number; source_format: string | null; sha256: string | null; size_bytes: number | null; virtual_size: number | null; file: string | null;
+  kernel: string | null; initrd: string | null; cmdline: string | null; created_at: number; updated_at: number;
+}
+export interface VpsInstancesTable {
+  id: string; owner_id: string; host_id: string; plan_id: string | null; image_id: string; hostname: string; dns_name: string | null; domain_name: string;
+  vcpus: number; memory_mb: number; disk_gb: number; network: string; network_name: string | null; mac: string; address: string | null; state: string;
+  last_error: string | null; spec: string; created_at: number; updated_at: number;
+}
+export interface VpsSnapshotsTable { id: string; vps_id: string; name: string; comment: string; created_at: number }
+export interface VpsNetworksTable { name: string; host_id: string; kind: string; owner_id: string | null; subnet: string; created_at: number }
+export interface VpsAddressesTable { host_id: string; network: string; ip: string; vps_id: string; mac: string; created_at: number }
+
+/** The tables of vps_0001_init (vps_0002_metrics' tables are read by vps.metrics.ts). */
+export interface VpsTables {
+  vps_plans: VpsPlansTable;
+  vps_quotas: VpsQuotasTable;
+  vps_images: VpsImagesTable;
+  vps_instances: VpsInstancesTable;
+  vps_snapshots: VpsSnapshotsTable;
+  vps_networks: VpsNetworksTable;
+  vps_addresses: VpsAddressesTable;
+}
+/** The database as the VPS module sees it (`ctx.db`). */
+export type VpsDb = Kysely<CoreTables & VpsTables>;
 
 /** Plans, quotas, images, VPSes, snapshots, networks and addresses. Portable SQLite/PostgreSQL schema. */
 export const vpsInit: Migration = {
@@ -103,3 +138,5 @@ export const vpsInit: Migration = {
     for (const t of ['vps_addresses', 'vps_networks', 'vps_snapshots', 'vps_instances', 'vps_images', 'vps_quotas', 'vps_plans']) await db.schema.dropTable(t).execute();
   },
 };
+
+export const vpsMigrations = defineMigrations<VpsTables>({ vps_0001_init: vpsInit, vps_0002_metrics: vpsMetricsMigration });

@@ -8,6 +8,8 @@ export interface VpsSpec {
   sshKeys: string[];
   userData: string | null;
   start: boolean;
+  /** cloud-init's instance-id (a reinstall gets a new one so cloud-init runs again); the VPS id when absent. */
+  instanceId?: string;
 }
 
 export interface VpsRecord {
@@ -136,6 +138,13 @@ export class VpsRepo {
     if (o.limit) q = q.limit(o.limit).offset(o.offset ?? 0);
     return (await q.execute()).map(vps);
   }
+  /** One page and the total, both in SQL (issue 16): only the page's rows are read and serialised. */
+  async page(ownerId: string | undefined, o: { limit: number; offset: number }): Promise<{ rows: VpsRow[]; total: number }> {
+    let count = this.db.selectFrom('vps_instances').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (ownerId !== undefined) count = count.where('owner_id', '=', ownerId);
+    const [n, rows] = await Promise.all([count.executeTakeFirst(), this.list(ownerId, o)]);
+    return { rows, total: Number(n?.n ?? 0) };
+  }
   async find(id: string): Promise<VpsRecord | undefined> {
     const r = await this.db.selectFrom('vps_instances').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? vps(r) : undefined;
@@ -161,6 +170,16 @@ export class VpsRepo {
     const set: Record<string, unknown> = { updated_at: Date.now() };
     for (const [k, v] of Object.entries(p)) set[map[k]!] = v;
     await this.db.updateTable('vps_instances').set(set).where('id', '=', id).execute();
+  }
+  async setSizes(id: string, z: { vcpus: number; memoryMb: number; diskGb: number; planId: string | null }): Promise<void> {
+    await this.db.updateTable('vps_instances').set({ vcpus: z.vcpus, memory_mb: z.memoryMb, disk_gb: z.diskGb, plan_id: z.planId, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+  /** The (owner, hostname) index refuses a name the owner already uses. */
+  async setHostname(id: string, hostname: string): Promise<void> {
+    await this.db.updateTable('vps_instances').set({ hostname, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+  async setImage(id: string, imageId: string, spec: VpsSpec): Promise<void> {
+    await this.db.updateTable('vps_instances').set({ image_id: imageId, spec: JSON.stringify(spec), updated_at: Date.now() }).where('id', '=', id).execute();
   }
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom('vps_instances').where('id', '=', id).execute();

@@ -132,3 +132,41 @@ export const HostCapacityView = z.object({
   free: z.object({ vcpus: z.number(), memoryMb: z.number(), diskGb: z.number() }),
   accel: z.string().nullable(),
 });
+
+// ---- usage graphs
+export const METRIC_RANGE_NAMES = ['1h', '6h', '24h', '7d', '30d'] as const;
+export const MetricsQuery = z.object({ range: z.enum(METRIC_RANGE_NAMES).default('1h') }).strict();
+export const MetricPointView = z.object({
+  at: z.number(), cpuPct: z.number(), memoryUsedMb: z.number(), memoryMb: z.number(),
+  diskReadBps: z.number(), diskWriteBps: z.number(), netRxBps: z.number(), netTxBps: z.number(),
+});
+export const VpsMetricsView = z.object({
+  range: z.enum(METRIC_RANGE_NAMES),
+  /** Points are this far apart at most (averaged when the range holds more than 360 samples). */
+  stepMs: z.number(),
+  sampleIntervalMs: z.number(),
+  points: z.array(MetricPointView),
+  /** Bytes in + out this calendar month (UTC), against the plan's allowance (null: unlimited). */
+  bandwidth: z.object({ month: z.string(), rxBytes: z.number(), txBytes: z.number(), usedBytes: z.number(), limitBytes: z.number().nullable(), overLimit: z.boolean() }),
+});
+export type VpsMetricsView = z.infer<typeof VpsMetricsView>;
+
+// ---- resize, rename, reinstall
+/** A plan (the user role), or custom sizes (staff). CPU and memory change while shut off; the disk only grows. */
+export const ResizeVps = z.object({
+  planId: Id.optional(),
+  vcpus: z.number().int().min(1).max(64).optional(),
+  memoryMb: z.number().int().min(128).max(1024 * 1024).optional(),
+  diskGb: z.number().int().min(1).max(64 * 1024).optional(),
+}).strict().refine((b) => b.planId !== undefined || b.vcpus !== undefined || b.memoryMb !== undefined || b.diskGb !== undefined, 'give a planId or at least one of vcpus, memoryMb, diskGb')
+  .refine((b) => b.planId === undefined || (b.vcpus === undefined && b.memoryMb === undefined && b.diskGb === undefined), 'a planId or custom sizes, not both');
+export type ResizeVps = z.output<typeof ResizeVps>;
+export const RenameVps = z.object({ hostname: Hostname }).strict();
+export const ReinstallVps = z.object({
+  imageId: Id,
+  /** The VPS's current hostname, typed: everything on its disk is erased. */
+  confirm: z.string().max(253),
+  sshKeyIds: z.array(Id).max(32).optional(),
+  userData: z.string().max(64 * 1024).optional(),
+}).strict();
+export type ReinstallVps = z.output<typeof ReinstallVps>;

@@ -57,7 +57,7 @@ describe('vps service on test:///default', () => {
     const j = await h.waitJob(job.id);
     expect(j).toEqual({ state: 'succeeded', error: null });
     const steps = (await h.t.services.jobs.get(job.id, SYSTEM_ACTOR)).steps.map((s) => s.name);
-    expect(steps).toEqual(['place on a host', 'create disk', 'build seed', 'reserve address', 'define domain', 'start', 'wait until running']);
+    expect(steps).toEqual(['place on a host', 'reserve address', 'create disk', 'build seed', 'define domain', 'start', 'wait until running']);
     const got = (await api(alice, 'GET', `/vps/${vps.id}`)).json() as { vps: { state: string; address: string; network: string } };
     expect(got.vps).toMatchObject({ state: 'running', network: 'public' });
     expect(got.vps.address).toMatch(/^10\.230\.0\.\d+$/);
@@ -114,6 +114,112 @@ describe('vps service on test:///default', () => {
     expect(((await api(alice, 'GET', `/vps/${id}/snapshots`)).json() as { items: unknown[] }).items).toHaveLength(1);
   });
 
+  it('rename, resize and reinstall run as audited jobs of named steps', async () => {
+    const virsh = (await h.rt.hosts.get('local')).virsh;
+    const v = ((await api(alice, 'GET', '/vps')).json() as { items: { id: string; hostname: string; domainName: string; address: string }[] }).items.find((x) => x.hostname === 'web1')!;
+    const job = async (r: { statusCode: number; body: string; json(): any }) => {
+      expect(r.statusCode, r.body).toBe(202);
+      const j = await h.waitJob(r.json().job.id);
+      expect(j).toEqual({ state: 'succeeded', error: null });
+      return (await h.t.services.jobs.get(r.json().job.id, SYSTEM_ACTOR)).steps.map((s) => s.name);
+    };
+    // rename: panel name, domain title, DHCP reservation; taken names are 409
+    expect(await job(await api(alice, 'POST', `/vps/${v.id}/rename`, { hostname: 'web1b' }))).toEqual(['rename in the panel', 'retitle domain', 'rename DHCP reservation']);
+    expect((await api(alice, 'GET', `/vps/${v.id}`)).json().vps.hostname).toBe('web1b');
+    expect(await virsh.dumpxml(v.domainName)).toContain('<title>web1b</title>');
+    expect(await virsh.netDumpxml('slipway-pub')).toMatch(new RegExp(`name='web1b' ip='${v.address.replace(/\./g, '\\.')}'`));
+    expect((await api(alice, 'POST', `/vps/${v.id}/rename`, { hostname: 'web1b' })).statusCode).toBe(422);
+    // a failed rename is undone
+    h.fail.at = 'retitle domain';
+    const failed = await api(alice, 'POST', `/vps/${v.id}/rename`, { hostname: 'web1c' });
+    expect((await h.waitJob(failed.json().job.id)).state).toBe('failed');
+    h.fail.at = null;
+    expect((await api(alice, 'GET', `/vps/${v.id}`)).json().vps.hostname).toBe('web1b');
+    expect(await virsh.dumpxml(v.domainName)).toContain('<title>web1b</title>');
+    await job(await api(alice, 'POST', `/vps/${v.id}/rename`, { hostname: 'web1' }));
+
+    // resize a running VPS (staff, custom sizes): stopped, grown, redefined, started again
+    expect(await job(await api(operator, 'POST', `/vps/${v.id}/resize`, { vcpus: 2, memoryMb: 512, diskGb: 2 }))).toEqual(['reserve the new size', 'stop the domain', 'grow disk', 'redefine domain', 'start again']);
+    expect((await api(alice, 'GET', `/vps/${v.id}`)).json().vps).toMatchObject({ vcpus: 2, memoryMb: 512, diskGb: 2, state: 'running' });
+    const d = await virsh.describe(v.domainName);
+    expect([d.vcpus, d.memoryKiB]).toEqual([2, 512 * 1024]);
+    const size = () => (JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', path.join(h.root, 'disks', `${v.id}.qcow2`)], { encoding: 'utf8' })) as { 'virtual-size': number })['virtual-size'];
+    expect(size()).toBe(2 * 1024 ** 3);
+    // a failure after the disk grew puts everything back: sizes, XML, disk
+    h.fail.at = 'redefine domain';
+    const rf = await api(operator, 'POST', `/vps/${v.id}/resize`, { vcpus: 1, memoryMb: 256, diskGb: 3 });
+    expect((await h.waitJob(rf.json().job.id)).state).toBe('failed');
+    h.fail.at = null;
+    expect((await api(alice, 'GET', `/vps/${v.id}`)).json().vps).toMatchObject({ vcpus: 2, memoryMb: 512, diskGb: 2, state: 'running' });
+    expect((await virsh.describe(v.domainName)).memoryKiB).toBe(512 * 1024);
+    expect(size()).toBe(2 * 1024 ** 3);
+
+    // reinstall: the hostname typed; a new overlay and seed (new instance-id, new user-data); snapshots go
+    expect((await api(alice, 'GET', `/vps/${v.id}/snapshots`)).json().items.length).toBeGreaterThan(0);
+    const before = execFileSync('isoinfo', ['-i', path.join(h.root, 'seeds', `${v.id}.iso`), '-R', '-x', '/meta-data'], { encoding: 'utf8' });
+    expect(await job(await api(alice, 'POST', `/vps/${v.id}/reinstall`, { imageId: seed.imageId, confirm: 'web1', userData: '#cloud-config\npackages: [htop]\n' })))
+      .toEqual(['stop the domain', 'set the old disk and seed aside', 'create disk', 'build seed', 'redefine domain', 'start again', 'forget the old disk']);
+    const meta = execFileSync('isoinfo', ['-i', path.join(h.root, 'seeds', `${v.id}.iso`), '-R', '-x', '/meta-data'], { encoding: 'utf8' });
+    expect(meta).not.toBe(before);
+    expect(meta).toContain(`${v.id}-`);
+    const ud = execFileSync('isoinfo', ['-i', path.join(h.root, 'seeds', `${v.id}.iso`), '-R', '-x', '/user-data'], { encoding: 'utf8' });
+    expect(ud).toContain('htop');
+    expect(ud).toContain('alice@laptop'); // the keys stay unless given
+    expect((await api(alice, 'GET', `/vps/${v.id}/snapshots`)).json().items).toEqual([]);
+    expect(h.leftovers().filter((f) => f.includes('before-reinstall'))).toEqual([]);
+    expect((await api(alice, 'GET', `/vps/${v.id}`)).json().vps.state).toBe('running');
+    const audit = (await h.t.services.database.db.selectFrom('audit_log').select('action').where('target_id', '=', v.id).execute()).map((a) => a.action);
+    for (const a of ['vps.rename', 'vps.resize', 'vps.reinstall']) expect(audit).toContain(a);
+  }, 120_000);
+
+  it('private networks: one isolated libvirt network per owner, removed with its last VPS', async () => {
+    const virsh = (await h.rt.hosts.get('local')).virsh;
+    const mk = async (ownerId: string, hostname: string) => {
+      const r = await create(operator, { hostname, ownerId, network: 'private', start: false });
+      expect(r.statusCode, r.body).toBe(202);
+      expect((await h.waitJob(r.json().job.id)).state).toBe('succeeded');
+      return (await api(operator, 'GET', `/vps/${r.json().vps.id}`)).json().vps as { id: string; address: string };
+    };
+    const before = new Set((await virsh.netList()).map((n) => n.name));
+    const a1 = await mk(alice.user.id, 'priv-a1');
+    const a2 = await mk(alice.user.id, 'priv-a2');
+    const b1 = await mk(bob.user.id, 'priv-b1');
+    const added = (await virsh.netList()).filter((n) => !before.has(n.name));
+    expect(added).toHaveLength(2); // alice's and bob's
+    const netOf = async (ip: string) => {
+      for (const n of added) if ((await virsh.netDumpxml(n.name)).includes(`ip='${ip}'`)) return n.name;
+      return null;
+    };
+    const aliceNet = await netOf(a1.address);
+    expect(aliceNet).not.toBeNull();
+    expect(await netOf(a2.address)).toBe(aliceNet);
+    const bobNet = await netOf(b1.address);
+    expect(bobNet).not.toBe(aliceNet);
+    // isolated: no <forward> (no route out, none to another owner's network)
+    for (const n of added) expect(await virsh.netDumpxml(n.name)).not.toContain('<forward');
+    expect(a1.address.split('.').slice(0, 3)).not.toEqual(b1.address.split('.').slice(0, 3));
+    const del = async (id: string, hostname: string) => {
+      const r = await api(operator, 'DELETE', `/vps/${id}`, { confirm: hostname });
+      expect((await h.waitJob(r.json().job.id)).state).toBe('succeeded');
+    };
+    await del(a1.id, 'priv-a1');
+    expect((await virsh.netList()).map((n) => n.name)).toContain(aliceNet); // a2 still uses it
+    await del(a2.id, 'priv-a2');
+    await del(b1.id, 'priv-b1');
+    expect((await virsh.netList()).map((n) => n.name).filter((n) => !before.has(n))).toEqual([]);
+    expect(await h.rt.service.d.repo.network('local', aliceNet!)).toBeUndefined();
+  }, 120_000);
+
+  it('metrics: the owner reads points and this month\'s bandwidth against the plan; test:/// has no counters', async () => {
+    const v = ((await api(alice, 'GET', '/vps')).json() as { items: { id: string }[] }).items[0]!;
+    expect(await h.rt.service.sampleMetrics('local')).toBe(0); // the mock hypervisor reports no cpu/net/block counters: no rates
+    const m = await api(alice, 'GET', `/vps/${v.id}/metrics?range=7d`);
+    expect(m.statusCode).toBe(200);
+    expect(m.json()).toMatchObject({ range: '7d', points: [], bandwidth: { rxBytes: 0, txBytes: 0, usedBytes: 0, overLimit: false } });
+    expect(m.json().bandwidth.month).toMatch(/^\d{4}-\d{2}$/);
+    expect((await api(bob, 'GET', `/vps/${v.id}/metrics`)).statusCode).toBe(404);
+  });
+
   it('quota: a user over their VPS count gets 422 quota_exceeded and nothing is created', async () => {
     expect((await api(billing, 'PUT', `/vps/quotas/${alice.user.id}`, { maxCount: 1, maxVcpus: 8, maxMemoryMb: 8192, maxDiskGb: 100 })).statusCode).toBe(200);
     const before = (await domains()).length;
@@ -134,7 +240,7 @@ describe('vps service on test:///default', () => {
   });
 
   it('a failure at any create step leaves nothing behind: no record, disk, seed, address, reservation or domain', async () => {
-    const steps = ['place on a host', 'create disk', 'build seed', 'reserve address', 'define domain', 'start', 'wait until running'];
+    const steps = ['place on a host', 'reserve address', 'create disk', 'build seed', 'define domain', 'start', 'wait until running'];
     const before = { domains: (await domains()).map((d) => d.name).sort(), files: h.leftovers().sort(), net: await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub') };
     for (const [i, at] of steps.entries()) {
       h.fail.at = at;

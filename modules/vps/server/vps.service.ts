@@ -4,29 +4,22 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  type Actor, AppError, type AuditLog, authorize, ConflictError, DomainRuleError, type EventBus,
+  type Actor, type AuditLog, authorize, ConflictError, DomainRuleError, type EventBus,
   ForbiddenError, type HostnameClaims, type JobService, type JobView, type LifecyclePolicies,
   type LifecyclePolicyView, listScope, LOCAL_HOST_ID, newId, normalizeHostname, NotFoundError, ownedOnlyFor,
-  resource, SshKeyService, ValidationError,
+  PayloadTooLargeError, resource, SshKeyService, SYSTEM_ACTOR, UnsupportedMediaTypeError, ValidationError,
 } from '../../../server/src/sdk.js';
 import { assertHostname, buildSeedFiles } from './cloud-init.js';
 import { LibvirtError, type DomainState } from './libvirt.virsh.js';
-import { place, type PlacementRatios } from './placement.js';
+import { freeRoom, place, type PlacementRatios } from './placement.js';
 import type { VpsConfig } from './vps.config.js';
 import { storagePaths, domainNameOf, type Inventory, type VpsHosts } from './vps.hosts.js';
-import { JOB_CREATE, JOB_DELETE, JOB_IMAGE, JOB_SHUTDOWN } from './vps.jobs.js';
+import { JOB_CREATE, JOB_DELETE, JOB_IMAGE, JOB_REINSTALL, JOB_RENAME, JOB_RESIZE, JOB_SHUTDOWN } from './vps.jobs.js';
+import { monthOf, type MetricRange, type VpsMetricsStore } from './vps.metrics.js';
 import { vpsPermissions as P } from './vps.permissions.js';
 import type { ImageRecord, VpsRecord, VpsRepo, VpsRow } from './vps.repo.js';
-import type { CreateVps, ImageQuery, ImageView, PlanInput, PlanView, QuotaInput, QuotaView, SnapshotView, VpsAction, VpsView } from './vps.schema.js';
+import type { CreateVps, ImageQuery, ImageView, PlanInput, PlanView, QuotaInput, QuotaView, ReinstallVps, ResizeVps, SnapshotView, VpsAction, VpsMetricsView, VpsView } from './vps.schema.js';
 
-export class PayloadTooLargeError extends AppError {
-  readonly status = 413;
-  readonly code = 'payload_too_large';
-}
-export class UnsupportedMediaTypeError extends AppError {
-  readonly status = 415;
-  readonly code = 'unsupported_media_type';
-}
 
 export interface VpsServiceDeps {
   repo: VpsRepo;
@@ -39,6 +32,7 @@ export interface VpsServiceDeps {
   claims: HostnameClaims;
   lifecycle: LifecyclePolicies;
   sshKeys: SshKeyService;
+  metrics: VpsMetricsStore;
 }
 
 const BUSY = new Set(['creating', 'deleting']);
@@ -106,11 +100,10 @@ export class VpsService {
 
   async list(actor: Actor, o: { limit: number; offset: number }): Promise<{ items: VpsView[]; total: number }> {
     authorize(actor, P.read);
-    const rows = await this.d.repo.list(listScope(actor, P.read));
-    const page = rows.slice(o.offset, o.offset + o.limit);
+    const { rows: page, total } = await this.d.repo.page(listScope(actor, P.read), o);
     const expiry = await this.d.lifecycle.getMany(page.map((r) => r.id));
     const staff = !ownedOnlyFor(actor, P.read);
-    return { items: page.map((r) => this.view(actor, r, expiry.get(r.id) ?? null, staff)), total: rows.length };
+    return { items: page.map((r) => this.view(actor, r, expiry.get(r.id) ?? null, staff)), total };
   }
 
   async get(actor: Actor, id: string): Promise<VpsView> {
@@ -137,19 +130,19 @@ export class VpsService {
     return { userId, custom: !!q, ...(q ?? { maxCount: c.quotaCount, maxVcpus: c.quotaVcpus, maxMemoryMb: c.quotaMemoryMb, maxDiskGb: c.quotaDiskGb }), used: await this.d.repo.usage(userId) };
   }
 
-  private async checkQuota(actor: Actor, ownerId: string, req: { vcpus: number; memoryMb: number; diskGb: number }): Promise<void> {
+  private async checkQuota(actor: Actor, ownerId: string, req: { vcpus: number; memoryMb: number; diskGb: number }, count = 1): Promise<void> {
     const role = ownerId === actor.userId ? actor.role : ((await this.d.repo.db.selectFrom('users').select('role').where('id', '=', ownerId).executeTakeFirst())?.role as string | undefined);
     // Quotas bind customers (the user role) and anyone with a quota of their own.
     const q = await this.quota(ownerId);
     if (role !== 'user' && !q.custom) return;
     const checks: [string, number, number, string][] = [
-      ['count', q.used.count + 1, q.maxCount, 'VPSes'],
+      ['count', q.used.count + count, q.maxCount, 'VPSes'],
       ['vcpus', q.used.vcpus + req.vcpus, q.maxVcpus, 'vCPUs'],
       ['memoryMb', q.used.memoryMb + req.memoryMb, q.maxMemoryMb, 'MB of memory'],
       ['diskGb', q.used.diskGb + req.diskGb, q.maxDiskGb, 'GB of disk'],
     ];
     for (const [k, want, max, label] of checks) {
-      if (want > max) throw new DomainRuleError(`Quota exceeded: this would use ${want} ${label}, the quota is ${max}`, 'quota_exceeded', { resource: k, requested: want, limit: max });
+      if (want > max && (k === 'count' ? count > 0 : req[k as 'vcpus'] > 0)) throw new DomainRuleError(`Quota exceeded: this would use ${want} ${label}, the quota is ${max}`, 'quota_exceeded', { resource: k, requested: want, limit: max });
     }
   }
 
@@ -262,6 +255,118 @@ export class VpsService {
     await this.d.audit.record({ actor, action: 'vps.delete', target: { type: 'vps', id: r.id }, details: { hostname: r.hostname, job: job.id } });
     this.publish(r, 'deleting');
     return job;
+  }
+
+  // ---- resize, rename, reinstall (jobs) ----------------------------------------------------------
+
+  /**
+   * New sizes from a plan (the user role: public plans only) or custom values (staff). CPU and
+   * memory change while shut off (the job stops and restarts a running VPS); the disk only grows.
+   * The increase is checked against the owner's quota and the host's room, and written at once
+   * (inside the same lock as creates); the job's undo restores the old sizes.
+   */
+  async resize(actor: Actor, id: string, input: ResizeVps): Promise<{ job: JobView; vps: VpsView }> {
+    const r = await this.ready(actor, P.operate, id);
+    const customer = ownedOnlyFor(actor, P.read);
+    let target: { vcpus: number; memoryMb: number; diskGb: number; planId: string | null };
+    if (input.planId !== undefined) {
+      const plan = await this.d.repo.plan(input.planId);
+      if (!plan || (customer && !plan.public)) throw new ValidationError(`No plan ${input.planId}`, { field: 'planId' });
+      target = { vcpus: plan.vcpus, memoryMb: plan.memoryMb, diskGb: plan.diskGb, planId: plan.id };
+    } else {
+      if (customer) throw new ForbiddenError('Pick a plan: custom sizes are set by staff', 'forbidden', { field: 'planId' });
+      target = { vcpus: input.vcpus ?? r.vcpus, memoryMb: input.memoryMb ?? r.memoryMb, diskGb: input.diskGb ?? r.diskGb, planId: r.planId };
+    }
+    if (target.diskGb < r.diskGb) throw new DomainRuleError(`The disk can only grow (it has ${r.diskGb} GB)`, 'disk_shrink', { field: 'diskGb', current: r.diskGb });
+    if (target.vcpus === r.vcpus && target.memoryMb === r.memoryMb && target.diskGb === r.diskGb && target.planId === r.planId) throw new DomainRuleError('The VPS already has this size', 'no_change');
+    const before = { vcpus: r.vcpus, memoryMb: r.memoryMb, diskGb: r.diskGb, planId: r.planId };
+    const more = { vcpus: Math.max(0, target.vcpus - r.vcpus), memoryMb: Math.max(0, target.memoryMb - r.memoryMb), diskGb: target.diskGb - r.diskGb };
+    return this.serial(async () => {
+      await this.checkQuota(actor, r.ownerId, more, 0);
+      if (more.vcpus || more.memoryMb || more.diskGb) {
+        // The VPS stays on its host: the increase must fit there.
+        const free = freeRoom(await this.d.hosts.capacity(r.hostId, r.hostId), this.ratios());
+        const short = (['vcpus', 'memoryMb', 'diskGb'] as const).find((k) => more[k] > free[k]);
+        if (short) throw new DomainRuleError(`The VPS's host has no room: the resize needs ${more[short]} more ${short}, ${Math.max(0, free[short])} are free`, 'no_capacity', { resource: short, requested: more[short], largestFree: Math.max(0, free[short]) });
+      }
+      await this.d.repo.setSizes(r.id, target);
+      const job = await this.d.jobs.enqueue(JOB_RESIZE, { vpsId: r.id, before }, { actor, resource: `vps:${r.id}` });
+      await this.d.audit.record({ actor, action: 'vps.resize', target: { type: 'vps', id: r.id }, details: { before, after: target, job: job.id } });
+      this.publish(r, 'resizing', { job: job.id });
+      return { job, vps: await this.get(actor, id) };
+    });
+  }
+
+  /** The panel's name of the VPS, the domain's title and its DHCP reservation (the guest's own hostname stays until a reinstall). */
+  async rename(actor: Actor, id: string, hostname: string): Promise<{ job: JobView; vps: VpsView }> {
+    const r = await this.ready(actor, P.operate, id);
+    const to = assertHostname(hostname);
+    if (to === r.hostname) throw new DomainRuleError(`The VPS is already named ${to}`, 'no_change');
+    return this.serial(async () => {
+      if (await this.d.repo.findByHostname(r.ownerId, to)) throw new ConflictError(`A VPS named ${to} already exists`, { field: 'hostname' });
+      const job = await this.d.jobs.enqueue(JOB_RENAME, { vpsId: r.id, from: r.hostname, to }, { actor, resource: `vps:${r.id}` });
+      await this.d.audit.record({ actor, action: 'vps.rename', target: { type: 'vps', id: r.id }, details: { from: r.hostname, to, job: job.id } });
+      return { job, vps: await this.get(actor, id) };
+    });
+  }
+
+  /**
+   * Erases the disk: a fresh overlay on the chosen image (the user role: public, ready images) and a
+   * new NoCloud seed with a new instance-id, so cloud-init runs again with the keys and user-data
+   * (the previous ones unless given). The hostname must be typed to confirm. Snapshots go with the
+   * old disk. Everything is validated before the job exists; the job puts the old disk back on failure.
+   */
+  async reinstall(actor: Actor, id: string, input: ReinstallVps): Promise<{ job: JobView; vps: VpsView }> {
+    const r = await this.ready(actor, P.operate, id);
+    if (input.confirm !== r.hostname) throw new DomainRuleError(`Type the VPS's hostname (${r.hostname}) to confirm: its disk is erased`, 'confirmation_mismatch', { field: 'confirm' });
+    const image = await this.d.repo.image(input.imageId);
+    if (!image || (ownedOnlyFor(actor, P.read) && !image.public)) throw new ValidationError(`No image ${input.imageId}`, { field: 'imageId' });
+    if (image.status !== 'ready') throw new DomainRuleError(`Image ${image.name} is ${image.status}`, 'image_not_ready');
+    if (r.diskGb < image.minDiskGb || (image.virtualSize && r.diskGb * 1024 ** 3 < image.virtualSize)) throw new DomainRuleError(`Image ${image.name} needs more disk than the VPS has (${r.diskGb} GB)`, 'disk_too_small');
+    const sshKeys = input.sshKeyIds !== undefined ? await this.ownerKeys(actor, r.ownerId, input.sshKeyIds) : r.spec.sshKeys;
+    const userData = input.userData !== undefined ? input.userData : r.spec.userData;
+    const instanceId = `${r.id}-${Date.now().toString(36)}`;
+    buildSeedFiles({ instanceId, hostname: r.hostname, sshKeys, userData, network: { mac: r.mac, mode: 'dhcp' } });
+    const job = await this.d.jobs.enqueue(JOB_REINSTALL, { vpsId: r.id, imageId: image.id, sshKeys, userData, instanceId }, { actor, resource: `vps:${r.id}` });
+    await this.d.audit.record({ actor, action: 'vps.reinstall', target: { type: 'vps', id: r.id }, details: { image: image.name, keys: sshKeys.length, userData: !!userData, job: job.id } });
+    this.publish(r, 'reinstalling', { job: job.id });
+    return { job, vps: await this.get(actor, id) };
+  }
+
+  // ---- usage graphs ----------------------------------------------------------------------------
+
+  async metrics(actor: Actor, id: string, range: MetricRange): Promise<VpsMetricsView> {
+    const r = await this.load(actor, P.read, id);
+    const { stepMs, points } = await this.d.metrics.history(r.id, range);
+    const month = monthOf(Date.now());
+    const bw = await this.d.metrics.bandwidth(r.id, month);
+    const plan = r.planId ? await this.d.repo.plan(r.planId) : undefined;
+    const limitBytes = plan && plan.bandwidthGb > 0 ? plan.bandwidthGb * 1024 ** 3 : null;
+    const usedBytes = bw.rxBytes + bw.txBytes;
+    return { range, stepMs, sampleIntervalMs: this.d.config.metricsIntervalMs, points, bandwidth: { month, ...bw, usedBytes, limitBytes, overLimit: limitBytes !== null && usedBytes >= limitBytes } };
+  }
+
+  /** One sample of every running VPS on the host (the module's `metrics` schedule). */
+  async sampleMetrics(hostId: string, now = Date.now()): Promise<number> {
+    const rows = (await this.d.repo.list()).filter((r) => r.hostId === hostId && !BUSY.has(r.state) && r.state !== 'failed');
+    const running = rows.filter((r) => this.d.inventory.state(hostId, r.domainName) !== 'shut off');
+    if (!running.length) return 0;
+    const t = await this.d.hosts.get(hostId);
+    const { points, bandwidth } = await this.d.metrics.sample(t.virsh, running.map((r) => ({ id: r.id, domainName: r.domainName, vcpus: r.vcpus })), now);
+    const month = monthOf(now);
+    for (const [vpsId, grown] of bandwidth) {
+      const r = rows.find((x) => x.id === vpsId)!;
+      const plan = r.planId ? await this.d.repo.plan(r.planId) : undefined;
+      if (!plan?.bandwidthGb) continue;
+      const limit = plan.bandwidthGb * 1024 ** 3;
+      const bw = await this.d.metrics.bandwidth(vpsId, month);
+      const used = bw.rxBytes + bw.txBytes;
+      if (used >= limit && used - grown < limit) {
+        this.publish(r, 'bandwidth.exceeded', { month, usedBytes: used, limitBytes: limit });
+        await this.d.audit.record({ actor: SYSTEM_ACTOR, action: 'vps.bandwidth.exceeded', target: { type: 'vps', id: r.id }, details: { month, usedBytes: used, limitBytes: limit } });
+      }
+    }
+    return points;
   }
 
   // ---- snapshots -----------------------------------------------------------------------------

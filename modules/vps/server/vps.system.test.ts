@@ -102,13 +102,55 @@ describe('vps on qemu:///system: create → running → serial console → delet
       await new Promise((r) => setTimeout(r, 1000));
     }
     expect(text).toMatch(/web1 login:/);
+
+    // cloud-init's half in the guest: a reset replays the boot on the same console, where the guest
+    // prints the keys it installed into /root/.ssh/authorized_keys and the user-data's final_message.
+    text = '';
+    expect((await h.t.app.inject({ method: 'POST', url: `/api/v1/vps/${vps.id}/reset`, headers: owner.headers })).statusCode).toBe(200);
+    for (const until2 = Date.now() + 120_000; !(/final_message=/.test(text) && /web1 login:/.test(text)) && Date.now() < until2;) {
+      ws.send(Buffer.from('\r'));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(text).toMatch(/SLIPWAY-GUEST: keys=1/);
+    expect(text).toMatch(/SLIPWAY-GUEST: key ssh-ed25519 owner@laptop/);
+    expect(text).toMatch(/SLIPWAY-GUEST: final_message=hello from slipway/);
+
+    // usage graphs from the real domstats counters (two samples make a point)
+    expect(await h.rt.service.sampleMetrics('local')).toBe(0);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await h.rt.service.sampleMetrics('local')).toBe(1);
+    const m = await h.t.app.inject({ method: 'GET', url: `/api/v1/vps/${vps.id}/metrics?range=1h`, headers: owner.headers });
+    expect(m.statusCode).toBe(200);
+    const pt = m.json().points[0] as { cpuPct: number; memoryMb: number; memoryUsedMb: number };
+    expect(pt.cpuPct).toBeGreaterThan(0);
+    expect(pt.memoryMb).toBe(256);
+    expect(pt.memoryUsedMb).toBeGreaterThan(0);
+    expect(m.json().bandwidth.usedBytes).toBeGreaterThan(0); // the guest's DHCP exchange at least
+    expect((await h.t.app.inject({ method: 'GET', url: `/api/v1/vps/${vps.id}/metrics`, headers: other.headers })).statusCode).toBe(404);
+
+    // the graphical console: refused for anonymous and foreign users; for the owner the panel
+    // proxies to the domain's VNC on loopback (RFB greeting); neither the port nor a password is ever shown
+    const vncUrl = `${base}/vps/${vps.id}/console/vnc`;
+    expect((await open(vncUrl)).status).toBe(401);
+    expect((await open(vncUrl, other.token)).status).toBe(404);
+    const port = (await virsh.describe(vps.domainName)).vnc?.port;
+    expect(port).toBeGreaterThan(5899);
+    const view = (await h.t.app.inject({ method: 'GET', url: `/api/v1/vps/${vps.id}`, headers: owner.headers })).body;
+    expect(view).not.toContain(String(port));
+    expect(view).not.toMatch(/127\.0\.0\.1|passwd|password/i);
+    const vnc = await open(vncUrl, owner.token);
+    expect(vnc.status).toBeUndefined();
+    const greeting = await new Promise<string>((r) => vnc.ws.once('message', (d: Buffer) => r(d.toString('latin1'))));
+    expect(greeting).toMatch(/^RFB 003\.00\d\n/);
+    vnc.ws.close();
     // revoking the session (sign-out) closes the console at once
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     await h.t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: owner.headers, payload: { refreshToken: owner.refreshToken } });
     expect(await closed).toBe(4401);
     const consoleAudit = async () => (await h.t.services.database.db.selectFrom('audit_log').select(['action']).where('target_id', '=', vps.id).where('action', 'like', 'vps.console.%').execute()).map((a) => a.action);
     for (let i = 0; i < 50 && !(await consoleAudit()).includes('vps.console.close'); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(await consoleAudit()).toEqual(['vps.console.open', 'vps.console.close']);
+    for (let i = 0; i < 50 && (await consoleAudit()).filter((a) => a === 'vps.console.close').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await consoleAudit()).toEqual(['vps.console.open', 'vps.console.open', 'vps.console.close', 'vps.console.close']);
 
     const del = await h.t.app.inject({ method: 'DELETE', url: `/api/v1/vps/${vps.id}`, headers: admin.headers, payload: { confirm: 'web1' } });
     expect(del.statusCode).toBe(202);

@@ -1,7 +1,7 @@
 import { Card, Group, Progress, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { DataTable, EmptyState, PageHeader, StatusBadge } from '@slipway/web';
-import { getJson, memoryText, type HostCapacity, type UnmanagedDomain } from './api';
+import { DataTable, EmptyState, PageHeader, StatusBadge, api, call } from '@slipway/web';
+import { memoryText, type HostCapacity, type UnmanagedDomain } from './api';
 import { VpsNav } from './components';
 
 function Meter({ label, used, total, unit }: { label: string; used: number; total: number; unit: (n: number) => string }) {
@@ -16,8 +16,8 @@ function Meter({ label, used, total, unit }: { label: string; used: number; tota
 
 /** Capacity of each VPS host (allocation against the over-allocation limits) and domains Slipway does not manage. */
 export default function HostsPage() {
-  const hosts = useQuery({ queryKey: ['vps', 'hosts'], queryFn: () => getJson<{ items: HostCapacity[] }>('/api/v1/vps/hosts'), refetchInterval: 30_000 });
-  const foreign = useQuery({ queryKey: ['vps', 'unmanaged'], queryFn: () => getJson<{ items: UnmanagedDomain[] }>('/api/v1/vps/unmanaged') });
+  const hosts = useQuery({ queryKey: ['vps', 'hosts'], queryFn: () => call(api.GET('/api/v1/vps/hosts')), refetchInterval: 30_000 });
+  const foreign = useQuery({ queryKey: ['vps', 'unmanaged'], queryFn: () => call(api.GET('/api/v1/vps/unmanaged')) });
   return (
     <>
       <PageHeader title="VPS hosts" description="Room left for new servers on each host (placement refuses a create that does not fit, naming the limit)" />

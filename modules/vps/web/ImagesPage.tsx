@@ -1,8 +1,8 @@
 import { Alert, Badge, Button, FileInput, Group, Modal, NumberInput, Progress, SimpleGrid, Stack, Switch, Text, TextInput, Tooltip } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
-import { ConfirmDialog, DataTable, EmptyState, JobLink, PageHeader, StatusBadge, formatBytes, formatRelative, icons, notifyError, notifySuccess, sendJson, useCan, useLiveInvalidate } from '@slipway/web';
-import { fieldErrors, getJson, perms, sha256OfFile, uploadImage, type Image, type UploadHandle } from './api';
+import { ConfirmDialog, DataTable, EmptyState, JobLink, PageHeader, StatusBadge, formatBytes, formatRelative, icons, notifyError, notifySuccess, api, call, useCan, useLiveInvalidate } from '@slipway/web';
+import { fieldErrors, perms, sha256OfFile, uploadImage, type Image, type UploadHandle } from './api';
 import { VpsNav } from './components';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
@@ -17,7 +17,7 @@ export default function ImagesPage() {
   useLiveInvalidate(['job.updated'], [['vps', 'images']]);
   const images = useQuery({
     queryKey: ['vps', 'images'],
-    queryFn: () => getJson<{ items: Image[] }>('/api/v1/vps/images'),
+    queryFn: () => call(api.GET('/api/v1/vps/images')),
     refetchInterval: (q) => (q.state.data?.items.some((i) => i.status === 'converting' || i.status === 'uploading') ? 3000 : false),
   });
   return (
@@ -66,7 +66,7 @@ export default function ImagesPage() {
         typeToConfirm={remove?.name}
         confirmLabel="Delete image"
         onConfirm={async () => {
-          await sendJson('DELETE', `/api/v1/vps/images/${encodeURIComponent(remove!.id)}`);
+          await call(api.DELETE('/api/v1/vps/images/{id}', { params: { path: { id: remove!.id } } }));
           notifySuccess('Image deleted');
           await qc.invalidateQueries({ queryKey: ['vps', 'images'] });
         }}
@@ -114,7 +114,7 @@ function UploadDialog({ opened, onClose }: { opened: boolean; onClose(): void })
     const hash = await sha256OfFile(file).catch((e: unknown) => ({ skipped: (e as Error).message }));
     setHashNote('sha256' in hash ? `SHA-256 ${hash.sha256.slice(0, 16)}… (checked by the server)` : `Checksum skipped: ${hash.skipped} (the server computes its own)`);
     const h = uploadImage({
-      file, meta: { name: name.trim(), os: os || undefined, version: version || undefined, minDiskGb: Number(minDiskGb) || 1, cloudInit, public: isPublic },
+      file, meta: { name: name.trim(), os: os || undefined, version: version || undefined, minDiskGb: Number(minDiskGb) || 1, cloudInit: cloudInit ? 'true' : 'false', public: isPublic ? 'true' : 'false' },
       sha256: 'sha256' in hash ? hash.sha256 : undefined, onProgress: (sent, total) => setPhase({ kind: 'sending', sent, total }),
     });
     handle.current = h;

@@ -2,8 +2,8 @@ import { Alert, Anchor, Button, Checkbox, Group, Paper, Radio, Select, SimpleGri
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useMemo, useState } from 'react';
-import { ApiError, JobProgress, LogViewer, PageHeader, notifyError, useCan, useJobLog, useMe } from '@slipway/web';
-import { fieldErrors, getJson, hostnameProblem, perms, sendJson, sizeText, userDataProblem, type Image, type Plan, type SshKey, type Vps } from './api';
+import { ApiError, JobProgress, LogViewer, PageHeader, api, call, notifyError, useCan, useJobLog, useMe } from '@slipway/web';
+import { fieldErrors, hostnameProblem, perms, sizeText, userDataProblem, type CreateVpsBody, type Image, type Plan, type SshKey } from './api';
 import { useIsStaff, useUsers } from './hooks';
 
 const USER_DATA_EXAMPLE = `#cloud-config
@@ -40,9 +40,9 @@ export default function NewVpsPage() {
   const [created, setCreated] = useState<{ jobId: string; vpsId: string } | null>(null);
   const { buffer, job, status } = useJobLog(created?.jobId);
 
-  const plans = useQuery({ queryKey: ['vps', 'plans'], queryFn: () => getJson<{ items: Plan[] }>('/api/v1/vps/plans') });
-  const images = useQuery({ queryKey: ['vps', 'images'], queryFn: () => getJson<{ items: Image[] }>('/api/v1/vps/images') });
-  const keys = useQuery({ queryKey: ['ssh-keys'], queryFn: () => getJson<{ items: SshKey[] }>('/api/v1/ssh-keys') });
+  const plans = useQuery({ queryKey: ['vps', 'plans'], queryFn: () => call(api.GET('/api/v1/vps/plans')) });
+  const images = useQuery({ queryKey: ['vps', 'images'], queryFn: () => call(api.GET('/api/v1/vps/images')) });
+  const keys = useQuery({ queryKey: ['ssh-keys'], queryFn: () => call(api.GET('/api/v1/ssh-keys')) });
   const plan = plans.data?.items.find((p) => p.id === planId);
   const ready = (images.data?.items ?? []).filter((i) => i.status === 'ready');
   const image = ready.find((i) => i.id === imageId);
@@ -61,7 +61,7 @@ export default function NewVpsPage() {
   const err = (f: string) => serverErrors[f] ?? (f === 'hostname' && !hostname ? null : problems[f]) ?? null;
   const stepValid = [!problems.hostname && !problems.planId && !problems.imageId, !problems.userData, !problems.dnsName && !problems.expiresAt, true];
 
-  const body = () => ({
+  const body = (): CreateVpsBody => ({
     hostname: hostname.trim(),
     planId: planId!,
     imageId: imageId!,
@@ -79,7 +79,7 @@ export default function NewVpsPage() {
     setServerErrors({});
     setProblem(null);
     try {
-      const r = await sendJson<{ job: { id: string }; vps: Vps }>('POST', '/api/v1/vps', body());
+      const r = await call(api.POST('/api/v1/vps', { body: body() }));
       setCreated({ jobId: r.job.id, vpsId: r.vps.id });
       setStep(4);
     } catch (e) {

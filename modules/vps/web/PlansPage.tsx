@@ -1,19 +1,18 @@
 import { Alert, Badge, Button, Card, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ApiError, DataTable, EmptyState, PageHeader, icons, notifyError, notifySuccess, useCan } from '@slipway/web';
-import { fieldErrors, getJson, memoryText, perms, sendJson, type Plan } from './api';
+import { ApiError, DataTable, EmptyState, PageHeader, api, call, icons, notifyError, notifySuccess, useCan } from '@slipway/web';
+import { fieldErrors, memoryText, perms, type Plan } from './api';
 import { VpsNav } from './components';
 import { useUsers } from './hooks';
 
-interface Quota { userId: string; custom: boolean; maxCount: number; maxVcpus: number; maxMemoryMb: number; maxDiskGb: number; used: { count: number; vcpus: number; memoryMb: number; diskGb: number } }
 
 /** Plans (what customers may create) and per-user quotas; billing manages both. */
 export default function PlansPage() {
   const canManage = useCan(perms.plans);
   const canQuotas = useCan(perms.quotas);
   const [creating, setCreating] = useState(false);
-  const plans = useQuery({ queryKey: ['vps', 'plans'], queryFn: () => getJson<{ items: Plan[] }>('/api/v1/vps/plans') });
+  const plans = useQuery({ queryKey: ['vps', 'plans'], queryFn: () => call(api.GET('/api/v1/vps/plans')) });
   return (
     <>
       <PageHeader
@@ -62,10 +61,10 @@ function NewPlanDialog({ opened, onClose }: { opened: boolean; onClose(): void }
     setErrors({});
     setProblem(null);
     try {
-      await sendJson('POST', '/api/v1/vps/plans', {
+      await call(api.POST('/api/v1/vps/plans', { body: {
         name: name.trim(), vcpus: Number(vcpus), memoryMb: Number(memoryMb), diskGb: Number(diskGb), bandwidthGb: Number(bandwidthGb), maxSnapshots: Number(maxSnapshots),
         ...(priceLabel.trim() ? { priceLabel: priceLabel.trim() } : {}), public: isPublic,
-      });
+      } }));
       notifySuccess(`Plan ${name.trim()} created`);
       await qc.invalidateQueries({ queryKey: ['vps', 'plans'] });
       setName('');
@@ -105,14 +104,14 @@ function Quotas() {
   const users = useUsers();
   const [userId, setUserId] = useState<string | null>(null);
   const qc = useQueryClient();
-  const quota = useQuery({ enabled: !!userId, queryKey: ['vps', 'quota', userId], queryFn: () => getJson<{ quota: Quota }>(`/api/v1/vps/quotas/${encodeURIComponent(userId!)}`) });
+  const quota = useQuery({ enabled: !!userId, queryKey: ['vps', 'quota', userId], queryFn: () => call(api.GET('/api/v1/vps/quotas/{userId}', { params: { path: { userId: userId! } } })) });
   const q = quota.data?.quota;
   const [draft, setDraft] = useState<Partial<Record<'maxCount' | 'maxVcpus' | 'maxMemoryMb' | 'maxDiskGb', number | string>>>({});
   const value = (k: 'maxCount' | 'maxVcpus' | 'maxMemoryMb' | 'maxDiskGb') => draft[k] ?? q?.[k] ?? '';
   const save = async () => {
     try {
       const body = { maxCount: Number(value('maxCount')), maxVcpus: Number(value('maxVcpus')), maxMemoryMb: Number(value('maxMemoryMb')), maxDiskGb: Number(value('maxDiskGb')) };
-      const r = await sendJson<{ quota: Quota }>('PUT', `/api/v1/vps/quotas/${encodeURIComponent(userId!)}`, body);
+      const r = await call(api.PUT('/api/v1/vps/quotas/{userId}', { params: { path: { userId: userId! } }, body }));
       qc.setQueryData(['vps', 'quota', userId], r);
       setDraft({});
       notifySuccess('Quota saved');

@@ -2,8 +2,8 @@ import { Anchor, Button, Group, Text, TextInput, Tooltip } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useEffect, useMemo, useState } from 'react';
-import { DataTable, EmptyState, PageHeader, formatRelative, formatTime, icons, useCan, useLiveInvalidate } from '@slipway/web';
-import { getJson, perms, sizeText, type Image, type Plan, type Vps } from './api';
+import { DataTable, EmptyState, PageHeader, api, call, formatRelative, formatTime, icons, useCan, useLiveInvalidate } from '@slipway/web';
+import { perms, sizeText, type Image, type Plan, type Vps } from './api';
 import { VpsNav, VpsStateBadge } from './components';
 import { useIsStaff, useUsers } from './hooks';
 
@@ -26,11 +26,11 @@ export default function VpsListPage() {
   useEffect(() => setPage(1), [debounced]);
   useLiveInvalidate(['vps.', 'job.updated'], [['vps']]);
 
-  const list = useQuery({ queryKey: ['vps', 'list'], queryFn: () => getJson<{ items: Vps[]; total: number }>(`/api/v1/vps?limit=${FETCH_LIMIT}`) });
+  const list = useQuery({ queryKey: ['vps', 'list'], queryFn: () => call(api.GET('/api/v1/vps', { params: { query: { limit: FETCH_LIMIT } } })) });
   // For an empty list: say what is missing before the first VPS can exist.
   const empty = list.data?.total === 0;
-  const plans = useQuery({ enabled: empty, queryKey: ['vps', 'plans'], queryFn: () => getJson<{ items: Plan[] }>('/api/v1/vps/plans') });
-  const images = useQuery({ enabled: empty, queryKey: ['vps', 'images'], queryFn: () => getJson<{ items: Image[] }>('/api/v1/vps/images') });
+  const plans = useQuery({ enabled: empty, queryKey: ['vps', 'plans'], queryFn: () => call(api.GET('/api/v1/vps/plans')) });
+  const images = useQuery({ enabled: empty, queryKey: ['vps', 'images'], queryFn: () => call(api.GET('/api/v1/vps/images')) });
 
   const filtered = useMemo(() => {
     const items = list.data?.items ?? [];

@@ -3,15 +3,17 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import { Suspense, lazy, useState } from 'react';
 import {
-  ConfirmDialog, DataTable, EmptyState, PageHeader, formatRelative, formatTime, icons, notifyError, notifySuccess,
+  ConfirmDialog, DataTable, EmptyState, PageError, PageHeader, api, call, formatRelative, formatTime, icons, notifyError, notifySuccess,
   useCan, useLiveInvalidate, usePageParams, useRunJob,
 } from '@slipway/web';
-import { actionAllowed, getJson, memoryText, perms, sendJson, type Image, type Plan, type Snapshot, type Vps, type VpsAction } from './api';
+import { actionAllowed, memoryText, perms, type Image, type Plan, type Expiry, type Snapshot, type Vps, type VpsAction } from './api';
 import { Fact, VpsStateBadge } from './components';
 import { useIsStaff, useUsers } from './hooks';
 
 const SerialConsole = lazy(() => import('./SerialConsole'));
 const VncConsole = lazy(() => import('./VncConsole'));
+const VpsUsage = lazy(() => import('./VpsUsage'));
+const VpsManage = lazy(() => import('./VpsManage'));
 
 const ACTION_LABEL: Record<VpsAction, string> = {
   start: 'Start', shutdown: 'Shut down', poweroff: 'Power off', reboot: 'Reboot', reset: 'Reset', suspend: 'Suspend', resume: 'Resume',
@@ -43,17 +45,17 @@ export default function VpsPage() {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [tab, setTab] = useState<string | null>('console');
   useLiveInvalidate(['vps.', 'job.updated'], [['vps', 'one', vpsId]]);
-  const q = useQuery({ queryKey: ['vps', 'one', vpsId], queryFn: () => getJson<{ vps: Vps }>(`/api/v1/vps/${encodeURIComponent(vpsId)}`) });
-  const plans = useQuery({ queryKey: ['vps', 'plans'], queryFn: () => getJson<{ items: Plan[] }>('/api/v1/vps/plans') });
-  const images = useQuery({ queryKey: ['vps', 'images'], queryFn: () => getJson<{ items: Image[] }>('/api/v1/vps/images') });
+  const q = useQuery({ queryKey: ['vps', 'one', vpsId], queryFn: () => call(api.GET('/api/v1/vps/{id}', { params: { path: { id: vpsId } } })) });
+  const plans = useQuery({ queryKey: ['vps', 'plans'], queryFn: () => call(api.GET('/api/v1/vps/plans')) });
+  const images = useQuery({ queryKey: ['vps', 'images'], queryFn: () => call(api.GET('/api/v1/vps/images')) });
   const v = q.data?.vps;
 
   const act = async (a: VpsAction) => {
     setBusy(a);
     try {
-      const r = await sendJson<{ vps: Vps; job?: { id: string; title: string } }>('POST', `/api/v1/vps/${encodeURIComponent(vpsId)}/${a}`);
+      const r = await call(api.POST(`/api/v1/vps/{id}/${a}`, { params: { path: { id: vpsId } } }));
       qc.setQueryData(['vps', 'one', vpsId], { vps: r.vps });
-      if (r.job) await runJob(async () => ({ job: r.job! }), { open: false });
+      if ('job' in r) await runJob(async () => ({ job: r.job }), { open: false });
       else notifySuccess(`${ACTION_LABEL[a]}: the server is ${r.vps.state}`);
       await qc.invalidateQueries({ queryKey: ['vps'] });
     } catch (e) {
@@ -63,7 +65,8 @@ export default function VpsPage() {
     }
   };
 
-  if (!v) return <PageHeader title="Server" description={q.error ? String((q.error as Error).message) : 'Loading…'} />;
+  if (q.error && !v) return <PageError error={q.error} what="server" backTo="/vps" />;
+  if (!v) return <PageHeader title="Server" description="Loading…" />;
   const busyState = v.state === 'creating' || v.state === 'deleting' || v.state === 'failed';
   const plan = plans.data?.items.find((p) => p.id === v.planId);
   const image = images.data?.items.find((i) => i.id === v.imageId);
@@ -119,11 +122,19 @@ export default function VpsPage() {
       <Tabs value={tab} onChange={setTab} keepMounted={false}>
         <Tabs.List mb="md">
           {canOperate && <Tabs.Tab value="console">Console</Tabs.Tab>}
+          <Tabs.Tab value="usage">Usage</Tabs.Tab>
           <Tabs.Tab value="snapshots">Snapshots</Tabs.Tab>
           <Tabs.Tab value="network">Network</Tabs.Tab>
+          {canOperate && <Tabs.Tab value="manage">Resize &amp; reinstall</Tabs.Tab>}
           <Tabs.Tab value="expiry">Expiry</Tabs.Tab>
         </Tabs.List>
         {canOperate && <Tabs.Panel value="console"><Consoles vps={v} /></Tabs.Panel>}
+        <Tabs.Panel value="usage"><Suspense fallback={<Text size="sm" c="dimmed">Loading…</Text>}><VpsUsage vps={v} /></Suspense></Tabs.Panel>
+        {canOperate && (
+          <Tabs.Panel value="manage">
+            {busyState ? <Text size="sm" c="dimmed">Not while the server is {v.state}.</Text> : <Suspense fallback={<Text size="sm" c="dimmed">Loading…</Text>}><VpsManage vps={v} plans={plans.data?.items ?? []} images={images.data?.items ?? []} /></Suspense>}
+          </Tabs.Panel>
+        )}
         <Tabs.Panel value="snapshots"><Snapshots vps={v} plan={plan} /></Tabs.Panel>
         <Tabs.Panel value="network">
           <SimpleGrid cols={{ base: 1, sm: 2, md: 4 }}>
@@ -155,7 +166,7 @@ export default function VpsPage() {
         typeToConfirm={v.hostname}
         confirmLabel="Delete server"
         onConfirm={async () => {
-          const job = await runJob(() => sendJson<{ job: { id: string; title: string } }>('DELETE', `/api/v1/vps/${encodeURIComponent(vpsId)}`, { confirm: v.hostname }));
+          const job = await runJob(() => call(api.DELETE('/api/v1/vps/{id}', { params: { path: { id: vpsId } }, body: { confirm: v.hostname } })));
           if (!job) throw new Error('The server was not deleted');
           await qc.invalidateQueries({ queryKey: ['vps'] });
         }}
@@ -193,7 +204,7 @@ function Snapshots({ vps, plan }: { vps: Vps; plan: Plan | undefined }) {
   const [revert, setRevert] = useState<Snapshot | null>(null);
   const [remove, setRemove] = useState<Snapshot | null>(null);
   const key = ['vps', 'one', vps.id, 'snapshots'];
-  const snaps = useQuery({ queryKey: key, queryFn: () => getJson<{ items: Snapshot[] }>(`/api/v1/vps/${encodeURIComponent(vps.id)}/snapshots`) });
+  const snaps = useQuery({ queryKey: key, queryFn: () => call(api.GET('/api/v1/vps/{id}/snapshots', { params: { path: { id: vps.id } } })) });
   const items = snaps.data?.items ?? [];
   const limit = plan?.maxSnapshots;
   const full = limit !== undefined && items.length >= limit;
@@ -202,7 +213,7 @@ function Snapshots({ vps, plan }: { vps: Vps; plan: Plan | undefined }) {
   const create = async () => {
     setCreating(true);
     try {
-      await sendJson('POST', `/api/v1/vps/${encodeURIComponent(vps.id)}/snapshots`, { comment: comment.trim() });
+      await call(api.POST('/api/v1/vps/{id}/snapshots', { params: { path: { id: vps.id } }, body: { comment: comment.trim() } }));
       notifySuccess('Snapshot taken');
       setComment('');
       await qc.invalidateQueries({ queryKey: key });
@@ -248,7 +259,7 @@ function Snapshots({ vps, plan }: { vps: Vps; plan: Plan | undefined }) {
         message={`${vps.hostname} returns to ${revert?.comment ? `“${revert.comment}”` : 'the snapshot'} taken ${revert ? formatTime(revert.createdAt) : ''}. Everything written since is lost.`}
         confirmLabel="Revert"
         onConfirm={async () => {
-          await sendJson('POST', `/api/v1/vps/${encodeURIComponent(vps.id)}/snapshots/${encodeURIComponent(revert!.id)}/revert`);
+          await call(api.POST('/api/v1/vps/{id}/snapshots/{snapshotId}/revert', { params: { path: { id: vps.id, snapshotId: revert!.id } } }));
           notifySuccess('Reverted to the snapshot');
           await qc.invalidateQueries({ queryKey: ['vps', 'one', vps.id] });
         }}
@@ -260,7 +271,7 @@ function Snapshots({ vps, plan }: { vps: Vps; plan: Plan | undefined }) {
         message={`The snapshot ${remove?.comment ? `“${remove.comment}”` : remove?.name ?? ''} is removed; the server itself is not changed.`}
         confirmLabel="Delete snapshot"
         onConfirm={async () => {
-          await sendJson('DELETE', `/api/v1/vps/${encodeURIComponent(vps.id)}/snapshots/${encodeURIComponent(remove!.id)}`);
+          await call(api.DELETE('/api/v1/vps/{id}/snapshots/{snapshotId}', { params: { path: { id: vps.id, snapshotId: remove!.id } } }));
           notifySuccess('Snapshot deleted');
           await qc.invalidateQueries({ queryKey: key });
         }}
@@ -277,13 +288,13 @@ function ExpiryPanel({ vps }: { vps: Vps }) {
   const [onExpiry, setOnExpiry] = useState<string | null>(e?.onExpiry ?? 'shutdown');
   const [confirmClear, setConfirmClear] = useState(false);
   const [saving, setSaving] = useState(false);
-  const url = `/api/v1/vps/${encodeURIComponent(vps.id)}/expiry`;
+  const byId = { params: { path: { id: vps.id } } };
   const save = async (method: 'renew' | 'set', expiresAt: number) => {
     setSaving(true);
     try {
       const r = method === 'renew'
-        ? await sendJson<{ vps: Vps }>('POST', `${url}/renew`, { expiresAt })
-        : await sendJson<{ vps: Vps }>('PUT', url, { expiresAt, ...(onExpiry ? { onExpiry } : {}) });
+        ? await call(api.POST('/api/v1/vps/{id}/expiry/renew', { ...byId, body: { expiresAt } }))
+        : await call(api.PUT('/api/v1/vps/{id}/expiry', { ...byId, body: { expiresAt, ...(onExpiry ? { onExpiry: onExpiry as Expiry['onExpiry'] } : {}) } }));
       qc.setQueryData(['vps', 'one', vps.id], r);
       notifySuccess(`Expires ${formatTime(expiresAt)}`);
     } catch (err) {
@@ -333,7 +344,7 @@ function ExpiryPanel({ vps }: { vps: Vps }) {
         message={`${vps.hostname} will no longer be shut down or deleted on a date.`}
         confirmLabel="Remove expiry"
         onConfirm={async () => {
-          const r = await sendJson<{ vps: Vps }>('DELETE', url);
+          const r = await call(api.DELETE('/api/v1/vps/{id}/expiry', byId));
           qc.setQueryData(['vps', 'one', vps.id], r);
           notifySuccess('Expiry removed');
         }}

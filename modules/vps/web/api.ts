@@ -1,41 +1,28 @@
 import { isMap, parseAllDocuments } from 'yaml';
-import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type UploadHandle as Upload } from '@slipway/web';
+import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type ApiBody, type ApiData, type ApiQuery, type UploadHandle as Upload } from '@slipway/web';
 
-export { getJson, sendJson } from '@slipway/web';
-
-/** Shapes of the VPS API (modules/vps/server/vps.schema.ts; see /api/docs, tag "vps"). */
+/** UI constants of the VPS pages (the states and actions of modules/vps/server/vps.schema.ts, as option lists). */
 export const VPS_STATES = ['creating', 'running', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended', 'deleting', 'failed', 'unknown'] as const;
 export type VpsState = (typeof VPS_STATES)[number];
 export const VPS_ACTIONS = ['start', 'shutdown', 'poweroff', 'reboot', 'reset', 'suspend', 'resume'] as const;
 export type VpsAction = (typeof VPS_ACTIONS)[number];
 
-export interface Expiry {
-  expiresAt: number; notifyDays: number; graceDays: number; onExpiry: 'shutdown' | 'suspend';
-  phase: 'active' | 'notified' | 'expired'; notifiedAt: number | null; expiredAt: number | null; deleteAt: number; lastError: string | null;
-}
-export interface Vps {
-  id: string; ownerId: string; hostname: string; dnsName: string | null; domainName: string; planId: string | null; imageId: string;
-  vcpus: number; memoryMb: number; diskGb: number; network: 'public' | 'private'; address: string | null; mac: string;
-  state: VpsState; lastError: string | null; expiry: Expiry | null; hostId: string | null; createdAt: number; updatedAt: number;
-}
-export interface Plan {
-  id: string; name: string; vcpus: number; memoryMb: number; diskGb: number; bandwidthGb: number; maxSnapshots: number;
-  priceLabel: string | null; public: boolean; createdAt: number; updatedAt: number;
-}
-export interface Image {
-  id: string; name: string; status: 'uploading' | 'converting' | 'ready' | 'failed'; reason: string | null; os: string | null; version: string | null;
-  minDiskGb: number; cloudInit: boolean; public: boolean; sourceFormat: string | null; sha256: string | null; sizeBytes: number | null;
-  virtualSize: number | null; directKernel: boolean; createdAt: number; updatedAt: number;
-}
-export interface Snapshot { id: string; name: string; comment: string; createdAt: number }
-export interface SshKey { id: string; name: string; type: string; fingerprint: string; publicKey: string; createdAt: number }
-export interface HostCapacity {
-  hostId: string; name: string; cpus: number; memoryMb: number; diskGb: number;
-  allocated: { vcpus: number; memoryMb: number; diskGb: number }; free: { vcpus: number; memoryMb: number; diskGb: number }; accel: string | null;
-}
-export interface UnmanagedDomain { hostId: string; name: string; state: string; managed: false }
-export interface UserRef { id: string; username: string; email: string; role: string }
-export interface JobRef { job: { id: string; title: string } }
+/** Shapes of the VPS API, derived from the OpenAPI document (web/src/api/schema.d.ts; /api/docs, tag "vps"). */
+export type Vps = ApiData<'/api/v1/vps/{id}', 'get'>['vps'];
+export type Expiry = NonNullable<Vps['expiry']>;
+export type Plan = ApiData<'/api/v1/vps/plans', 'get'>['items'][number];
+export type Image = ApiData<'/api/v1/vps/images', 'get'>['items'][number];
+export type Snapshot = ApiData<'/api/v1/vps/{id}/snapshots', 'get'>['items'][number];
+export type SshKey = ApiData<'/api/v1/ssh-keys', 'get'>['items'][number];
+export type HostCapacity = ApiData<'/api/v1/vps/hosts', 'get'>['items'][number];
+export type UnmanagedDomain = ApiData<'/api/v1/vps/unmanaged', 'get'>['items'][number];
+export type UserRef = ApiData<'/api/v1/users', 'get'>['items'][number];
+export type Quota = ApiData<'/api/v1/vps/quotas/{userId}', 'get'>['quota'];
+export type CreateVpsBody = ApiBody<'/api/v1/vps', 'post'>;
+
+/** VPS_STATES lists exactly the server's states: a state added or renamed there fails the typecheck here. */
+const statesMatch: [VpsState] extends [Vps['state']] ? ([Vps['state']] extends [VpsState] ? true : false) : false = true;
+void statesMatch;
 
 export const perms = {
   read: 'vps.read', create: 'vps.create', operate: 'vps.operate', delete: 'vps.delete',
@@ -126,9 +113,10 @@ export const HASH_MAX_BYTES = 256 * 1024 * 1024;
 /** SHA-256 of the file as hex, or why it was skipped (too large, or no crypto.subtle outside HTTPS). */
 export const sha256OfFile = (file: Blob) => hashFile(file, HASH_MAX_BYTES);
 
-export type UploadHandle = Upload<{ image: Image; job: { id: string; title: string } }>;
+export type UploadHandle = Upload<ApiData<'/api/v1/vps/images', 'post'>>;
 
-export interface ImageMeta { name: string; os?: string; version?: string; minDiskGb?: number; cloudInit?: boolean; public?: boolean }
+/** The image's facts, sent as the upload's query string. */
+export type ImageMeta = ApiQuery<'/api/v1/vps/images', 'post'>;
 
 /**
  * POST /api/v1/vps/images?name=… with the file as the raw body (application/octet-stream) and an

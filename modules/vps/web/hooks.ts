@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
-import { useCan, useMe } from '@slipway/web';
-import { getJson, type UserRef } from './api';
+import { api, call, useCan, useMe } from '@slipway/web';
+import type { UserRef } from './api';
 
 /** Staff (every role but `user`) see hosts, owners and non-public plans and images. */
 export function useIsStaff(): boolean {
@@ -15,7 +15,7 @@ export function useUsers(): { list: UserRef[]; name(id: string): string } {
   const q = useQuery({
     enabled: canList,
     queryKey: ['users', 'vps-owners'],
-    queryFn: () => getJson<{ items: UserRef[] }>('/api/v1/users?limit=200&status=active'),
+    queryFn: () => call(api.GET('/api/v1/users', { params: { query: { limit: 200, status: 'active' } } })),
     staleTime: 60_000,
   });
   const list = q.data?.items ?? [];

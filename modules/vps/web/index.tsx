@@ -16,7 +16,7 @@ export const vpsWeb = defineWebModule({
   icon: VpsIcon,
   pages: [
     { path: '', component: () => import('./VpsListPage') },
-    { path: 'new', component: () => import('./NewVpsPage') },
+    { path: 'new', component: () => import('./NewVpsPage'), permission: 'vps.create', what: 'creating servers' },
     { path: 'plans', component: () => import('./PlansPage') },
     { path: 'images', component: () => import('./ImagesPage') },
     { path: 'hosts', component: () => import('./HostsPage') },

@@ -163,6 +163,15 @@ describe('VM page', () => {
     if (path === '/api/v1/vps/v1' && req.method === 'GET') return json(200, { vps: vps() });
     if (path === '/api/v1/vps/v1' && req.method === 'DELETE') return json(202, { job: { id: 'j9', title: 'Delete VPS web1' } });
     if (path === '/api/v1/vps/v1/poweroff') return json(200, { vps: vps({ state: 'shut off' }) });
+    if (path === '/api/v1/vps/v1/reinstall') return json(202, { vps: vps(), job: { id: 'j10', title: 'Reinstall VPS' } });
+    if (path.startsWith('/api/v1/vps/v1/metrics')) {
+      const range = new URL(req.url, 'http://x').searchParams.get('range');
+      return json(200, {
+        range, stepMs: 60_000, sampleIntervalMs: 60_000,
+        points: range === '7d' ? [] : [{ at: 1_700_000_000_000, cpuPct: 12.5, memoryUsedMb: 300, memoryMb: 1024, diskReadBps: 1, diskWriteBps: 2, netRxBps: 3, netTxBps: 4 }],
+        bandwidth: { month: '2026-12', rxBytes: 600 * 1024 ** 3, txBytes: 500 * 1024 ** 3, usedBytes: 1100 * 1024 ** 3, limitBytes: 1000 * 1024 ** 3, overLimit: true },
+      });
+    }
     if (path === '/api/v1/vps/v1/snapshots') return json(200, { items: [] });
     if (path === '/api/v1/vps/plans') return json(200, { items: [plan()] });
     if (path === '/api/v1/vps/images') return json(200, { items: [image()] });
@@ -188,6 +197,36 @@ describe('VM page', () => {
     fireEvent.click(confirm);
     expect(await screen.findByText('job page')).toBeTruthy();
     expect(calls.filter((c) => c.method === 'DELETE')).toEqual([{ path: '/api/v1/vps/v1', method: 'DELETE', body: { confirm: 'web1' } }]);
+  });
+
+  it('usage: charts for the chosen range, and the month\'s bandwidth against the plan', async () => {
+    const calls = api();
+    await signIn();
+    renderAt('/vps/v1', '/vps/$vpsId', VpsPage);
+    fireEvent.click(await screen.findByRole('tab', { name: 'Usage' }));
+    expect(await screen.findByText('Bandwidth in 2026-12')).toBeTruthy();
+    expect(screen.getByText(/allowance is used up/)).toBeTruthy();
+    expect(screen.getByRole('img', { name: /CPU use of web1/ })).toBeTruthy();
+    expect(screen.getByRole('img', { name: /Network traffic of web1/ })).toBeTruthy();
+    fireEvent.click(screen.getByText('7 days'));
+    expect(await screen.findByText(/No samples in this range yet/)).toBeTruthy();
+    expect(calls.filter((c) => c.path.includes('/metrics')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reinstalls only after the hostname is typed', async () => {
+    const calls = api();
+    await signIn();
+    renderAt('/vps/v1', '/vps/$vpsId', VpsPage);
+    fireEvent.click(await screen.findByRole('tab', { name: 'Resize & reinstall' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Reinstall…' }));
+    const dialog = await screen.findByRole('dialog');
+    const confirm = within(dialog).getByRole('button', { name: 'Reinstall' }) as HTMLButtonElement;
+    expect(confirm.disabled).toBe(true);
+    fireEvent.change(within(dialog).getByLabelText(/Type/), { target: { value: 'web1' } });
+    expect(confirm.disabled).toBe(false);
+    fireEvent.click(confirm);
+    expect(await screen.findByText('job page')).toBeTruthy();
+    expect(calls.filter((c) => c.path.endsWith('/reinstall'))).toEqual([{ path: '/api/v1/vps/v1/reinstall', method: 'POST', body: { imageId: 'i1', confirm: 'web1' } }]);
   });
 
   it('confirms power off before sending it', async () => {

@@ -1,3 +1,4 @@
+import { Cluster, panelVersion } from '../platform/cluster/cluster.js';
 import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type LoadedConfig } from '../config.js';
@@ -54,8 +55,17 @@ export async function openCliContext(env: NodeJS.ProcessEnv = process.env): Prom
     const log = pino({ level: 'warn' }, pino.destination(2)) as unknown as FastifyBaseLogger;
     const audit = cliAuditLog(database, secrets, config.core.dataDir, log);
     const permissions = buildPermissionRegistry(await enabledModules());
-    const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log, permissions });
-    return { config, database, audit, auth, close: () => database.close() };
+    // Replicas (PostgreSQL): a revocation made here reaches every running panel's caches at once.
+    // The CLI only sends (it neither listens nor beats a replica row).
+    const cluster = new Cluster({ database, log, address: 'cli', version: panelVersion() });
+    const auth = createAuth({ db: database.db, dialect: database.dialect, audit, events, secrets, config: config.core, log, permissions, cluster });
+    return {
+      config, database, audit, auth,
+      close: async () => {
+        await cluster.stop({ quiet: true });
+        await database.close();
+      },
+    };
   } catch (e) {
     await database.close();
     throw e;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action, load } from './action.js';
+import { registerApiCommand } from './api.commands.js';
 import { registerAuditCommands } from './audit.commands.js';
 import { registerBackupCommands } from './backup.commands.js';
 import { registerUserCommands } from './user.commands.js';
@@ -30,6 +31,7 @@ export function registerCommands(program: Command): void {
   registerUserCommands(program);
   registerAuditCommands(program);
   registerBackupCommands(program);
+  registerApiCommand(program);
   program
     .command('doctor')
     .description('Check Node, the data dir, the database and migration level, and which engines are installed or reachable')

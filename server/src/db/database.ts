@@ -7,6 +7,7 @@ import { coreMigration } from './migrations/0001_core.js';
 import { securityMigration } from './migrations/0002_security.js';
 import { hostnameClaimsMigration } from './migrations/0003_hostname_claims.js';
 import { lifecycleMigration } from '../platform/lifecycle/lifecycle.migration.js';
+import { clusterMigration } from './migrations/0005_cluster.js';
 import type { CoreTables } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -17,6 +18,8 @@ export interface Database {
   /** Where the SQLite file lives (undefined on PostgreSQL); used by backup. */
   sqlitePath?: string;
   sqlite?: SQLite.Database;
+  /** PostgreSQL only: how to open a connection of its own (the cluster bus LISTENs on one). */
+  pg?: { url: string; schema?: string };
   close(): Promise<void>;
 }
 
@@ -43,7 +46,7 @@ export function openDatabase(opts: { url?: string; dataDir: string; pgSchema?: s
       ...(opts.pgSchema ? { options: `-c search_path=${opts.pgSchema}` } : {}),
     });
     const db = new Kysely<CoreTables>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    return { db, dialect: 'postgres', pg: { url: opts.url!, schema: opts.pgSchema }, close: () => db.destroy() };
   }
   const file = opts.url ? opts.url.replace(/^(sqlite:|file:)/, '') : defaultSqlitePath(opts.dataDir);
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
@@ -59,12 +62,50 @@ export function openDatabase(opts: { url?: string; dataDir: string; pgSchema?: s
 
 export type NamedMigrations = Record<string, Migration>;
 
+/** Names in the migration table (empty before the first migration). */
+async function executedMigrationNames(db: Kysely<any>, pgSchema: string | undefined): Promise<string[]> {
+  try {
+    const table = pgSchema ? sql.table(`${pgSchema}.slipway_migrations`) : sql.table('slipway_migrations');
+    const rows = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    return rows.rows.map((r) => r.name);
+  } catch {
+    return [];
+  }
+}
+
 export const coreMigrations: NamedMigrations = {
   '0001_core': coreMigration,
   '0002_security': securityMigration,
   '0003_hostname_claims': hostnameClaimsMigration,
   '0004_lifecycle': lifecycleMigration,
+  '0005_cluster': clusterMigration,
 };
+
+/**
+ * The database was migrated by a newer panel than this one (a rolling upgrade went ahead of this
+ * replica, or an older version was started on an upgraded database). Starting anyway could write
+ * rows the newer schema does not expect: refuse, with what to do.
+ */
+export class SchemaNewerError extends Error {
+  constructor(readonly unknown: string[]) {
+    super(
+      `The database schema is newer than this Slipway version: it has migration${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} ` +
+        'that this version does not know. A newer version of the panel has upgraded this database; refusing to start. ' +
+        'Start the newer version on this machine too (during a rolling upgrade, upgrade this replica), or restore a backup taken before the upgrade.',
+    );
+    this.name = 'SchemaNewerError';
+  }
+}
+
+/**
+ * Executed migrations this code does not know, among the ones it owns: core ones (`0001_…`) and
+ * those of the modules whose migrations it carries (`<module>_…`). A module that is not enabled
+ * here (SLIPWAY_MODULES) leaves its migrations alone and is not a reason to refuse.
+ */
+export function unknownMigrations(executed: string[], known: NamedMigrations): string[] {
+  const prefixes = new Set(Object.keys(known).filter((n) => !/^\d/.test(n)).map((n) => n.split('_')[0]!));
+  return executed.filter((n) => !(n in known) && (/^\d/.test(n) || prefixes.has(n.split('_')[0]!)));
+}
 
 /** Applies core migrations, then every module's (names are prefixed with the module id). */
 export async function migrate(db: Kysely<any>, moduleMigrations: NamedMigrations = {}): Promise<string[]> {
@@ -83,6 +124,14 @@ export async function migrate(db: Kysely<any>, moduleMigrations: NamedMigrations
     migrationLockTableName: 'slipway_migrations_lock',
     ...(pgSchema ? { migrationTableSchema: pgSchema } : {}),
   });
+  // Several replicas starting at once: Kysely holds a PostgreSQL advisory lock (pg_advisory_lock)
+  // around the whole run and re-reads the executed list under it, so each migration runs once.
+  const executed = await executedMigrationNames(db, pgSchema);
+  const newer = unknownMigrations(executed, all);
+  if (newer.length) throw new SchemaNewerError(newer);
+  // Migrations of modules not enabled here are already applied: listed as such (never run), so
+  // Kysely does not take their absence for a corrupted history.
+  for (const name of executed) if (!(name in all)) all[name] = { up: async () => {} };
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

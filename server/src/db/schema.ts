@@ -136,6 +136,16 @@ export interface HostsTable {
   updated_at: number;
 }
 
+/** Panel processes on one database (issue 15); `duties` is a JSON array of machine-local duty names. */
+export interface ClusterReplicasTable {
+  id: string; address: string; version: string; pid: number; hostname: string;
+  started_at: number; heartbeat_at: number; stopped_at: number | null; duties: string;
+}
+/** Exactly-once schedules: who runs it (until `expires_at`) and when it is next due, for every replica. */
+export interface ClusterLeasesTable { name: string; holder: string; expires_at: number; next_run_at: number; runs: number; updated_at: number }
+/** Cross-replica message bodies too large for NOTIFY. */
+export interface ClusterPayloadsTable { id: string; body: string; created_at: number }
+
 export interface CoreTables {
   settings: SettingsTable;
   users: UsersTable;
@@ -151,4 +161,7 @@ export interface CoreTables {
   job_logs: JobLogsTable;
   hosts: HostsTable;
   hostname_claims: HostnameClaimsTable;
+  cluster_replicas: ClusterReplicasTable;
+  cluster_leases: ClusterLeasesTable;
+  cluster_payloads: ClusterPayloadsTable;
 }

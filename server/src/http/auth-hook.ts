@@ -123,13 +123,8 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
   });
 
   app.decorateRequest('actor', null as unknown as Actor);
-  app.addHook('onRequest', async (req, reply) => {
-    if (proxyGuard?.check(req, reply)) return reply;
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
     const c = req.routeOptions.config ?? {};
-    if (c.public || req.routeOptions.url === undefined || req.routeOptions.url.startsWith('/api/docs')) {
-      // Public routes still learn who is calling when credentials are present (optional).
-      return;
-    }
     const actor = await authenticator.authenticate(req);
     if (!actor) throw new UnauthorizedError();
     req.actor = actor;
@@ -144,5 +139,12 @@ export function installAuthHook(app: FastifyInstance, authenticator: Authenticat
       streams.assertCapacity(actor);
       (req.raw as { [kActor]?: Actor })[kActor] = actor;
     }
+  };
+  // A callback hook: a public route costs no promise (issue 16); the rest wait for the authenticator.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (proxyGuard?.check(req, reply)) return; // answered (503): the reply is sent, the chain ends
+    const c = req.routeOptions.config ?? {};
+    if (c.public || req.routeOptions.url === undefined || req.routeOptions.url.startsWith('/api/docs')) return done();
+    authenticate(req).then(() => done(), done);
   });
 }

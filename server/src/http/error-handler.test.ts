@@ -30,10 +30,10 @@ const toolModule = defineModule({
   permissions: perms,
   register(ctx) {
     const cli = async () => new GitCli(await ctx.hosts.runner());
-    ctx.http.post('/tooltest/clone', { config: { permission: perms.run } }, async () => (await cli()).clone('acme/app'));
-    ctx.http.post('/tooltest/missing', { config: { permission: perms.run } }, async () => (await cli()).missing());
-    ctx.http.post('/tooltest/slow', { config: { permission: perms.run } }, async () => (await cli()).slow());
-    ctx.http.post('/tooltest/leaky', { config: { permission: perms.run } }, async () => (await cli()).leaky());
+    ctx.http.post('/tooltest/clone', { config: { permission: perms.run }, schema: { operationId: 'tooltestClone', summary: 'Tool test', tags: ['tooltest'] } }, async () => (await cli()).clone('acme/app'));
+    ctx.http.post('/tooltest/missing', { config: { permission: perms.run }, schema: { operationId: 'tooltestMissing', summary: 'Tool test', tags: ['tooltest'] } }, async () => (await cli()).missing());
+    ctx.http.post('/tooltest/slow', { config: { permission: perms.run }, schema: { operationId: 'tooltestSlow', summary: 'Tool test', tags: ['tooltest'] } }, async () => (await cli()).slow());
+    ctx.http.post('/tooltest/leaky', { config: { permission: perms.run }, schema: { operationId: 'tooltestLeaky', summary: 'Tool test', tags: ['tooltest'] } }, async () => (await cli()).leaky());
   },
 });
 

@@ -22,10 +22,25 @@ export function createMetrics(): Metrics {
   };
 }
 
+/**
+ * Counts every response and observes its duration. The labelled children are looked up once per
+ * (route, method[, status]) and kept: prom-client would otherwise hash the label object on every
+ * request (issue 16). The values are the same; only the lookup is cached.
+ */
 export function installHttpMetrics(app: FastifyInstance, m: Metrics): void {
-  app.addHook('onResponse', async (req, reply) => {
+  type Children = { duration: ReturnType<Metrics['httpDuration']['labels']>; byStatus: Map<number, ReturnType<Metrics['httpRequests']['labels']>> };
+  const byRoute = new Map<string, Map<string, Children>>();
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    m.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    m.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    let methods = byRoute.get(route);
+    if (!methods) byRoute.set(route, (methods = new Map()));
+    let c = methods.get(req.method);
+    if (!c) methods.set(req.method, (c = { duration: m.httpDuration.labels({ method: req.method, route }), byStatus: new Map() }));
+    const status = reply.statusCode;
+    let counter = c.byStatus.get(status);
+    if (!counter) c.byStatus.set(status, (counter = m.httpRequests.labels({ method: req.method, route, status: String(status) })));
+    counter.inc();
+    c.duration.observe(reply.elapsedTime / 1000);
+    done();
   });
 }

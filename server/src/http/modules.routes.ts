@@ -25,7 +25,11 @@ const Schedule = z.object({
   lastOk: z.boolean().nullable(),
   lastError: z.string().nullable(),
   lastErrorAt: z.number().nullable(),
+  scope: z.enum(['cluster', 'replica']).describe('cluster: one replica at a time runs it; replica: every replica runs it for its own machine'),
+  held: z.boolean().describe('This replica runs it now (a cluster schedule: holds its lease)'),
 });
+
+const LocalDuty = z.object({ name: z.string(), description: z.string() });
 
 export const ModuleStatusSchema = z.object({
   id: z.string(),
@@ -39,6 +43,8 @@ export const ModuleStatusSchema = z.object({
   visible: z.boolean(),
   engines: z.array(Engine),
   schedules: z.array(Schedule),
+  /** Machine-local duties of the module this replica holds (every replica holds its own). */
+  localDuties: z.array(LocalDuty),
   checkedAt: z.number().nullable(),
 });
 export type ModuleStatusItem = z.output<typeof ModuleStatusSchema>;
@@ -62,6 +68,7 @@ export function moduleStatusFor(actor: Actor, m: ModuleStatusView, s: Services):
     visible,
     engines: staff ? m.engines.map((e) => ({ id: e.id, title: e.title, optional: e.optional, ok: e.ok, version: e.version ?? null, reason: e.ok ? null : (e.reason ?? null), fix: e.ok ? null : (e.fix ?? null), checkedAt: e.checkedAt })) : [],
     schedules: staff ? s.scheduler.list(m.id).map(({ module: _m, ...v }) => v) : [],
+    localDuties: staff ? s.cluster.localDuties(m.id).map((d) => ({ name: d.name, description: d.description })) : [],
     checkedAt: m.checkedAt,
   };
 }
@@ -71,12 +78,18 @@ export function registerModulesRoutes(app: HttpApp, s: Services): void {
   app.get('/modules', {
     config: { authenticated: true },
     schema: {
+      operationId: 'listModules', summary: 'Enabled modules: status, engines, schedules',
       tags: ['platform'],
       description: 'Each enabled module: its status (ready, degraded, unavailable) with the reason and fix, its engines and versions, the permission that shows it, its schedules.',
-      response: { 200: z.object({ items: z.array(ModuleStatusSchema), warnings: z.array(z.object({ code: z.string(), message: z.string(), fix: z.string().nullable(), since: z.number() })) }) },
+      response: { 200: z.object({
+        items: z.array(ModuleStatusSchema),
+        /** The replica that answered (staff): its id and the machine-local duties it holds, `<module>.<name>`. */
+        replica: z.object({ id: z.string(), localDuties: z.array(z.string()) }).nullable(),
+        warnings: z.array(z.object({ code: z.string(), message: z.string(), fix: z.string().nullable(), since: z.number() })) }) },
     },
   }, async (req) => ({
     items: s.modules.list().map((m) => moduleStatusFor(req.actor, m, s)),
+    replica: isTenant(req.actor) ? null : { id: s.cluster.replicaId, localDuties: s.cluster.localDuties().map((d) => `${d.module}.${d.name}`) },
     // Platform-level problems (e.g. proxy_untrusted): staff see the explanation and fix, a tenant the code.
     warnings: s.warnings().map((w) => (!isTenant(req.actor)
       ? { code: w.code, message: w.message, fix: w.fix ?? null, since: w.since }

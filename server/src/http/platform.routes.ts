@@ -18,7 +18,7 @@ const AuditEntry = z.object({
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),
   action: z.string(),
-  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  target: z.object({ type: z.string(), id: z.string(), name: z.string().optional() }).nullable(),
   outcome: z.string(),
   details: z.record(z.string(), z.unknown()).nullable(),
   hash: z.string(),
@@ -55,11 +55,12 @@ const ReadyBody = z.object({
 
 /** Health, readiness, roles, audit log and the live event stream. */
 export function registerPlatformRoutes(app: HttpApp, s: Services): void {
-  app.get('/health', { config: { public: true }, schema: { tags: ['platform'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get('/health', { config: { public: true }, schema: { operationId: 'getHealth', summary: 'Liveness: the API answers', tags: ['platform'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   app.get('/ready', {
     config: { public: true },
     schema: {
+      operationId: 'getReadiness', summary: 'Readiness of the database, the job workers and each module',
       tags: ['platform'],
       description: 'Readiness: the database, the job workers and each module\'s status. 503 only when the database does not answer.',
       response: {
@@ -88,7 +89,7 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
 
   app.get('/roles', {
     config: { authenticated: true },
-    schema: { tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.enum(ROLES), description: z.string(), permissions: z.array(z.string()) })) }) } },
+    schema: { operationId: 'listRoles', summary: 'Roles and the permissions each grants', tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.enum(ROLES), description: z.string(), permissions: z.array(z.string()) })) }) } },
   }, async () => ({
     // This app's permissions (core + enabled modules), never those of a module it does not run.
     items: ROLES.map((r) => ({ name: r, description: ROLE_DESCRIPTIONS[r], permissions: s.permissions.permissionsOf(r) })),
@@ -96,12 +97,12 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
 
   app.get('/permissions', {
     config: { authenticated: true },
-    schema: { tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.string(), description: z.string(), granted: z.boolean() })) }) } },
+    schema: { operationId: 'listPermissions', summary: 'Every permission of this panel and whether I have it', tags: ['platform'], response: { 200: z.object({ items: z.array(z.object({ name: z.string(), description: z.string(), granted: z.boolean() })) }) } },
   }, async (req) => ({ items: s.permissions.all().map((p) => ({ name: p.name, description: p.description, granted: s.permissions.can(req.actor, p.name) })) }));
 
   app.get('/audit', {
     config: { permission: corePermissions['audit.read'] },
-    schema: { tags: ['audit'], querystring: AuditQuery, response: { 200: z.object({ items: z.array(AuditEntry), nextBefore: z.number().nullable() }) } },
+    schema: { operationId: 'listAuditEntries', summary: 'Page through the audit log, newest first (filters; `before` pages)', tags: ['audit'], querystring: AuditQuery, response: { 200: z.object({ items: z.array(AuditEntry), nextBefore: z.number().nullable() }) } },
   }, async (req, reply) => {
     const page = await s.audit.list(req.query);
     // Pages are shared from the audit page cache: serialise each once. Entries are built field by
@@ -114,7 +115,7 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
 
   app.get('/audit/export.csv', {
     config: { permission: corePermissions['audit.read'] },
-    schema: { tags: ['audit'], querystring: AuditQuery.omit({ limit: true, before: true }) },
+    schema: { operationId: 'exportAuditLog', summary: 'Export the audit log as CSV (at most 100,000 rows)', 'x-produces': { 'text/csv': 'The audit log, one row per entry, newest first' }, tags: ['audit'], querystring: AuditQuery.omit({ limit: true, before: true }) },
   }, async (req, reply) => {
     const header = ['seq', 'at', 'actor', 'actor_kind', 'ip', 'user_agent', 'action', 'target_type', 'target_id', 'outcome', 'details', 'hash'];
     const lines = [header.join(',')];
@@ -134,12 +135,12 @@ export function registerPlatformRoutes(app: HttpApp, s: Services): void {
 
   app.get('/audit/verify', {
     config: { permission: corePermissions['audit.read'] },
-    schema: { tags: ['audit'], response: { 200: z.object({ ok: z.boolean(), checked: z.number(), brokenAt: z.number().optional(), reason: z.string().optional() }) } },
+    schema: { operationId: 'verifyAuditLog', summary: 'Verify the audit log\'s hash chain', tags: ['audit'], response: { 200: z.object({ ok: z.boolean(), checked: z.number(), brokenAt: z.number().optional(), reason: z.string().optional() }) } },
   }, async () => s.audit.verify());
 
   app.get('/events', {
     config: { permission: corePermissions['events.read'] },
-    schema: { tags: ['platform'], description: 'Server-Sent Events: resource changes. Resumable with Last-Event-ID.' },
+    schema: { operationId: 'streamEvents', summary: 'Live resource changes (SSE)', 'x-sse': { '<event type>': 'one change `{ id, type, resource, data, at }`, named by its type (e.g. `job.state`, `module.status`); the id resumes with Last-Event-ID' }, tags: ['platform'], description: 'Server-Sent Events: resource changes. Resumable with Last-Event-ID.' },
   }, async (req, reply) => {
     const stream = openSse(req, reply);
     const actor = req.actor;

@@ -40,6 +40,10 @@ describe('route table: every route checks authentication and permission', () => 
     expect(urls).toContain('/api/v1/auth/me');
     expect(urls).toContain('/api/v1/jobs');
     expect(urls).toContain('/api/v1/audit');
+    // Replicas (issue 15): the cluster view is admin-only (every other role gets 403 below).
+    expect(urls).toContain('/api/v1/cluster');
+    expect(t.app.routeTable.find((r) => r.url === '/api/v1/cluster')?.access.permission).toBe('core.cluster.read');
+    for (const role of ROLES.filter((ro) => ro !== 'admin')) expect(roleHas(role, 'core.cluster.read'), role).toBe(false);
     for (const m of modules) expect(urls.some((u) => u.startsWith(`/api/v1/`) && u.includes(m.id === 'server' ? 'server' : m.id))).toBe(true);
   });
 

@@ -14,6 +14,24 @@ export interface ExecOptions {
   cwd?: string;
   /** Exit codes that are not failures (default: only 0). */
   okExitCodes?: readonly number[];
+  /** How a job's runner (`JobContext.runner`) shows and ends this command; other runners ignore it. */
+  job?: JobExecOptions;
+}
+
+/**
+ * An adapter's say in how a job's runner treats one command. Without it every output line goes
+ * to the job log as it is (after the log's own redaction) and cancelling the job kills the command.
+ */
+export interface JobExecOptions {
+  /** Logged (stream `info`) before the command runs, e.g. the adapter's redacted `$ argv`. */
+  announce?: string;
+  /** What each output line becomes in the job log (cleaned, redacted with values the adapter knows), or null to leave it out. */
+  logLine?: (line: string, stream: OutputStream) => string | null;
+  /**
+   * Cancelling the job does not kill the command: the caller ends it through `signal` (Dokku's
+   * deploy: `builds:cancel` first, the kill seconds later).
+   */
+  ownCancel?: boolean;
 }
 
 export interface ExecResult {

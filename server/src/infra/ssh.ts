@@ -352,11 +352,14 @@ class RemoteProcess {
     private readonly release: () => void,
     on: { stdout(chunk: string): void; stderr(chunk: string): void; close(exitCode: number | null): void },
     input?: string,
+    announced = true,
   ) {
-    const marker = pidMarkerFilter((pid) => {
-      this.pid = pid;
-      if (this.terminating) this.kill('TERM');
-    });
+    const marker = announced
+      ? pidMarkerFilter((pid) => {
+        this.pid = pid;
+        if (this.terminating) this.kill('TERM');
+      })
+      : { push: (c: string) => c, end: () => '' };
     channel.setEncoding('utf8');
     channel.stderr.setEncoding('utf8');
     channel.on('data', (c: string) => on.stdout(c));
@@ -384,9 +387,14 @@ class RemoteProcess {
 
   private readonly giveUp: () => void;
 
-  static async start(connection: SshConnection, commandLine: string, on: ConstructorParameters<typeof RemoteProcess>[3], input?: string): Promise<RemoteProcess> {
-    const { channel, release } = await connection.exec(`${PID_ANNOUNCE}; ${commandLine}`);
-    return new RemoteProcess(connection, channel, release, on, input);
+  /**
+   * `raw`: the line goes to the login as it is (a forced command reads it as SSH_ORIGINAL_COMMAND,
+   * no shell runs it), so there is no pid announcement and ending it is by signal request and
+   * closing the channel only.
+   */
+  static async start(connection: SshConnection, commandLine: string, on: ConstructorParameters<typeof RemoteProcess>[3], input?: string, raw = false): Promise<RemoteProcess> {
+    const { channel, release } = await connection.exec(raw ? commandLine : `${PID_ANNOUNCE}; ${commandLine}`);
+    return new RemoteProcess(connection, channel, release, on, input, !raw);
   }
 
   /** SIGTERM now; SIGKILL and closing the channel after a grace period; give up after another. */
@@ -439,16 +447,41 @@ function sendSignalRequest(channel: ClientChannel, name: 'TERM' | 'KILL'): void 
   }
 }
 
-/** ProcessRunner over SSH: the same argv-only contract as the local runner. */
+/**
+ * Builds the line sent to a login whose authorized_keys entry forces a command (sshcommand's
+ * `command="dokku $SSH_ORIGINAL_COMMAND"` for the dokku user): the forced command receives it as
+ * SSH_ORIGINAL_COMMAND and re-splits it itself. It must validate every argument so that the
+ * remote split gives back exactly the argv (throw a TypeError otherwise); no shell quoting helps there.
+ */
+export type ForcedCommandLine = (command: string, args: readonly string[]) => string;
+
+export interface SshProcessRunnerOptions {
+  /** The login runs a forced command: send `forcedCommand(command, args)` as the raw command line (no shell, no env, no cwd). */
+  forcedCommand?: ForcedCommandLine;
+}
+
+/**
+ * ProcessRunner over SSH: the same argv-only contract as the local runner. With `forcedCommand`
+ * it drives a forced-command login (raw command line, see ForcedCommandLine) with the same
+ * output, cancel, timeout and error handling.
+ */
 export class SshProcessRunner implements ProcessRunner {
   readonly host: string;
 
-  constructor(private readonly connection: SshConnection) {
+  constructor(private readonly connection: SshConnection, private readonly opts: SshProcessRunnerOptions = {}) {
     this.host = connection.target.name;
   }
 
+  private line(command: string, args: readonly string[], opts: { env?: Record<string, string> | undefined; cwd?: string | undefined }): string {
+    const forced = this.opts.forcedCommand;
+    if (!forced) return remoteCommandLine(command, args, { env: opts.env, cwd: opts.cwd });
+    if ((opts.env && Object.keys(opts.env).length) || opts.cwd !== undefined) throw new TypeError('a forced command receives no environment or working directory');
+    assertArgv(command, args);
+    return forced(command, args);
+  }
+
   async exec(command: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = remoteCommandLine(command, args, { env: opts.env, cwd: opts.cwd });
+    const line = this.line(command, args, opts);
     const argv = [command, ...args];
     const started = Date.now();
     if (opts.signal?.aborted) throw new ExecError(argv, null, '', 'cancelled', this.host);
@@ -476,6 +509,7 @@ export class SshProcessRunner implements ProcessRunner {
           close: (code) => closed(code),
         },
         opts.input,
+        !!this.opts.forcedCommand,
       );
     } catch (e) {
       if (e instanceof DomainRuleError) throw e;
@@ -503,7 +537,7 @@ export class SshProcessRunner implements ProcessRunner {
   }
 
   stream(command: string, args: readonly string[], opts: Omit<ExecOptions, 'onLine' | 'timeoutMs'> = {}): StreamHandle {
-    const line = remoteCommandLine(command, args, { env: opts.env, cwd: opts.cwd });
+    const line = this.line(command, args, opts);
     const queue: { line: string; stream: OutputStream }[] = [];
     let wake: (() => void) | null = null;
     let finished = false;
@@ -535,6 +569,7 @@ export class SshProcessRunner implements ProcessRunner {
           line,
           { stdout: (c) => splits[0]!.push(c), stderr: (c) => splits[1]!.push(c), close: (code) => closed(code) },
           opts.input,
+          !!this.opts.forcedCommand,
         );
         if (stopped || opts.signal?.aborted) proc.terminate();
         return await exited;

@@ -51,6 +51,28 @@ export class DomainRuleError extends AppError {
     this.code = code;
   }
 }
+/** The request body is over a limit (413); `details` names the limit. */
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+/** The request body is not of a type the route takes (415). */
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
+/**
+ * Content that arrived whole but is refused for what it is (400 with its own code), e.g. an
+ * upload that is not a disk image the panel accepts; nothing of it is kept.
+ */
+export class ContentRejectedError extends AppError {
+  readonly status = 400;
+  readonly code: string;
+  constructor(message: string, code = 'content_rejected', details?: unknown) {
+    super(message, details);
+    this.code = code;
+  }
+}
 export class RateLimitedError extends AppError {
   readonly status = 429;
   readonly code = 'rate_limited';

@@ -15,7 +15,7 @@ import type { HostRegistry } from './hosts/host-registry.js';
 import type { JobService } from './jobs/types.js';
 import type { HostnameClaims } from './names/hostname-claims.js';
 import type { Permission } from './rbac/permissions.js';
-import type { ScheduledFn } from './schedule/scheduler.js';
+import type { ScheduledFn, ScheduleOptions } from './schedule/scheduler.js';
 import type { SecretBox } from './secret-box.js';
 
 export type HttpApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
@@ -69,7 +69,14 @@ export interface ModuleContext<C = unknown, T extends ModuleTables = {}> {
    * Periodic work: runs every `everyMs` (0 = off) once the module is ready; never overlaps itself;
    * a failure is logged and shown as the schedule's last error in GET /api/v1/modules; stops on close.
    */
-  schedule(name: string, everyMs: number, fn: ScheduledFn): void;
+  schedule(name: string, everyMs: number, fn: ScheduledFn, opts?: ScheduleOptions): void;
+  /**
+   * Declares a machine-local duty this replica runs for its own machine (a listener such as the
+   * containers activator, a host sampler): with several replicas every one runs it, nothing is
+   * handed over, and GET /api/v1/modules lists it under the replica that holds it. Schedules of
+   * such work pass `{ local: true }`; every other schedule runs on one replica at a time.
+   */
+  localDuty(name: string, description: string): void;
   /** Log files of this module for the log viewer (`add` returns the remover; removed on close anyway). */
   logSources: { add(provider: LogSourceProvider): () => void };
   /** Resource counts for the dashboard (`count({ id: 'sites', title: 'Sites', permission, count })`). */

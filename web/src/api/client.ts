@@ -1,14 +1,15 @@
-import createClient from 'openapi-fetch';
+import { createSlipwayClient } from '@slipway/client';
 import { abs, session } from '../auth/session';
 import { ApiError, errorFromResponse } from './errors';
 import type { paths } from './schema';
 
 /**
- * The typed API client (types generated from the server's OpenAPI document).
+ * The typed API client: `@slipway/client` (packages/client, generated from the server's OpenAPI
+ * document), sending requests through the session (access token, refresh on 401).
  *   const { data } = await api.GET('/api/v1/users', { params: { query: { search } } });
  * Prefer `call(api.GET(...))`, which throws an ApiError carrying the server's message.
  */
-export const api = createClient<paths>({ baseUrl: typeof location === 'undefined' ? '' : location.origin, fetch: (req: Request) => session.authedFetch(req) });
+export const api = createSlipwayClient({ baseUrl: typeof location === 'undefined' ? '' : location.origin, fetch: (req: Request) => session.authedFetch(req) });
 
 /** Unwraps an openapi-fetch result: returns data or throws ApiError (status, code, server message, Retry-After). */
 export async function call<T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
@@ -29,6 +30,20 @@ export type ApiData<P extends keyof paths, M extends keyof paths[P]> = paths[P][
         ? D
         : never
   : never;
+
+/** The JSON request body of a path+method (`never` when it takes none). */
+export type ApiBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { requestBody?: infer B }
+  ? NonNullable<B> extends { content: { 'application/json': infer D } }
+    ? D
+    : never
+  : never;
+
+/** The query parameters of a path+method (`never` when it takes none). */
+export type ApiQuery<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } }
+  ? NonNullable<Q>
+  : never;
+
+export type { paths };
 
 /** Raw authenticated fetch for things the typed client does not cover (CSV downloads, streams). */
 export async function authedFetch(url: string, init?: RequestInit): Promise<Response> {

@@ -1,5 +1,5 @@
 import { Alert, Anchor, Button, PasswordInput, Stack, Text, TextInput } from '@mantine/core';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 import { ApiError, describeRetry, errorFromResponse } from '../api/errors';
 import { AuthCard } from './AuthCard';
@@ -28,11 +28,17 @@ export function LoginPage({ reason }: { reason?: string }) {
   const [busy, setBusy] = useState(false);
   const wait = useCountdown(blockedUntil);
 
+  const passwordRef = useRef<HTMLInputElement>(null);
   const fail = (e: unknown) => {
     if (e instanceof ApiError && (e.status === 429 || e.code.includes('lock')) ) {
-      setError(`${e.message} ${describeRetry(e.retryAfter)}`);
+      // Said once: the server's message already names the wait, or the retry time is added.
+      setError(/try again/i.test(e.message) ? e.message : `${e.message} ${describeRetry(e.retryAfter)}`);
       if (e.retryAfter) setBlockedUntil(Date.now() + e.retryAfter * 1000);
-    } else setError(e instanceof Error ? e.message : String(e));
+    } else {
+      setError(e instanceof Error ? e.message : String(e));
+      // After a wrong password the cursor is back in the password field, its text selected.
+      setTimeout(() => { passwordRef.current?.focus(); passwordRef.current?.select(); }, 0);
+    }
   };
 
   const finish = async (data: unknown) => {
@@ -112,7 +118,7 @@ export function LoginPage({ reason }: { reason?: string }) {
           {reason && !error ? <Alert color="yellow">{reason}</Alert> : null}
           {errorBox}
           <TextInput label="Username or email" value={username} onChange={(e) => setUsername(e.currentTarget.value)} autoComplete="username" required autoFocus />
-          <PasswordInput label="Password" value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="current-password" required />
+          <PasswordInput ref={passwordRef} label="Password" value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="current-password" required />
           <Button type="submit" loading={busy} disabled={blocked}>{blocked ? `Wait ${wait} s` : 'Sign in'}</Button>
         </Stack>
       </form>

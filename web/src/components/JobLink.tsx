@@ -3,6 +3,7 @@ import { Link, useNavigate } from '@tanstack/react-router';
 import { notifications } from '@mantine/notifications';
 import { useCallback } from 'react';
 import { notifyError } from '../lib/notify';
+import { issuesOf } from './fieldErrors';
 
 /** Link to a job's page (progress and live log). */
 export function JobLink({ jobId, children }: { jobId: string; children?: React.ReactNode }) {
@@ -15,19 +16,20 @@ export function JobLink({ jobId, children }: { jobId: string; children?: React.R
 
 /**
  * For actions answering 202 { job }: runs the request, toasts "started", and opens the job page
- * (`open: false` to stay). Errors toast the server's message.
+ * (`open: false` to stay). Errors toast the server's message; with `fields: true` the form shows
+ * field problems next to its fields itself, so a validation error is not toasted again.
  */
 export function useRunJob() {
   const navigate = useNavigate();
   return useCallback(
-    async (start: () => Promise<{ job: { id: string; title: string } }>, opts: { open?: boolean } = {}) => {
+    async (start: () => Promise<{ job: { id: string; title: string } }>, opts: { open?: boolean; fields?: boolean } = {}) => {
       try {
         const { job } = await start();
         notifications.show({ color: 'blue', title: 'Started', message: job.title });
         if (opts.open !== false) void navigate({ to: '/jobs/$jobId', params: { jobId: job.id } });
         return job;
       } catch (e) {
-        notifyError(e);
+        if (!(opts.fields && issuesOf(e).length)) notifyError(e);
         return undefined;
       }
     },

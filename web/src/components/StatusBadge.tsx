@@ -2,7 +2,7 @@ import { Badge } from '@mantine/core';
 
 const COLORS: Record<string, string> = {
   succeeded: 'green', success: 'green', running: 'blue', active: 'green', ok: 'green', online: 'green', up: 'green', enabled: 'green',
-  queued: 'gray', pending: 'gray', sleeping: 'indigo', stopped: 'gray', skipped: 'gray', undone: 'yellow',
+  queued: 'gray', pending: 'gray', started: 'blue', sleeping: 'indigo', stopped: 'gray', skipped: 'gray', undone: 'yellow',
   failed: 'red', failure: 'red', error: 'red', denied: 'orange', broken: 'red', offline: 'red', down: 'red',
   cancelled: 'yellow', interrupted: 'orange', suspended: 'orange', warning: 'yellow', degraded: 'yellow', disabled: 'gray',
 };

@@ -144,7 +144,8 @@ export function ApiTokens() {
   const q = useQuery({ queryKey: ['api-tokens'], queryFn: () => call(api.GET('/api/v1/api-tokens')) });
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState('');
-  const [role, setRole] = useState(me?.role ?? 'viewer');
+  // The lowest role by default: a token gets more only when asked for (issue 18, item 13).
+  const [role, setRole] = useState('viewer');
   const [days, setDays] = useState<number | string>(90);
   const [created, setCreated] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);

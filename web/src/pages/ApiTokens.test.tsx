@@ -40,7 +40,8 @@ describe('API tokens', () => {
     fireEvent.click(within(dialog).getByRole('button', { name: 'Create' }));
     const shown = await screen.findByTestId('new-api-token');
     expect(shown.textContent).toBe('slw_ab12_the-secret');
-    expect(posted).toEqual([{ name: 'backup script', role: 'admin', expiresInDays: 30 }]);
+    // An admin's token defaults to the lowest role, not admin (issue 18, item 13).
+    expect(posted).toEqual([{ name: 'backup script', role: 'viewer', expiresInDays: 30 }]);
     fireEvent.click(screen.getByRole('button', { name: 'Done' }));
     await waitFor(() => expect(screen.queryByTestId('new-api-token')).toBeNull());
     expect(await screen.findByText('backup script')).toBeTruthy();

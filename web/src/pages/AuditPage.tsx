@@ -1,10 +1,12 @@
 import { Alert, Button, Code, Drawer, Group, Select, SimpleGrid, Stack, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api, authedFetch, call, type ApiData } from '../api/client';
 import { DataTable } from '../components/DataTable';
+import { AuditTarget, targetText } from '../components/AuditTarget';
 import { EmptyState } from '../components/EmptyState';
+import { useUrlFilters } from '../components/useUrlFilters';
 import { icons } from '../components/icons';
 import { PageHeader } from '../components/PageHeader';
 import { StatusBadge } from '../components/StatusBadge';
@@ -19,6 +21,7 @@ type Entry = ApiData<'/api/v1/audit', 'get'>['items'][number];
 
 interface Filters { actor: string; action: string; targetType: string; targetId: string; outcome: string; from: string; to: string }
 const EMPTY: Filters = { actor: '', action: '', targetType: '', targetId: '', outcome: '', from: '', to: '' };
+const FILTER_KEYS = Object.keys(EMPTY) as (keyof Filters)[];
 
 /** The query string the API takes, from the filter form (datetime-local values become epoch ms). */
 export function auditQuery(f: Filters): Record<string, string | number> {
@@ -44,8 +47,11 @@ function VerifyChain() {
 /** Audit log: filters, pages, details, CSV export and the hash-chain check. */
 export default function AuditPage() {
   const canRead = useCan(corePermissions.auditRead);
-  const [filters, setFilters] = useState<Filters>(EMPTY);
+  // Filters live in the address (reload and shared links keep them); typing is debounced into it.
+  const url = useUrlFilters(FILTER_KEYS);
+  const [filters, setFilters] = useState<Filters>(() => ({ ...EMPTY, ...url.values }));
   const [debounced] = useDebouncedValue(filters, 300);
+  useEffect(() => { url.write(debounced); }, [debounced]);
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
   const [open, setOpen] = useState<Entry | null>(null);
   const before = cursors.at(-1);
@@ -57,8 +63,9 @@ export default function AuditPage() {
     placeholderData: (prev) => prev,
     queryFn: () => call(api.GET('/api/v1/audit', { params: { query: { ...query, ...(before ? { before } : {}), limit: 50 } } })),
   });
-  if (!canRead) return <NoAccess permission={corePermissions.auditRead} />;
+  if (!canRead) return <NoAccess what="the audit log" />;
 
+  const clearFilters = () => { setFilters(EMPTY); url.clear(); setCursors([undefined]); };
   const set = (k: keyof Filters) => (v: string) => {
     setFilters((f) => ({ ...f, [k]: v }));
     setCursors([undefined]);
@@ -87,10 +94,10 @@ export default function AuditPage() {
         <TextInput size="xs" label="Action" placeholder="e.g. auth.* or users.create" value={filters.action} onChange={(e) => set('action')(e.currentTarget.value)} />
         <TextInput size="xs" label="Target type" placeholder="e.g. user" value={filters.targetType} onChange={(e) => set('targetType')(e.currentTarget.value)} />
         <TextInput size="xs" label="Target id" value={filters.targetId} onChange={(e) => set('targetId')(e.currentTarget.value)} />
-        <Select size="xs" label="Outcome" placeholder="any" clearable data={['success', 'failure', 'denied']} value={filters.outcome || null} onChange={(v) => set('outcome')(v ?? '')} />
+        <Select size="xs" label="Outcome" placeholder="any" clearable data={['success', 'failure', 'denied', 'started']} value={filters.outcome || null} onChange={(v) => set('outcome')(v ?? '')} />
         <TextInput size="xs" type="datetime-local" label="From" value={filters.from} onChange={(e) => set('from')(e.currentTarget.value)} />
         <TextInput size="xs" type="datetime-local" label="To" value={filters.to} onChange={(e) => set('to')(e.currentTarget.value)} />
-        <Group align="flex-end"><Button size="xs" variant="subtle" onClick={() => { setFilters(EMPTY); setCursors([undefined]); }}>Clear filters</Button></Group>
+        <Group align="flex-end"><Button size="xs" variant="subtle" onClick={clearFilters}>Clear filters</Button></Group>
       </SimpleGrid>
       <DataTable<Entry>
         rows={q.data?.items}
@@ -98,13 +105,15 @@ export default function AuditPage() {
         error={q.error}
         rowKey={(e) => e.id}
         onRowClick={setOpen}
-        empty={<EmptyState title="No entries" description="No audit entry matches these filters." />}
+        empty={Object.values(filters).some(Boolean)
+          ? <EmptyState title="No matches" description="No audit entry matches these filters." action={<Button size="xs" variant="default" onClick={clearFilters}>Clear filters</Button>} />
+          : <EmptyState title="No entries" description="Nothing has been recorded yet." />}
         cursor={{ hasPrevious: cursors.length > 1, hasNext: !!q.data?.nextBefore, onPrevious: () => setCursors((c) => c.slice(0, -1)), onNext: () => setCursors((c) => [...c, q.data?.nextBefore ?? undefined]) }}
         columns={[
           { key: 'at', header: 'Time', render: (e) => <Text size="sm" style={{ whiteSpace: 'nowrap' }}>{formatTime(e.at)}</Text> },
           { key: 'actor', header: 'Actor', render: (e) => <Text size="sm">{e.actor.name ?? e.actor.kind}</Text> },
           { key: 'action', header: 'Action', render: (e) => <Code>{e.action}</Code> },
-          { key: 'target', header: 'Target', hideOnMobile: true, render: (e) => <Text size="sm" truncate maw={220}>{e.target ? `${e.target.type} ${e.target.id}` : '—'}</Text> },
+          { key: 'target', header: 'Target', hideOnMobile: true, render: (e) => <Text size="sm" truncate maw={220} component="div"><AuditTarget target={e.target} /></Text> },
           { key: 'outcome', header: 'Outcome', render: (e) => <StatusBadge status={e.outcome} /> },
           { key: 'ip', header: 'IP', hideOnMobile: true, render: (e) => <Text size="sm" c="dimmed">{e.ip ?? '—'}</Text> },
         ]}
@@ -116,7 +125,7 @@ export default function AuditPage() {
               ['Time', formatTime(open.at)],
               ['Actor', `${open.actor.name ?? '—'} (${open.actor.kind})`],
               ['Action', open.action],
-              ['Target', open.target ? `${open.target.type} ${open.target.id}` : '—'],
+              ['Target', open.target ? `${targetText(open.target)} (${open.target.type} ${open.target.id})` : '—'],
               ['Outcome', open.outcome],
               ['IP', open.ip ?? '—'],
               ['User agent', open.userAgent ?? '—'],

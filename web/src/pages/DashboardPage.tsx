@@ -3,7 +3,9 @@ import { useQuery } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import type { ReactNode } from 'react';
 import { api, authedFetch, call } from '../api/client';
+import { AuditTarget } from '../components/AuditTarget';
 import { StatusBadge } from '../components/StatusBadge';
+import { usePageTitle } from '../components/PageHeader';
 import { useLiveInvalidate } from '../components/useLiveEvents';
 import { formatRelative } from '../lib/format';
 import { useCan, useMe } from '../lib/hooks';
@@ -31,6 +33,7 @@ const count = (n: number | undefined, more: boolean, error?: unknown) =>
 /** Overview: hosts, running and failed jobs, recent audit events and module cards, live. */
 export default function DashboardPage() {
   const me = useMe();
+  usePageTitle('Dashboard');
   const canJobs = useCan(corePermissions.jobsRead);
   const canAudit = useCan(corePermissions.auditRead);
   const canHosts = useCan(corePermissions.hostsRead);
@@ -60,7 +63,7 @@ export default function DashboardPage() {
 
   return (
     <Stack>
-      <Title order={2}>Dashboard</Title>
+      <Title order={1} size="h2">Dashboard</Title>
       <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
         {canHosts ? <StatCard testId="card-hosts" title="Hosts" value={count(hosts.data, false, hosts.error)} hint="managed servers" /> : null}
         {canJobs ? <StatCard testId="card-running" title="Running jobs" value={count(running, false, active.error)} hint={queued ? `${queued} queued` : 'none queued'} to="/jobs" /> : null}
@@ -86,7 +89,7 @@ export default function DashboardPage() {
               {audit.data.items.map((e) => (
                 <Group key={e.id} justify="space-between" wrap="nowrap" gap="xs">
                   <Text size="sm" truncate>
-                    <b>{e.actor.name ?? e.actor.kind}</b> {e.action}{e.target ? ` · ${e.target.type} ${e.target.id}` : ''}
+                    <b>{e.actor.name ?? e.actor.kind}</b> {e.action}{e.target ? <> · <AuditTarget target={e.target} /></> : null}
                   </Text>
                   <Group gap={6} wrap="nowrap">
                     <StatusBadge status={e.outcome} />

@@ -12,6 +12,7 @@ import { formatTime } from '../lib/format';
 import { useCan, usePageParams } from '../lib/hooks';
 import { notifyError, notifySuccess } from '../lib/notify';
 import { corePermissions } from '../shell/nav';
+import { PageError } from '../shell/NotFound';
 
 type Job = ApiData<'/api/v1/jobs/{id}', 'get'>['job'];
 
@@ -46,7 +47,7 @@ export default function JobPage() {
     }
   };
 
-  if (q.error && !job) return <Text c="red">{(q.error as Error).message}</Text>;
+  if (q.error && !job) return <PageError error={q.error} what="job" backTo="/jobs" />;
   return (
     <Stack>
       <Anchor component={Link} to="/jobs" size="sm">← Jobs</Anchor>

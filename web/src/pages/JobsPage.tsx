@@ -2,7 +2,7 @@ import { Button, Chip, Group, Progress, Stack, Text, TextInput } from '@mantine/
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api, call, type ApiData } from '../api/client';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DataTable } from '../components/DataTable';
@@ -17,6 +17,7 @@ import { useCan } from '../lib/hooks';
 import { notifySuccess } from '../lib/notify';
 import { corePermissions } from '../shell/nav';
 import { NoAccess } from '../shell/NotFound';
+import { useUrlFilters } from '../components/useUrlFilters';
 
 type Job = ApiData<'/api/v1/jobs', 'get'>['items'][number];
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
@@ -27,9 +28,14 @@ export default function JobsPage() {
   const canRead = useCan(corePermissions.jobsRead);
   const canCancel = useCan(corePermissions.jobsCancel);
   const canSelftest = useCan(corePermissions.jobsSelftest);
-  const [states, setStates] = useState<string[]>([]);
-  const [type, setType] = useState('');
+  // Filters live in the address: reload and shared links keep them.
+  const url = useUrlFilters(['state', 'type'] as const);
+  const states = url.values.state ? url.values.state.split(',').filter(Boolean) : [];
+  const [type, setTypeText] = useState(url.values.type);
   const [debouncedType] = useDebouncedValue(type.trim(), 300);
+  useEffect(() => { if (debouncedType !== url.values.type) url.set('type', debouncedType); }, [debouncedType]);
+  useEffect(() => { if (url.values.type !== debouncedType) setTypeText(url.values.type); }, [url.values.type]);
+  const setStates = (v: string[]) => url.set('state', v.join(','));
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const before = cursors.at(-1);
   const [cancelling, setCancelling] = useState<Job | null>(null);
@@ -44,7 +50,7 @@ export default function JobsPage() {
     placeholderData: (prev) => prev,
     queryFn: () => call(api.GET('/api/v1/jobs', { params: { query: { ...(states.length ? { state: states.join(',') } : {}), ...(debouncedType ? { type: debouncedType } : {}), ...(before ? { before } : {}), limit: 25 } } })),
   });
-  if (!canRead) return <NoAccess permission={corePermissions.jobsRead} />;
+  if (!canRead) return <NoAccess what="the job list" />;
 
   const resetPaging = () => setCursors([undefined]);
   return (
@@ -62,7 +68,8 @@ export default function JobsPage() {
             {STATES.map((s) => <Chip key={s} value={s} size="xs">{s}</Chip>)}
           </Group>
         </Chip.Group>
-        <TextInput size="xs" placeholder="Type, e.g. sites.create" aria-label="Filter by job type" value={type} onChange={(e) => { setType(e.currentTarget.value); resetPaging(); }} w={200} />
+        <TextInput size="xs" placeholder="Type, e.g. sites. or sites.create" aria-label="Filter by job type" value={type} onChange={(e) => { setTypeText(e.currentTarget.value); resetPaging(); }} w={220} />
+        {url.active ? <Button size="xs" variant="subtle" onClick={() => { setTypeText(''); url.clear(); resetPaging(); }}>Clear filters</Button> : null}
       </Group>
       <DataTable<Job>
         rows={q.data?.items}
@@ -70,7 +77,9 @@ export default function JobsPage() {
         error={q.error}
         rowKey={(j) => j.id}
         onRowClick={(j) => void navigate({ to: '/jobs/$jobId', params: { jobId: j.id } })}
-        empty={<EmptyState title="No jobs" description={states.length || type ? 'No job matches these filters.' : 'Jobs appear here when you start long operations.'} />}
+        empty={url.active
+          ? <EmptyState title="No matches" description="No job matches these filters." action={<Button size="xs" variant="default" onClick={() => { setTypeText(''); url.clear(); resetPaging(); }}>Clear filters</Button>} />
+          : <EmptyState title="No jobs" description="Jobs appear here when you start long operations." />}
         cursor={{ hasPrevious: cursors.length > 1, hasNext: !!q.data?.nextBefore, onPrevious: () => setCursors((c) => c.slice(0, -1)), onNext: () => setCursors((c) => [...c, q.data?.nextBefore ?? undefined]) }}
         columns={[
           { key: 'title', header: 'Job', render: (j) => <Stack gap={0}><Text size="sm" fw={500}>{j.title}</Text><Text size="xs" c="dimmed">{j.type}</Text></Stack> },

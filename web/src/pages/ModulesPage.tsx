@@ -1,5 +1,9 @@
 import { Alert, Card, Group, Skeleton, Stack, Table, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { api, call } from '../api/client';
+import { useCan } from '../lib/hooks';
 import { StatusBadge } from '../components/StatusBadge';
+import { usePageTitle } from '../components/PageHeader';
 import { formatRelative } from '../lib/format';
 import { useModules, type ModuleStatus } from '../platform/module-status';
 import { ModuleStatusBanner } from '../shell/ModuleStatusBanner';
@@ -40,7 +44,7 @@ function ModuleCard({ m }: { m: ModuleStatus }) {
           <Table.Tbody>
             {m.schedules.map((s) => (
               <Table.Tr key={s.name}>
-                <Table.Td><Text size="sm">{s.name}</Text><Text size="xs" c="dimmed">{every(s.everyMs)}</Text></Table.Td>
+                <Table.Td><Text size="sm">{s.name}</Text><Text size="xs" c="dimmed">{every(s.everyMs)}{s.scope === 'replica' ? ' · on every replica' : s.held ? ' · runs on this replica' : ' · runs on another replica'}</Text></Table.Td>
                 <Table.Td>{s.runs}</Table.Td>
                 <Table.Td>{s.lastRunAt ? <>{formatRelative(s.lastRunAt)} {s.lastOk === false ? <StatusBadge status="failed" /> : null}</> : 'not yet'}</Table.Td>
                 <Table.Td><Text size="sm" c={s.lastError ? 'red' : 'dimmed'}>{s.lastError ? `${s.lastError}${s.lastErrorAt ? ` (${formatRelative(s.lastErrorAt)})` : ''}` : '—'}</Text></Table.Td>
@@ -53,16 +57,49 @@ function ModuleCard({ m }: { m: ModuleStatus }) {
   );
 }
 
+/** The panel processes on this database (GET /api/v1/cluster, admins): one row per replica. */
+function ReplicasCard() {
+  const q = useQuery({ queryKey: ['cluster'], queryFn: () => call(api.GET('/api/v1/cluster')), refetchInterval: 10_000 });
+  if (q.error) return <Alert color="red" title="Could not load the replicas">{q.error instanceof Error ? q.error.message : String(q.error)}</Alert>;
+  if (!q.data) return <Skeleton h={60} />;
+  return (
+    <Card withBorder padding="md" data-testid="replicas">
+      <Group justify="space-between" mb="xs">
+        <Text fw={600}>Replicas</Text>
+        <Text size="sm" c="dimmed">{q.data.shared ? 'PostgreSQL: shared by every replica' : 'SQLite: this process only'}</Text>
+      </Group>
+      <Table withRowBorders={false} verticalSpacing={2} aria-label="Replicas">
+        <Table.Thead><Table.Tr><Table.Th>Replica</Table.Th><Table.Th>State</Table.Th><Table.Th>Version</Table.Th><Table.Th>Started</Table.Th><Table.Th>Heartbeat</Table.Th><Table.Th>Holds</Table.Th></Table.Tr></Table.Thead>
+        <Table.Tbody>
+          {q.data.replicas.map((r) => (
+            <Table.Tr key={r.id}>
+              <Table.Td><Text size="sm">{r.address}{r.current ? <Text span size="xs" c="dimmed"> (this one)</Text> : null}</Text><Text size="xs" c="dimmed">{r.id}</Text></Table.Td>
+              <Table.Td><StatusBadge status={r.state === 'alive' ? 'ok' : r.state === 'lost' ? 'down' : 'warning'} label={r.state} /></Table.Td>
+              <Table.Td>{r.version}</Table.Td>
+              <Table.Td>{formatRelative(r.startedAt)}</Table.Td>
+              <Table.Td>{formatRelative(r.lastHeartbeatAt)}</Table.Td>
+              <Table.Td><Text size="xs">{[...r.leases, ...(r.jobs ? [`${r.jobs} job${r.jobs > 1 ? 's' : ''}`] : []), ...r.localDuties.map((d) => `${d} (local)`)].join(', ') || '—'}</Text></Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Card>
+  );
+}
+
 /** Every enabled module: ready, degraded or unavailable, why, how to fix it, engines and schedules. */
 export default function ModulesPage() {
   const q = useModules();
+  const admin = useCan('core.cluster.read');
+  usePageTitle('Modules');
   return (
     <Stack>
-      <Title order={2}>Modules</Title>
+      <Title order={1} size="h2">Modules</Title>
       <Text c="dimmed" size="sm">What each module needs from this machine and whether it answers. A module becomes ready by itself once its engine appears.</Text>
       {q.error ? <Alert color="red" title="Could not load the modules">{q.error instanceof Error ? q.error.message : String(q.error)}</Alert> : null}
       {q.isLoading ? <Skeleton h={120} /> : null}
       {q.data?.map((m) => <ModuleCard key={m.id} m={m} />)}
+      {admin ? <ReplicasCard /> : null}
     </Stack>
   );
 }

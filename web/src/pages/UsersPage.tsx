@@ -12,7 +12,8 @@ import { StatusBadge } from '../components/StatusBadge';
 import { NewPasswordField } from '../auth/PasswordField';
 import { formatRelative } from '../lib/format';
 import { useCan, useMe } from '../lib/hooks';
-import { notifyError, notifySuccess } from '../lib/notify';
+import { errorText, notifyError, notifySuccess } from '../lib/notify';
+import { useFieldErrors } from '../components/fieldErrors';
 import { corePermissions } from '../shell/nav';
 import { NoAccess } from '../shell/NotFound';
 import { RoleSelect, useRoles } from './roles';
@@ -42,10 +43,12 @@ function CreateUserModal({ opened, onClose, onCreated }: { opened: boolean; onCl
   const [password, setPasswordValue] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const fields = useFieldErrors();
   const qc = useQueryClient();
   const submit = async () => {
     setBusy(true);
     setError(null);
+    fields.clear();
     try {
       const r = await call(api.POST('/api/v1/users', { body: { username: username.trim(), email: email.trim(), role: role as User['role'], ...(setPassword ? { password } : {}) } }));
       notifySuccess(`User ${r.user.username} created`);
@@ -56,21 +59,24 @@ function CreateUserModal({ opened, onClose, onCreated }: { opened: boolean; onCl
       setPasswordValue('');
       onClose();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      // Problems with a field go next to it; only what no field shows goes in the alert.
+      const { handled, rest } = fields.take(e, ['username', 'email', 'password']);
+      setError(handled ? rest : errorText(e));
     } finally {
       setBusy(false);
     }
   };
+  const onField = (name: string, set: (v: string) => void) => (v: string) => { set(v); fields.clear(name); };
   return (
     <Modal opened={opened} onClose={onClose} title="Create user" centered>
       <form onSubmit={(e) => { e.preventDefault(); void submit(); }}>
         <Stack>
           {error ? <Alert color="red" role="alert">{error}</Alert> : null}
-          <TextInput label="Username" value={username} onChange={(e) => setUsername(e.currentTarget.value)} required data-autofocus />
-          <TextInput label="Email" type="email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} required />
-          <RoleSelect value={role} onChange={setRole} />
+          <TextInput label="Username" value={username} onChange={(e) => onField('username', setUsername)(e.currentTarget.value)} required data-autofocus error={fields.errors.username} />
+          <TextInput label="Email" type="email" value={email} onChange={(e) => onField('email', setEmail)(e.currentTarget.value)} required error={fields.errors.email} />
+          <RoleSelect value={role} onChange={onField('role', setRole)} />
           <Switch label="Set the password myself (otherwise a temporary one is generated)" checked={setPassword} onChange={(e) => setSetPassword(e.currentTarget.checked)} />
-          {setPassword ? <NewPasswordField label="Password" value={password} onChange={setPasswordValue} username={username} email={email} /> : null}
+          {setPassword ? <NewPasswordField label="Password" value={password} onChange={onField('password', setPasswordValue)} username={username} email={email} error={fields.errors.password} /> : null}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>Cancel</Button>
             <Button type="submit" loading={busy}>Create user</Button>
@@ -136,7 +142,7 @@ export default function UsersPage() {
     placeholderData: (prev) => prev,
     queryFn: () => call(api.GET('/api/v1/users', { params: { query: { ...(debounced ? { search: debounced } : {}), ...(role ? { role: role as User['role'] } : {}), ...(status ? { status: status as User['status'] } : {}), limit: PAGE, offset: (page - 1) * PAGE } } })),
   });
-  if (!canRead) return <NoAccess permission={corePermissions.usersRead} />;
+  if (!canRead) return <NoAccess what="user management" />;
 
   const act = async (p: NonNullable<Pending>) => {
     const path = { params: { path: { id: p.user.id } } };

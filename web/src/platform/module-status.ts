@@ -25,6 +25,10 @@ export interface ScheduleStatus {
   lastOk: boolean | null;
   lastError: string | null;
   lastErrorAt: number | null;
+  /** Replicas: `cluster` runs on one replica at a time, `replica` on every one for its own machine. */
+  scope?: 'cluster' | 'replica';
+  /** This replica runs it now. */
+  held?: boolean;
 }
 
 /** One enabled module as GET /api/v1/modules reports it: the one list of which modules exist and show. */
@@ -39,6 +43,8 @@ export interface ModuleStatus {
   visible: boolean;
   engines: EngineStatus[];
   schedules: ScheduleStatus[];
+  /** Machine-local duties of the module this replica holds. */
+  localDuties?: { name: string; description: string }[];
   checkedAt: number | null;
 }
 

@@ -10,6 +10,13 @@ export interface WebPage {
   path: string;
   /** Loaded on first visit (route-level code splitting): `() => import('./SitesPage')`. */
   component: () => Promise<{ default: ComponentType }>;
+  /**
+   * The permission the page needs (`'sites.create'`): a viewer without it is told so up front
+   * ("You do not have access to this page") instead of walking a form the server will refuse.
+   */
+  permission?: string;
+  /** What the page is for, in the words of that message: "creating sites" (never a permission name). */
+  what?: string;
 }
 
 /** The web half of a module (modules/<id>/web/index.tsx), listed once in web/src/modules.ts. */

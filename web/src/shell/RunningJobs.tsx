@@ -1,4 +1,4 @@
-import { ActionIcon, Indicator, Popover, Stack, Text, Tooltip } from '@mantine/core';
+import { ActionIcon, Indicator, Popover, Stack, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import { api, call } from '../api/client';
@@ -21,16 +21,15 @@ export function RunningJobs() {
   if (!canRead) return null;
   const items = q.data?.items ?? [];
   return (
+    // The popover's target is the button itself (its aria-expanded/aria-haspopup belong on a button, not the indicator's div).
     <Popover position="bottom-end" width={320} shadow="md">
-      <Popover.Target>
-        <Indicator label={items.length} size={16} disabled={!items.length} processing={items.length > 0}>
-          <Tooltip label={items.length ? `${items.length} running job${items.length === 1 ? '' : 's'}` : 'No running jobs'}>
-            <ActionIcon variant="default" size="lg" aria-label={`Running jobs: ${items.length}`} data-testid="running-jobs">
-              <icons.jobs />
-            </ActionIcon>
-          </Tooltip>
-        </Indicator>
-      </Popover.Target>
+      <Indicator label={items.length} size={16} disabled={!items.length} processing={items.length > 0}>
+        <Popover.Target>
+          <ActionIcon variant="default" size="lg" aria-label={`Running jobs: ${items.length}`} title={items.length ? `${items.length} running job${items.length === 1 ? '' : 's'}` : 'No running jobs'} data-testid="running-jobs">
+            <icons.jobs />
+          </ActionIcon>
+        </Popover.Target>
+      </Indicator>
       <Popover.Dropdown>
         <Stack gap="sm">
           {items.length ? items.map((j) => (

@@ -312,8 +312,10 @@ function cmdCreate(args) {
     }
     reloadNginx();
     if (wp) {
+      // WordOps generates the password when --pass is not given (site_functions.py setupwordpress).
+      site.wp_users = { [o.user ?? 'admin']: o.pass ?? randomBytes(12).toString('base64url') };
       info(C.ENDC + `WordPress admin user : ${o.user ?? 'admin'}`); // site_create.py 531-535
-      info(C.ENDC + `WordPress admin password : ${randomBytes(12).toString('base64url')}`);
+      info(C.ENDC + `WordPress admin password : ${site.wp_users[o.user ?? 'admin']}`);
       const page = stype === 'wp' ? 'options-general.php' : 'network/settings.php';
       // site_functions.py 1001-1044 (display_cache_settings)
       if (cache === 'wpredis') {
@@ -365,6 +367,24 @@ function cmdUpdate(args) {
   if (!o.site_name) error('Unable to input site name, Please try again!');
   const d = validateDomain(o.site_name);
   const s = mustExist(d, ` Site ${d} does not exist.`); // 187-190
+  if (o.password) {
+    // site_update.py (pargs.password) → updatewpuserpassword (site_functions.py): input() for the
+    // user name ("admin" when empty), then getpass, which without a terminal reads the next line of
+    // stdin (Python's fallback_getpass); then `wp user update <user> --user_pass=<pass>`.
+    if (!['wp', 'wpsubdir', 'wpsubdomain'].includes(s.site_type)) error(`${d} does not seem to be a WordPress site`);
+    const [userLine = '', passLine = ''] = readFileSync(0, 'utf8').split('\n');
+    process.stdout.write('Provide WordPress user name [admin]: ');
+    const user = userLine.trim() || 'admin';
+    s.wp_users ??= { admin: 'unknown' };
+    if (!(user in s.wp_users)) error(`Invalid WordPress user ${user} for ${d}.`);
+    process.stderr.write('Warning: Password input may be echoed.\n');
+    process.stdout.write(`Provide password for ${user} user: `);
+    if (!passLine) error('Unable to update password'); // getpass on an empty line loops; EOF raises
+    s.wp_users[user] = passLine;
+    save();
+    info('Password updated successfully');
+    return;
+  }
   const phpKey = Object.keys(PHP).find((p) => o[p]);
   const typeFlag = TYPES.some((t) => o[t]) || CACHES.some((c) => o[c]);
 

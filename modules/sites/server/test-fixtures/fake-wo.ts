@@ -18,6 +18,8 @@ export interface FakeSite {
   php_version?: string | null;
   ssl_days_left?: number;
   hsts?: boolean;
+  /** WordPress users and their passwords (what `wp user update --user_pass` would set). */
+  wp_users?: Record<string, string>;
 }
 
 export interface FakeWoState {

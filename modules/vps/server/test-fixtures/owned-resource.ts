@@ -24,6 +24,9 @@ export const ownedResource: OwnedResourceFixture = async (t, owner) => {
     bodies: {
       'DELETE /api/v1/vps/:id': { confirm: hostname },
       'POST /api/v1/vps/:id/snapshots': { comment: 'by another user' },
+      'POST /api/v1/vps/:id/resize': { vcpus: 2 },
+      'POST /api/v1/vps/:id/rename': { hostname: 'taken-over' },
+      'POST /api/v1/vps/:id/reinstall': { imageId: v.imageId, confirm: hostname },
     },
     shared: { 'GET /api/v1/vps/images/:id': 'the image catalogue has no owner: a user sees the public, ready images (vps.read is owned-only for VPSes)' },
     snapshot: async () => ({ vps: await repo.find(v.id), snapshots: await repo.snapshots(v.id), address: await repo.addressOf(v.id) }),

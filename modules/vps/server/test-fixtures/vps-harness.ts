@@ -38,7 +38,7 @@ export async function createVpsHarness(env: Record<string, string> = {}, o: { sy
     modules: [createVpsModule({ ...(o.system ? {} : { runner: async () => session }), clock: () => clock.now, failAt: () => fail.at, onRuntime: (r) => (rt = r) })],
     env: {
       SLIPWAY_VPS_LIBVIRT_URI: o.system ? 'qemu:///system' : 'test:///default', SLIPWAY_VPS_STORAGE_ROOT: root, SLIPWAY_VPS_HOST_CPUS: '4', SLIPWAY_VPS_HOST_MEMORY_MB: '8192', SLIPWAY_VPS_HOST_DISK_GB: '100',
-      SLIPWAY_VPS_EXPIRY_SWEEP_INTERVAL_MS: '0', SLIPWAY_VPS_INVENTORY_REFRESH_MS: '0', SLIPWAY_VPS_MAX_UPLOAD_BYTES: String(1024 * 1024), SLIPWAY_VPS_SHUTDOWN_TIMEOUT_MS: '2000',
+      SLIPWAY_VPS_EXPIRY_SWEEP_INTERVAL_MS: '0', SLIPWAY_VPS_INVENTORY_REFRESH_MS: '0', SLIPWAY_VPS_MAX_UPLOAD_BYTES: String(1024 * 1024), SLIPWAY_VPS_SHUTDOWN_TIMEOUT_MS: '2000', SLIPWAY_VPS_METRICS_INTERVAL_MS: '0',
       ...env,
     },
   });

@@ -8,13 +8,18 @@ import { corePermissions } from '../rbac/core-permissions.js';
 import type { Actor } from '../rbac/permissions.js';
 import type { EventBus } from '../events/event-bus.js';
 
-export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+/**
+ * `started`: a change that runs as a job was accepted; the job's real outcome follows in a second
+ * entry (same action and target, `details.jobId`, `details.jobState`) once the job ends.
+ */
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied', 'started'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 export interface AuditInput {
   actor: Actor;
   action: string;
-  target?: { type: string; id: string };
+  /** `name`: what people call the target ("shop"), kept in the details as `targetName`; ids stay the key. */
+  target?: { type: string; id: string; name?: string };
   outcome?: AuditOutcome;
   details?: Record<string, unknown>;
 }
@@ -40,7 +45,8 @@ export interface AuditEntry {
   ip: string | null;
   userAgent: string | null;
   action: string;
-  target: { type: string; id: string } | null;
+  /** `name` when the entry knows one (its `targetName`, or the name, username or domain in its details). */
+  target: { type: string; id: string; name?: string } | null;
   outcome: string;
   details: Record<string, unknown> | null;
   hash: string;
@@ -231,7 +237,9 @@ export class AuditLog {
           target_type: input.target?.type ?? null,
           target_id: input.target?.id ?? null,
           outcome: input.outcome ?? 'success',
-          details: input.details ? JSON.stringify(redact(input.details)) : null,
+          details: input.details || input.target?.name
+            ? JSON.stringify(redact({ ...(input.target?.name ? { targetName: input.target.name } : {}), ...input.details }))
+            : null,
         };
         const full: AuditLogTable = { ...base, prev_hash: prevHash, hash: entryHash(chain, this.opts.key, prevHash, base), chain };
         prevHash = full.hash;
@@ -249,6 +257,28 @@ export class AuditLog {
       this.events?.publish({ type: 'audit.created', resource: { type: 'audit', id: entry.id }, permission: corePermissions['audit.read'], data: { action: entry.action, outcome: entry.outcome } });
     }
     return entries;
+  }
+
+  /**
+   * Records the real outcome of a job's change: one entry per entry written when it was started
+   * (those carry `details.jobId`), same action and target, `success` only when the job succeeded.
+   * Called once by the job runner when the job reaches a finished state.
+   */
+  async recordJobOutcome(job: { id: string; createdAt: number; state: string; error: string | null }, actor: Actor): Promise<AuditEntry[]> {
+    const since = job.createdAt - 1000;
+    const rows = await this.db.selectFrom('audit_log').selectAll()
+      .where('at', '>=', since).where('at', '<=', job.createdAt + 10 * 60_000)
+      .where('details', 'like', `%"jobId":"${job.id.replace(/[\\%_"]/g, '')}"%`)
+      .orderBy('seq').limit(10).execute();
+    const started = rows.map(toEntry).filter((e) => e.details?.jobId === job.id && e.details?.jobState === undefined && e.action !== 'job.cancel');
+    if (!started.length) return [];
+    return this.recordMany(started.map((e) => ({
+      actor,
+      action: e.action,
+      ...(e.target ? { target: e.target } : {}),
+      outcome: job.state === 'succeeded' ? 'success' as const : 'failure' as const,
+      details: { ...(e.target?.name ? { targetName: e.target.name } : {}), jobId: job.id, jobState: job.state, ...(job.error ? { error: job.error.slice(0, 500) } : {}) },
+    })));
   }
 
   async list(f: AuditFilters): Promise<{ items: AuditEntry[]; nextBefore: number | null }> {
@@ -335,7 +365,18 @@ export class AuditLog {
   }
 }
 
+/** The target's name as the entry recorded it: `targetName`, else the name, username or domain of its details. */
+function targetName(details: Record<string, unknown> | null): string | undefined {
+  for (const k of ['targetName', 'name', 'username', 'domain']) {
+    const v = details?.[k];
+    if (typeof v === 'string' && v) return v.slice(0, 200);
+  }
+  return undefined;
+}
+
 function toEntry(r: AuditLogTable): AuditEntry {
+  const details = r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null;
+  const name = targetName(details);
   return {
     seq: Number(r.seq),
     id: r.id,
@@ -344,9 +385,9 @@ function toEntry(r: AuditLogTable): AuditEntry {
     ip: r.ip,
     userAgent: r.user_agent,
     action: r.action,
-    target: r.target_type ? { type: r.target_type, id: r.target_id ?? '' } : null,
+    target: r.target_type ? { type: r.target_type, id: r.target_id ?? '', ...(name ? { name } : {}) } : null,
     outcome: r.outcome,
-    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
+    details,
     hash: r.hash,
   };
 }

@@ -91,8 +91,9 @@ export class ApiTokenService {
     }
     assertCredentialManagement(actor, row.role as Role);
     await this.db.updateTable('api_tokens').set({ revoked_at: Date.now() }).where('id', '=', id).execute();
-    for (const [k, v] of this.cache) if (v.tokenId === id) this.cache.delete(k);
+    this.dropCached({ tokenId: id });
     this.streams?.closeToken(id, 'token_revoked');
+    this.onInvalidate?.({ tokenId: id });
     await this.audit.record({ actor, action: 'api_token.revoke', target: { type: 'api_token', id }, details: { name: row.name, ...(row.user_id !== actor.userId ? { owner: row.user_id } : {}) } });
   }
 
@@ -105,7 +106,19 @@ export class ApiTokenService {
   }
 
   userChanged(userId: string): void {
-    for (const [k, v] of this.cache) if (v.userId === userId) this.cache.delete(k);
+    this.dropCached({ userId });
+    this.onInvalidate?.({ userId });
+  }
+
+  /** Told about every revocation or user change made here (replicas relay it to the others). */
+  onInvalidate: ((m: { tokenId?: string; userId?: string }) => void) | null = null;
+  /** false while cached checks could miss a revocation made elsewhere (the cluster bus is down). */
+  cacheUsable: () => boolean = () => true;
+
+  /** A revocation or user change (made here or by another replica): forget what is cached. */
+  dropCached(m: { tokenId?: string; userId?: string; all?: boolean }): void {
+    if (m.all) this.cache.clear();
+    for (const [k, v] of this.cache) if ((m.tokenId && v.tokenId === m.tokenId) || (m.userId && v.userId === m.userId)) this.cache.delete(k);
   }
 
   async authenticate(token: string, client: ClientInfo): Promise<Actor & { ownerRole: Role; totpEnabled: boolean }> {
@@ -114,7 +127,7 @@ export class ApiTokenService {
     const hash = sha256Hex(token);
     const now = Date.now();
     let c = this.cache.get(hash);
-    if (!c || now - c.loadedAt > CACHE_TTL_MS) {
+    if (!c || now - c.loadedAt > CACHE_TTL_MS || !this.cacheUsable()) {
       const row = await this.db.selectFrom('api_tokens as t').innerJoin('users as u', 'u.id', 't.user_id')
         .select(['t.id', 't.role as tokenRole', 't.expires_at', 't.revoked_at', 'u.id as userId', 'u.username', 'u.role as ownerRole', 'u.status', 'u.must_change_password', 'u.totp_enabled'])
         .where('t.token_hash', '=', hash).executeTakeFirst();

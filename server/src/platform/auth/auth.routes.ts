@@ -54,16 +54,17 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
     ...(oauth ? { access_token: r.accessToken, token_type: 'bearer', expires_in: r.expiresIn } : {}),
   });
 
-  app.get('/setup', { config: { public: true }, schema: { tags: ['setup'], response: { 200: S.SetupStatus } } }, async () => ({ required: await d.account.setupRequired() }));
+  app.get('/setup', { config: { public: true }, schema: { operationId: 'getSetupStatus', summary: 'Whether the first-run setup is still open', tags: ['setup'], response: { 200: S.SetupStatus } } }, async () => ({ required: await d.account.setupRequired() }));
 
   app.post('/setup', {
     config: { public: true },
-    schema: { tags: ['setup'], summary: 'Create the first administrator with the one-time setup token', body: S.SetupBody, response: { 201: S.UserResponse } },
+    schema: { operationId: 'completeSetup', tags: ['setup'], summary: 'Create the first administrator with the one-time setup token', body: S.SetupBody, response: { 201: S.UserResponse } },
   }, async (req, reply) => reply.code(201).send({ user: await d.account.completeSetup(req.body, clientOf(req)) }));
 
   app.post('/auth/login', {
     config: { public: true },
     schema: {
+      operationId: 'login',
       tags, summary: 'Sign in (JSON, or the OAuth2 password form)', security: [],
       body: S.LoginBody, response: { 200: S.LoginResponse },
     },
@@ -77,7 +78,7 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
 
   app.post('/auth/login/mfa', {
     config: { public: true },
-    schema: { tags, summary: 'Second sign-in step: TOTP code or recovery code', security: [], body: S.MfaBody, response: { 200: S.LoginResponse } },
+    schema: { operationId: 'loginSecondFactor', tags, summary: 'Second sign-in step: TOTP code or recovery code', security: [], body: S.MfaBody, response: { 200: S.LoginResponse } },
   }, async (req, reply) => {
     const r = await d.account.loginMfa(req.body, clientOf(req));
     if (r.status !== 'ok') return r;
@@ -87,7 +88,7 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
 
   app.post('/auth/refresh', {
     config: { public: true, ...pending },
-    schema: { tags, summary: 'Rotate the refresh token (body or cookie + X-CSRF-Token)', security: [], body: S.RefreshBody, response: { 200: S.TokenPair } },
+    schema: { operationId: 'refreshSession', tags, summary: 'Rotate the refresh token (body or cookie + X-CSRF-Token)', security: [], body: S.RefreshBody, response: { 200: S.TokenPair } },
   }, async (req, reply) => {
     const token = refreshTokenOf(req, req.body?.refreshToken);
     if (!token) {
@@ -100,7 +101,7 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
 
   app.post('/auth/logout', {
     config: { public: true, ...pending },
-    schema: { tags, summary: 'End the current session', body: S.RefreshBody, response: { 204: z.null() } },
+    schema: { operationId: 'logout', tags, summary: 'End the current session', body: S.RefreshBody, response: { 204: z.null() } },
   }, async (req, reply) => {
     let actor: Actor | null = null;
     try {
@@ -125,12 +126,12 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
 
   app.get('/auth/me', {
     config: { authenticated: true, ...pending },
-    schema: { tags, summary: 'Who am I', response: { 200: S.MeResponse } },
+    schema: { operationId: 'getMe', tags, summary: 'Who am I', response: { 200: S.MeResponse } },
   }, async (req) => ({ user: await d.account.me(req.actor) }));
 
   app.post('/auth/password', {
     config: { authenticated: true, ...pending },
-    schema: { tags, summary: 'Change my password (ends my other sessions)', body: S.ChangePasswordBody, response: { 204: z.null() } },
+    schema: { operationId: 'changePassword', tags, summary: 'Change my password (ends my other sessions)', body: S.ChangePasswordBody, response: { 204: z.null() } },
   }, async (req, reply) => {
     await d.account.changePassword(req.actor, req.body.currentPassword, req.body.newPassword);
     return reply.code(204).send(null);
@@ -138,12 +139,12 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
 
   app.get('/auth/sessions', {
     config: { authenticated: true, allowMfaEnrollmentPending: true },
-    schema: { tags, summary: 'My active sessions', response: { 200: S.SessionList } },
+    schema: { operationId: 'listMySessions', tags, summary: 'My active sessions', response: { 200: S.SessionList } },
   }, async (req) => ({ items: await d.sessions.list(req.actor) }));
 
   app.delete('/auth/sessions/:id', {
     config: { authenticated: true, allowMfaEnrollmentPending: true },
-    schema: { tags, summary: 'End one of my sessions', params: IdParam, response: { 204: z.null() } },
+    schema: { operationId: 'deleteMySession', tags, summary: 'End one of my sessions', params: IdParam, response: { 204: z.null() } },
   }, async (req, reply) => {
     await d.sessions.end(req.actor, req.params.id);
     return reply.code(204).send(null);
@@ -151,17 +152,17 @@ export function registerAuthRoutes(app: HttpApp, d: AuthRouteDeps): void {
 
   app.post('/auth/2fa/enroll', {
     config: { authenticated: true, allowMfaEnrollmentPending: true },
-    schema: { tags, summary: 'Start TOTP enrolment: a new secret and its otpauth:// URI', response: { 200: S.EnrollResponse } },
+    schema: { operationId: 'enrollTwoFactor', tags, summary: 'Start TOTP enrolment: a new secret and its otpauth:// URI', response: { 200: S.EnrollResponse } },
   }, async (req) => d.twoFactor.enroll(req.actor));
 
   app.post('/auth/2fa/confirm', {
     config: { authenticated: true, allowMfaEnrollmentPending: true },
-    schema: { tags, summary: 'Confirm with the first code; returns 10 recovery codes (shown once)', body: S.CodeBody, response: { 200: S.RecoveryCodes } },
+    schema: { operationId: 'confirmTwoFactor', tags, summary: 'Confirm with the first code; returns 10 recovery codes (shown once)', body: S.CodeBody, response: { 200: S.RecoveryCodes } },
   }, async (req) => d.twoFactor.confirm(req.actor, req.body.code));
 
   app.post('/auth/2fa/disable', {
     config: { authenticated: true },
-    schema: { tags, summary: 'Turn TOTP off (password and a code required)', body: S.DisableBody, response: { 204: z.null() } },
+    schema: { operationId: 'disableTwoFactor', tags, summary: 'Turn TOTP off (password and a code required)', body: S.DisableBody, response: { 204: z.null() } },
   }, async (req, reply) => {
     await d.twoFactor.disable(req.actor, req.body.password, req.body.code);
     return reply.code(204).send(null);

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { CoreConfig } from '../../config.js';
@@ -5,6 +6,7 @@ import type { Dialect } from '../../db/database.js';
 import type { CoreTables } from '../../db/schema.js';
 import type { Authenticator } from '../../http/auth-hook.js';
 import type { AuditLog } from '../audit/audit.service.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { EventBus } from '../events/event-bus.js';
 import { StreamRegistry, type StreamLimits } from '../events/stream-registry.js';
 import type { HttpApp } from '../module.js';
@@ -38,7 +40,12 @@ export interface AuthDeps {
   streamLimits?: StreamLimits;
   /** This app's permissions (`/auth/me` lists the actor's from it); the CLI builds one of every module. */
   permissions: PermissionRegistry;
+  /** Replicas: revocations and user changes made here reach the other replicas' caches and streams. */
+  cluster?: Cluster;
 }
+
+/** Cross-replica message: a session, API token or user changed; drop what is cached about it. */
+const AUTH_TOPIC = 'auth.invalidate';
 
 export interface AuthServices {
   authenticator: Authenticator;
@@ -98,7 +105,8 @@ export function createAuth(deps: AuthDeps): AuthServices {
   const signer = new TokenSigner(deps.secrets.jwtKey);
   const settings = new SettingsService(db, audit);
   const streams = new StreamRegistry(deps.streamLimits);
-  const sessions = new SessionService(db, config, signer, audit, streams);
+  const successorKey = createHmac('sha256', deps.secrets.jwtKey).update('slipway refresh-token successor key').digest();
+  const sessions = new SessionService(db, config, signer, audit, streams, successorKey);
   const apiTokens = new ApiTokenService(db, audit, streams);
   const userChanged = (userId: string) => {
     sessions.forgetUser(userId);
@@ -115,6 +123,32 @@ export function createAuth(deps: AuthDeps): AuthServices {
   const sshKeys = new SshKeyService(db, audit);
   const authenticator = createAuthenticator({ signer, sessions, apiTokens, settings, audit });
   let guard: NodeJS.Timeout | undefined;
+  const cluster = deps.cluster;
+  if (cluster?.shared) {
+    // A revocation on any replica: the others drop their cached checks at once and re-check their
+    // open streams (closed with the same reasons as by the periodic guard below).
+    let sweeping: NodeJS.Timeout | null = null;
+    const sweepSoon = () => {
+      sweeping ??= setTimeout(() => {
+        sweeping = null;
+        void sweepStreams(db, streams).catch((e: unknown) => deps.log.warn({ err: e }, 'stream re-check failed'));
+      }, 20);
+    };
+    sessions.onInvalidate = (m) => void cluster.send(AUTH_TOPIC, m);
+    apiTokens.onInvalidate = (m) => void cluster.send(AUTH_TOPIC, m);
+    sessions.cacheUsable = apiTokens.cacheUsable = () => cluster.isConnected();
+    cluster.on(AUTH_TOPIC, (data) => {
+      const m = data as { sessionId?: string; userId?: string; tokenId?: string };
+      sessions.dropCached(m);
+      apiTokens.dropCached(m);
+      sweepSoon();
+    });
+    cluster.onReconnect(() => {
+      sessions.dropAllCached();
+      apiTokens.dropCached({ all: true });
+      sweepSoon();
+    });
+  }
   const proxyGuard = new ProxyGuard(config.trustProxy, deps.log);
   void prepareDummyHash().catch((e: unknown) => deps.log.error({ err: e }, 'argon2 is not working'));
 

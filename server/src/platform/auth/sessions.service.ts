@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { CoreConfig } from '../../config.js';
 import { newId } from '../../db/ids.js';
@@ -37,10 +38,17 @@ export interface SessionState {
 
 export interface SessionView { id: string; ip: string | null; userAgent: string | null; device: string; createdAt: number; lastSeenAt: number; current: boolean }
 
-/** How long a cached session check is trusted; revocations in this process invalidate at once. */
+/**
+ * How long a cached session check is trusted; revocations invalidate at once, in this process and
+ * (replicas) in the others through the cluster bus. While that bus is down the cache is bypassed.
+ */
 const STATE_TTL_MS = 5_000;
 const STATE_CACHE_MAX = 20_000;
-/** A parallel refresh with the token just rotated gets the same successor instead of a reuse alarm. */
+/**
+ * A parallel refresh with the token just rotated gets the same successor instead of a reuse alarm.
+ * The successor is derived from the rotated token's hash with a key of the panel (HMAC), so every
+ * replica can hand out the same one without storing it: the window is the same on any replica.
+ */
 export const REFRESH_GRACE_MS = 10_000;
 const LAST_SEEN_WRITE_EVERY_MS = 60_000;
 
@@ -49,15 +57,25 @@ export class SessionService {
   private readonly states = new Map<string, SessionState>();
   private readonly lastSeenWritten = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<IssuedTokens>>();
-  private readonly grace = new Map<string, { until: number; successor: string; sessionId: string; userId: string }>();
+  /** Told about every revocation or user change made here (replicas relay it to the others). */
+  onInvalidate: ((m: { sessionId?: string; userId?: string }) => void) | null = null;
+  /** false while cached checks could miss a revocation made elsewhere (the cluster bus is down). */
+  cacheUsable: () => boolean = () => true;
 
   constructor(
     private readonly db: Kysely<CoreTables>,
     private readonly config: CoreConfig,
     private readonly signer: TokenSigner,
     private readonly audit: AuditLog,
-    private readonly streams?: StreamRegistry,
+    private readonly streams: StreamRegistry | undefined,
+    /** Key for the successor of a rotated refresh token (derived from the panel's secrets). */
+    private readonly successorKey: Uint8Array,
   ) {}
+
+  /** The one successor of a refresh token (by its hash): the same on every replica, never stored. */
+  private successorOf(hash: string): string {
+    return createHmac('sha256', this.successorKey).update(`slipway refresh successor\0${hash}`).digest('base64url');
+  }
 
   private get refreshTtlMs(): number {
     return this.config.refreshTokenTtlDays * 86_400_000;
@@ -95,7 +113,6 @@ export class SessionService {
 
   private async rotate(hash: string, client: ClientInfo): Promise<IssuedTokens> {
     const now = Date.now();
-    for (const [k, g] of this.grace) if (g.until <= now) this.grace.delete(k);
     const row = await this.db.selectFrom('refresh_tokens as r').innerJoin('sessions as s', 's.id', 'r.session_id')
       .innerJoin('users as u', 'u.id', 's.user_id')
       .select(['r.id as tokenId', 'r.used_at', 's.id as sessionId', 's.user_id', 's.revoked_at', 's.expires_at', 'u.status', 'u.username'])
@@ -103,8 +120,8 @@ export class SessionService {
     const invalid = () => new UnauthorizedError('Refresh token is invalid or expired; sign in again', 'invalid_refresh_token');
     if (!row || row.revoked_at !== null || Number(row.expires_at) <= now || row.status !== 'active') throw invalid();
 
+    const successor = this.successorOf(hash);
     if (row.used_at === null) {
-      const successor = randomToken(32);
       const successorId = newId();
       const won = await this.db.transaction().execute(async (trx) => {
         const res = await trx.updateTable('refresh_tokens').set({ used_at: now, replaced_by: successorId }).where('id', '=', row.tokenId).where('used_at', 'is', null).executeTakeFirst();
@@ -113,13 +130,14 @@ export class SessionService {
         await trx.updateTable('sessions').set({ last_seen_at: now, expires_at: now + this.refreshTtlMs, ip: client.ip ?? null }).where('id', '=', row.sessionId).execute();
         return true;
       });
-      if (won) {
-        this.grace.set(hash, { until: now + REFRESH_GRACE_MS, successor, sessionId: row.sessionId, userId: row.user_id });
-        return this.issue(row.user_id, row.sessionId, successor);
-      }
+      if (won) return this.issue(row.user_id, row.sessionId, successor);
     }
-    const g = this.grace.get(hash);
-    if (g && g.until > Date.now()) return this.issue(g.userId, g.sessionId, g.successor);
+    // Rotated moments ago (here or on another replica): the same successor, if it is the one stored.
+    const used = await this.db.selectFrom('refresh_tokens as r').innerJoin('refresh_tokens as n', 'n.id', 'r.replaced_by')
+      .select(['r.used_at', 'n.token_hash']).where('r.id', '=', row.tokenId).executeTakeFirst();
+    if (used?.used_at != null && Date.now() - Number(used.used_at) <= REFRESH_GRACE_MS && used.token_hash === sha256Hex(successor)) {
+      return this.issue(row.user_id, row.sessionId, successor);
+    }
 
     // A rotated token came back: someone holds a copy. End the whole session (token family).
     await this.revoke(row.sessionId, 'refresh_token_reuse');
@@ -135,7 +153,7 @@ export class SessionService {
   async state(sessionId: string, userId: string): Promise<SessionState> {
     const now = Date.now();
     let s = this.states.get(sessionId);
-    if (!s || now - s.loadedAt > STATE_TTL_MS) {
+    if (!s || now - s.loadedAt > STATE_TTL_MS || !this.cacheUsable()) {
       const row = await this.db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
         .select(['s.id', 's.revoked_at', 's.expires_at', 'u.id as userId', 'u.username', 'u.email', 'u.role', 'u.status', 'u.must_change_password', 'u.totp_enabled'])
         .where('s.id', '=', sessionId).executeTakeFirst();
@@ -167,6 +185,18 @@ export class SessionService {
     await this.db.updateTable('sessions').set({ revoked_at: Date.now(), revoked_reason: reason }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
     this.states.delete(sessionId);
     this.streams?.closeSession(sessionId, reason === 'logout' ? 'logout' : 'session_revoked');
+    this.onInvalidate?.({ sessionId });
+  }
+
+  /** A revocation or user change made by another replica: forget what is cached (streams: the caller). */
+  dropCached(m: { sessionId?: string; userId?: string }): void {
+    if (m.sessionId) this.states.delete(m.sessionId);
+    if (m.userId) for (const [sid, s] of this.states) if (s.userId === m.userId) this.states.delete(sid);
+  }
+
+  /** Everything cached (the cluster bus reconnected: messages may have been missed). */
+  dropAllCached(): void {
+    this.states.clear();
   }
 
   /** Ends every session of a user (optionally keeping one: the caller's own). */
@@ -182,6 +212,7 @@ export class SessionService {
   /** Drops cached state after a change to the user (role, status, 2FA, password flag). */
   forgetUser(userId: string): void {
     for (const [sid, s] of this.states) if (s.userId === userId) this.states.delete(sid);
+    this.onInvalidate?.({ userId });
   }
 
   /** A low-role API token may not see or end its owner's sessions (a session carries the owner's full role). */

@@ -31,7 +31,7 @@ function gizmoModule(state: { probe: ProbeResult; readyCalls: number; failReady?
     navPermission: perms.read,
     engines: [defineEngine<{ adminUrl: string }>({ id: 'gizmod', title: 'Gizmo daemon', probe: async () => state.probe })],
     register(ctx) {
-      ctx.http.get('/gizmos', { config: { permission: perms.read } }, async () => ({ items: [] }));
+      ctx.http.get('/gizmos', { config: { permission: perms.read }, schema: { operationId: 'listGizmos', summary: 'Gizmos', tags: ['gizmos'] } }, async () => ({ items: [] }));
       ctx.onReady(async () => {
         state.readyCalls++;
         if (state.failReady) throw new Error('gizmod refused the initial load');
@@ -138,7 +138,7 @@ describe('modules whose engine is missing', () => {
       id: 'widget', title: 'Widget', permissions: widgetPerms,
       engines: [defineEngine({ id: 'extra', title: 'Extra', optional: true, probe: async () => ({ ok: false, reason: 'Extra is not installed on this host', fix: 'install extra' }) })],
       register(ctx) {
-        ctx.http.get('/widgets', { config: { permission: widgetPerms.read } }, async () => ({ items: [] }));
+        ctx.http.get('/widgets', { config: { permission: widgetPerms.read }, schema: { operationId: 'listWidgets', summary: 'Widgets', tags: ['widgets'] } }, async () => ({ items: [] }));
       },
     });
     t = await createTestApp({ modules: [mod] });

@@ -39,20 +39,55 @@ export function eventVisibleTo(actor: Actor, e: ResourceEvent): boolean {
   return typeof e.ownerId === 'string' && actor.userId !== null && e.ownerId === actor.userId;
 }
 
+/** Carries published events to the other replicas (the cluster bus on PostgreSQL). */
+export type EventRelay = (e: { event: ResourceEvent; at: number; id: number }) => void;
+
 /**
- * In-process bus for resource changes, feeding SSE `/api/v1/events`. Keeps a short ring buffer so
- * a reconnecting client resumes from its Last-Event-ID without a gap.
+ * Bus for resource changes, feeding SSE `/api/v1/events`. Keeps a short ring buffer so a
+ * reconnecting client resumes from its Last-Event-ID without a gap. With replicas (issue 15), a
+ * relay sends every locally published event to the other replicas, which `receive` it into their
+ * own bus: each subscriber, on any replica, gets each event once, in the order its publisher sent
+ * them. Event ids grow with the clock (microseconds since the epoch, strictly increasing per
+ * replica) and a relayed event keeps its publisher's id, so a client that reconnects to another
+ * replica with its Last-Event-ID resumes there too (exact on one replica; across replicas up to
+ * their clock difference).
  */
 export class EventBus {
   private readonly emitter = new EventEmitter();
   private readonly ring: PublishedEvent[] = [];
   private seq = 0;
+  private relay: EventRelay | null = null;
+  private readonly remote = new WeakSet<PublishedEvent>();
   constructor(private readonly ringSize = 1000) {
     this.emitter.setMaxListeners(0);
   }
 
   publish(event: ResourceEvent): PublishedEvent {
-    const e: PublishedEvent = { ...event, id: ++this.seq, at: Date.now() };
+    const at = Date.now();
+    this.seq = Math.max(this.seq + 1, at * 1000);
+    const e = this.deliver(event, at, this.seq, false);
+    this.relay?.({ event, at, id: e.id });
+    return e;
+  }
+
+  /** Sends every event published here to the other replicas too. */
+  relayTo(relay: EventRelay | null): void {
+    this.relay = relay;
+  }
+
+  /** An event published on another replica: delivered here, never relayed again. */
+  receive(event: ResourceEvent, at: number, id: number): PublishedEvent {
+    return this.deliver(event, at, id, true);
+  }
+
+  /** Whether the event came from another replica. */
+  isRemote(e: PublishedEvent): boolean {
+    return this.remote.has(e);
+  }
+
+  private deliver(event: ResourceEvent, at: number, id: number, remote: boolean): PublishedEvent {
+    const e: PublishedEvent = { ...event, id, at };
+    if (remote) this.remote.add(e);
     this.ring.push(e);
     if (this.ring.length > this.ringSize) this.ring.shift();
     this.emitter.emit('event', e);

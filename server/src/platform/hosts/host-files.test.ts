@@ -133,6 +133,46 @@ describe.each(modes)('host files %s', (mode, files) => {
     }
   });
 
+  it('reads a small file whole; resolves one link only when asked and only to a target under the root', async () => {
+    const tree = path.join(root, `${mode.replace(/\W/g, '')}-le`);
+    mkdirSync(path.join(tree, 'archive', 'a.example'), { recursive: true });
+    mkdirSync(path.join(tree, 'live', 'a.example'), { recursive: true });
+    writeFileSync(path.join(tree, 'archive', 'a.example', 'cert1.pem'), 'PEM-1\n');
+    const live = path.join(tree, 'live', 'a.example', 'cert.pem');
+    rmSync(live, { force: true });
+    symlinkSync('../../archive/a.example/cert1.pem', live);
+    expect(await files.read(live, { resolveLink: true })).toBe('PEM-1\n');
+    expect(await files.read(path.join(tree, 'archive', 'a.example', 'cert1.pem'), { maxBytes: 3 })).toBe('PEM');
+    await expect(files.read(live)).rejects.toBeInstanceOf(UnsafeFileError); // no-follow unless asked
+    // A link out of the root (the panel's secrets, /etc/shadow) is refused before anything is read.
+    for (const target of [secret, '/etc/shadow']) {
+      rmSync(live, { force: true });
+      symlinkSync(target, live);
+      const err = await files.read(live, { resolveLink: true }).catch((e: unknown) => e);
+      expect(err, target).toBeInstanceOf(UnsafeFileError);
+      expect(String((err as Error).message)).not.toMatch(/TOP-SECRET|root:/);
+    }
+    // Only one level: a link to a link is refused.
+    rmSync(live, { force: true });
+    symlinkSync('cert2.pem', live);
+    symlinkSync(secret, path.join(tree, 'live', 'a.example', 'cert2.pem'));
+    await expect(files.read(live, { resolveLink: true })).rejects.toBeInstanceOf(UnsafeFileError);
+    await expect(files.read(path.join(tree, 'live', 'missing.pem'), { resolveLink: true })).rejects.toBeInstanceOf(FileMissingError);
+  });
+
+  it('measures a directory without following links in it', async () => {
+    const dir = path.join(root, `${mode.replace(/\W/g, '')}-www`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'index.php'), 'x'.repeat(10_000));
+    rmSync(path.join(dir, 'big'), { force: true });
+    symlinkSync('/usr', path.join(dir, 'big'));
+    const n = await files.diskUsage(dir);
+    expect(n).toBeGreaterThanOrEqual(10_000);
+    expect(n).toBeLessThan(1_000_000);
+    expect(await files.diskUsage(path.join(root, 'no-such-dir'))).toBeNull();
+    await expect(files.diskUsage(secretDir)).rejects.toBeInstanceOf(UnsafeFileError);
+  });
+
   it('refuses to start following a log that is a link', async () => {
     const p = f('follow-link.log');
     rmSync(p, { force: true });

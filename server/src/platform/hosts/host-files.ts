@@ -400,7 +400,7 @@ const SH_CHECK = [
   '}',
 ].join('\n');
 
-export const REMOTE_TAIL_SCRIPT = [
+const SH_OPEN_CHECKED = [
   SH_CHECK,
   'n=$3',
   'if [ -L "$p" ]; then refuse "it is a symbolic link"; fi',
@@ -411,7 +411,18 @@ export const REMOTE_TAIL_SCRIPT = [
   'if [ $c = 2 ]; then exit 66; fi',
   'if [ $c = 3 ]; then refuse "it has other hard links"; fi',
   'if [ $c != 0 ]; then refuse "it resolves to another file (a symbolic link in its path)"; fi',
-  'exec tail -n "$n" <&3',
+].join('\n');
+
+export const REMOTE_TAIL_SCRIPT = [SH_OPEN_CHECKED, 'exec tail -n "$n" <&3'].join('\n');
+/**
+ * The first N bytes of the checked descriptor (a whole small file: a certificate). With a 4th
+ * argument `link`, a name that is a symbolic link prints its target (readlink never follows)
+ * and exits 67 instead: the caller checks that target against its policy and reads it.
+ */
+export const REMOTE_READ_SCRIPT = [
+  'if [ "$4" = link ] && [ -L "$1/$2" ]; then readlink -- "$1/$2"; exit 67; fi',
+  SH_OPEN_CHECKED,
+  'exec head -c "$n" <&3',
 ].join('\n');
 
 export const REMOTE_FOLLOW_SCRIPT = [
@@ -475,6 +486,61 @@ export class HostFiles {
       throw this.mapError(e, f);
     }
     return out.split('\n').filter((l, i, a) => i < a.length - 1 || l !== '');
+  }
+
+  /**
+   * A small file's text (at most `maxBytes`), read no-follow like `tail`. `resolveLink`: when the
+   * name itself is a symbolic link (certbot's `live/<name>/cert.pem` → `../../archive/…`), its
+   * target is read instead, one level, and only if it lies under an allowed root as well; use it
+   * only for roots that tenants cannot write. FileMissingError (404) / UnsafeFileError (422).
+   */
+  async read(file: string, opts: { maxBytes?: number; resolveLink?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    const { file: f, root, rel } = rootFor(file, this.policy);
+    const max = Math.max(0, Math.floor(opts.maxBytes ?? 1024 * 1024));
+    const target = (t: string) => {
+      if (!t || t.includes('\0') || t.includes('\n')) throw new UnsafeFileError(f, 'its link target is not a plain path');
+      return rootFor(path.posix.resolve(path.posix.dirname(f), t), this.policy).file;
+    };
+    if (this.local) {
+      if (opts.resolveLink && (await lstat(f).catch(() => null))?.isSymbolicLink()) return this.read(target(await readlink(f)), { ...opts, resolveLink: false });
+      const fh = await openNoFollow(f, this.policy);
+      try {
+        const buf = Buffer.alloc(max);
+        let got = 0;
+        while (got < max) {
+          const { bytesRead } = await fh.read(buf, got, max - got, got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return buf.subarray(0, got).toString('utf8');
+      } finally {
+        await fh.close().catch(() => {});
+      }
+    }
+    let r;
+    try {
+      r = await this.runner.exec('sh', ['-c', REMOTE_READ_SCRIPT, 'sh', root, rel, String(max), ...(opts.resolveLink ? ['link'] : [])], { timeoutMs: opts.timeoutMs ?? 15_000, okExitCodes: [0, 67] });
+    } catch (e) {
+      throw this.mapError(e, f);
+    }
+    if (r.exitCode === 67) return this.read(target(r.stdout.replace(/\n$/, '')), { ...opts, resolveLink: false });
+    return r.stdout;
+  }
+
+  /**
+   * Bytes used under a directory (`du -sbP`): never follows a link (also not `dir` itself). Null
+   * when `du` cannot read it (gone, no permission).
+   */
+  async diskUsage(dir: string, opts: { timeoutMs?: number } = {}): Promise<number | null> {
+    const { file: d } = rootFor(dir, this.policy);
+    try {
+      const r = await this.runner.exec('du', ['-sbP', '--', d], { timeoutMs: opts.timeoutMs ?? 120_000 });
+      const n = Number(r.stdout.trim().split(/\s+/)[0]);
+      return Number.isFinite(n) ? n : null;
+    } catch (e) {
+      if (e instanceof ExecError && e.reason === 'exit') return null;
+      throw e;
+    }
   }
 
   /** Throws UnsafeFileError when the file is there but refused; a missing file is fine (it may appear). */

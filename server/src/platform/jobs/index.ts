@@ -6,6 +6,7 @@ import type { Metrics } from '../../http/metrics.js';
 import type { AuditLog } from '../audit/audit.service.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { HostRegistry } from '../hosts/host-registry.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { HttpApp } from '../module.js';
 import { DurableJobRunner, type JobRunnerTimings } from './job.service.js';
 import type { JobService } from './types.js';
@@ -21,6 +22,8 @@ export interface JobRunnerDeps {
   metrics: Metrics;
   /** The panel's data directory (the self-test checks it is writable). */
   dataDir?: string;
+  /** Replicas: the lease owner id is the replica's, and live logs cross replicas through it. */
+  cluster?: Cluster;
 }
 
 export interface JobRunner extends JobService {

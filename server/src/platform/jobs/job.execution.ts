@@ -43,16 +43,19 @@ function errorMessage(e: unknown): string {
 function jobRunner(inner: ProcessRunner, signal: AbortSignal, log: (line: string, stream: LogStream) => void): ProcessRunner {
   const withJob = (opts: ExecOptions = {}): ExecOptions => ({
     ...opts,
-    signal: opts.signal ? AbortSignal.any([opts.signal, signal]) : signal,
+    signal: opts.job?.ownCancel ? opts.signal : opts.signal ? AbortSignal.any([opts.signal, signal]) : signal,
   });
   return {
     host: inner.host,
     exec(command, args, opts) {
       const userOnLine = opts?.onLine;
+      const shown = opts?.job?.logLine;
+      if (opts?.job?.announce) log(opts.job.announce, 'info');
       return inner.exec(command, args, {
         ...withJob(opts),
         onLine: (line, stream) => {
-          log(line, stream);
+          const l = shown ? shown(line, stream) : line;
+          if (l !== null) log(l, stream);
           userOnLine?.(line, stream);
         },
       });
@@ -158,6 +161,7 @@ export class JobExecution {
         await this.save();
       },
       runner: async (hostId) => jobRunner(await this.hooks.hosts.runner(hostId), signal, log),
+      attach: (runner) => jobRunner(runner, signal, log),
     };
     return ctx;
   }

@@ -7,12 +7,15 @@ import { corePermissions } from '../rbac/core-permissions.js';
 import type { Actor, Permission } from '../rbac/permissions.js';
 import type { JobRunner, JobRunnerDeps } from './index.js';
 import { JobExecution } from './job.execution.js';
-import { isFinished, overallProgress, parseSteps, toView, JobStore, type JobRow } from './job.store.js';
+import { actorOf, isFinished, overallProgress, parseSteps, toView, JobStore, type JobRow } from './job.store.js';
 import { registerJobRoutes } from './jobs.routes.js';
 import { defineSelftestJob, SELFTEST_JOB } from './selftest.job.js';
 import type { EnqueueOptions, JobDefinition, JobListFilters, JobLogLine, JobStepView, JobView, LaunchOptions } from './types.js';
 
 export type JobEvent = { kind: 'log'; line: JobLogLine } | { kind: 'state'; job: JobView };
+
+/** Cross-replica message: lines of a job committed by the replica running it. */
+const JOB_LOG_TOPIC = 'job.log';
 
 /** Tunables; tests shorten them. */
 export interface JobRunnerTimings {
@@ -51,7 +54,8 @@ function ownerAlive(owner: string, self: string): boolean {
 /** The durable job runner: definitions, queue, workers, leases, cancel, crash recovery, live logs. */
 export class DurableJobRunner implements JobRunner {
   readonly store: JobStore;
-  readonly owner = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  /** This process's lease owner id (the replica id when the app runs with a cluster). */
+  readonly owner: string;
   private readonly timings: JobRunnerTimings;
   private readonly defs = new Map<string, JobDefinition<unknown>>();
   private readonly executions = new Map<string, { exec: JobExecution; done: Promise<void> }>();
@@ -68,6 +72,23 @@ export class DurableJobRunner implements JobRunner {
   ) {
     this.store = new JobStore(deps.db, deps.dialect);
     this.timings = { ...DEFAULT_TIMINGS, ...timings };
+    this.owner = deps.cluster?.replicaId ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+    const cluster = deps.cluster;
+    if (cluster?.shared) {
+      // Replicas: followers of a job running elsewhere get its lines as soon as they are committed
+      // there (one message per 50 ms batch), and its state changes through the event bus.
+      this.store.onLinesCommitted = (jobId, lines) => void cluster.send(JOB_LOG_TOPIC, { jobId, lines });
+      cluster.on(JOB_LOG_TOPIC, (data) => {
+        const { jobId, lines } = data as { jobId: string; lines: JobLogLine[] };
+        if (!this.listeners.has(jobId) || this.executions.has(jobId)) return;
+        for (const line of lines) this.emit(jobId, { kind: 'log', line });
+      });
+      deps.events.subscribe((e) => {
+        if (e.type !== 'job.updated' || !deps.events.isRemote(e) || !e.resource || !this.listeners.has(e.resource.id)) return;
+        const job = (e.data as { job?: JobView } | undefined)?.job;
+        if (job) this.emit(e.resource.id, { kind: 'state', job });
+      });
+    }
     defineSelftestJob(this, deps);
   }
 
@@ -117,7 +138,7 @@ export class DurableJobRunner implements JobRunner {
 
   async launch<I>(actor: Actor, opts: LaunchOptions<I>): Promise<JobView> {
     const job = await this.enqueue(opts.type, opts.input, { actor, resource: opts.resource });
-    await this.deps.audit.record({ actor, action: opts.audit.action, target: opts.audit.target, outcome: 'success', details: { ...opts.audit.details, jobId: job.id } });
+    await this.deps.audit.record({ actor, action: opts.audit.action, target: opts.audit.target, outcome: 'started', details: { ...opts.audit.details, jobId: job.id } });
     return job;
   }
 
@@ -155,6 +176,7 @@ export class DurableJobRunner implements JobRunner {
         await this.store.appendLines(id, [{ stream: 'warn', line: `Cancelled by ${actor.username} before it started` }]);
         await this.deps.audit.record({ actor, action: 'job.cancel', target: { type: 'job', id }, outcome: 'success', details: { type: row.type, was: 'queued' } });
         this.deps.metrics.jobsFinished.inc({ type: row.type, state: 'cancelled' });
+        await this.auditOutcome(cancelled);
         const view = toView(cancelled);
         this.publish(view);
         this.wake();
@@ -223,6 +245,15 @@ export class DurableJobRunner implements JobRunner {
       } catch (err) {
         this.deps.log.warn({ err, jobId: id }, 'job follower failed');
       }
+    }
+  }
+
+  /** The change's real outcome, next to the entry that started it (the audit log is append-only). */
+  private async auditOutcome(row: JobRow): Promise<void> {
+    try {
+      await this.deps.audit.recordJobOutcome({ id: row.id, createdAt: Number(row.created_at), state: row.state, error: row.error }, actorOf(row));
+    } catch (err) {
+      this.deps.log.error({ err, jobId: row.id }, 'could not record the job outcome in the audit log');
     }
   }
 
@@ -321,6 +352,7 @@ export class DurableJobRunner implements JobRunner {
       if (latest && Number(latest.cancel_requested) === 1) exec.abort('cancelled');
       const final = await exec.run();
       if (final) this.deps.metrics.jobsFinished.inc({ type: final.type, state: final.state });
+      if (final && isFinished(final.state)) await this.auditOutcome(final);
     } catch (err) {
       // Left `running` under our lease: once it expires, recovery settles it.
       this.deps.log.error({ err, jobId: row.id }, 'job execution failed unexpectedly');
@@ -394,6 +426,7 @@ export class DurableJobRunner implements JobRunner {
     if (!interrupted) return false;
     await this.store.appendLines(row.id, [{ stream: 'error', line: `Job interrupted during step "${stepName}" because ${why}: ${reason}` }]);
     this.deps.metrics.jobsFinished.inc({ type: row.type, state: 'interrupted' });
+    await this.auditOutcome(interrupted);
     this.publish(toView(interrupted));
     this.wake();
     return true;

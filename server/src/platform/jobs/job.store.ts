@@ -76,7 +76,13 @@ export class JobStore {
     let q = this.db.selectFrom('jobs').selectAll();
     if (ownerId !== undefined) q = q.where('actor_id', '=', ownerId);
     if (filters.state?.length) q = q.where('state', 'in', filters.state);
-    if (filters.type) q = q.where('type', '=', filters.type);
+    if (filters.type) {
+      // `sites.` or `sites` matches every sites job; `sites.create` that type (and `sites.create.*`).
+      // The type is validated as [a-z0-9._-]: only `_` needs escaping for LIKE.
+      const t = filters.type.replace(/\.+$/, '');
+      const prefix = `${t.replace(/[\\%_]/g, '\\$&')}.%`;
+      q = q.where(sql<boolean>`(type = ${t} or type like ${prefix} escape '\\')`);
+    }
     if (filters.resource) q = q.where('resource', '=', filters.resource);
     // Ids are UUIDv7: ordering by id is ordering by creation, and a stable keyset.
     if (filters.before) q = q.where('id', '<', filters.before);
@@ -161,11 +167,15 @@ export class JobStore {
     return Number(r?.max ?? 0);
   }
 
+  /** Called after lines are committed (replicas relay them to followers elsewhere). */
+  onLinesCommitted: ((jobId: string, lines: JobLogLine[]) => void) | null = null;
+
   async insertLines(jobId: string, lines: JobLogLine[]): Promise<void> {
     if (!lines.length) return;
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('job_logs').values(lines.map((l) => ({ job_id: jobId, seq: l.seq, at: l.at, stream: l.stream, line: l.line }))).execute();
     });
+    this.onLinesCommitted?.(jobId, lines);
   }
 
   /** Appends lines to a job no runner of this process is writing (queued, or being recovered). */

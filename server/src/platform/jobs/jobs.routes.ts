@@ -32,27 +32,28 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
 
   app.get('/jobs', {
     config: read,
-    schema: { tags: ['jobs'], querystring: JobListQuery, response: { 200: z.object({ items: z.array(JobSummary), nextBefore: z.string().nullable() }) } },
+    schema: { operationId: 'listJobs', summary: 'List jobs, newest first (filters; `before` pages)', tags: ['jobs'], querystring: JobListQuery, response: { 200: z.object({ items: z.array(JobSummary), nextBefore: z.string().nullable() }) } },
   }, async (req) => jobs.list(req.query, req.actor));
 
   app.post('/jobs/selftest', {
     config: { permission: corePermissions['jobs.selftest'] },
-    schema: { tags: ['jobs'], description: 'Runs the system self-test (database, data dir, reachable engines).', response: { 202: JobAccepted } },
+    schema: { operationId: 'runSelftest', summary: 'Run the system self-test (job)', tags: ['jobs'], description: 'Runs the system self-test (database, data dir, reachable engines).', response: { 202: JobAccepted } },
   }, async (req, reply) => reply.code(202).send({ job: await jobs.enqueueSelftest(req.actor) }));
 
   app.get('/jobs/:id', {
     config: read,
-    schema: { tags: ['jobs'], params: IdParam, response: { 200: JobResponse } },
+    schema: { operationId: 'getJob', summary: 'One job with its steps', tags: ['jobs'], params: IdParam, response: { 200: JobResponse } },
   }, async (req) => ({ job: await jobs.get(req.params.id, req.actor) }));
 
   app.post('/jobs/:id/cancel', {
     config: { permission: corePermissions['jobs.cancel'] },
-    schema: { tags: ['jobs'], params: IdParam, response: { 200: JobResponse } },
+    schema: { operationId: 'cancelJob', summary: 'Cancel a job', tags: ['jobs'], params: IdParam, response: { 200: JobResponse } },
   }, async (req) => ({ job: await jobs.cancel(req.params.id, req.actor) }));
 
   app.get('/jobs/:id/log-lines', {
     config: logs,
     schema: {
+      operationId: 'listJobLogLines', summary: 'Page through a job\'s log lines (`after` a seq)',
       tags: ['jobs'],
       params: IdParam,
       querystring: z.object({ after: Seq.default(0), limit: z.coerce.number().int().min(1).max(5000).default(1000) }),
@@ -63,6 +64,7 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
   app.get('/jobs/:id/logs', {
     config: logs,
     schema: {
+      operationId: 'followJobLog', summary: 'Follow a job\'s log to its end (SSE)', 'x-sse': 'live-log',
       tags: ['jobs'],
       params: IdParam,
       querystring: z.object({ since: Seq.optional() }),
@@ -77,7 +79,7 @@ export function registerJobRoutes(app: HttpApp, jobs: DurableJobRunner, deps: Pi
   app.get('/jobs/:id/logs/ws', {
     websocket: true,
     config: logs,
-    schema: { params: IdParam, querystring: z.object({ since: Seq.default(0) }) },
+    schema: { operationId: 'followJobLogWs', summary: 'Follow a job\'s log to its end (WebSocket)', tags: ['jobs'], description: 'JSON messages in the live-log wire format: `{type: "log" | "state" | "end", …}`; `?since=<seq>` resumes.', params: IdParam, querystring: z.object({ since: Seq.default(0) }) },
     // Checked before the upgrade, so a job the caller may not see answers a plain 404.
     preHandler: async (req) => {
       await jobs.assertLogReadable((req.params as { id: string }).id, req.actor);

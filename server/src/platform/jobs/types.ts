@@ -21,8 +21,13 @@ export interface JobContext<I> {
   state: Record<string, unknown>;
   /** Saves `state` now (the runner also saves it after each step). */
   saveState(): Promise<void>;
-  /** A process runner whose output lines go to this job's log. */
+  /**
+   * A host's process runner for this job: commands get the job's signal (cancel kills them) and
+   * their output lines go to the job log; an adapter shapes both per command with `ExecOptions.job`.
+   */
   runner(hostId?: string): Promise<ProcessRunner>;
+  /** The same for a runner the module opened itself (e.g. the apps module's dokku-user SSH login). */
+  attach(runner: ProcessRunner): ProcessRunner;
 }
 
 /**
@@ -61,8 +66,12 @@ export interface LaunchOptions<I> {
   input: I;
   /** Lock key such as `container:<id>`: one job per resource at a time, the rest wait in order. */
   resource: string;
-  /** The one audit entry of the change; the job's id is added to its details as `jobId`. */
-  audit: { action: string; target: { type: string; id: string }; details?: Record<string, unknown> };
+  /**
+   * The audit entry of the change, written with outcome `started` (the job's id in its details as
+   * `jobId`); when the job ends a second entry with the same action and target records its real
+   * outcome (`success`, or `failure` with `details.jobState` and the error). Give `target.name`.
+   */
+  audit: { action: string; target: { type: string; id: string; name?: string }; details?: Record<string, unknown> };
 }
 
 export interface JobStepView { name: string; state: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'undone'; progress: number; startedAt: number | null; finishedAt: number | null }
@@ -92,7 +101,7 @@ export interface JobService {
   define<I>(def: JobDefinition<I>): void;
   enqueue<I>(type: string, input: I, opts: EnqueueOptions): Promise<JobView>;
   /**
-   * Starts a change as a job: enqueues it under its lock key and writes the change's one audit
+   * Starts a change as a job: enqueues it under its lock key and writes the change's `started` audit
    * entry (with the job id). Returns the job for a `202 { job }`. Permission checks come first,
    * in the caller (`authorize`).
    */

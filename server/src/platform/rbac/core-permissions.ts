@@ -16,4 +16,5 @@ export const corePermissions = definePermissions('core', {
   'hosts.manage': { description: 'Add, change and remove hosts', roles: [] },
   'settings.manage': { description: 'Change panel-wide settings such as the 2FA requirement', roles: [] },
   'events.read': { description: 'Receive live resource events', roles: READERS },
+  'cluster.read': { description: 'See the panel replicas: addresses, versions, heartbeats, leases (GET /api/v1/cluster)', roles: [] },
 });
