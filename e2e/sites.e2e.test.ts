@@ -65,6 +65,10 @@ describe('sites module in Chromium', () => {
   it('switches the PHP version from the site page', async () => {
     await page.getByRole('combobox', { name: 'PHP version' }).click();
     await page.getByRole('option', { name: 'PHP 8.4' }).click();
+    // Nothing runs on select: the summary says what Apply will do, and only Apply starts the job.
+    await page.getByTestId('settings-summary').getByText(/8\.4/).waitFor();
+    expect(fake.calls().some((a) => a.join(' ') === `site update ${DOMAIN} --php84`)).toBe(false);
+    await page.getByRole('button', { name: 'Apply 1 change' }).click();
     await expect.poll(() => fake.calls().some((a) => a.join(' ') === `site update ${DOMAIN} --php84`), { timeout: 30_000 }).toBe(true);
     await page.getByText('PHP 8.4').first().waitFor({ timeout: 30_000 });
     await page.getByRole('cell', { name: /succeeded/ }).first().waitFor({ timeout: 30_000 });

@@ -79,6 +79,7 @@ describe('apps: a panel crash mid-deploy', () => {
 
     fake.setState({ ...fake.state(), deployDelayMs: 400 });
     const dep2 = await api('POST', '/apps/crashy/deploys', { image: 'nginx:1.27' });
+    expect(dep2.status, dep2.text).toBe(202);
     const jobId = dep2.body.job.id as string;
     const beforeKill = await until('the deploy building', async () => {
       const lines = await store().readLines(jobId, 0, 1000);

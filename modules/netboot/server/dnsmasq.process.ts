@@ -122,6 +122,12 @@ export class DnsmasqSupervisor {
           this.timer = null;
           void this.serial(async () => {
             if (!this.wanted || this.child) return;
+            // the file may have changed since the last start: a restart runs only a config that passes the test
+            const problem = await this.test();
+            if (problem !== null) {
+              this.st = { ...this.st, state: 'failed', pid: null, reason: `dnsmasq --test refused the config: ${problem}` };
+              return;
+            }
             this.st = { ...this.st, restarts: this.st.restarts + 1 };
             this.spawnChild();
           });

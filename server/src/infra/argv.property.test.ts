@@ -68,7 +68,7 @@ describe('every argument arrives as exactly one argument, byte for byte', () => 
       }),
       { numRuns: 50 },
     );
-  });
+  }, 120_000); // 50 SSH round trips: well under a second each, but several seconds each on a loaded CI machine
 
   it('SSH runner: env values and cwd are not shell fragments either', async () => {
     await fc.assert(
