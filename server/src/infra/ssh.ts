@@ -56,12 +56,24 @@ export const PANEL_KEY_DIR = 'ssh';
 export const PANEL_KEY_FILE = 'id_ed25519';
 
 /** The panel's own ed25519 key pair in `<dataDir>/ssh/`, generated (0600) on first use. */
+/**
+ * About 1 in 200 ed25519 keys that ssh2 generates are refused by its own parser ("Malformed OpenSSH
+ * private key"; seen on Node 20 and 24 alike): a panel key is kept only once ssh2 can read it back.
+ */
+export function generateParsableEd25519(comment: string): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error('could not generate an SSH key that ssh2 can read');
+}
+
 export function loadOrCreatePanelKey(dataDir: string): PanelKey {
   const dir = path.join(dataDir, PANEL_KEY_DIR);
   const file = path.join(dir, PANEL_KEY_FILE);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(file)) {
-    const pair = utils.generateKeyPairSync('ed25519', { comment: `slipway@${hostname()}` });
+    const pair = generateParsableEd25519(`slipway@${hostname()}`);
     writeFileSync(file, pair.private, { mode: 0o600, flag: 'wx' });
     writeFileSync(`${file}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });
   }
