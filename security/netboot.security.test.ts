@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { injector, type Json } from '../modules/netboot/server/test-fixtures/inject.js';
 import { LocalProcessRunner } from '../server/src/infra/process-runner.js';
 import { createTestApp, type SignedIn, type TestApp } from '../server/src/testing/harness.js';
 import { createNetbootModule, type NetbootRuntime } from '../modules/netboot/server/index.js';
@@ -15,7 +16,6 @@ import { parseShowTargets } from '../modules/netboot/server/tgt.cli.js';
  * nothing: no machine, image, target, export or file appears.
  */
 
-type Json = Record<string, any>;
 const run = new LocalProcessRunner();
 const ids = uniqueTestIds();
 const prefix = `iqn.2026-01.io.slipway.test:${ids.tag}`;
@@ -28,16 +28,7 @@ let imageId = '';
 let machineA: Json;
 let machineB: Json;
 
-const api = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, who: SignedIn | null, payload?: unknown, headers: Record<string, string> = {}) => {
-  const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: { ...(who?.headers ?? {}), ...headers }, ...(payload !== undefined ? { payload: payload as Json } : {}) });
-  let body: Json = {};
-  try {
-    body = res.json() as Json;
-  } catch {
-    body = {};
-  }
-  return { status: res.statusCode, body, text: res.body };
-};
+const api = injector(() => t);
 const upload = (name: string, data: Buffer | string, headers: Record<string, string> = {}) =>
   api('POST', `/netboot/images?name=${encodeURIComponent(name)}`, admin, data, { 'content-type': 'application/octet-stream', ...headers });
 const tgtOurs = async () => parseShowTargets((await run.exec('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout).filter((x) => x.iqn.startsWith(`${prefix}:`));

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { injector, type Json } from './test-fixtures/inject.js';
 import { LocalProcessRunner, SYSTEM_ACTOR } from '../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { createNetbootModule, type NetbootRuntime } from './index.js';
@@ -16,7 +17,6 @@ import { fuseMounts } from './writeback.js';
  * script with and without its token, write through iSCSI, commit with a comment, stop, no orphans.
  */
 
-type Json = Record<string, any>;
 const run = new LocalProcessRunner();
 const ids = uniqueTestIds();
 const { tag } = ids;
@@ -29,16 +29,7 @@ let fixtures: string;
 
 
 
-const api = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, who: SignedIn | null, payload?: unknown, headers: Record<string, string> = {}) => {
-  const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: { ...(who?.headers ?? {}), ...headers }, ...(payload !== undefined ? { payload: payload as Json } : {}) });
-  let body: Json = {};
-  try {
-    body = res.json() as Json;
-  } catch {
-    body = { text: res.body };
-  }
-  return { status: res.statusCode, body, text: res.body };
-};
+const api = injector(() => t);
 const tgtShow = async () => parseShowTargets((await run.exec('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout).filter((x) => x.iqn.startsWith(`${prefix}:`));
 const waitJob = async (id: string) => t.services.jobs.waitFor(id, 60_000);
 

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { injector, type Json } from './test-fixtures/inject.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
 import { createNetbootModule, type NetbootRuntime } from './index.js';
 import type { Mac } from './netboot.schema.js';
@@ -15,7 +16,6 @@ import type { Ipv4Cidr } from './netboot.schema.js';
  * the datagram that left the panel, byte for byte.
  */
 
-type Json = Record<string, any>;
 const ids = uniqueTestIds();
 let t: TestApp;
 let rt: NetbootRuntime;
@@ -23,16 +23,7 @@ let admin: SignedIn;
 let listener: Socket;
 const got: { msg: Buffer; port: number }[] = [];
 
-const api = async (method: 'GET' | 'POST' | 'PATCH', url: string, who: SignedIn | null, payload?: unknown) => {
-  const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: who?.headers ?? {}, ...(payload !== undefined ? { payload: payload as Json } : {}) });
-  let body: Json = {};
-  try {
-    body = res.json() as Json;
-  } catch {
-    body = {};
-  }
-  return { status: res.statusCode, body, text: res.body };
-};
+const api = injector(() => t);
 
 beforeAll(async () => {
   listener = createSocket('udp4');
