@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createSlipwayClient, followJobLog, signIn, SlipwayApiError, type JobLogLine } from '@slipway/client';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeWo, type FakeWo } from '../modules/sites/server/test-fixtures/fake-wo.js';
 import { repoRoot, startPanel, type Panel } from './panel.js';
@@ -17,18 +17,11 @@ interface Run { code: number | null; stdout: string; stderr: string }
 function slipwayApi(args: string[], env: Record<string, string>): Promise<Run> {
   return run([path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'server/src/main.ts', 'api', ...args], env);
 }
-function run(argv: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
-      cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+async function run(argv: string[], env: Record<string, string>): Promise<Run> {
+  const r = await execa(process.execPath, argv, {
+    cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, extendEnv: false, stdin: 'ignore', reject: false, stripFinalNewline: false,
   });
+  return { code: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('the API through @slipway/client and `slipway api`', () => {
