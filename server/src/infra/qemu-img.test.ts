@@ -38,6 +38,22 @@ afterAll(() => {
 
 const p = (name: string) => path.join(root, name);
 
+/**
+ * Makes a LUKS-encrypted test image. qemu's PBKDF benchmark runs before every LUKS create (no option
+ * skips it) and fails with "Unable to get accurate CPU usage" when its thread-CPU clock reads no
+ * progress, which happens on a loaded CI machine; the fixture is retried, the assertions are not.
+ */
+async function createLuks(args: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await real.exec('qemu-img', ['create', '-q', '--object', 'secret,id=s0,data=abc', ...args]);
+      return;
+    } catch (err) {
+      if (attempt >= 8 || !/Unable to get accurate CPU usage/.test(String(err))) throw err;
+    }
+  }
+}
+
 describe('qemu-img adapter against the real qemu-img', () => {
   it('creates a qcow2, detects its format from contents (not the name) and reports the virtual size', async () => {
     await qi().create(p('disk.raw'), { sizeBytes: 8 * 1024 ** 2 }); // qcow2 despite the .raw name
@@ -112,11 +128,9 @@ describe('qemu-img adapter against the real qemu-img', () => {
   });
 
   it('refuses encrypted (LUKS) images and formats outside the allow-list', async () => {
-    // iter-time: the PBKDF benchmark of a LUKS create fails ("Unable to get accurate CPU usage") when
-    // the machine is loaded and the default 2 s window measures nothing; a short fixed window avoids it.
-    await real.exec('qemu-img', ['create', '-q', '--object', 'secret,id=s0,data=abc', '-f', 'luks', '-o', 'key-secret=s0,iter-time=10', p('enc.img'), '1M']);
+    await createLuks(['-f', 'luks', '-o', 'key-secret=s0,iter-time=10', p('enc.img'), '1M']);
     await expect(qi().inspectUntrusted(p('enc.img'))).rejects.toThrow(/format 'luks' is not accepted/);
-    await real.exec('qemu-img', ['create', '-q', '--object', 'secret,id=s0,data=abc', '-f', 'qcow2', '-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10', p('encq.qcow2'), '1M']);
+    await createLuks(['-f', 'qcow2', '-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10', p('encq.qcow2'), '1M']);
     await expect(qi().inspectUntrusted(p('encq.qcow2'))).rejects.toThrow(/Encrypted/);
   });
 
