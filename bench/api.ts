@@ -41,7 +41,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function waitUp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+  // BENCH_UP_SECONDS: a loaded machine can take longer than 30 s to start the panel.
+  for (let i = 0; i < Number(process.env.BENCH_UP_SECONDS ?? 30) * 10; i++) {
     if (await fetch(url).then((r) => r.status < 500, () => false)) return;
     await sleep(100);
   }

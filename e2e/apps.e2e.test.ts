@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFakeDokku, type FakeApp, type FakeDokku } from '../modules/apps/server/test-fixtures/fake-dokku.js';
 import { modules } from '../server/src/modules.js';
-import { createFirstAdmin, launchChromium, shot, signInThroughForm, watchErrors } from './browser.js';
+import { createFirstAdmin, launchChromium, screenshotDir, shot, signInThroughForm, watchErrors } from './browser.js';
 import { buildWeb, repoRoot, startPanel, type Panel } from './panel.js';
 
 /**
@@ -16,6 +17,29 @@ const ADMIN = { username: 'admin', email: 'admin@example.test', password: 'Harbo
 const APP = 'e2e-web';
 const SECRET = 'sk_live_e2e_Zebra_Quartz_9731';
 const docsShots = path.join(repoRoot, 'docs/screenshots');
+
+/** Opens a tab of the app page and waits until it is the selected one (a click during a closing modal can be lost). */
+async function openTab(page: Page, name: RegExp | string): Promise<void> {
+  const tab = page.getByRole('tab', { name });
+  await expect.poll(async () => {
+    if ((await tab.getAttribute('aria-selected')) !== 'true') await tab.click();
+    return tab.getAttribute('aria-selected');
+  }, { timeout: 30_000 }).toBe('true');
+}
+
+/** e2e/screenshots/11-<name>-1400.png and -390.png: the page at desktop and phone width. */
+async function issueShots(page: Page, name: string, ready?: () => Promise<unknown>): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const before = page.viewportSize()!;
+  for (const width of [1400, 390]) {
+    await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+    await page.mouse.move(width - 5, 5);
+    await ready?.();
+    await page.waitForTimeout(400);
+    await page.screenshot({ path: path.join(screenshotDir, `11-${name}-${width}.png`) });
+  }
+  await page.setViewportSize(before);
+}
 
 /** docs/screenshots/apps-<name>.png (desktop width). */
 async function docShot(page: Page, name: string): Promise<void> {
@@ -48,7 +72,10 @@ describe('apps module in Chromium', () => {
       deployDelayMs: 250,
       // Apps deployed outside the panel (sourceImage: the fake's git-source-image, set by git:from-image).
       apps: {
-        blog: { deployed: true, running: true, deploySource: 'docker-image', image: 'ghost:5.96', sourceImage: 'ghost:5.96', vhosts: ['blog.example.org'], scale: { web: 2 }, containers: { 'web.1': 'a'.repeat(64), 'web.2': 'b'.repeat(64) } },
+        blog: {
+          deployed: true, running: true, deploySource: 'docker-image', image: 'ghost:5.96', sourceImage: 'ghost:5.96', vhosts: ['blog.example.org'], scale: { web: 2 }, containers: { 'web.1': 'a'.repeat(64), 'web.2': 'b'.repeat(64) },
+          letsencrypt: { active: true, email: 'ops@example.org', expiration: String(Math.floor(Date.now() / 1000) + 5 * 86400 + 3600) },
+        },
         api: { deployed: true, running: false, deploySource: 'docker-image', image: 'ghcr.io/acme/api:2.4.1', sourceImage: 'ghcr.io/acme/api:2.4.1', scale: { web: 1, worker: 1 } },
         staging: {},
       } as Record<string, FakeApp>,
@@ -74,7 +101,7 @@ describe('apps module in Chromium', () => {
     await page.getByRole('link', { name: 'Apps' }).click();
     await page.getByRole('heading', { name: 'Apps', exact: true }).waitFor();
     // The first inventory refresh runs when the panel starts.
-    await page.getByText('blog', { exact: true }).waitFor({ timeout: 60_000 });
+    await page.locator('table').getByText('blog', { exact: true }).waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: 'New app' }).click();
     const name = page.getByRole('textbox', { name: /App name/ });
     await name.fill('E2E Web');
@@ -113,7 +140,7 @@ describe('apps module in Chromium', () => {
   });
 
   it('rolls back to release 1 from the releases table', async () => {
-    await page.getByRole('tab', { name: /Deploys/ }).click();
+    await openTab(page, /Deploys/);
     const releases = page.locator('table').nth(1);
     await releases.getByText('#2').waitFor({ timeout: 30_000 });
     await releases.locator('tr', { hasText: '#2' }).getByText('current').waitFor({ timeout: 30_000 });
@@ -212,6 +239,87 @@ describe('apps module in Chromium', () => {
     await page.getByRole('button', { name: 'Switch to light theme' }).click();
   });
 
+  it('issue 11: a past build\'s output from Dokku (builds:output) opens from the deploys tab', async () => {
+    await page.getByRole('link', { name: 'Apps' }).click();
+    await page.getByText(APP, { exact: true }).click();
+    await openTab(page, /Deploys/);
+    await page.getByText('Builds on Dokku').waitFor();
+    const out = page.getByTestId('build-output');
+    // (under heavy load the module's engine probe can flap and remount the page: open it again then)
+    await expect.poll(async () => {
+      if (await out.getByText(`Building ${APP} from Dockerfile`).isVisible()) return true;
+      if (!(await out.isVisible())) {
+        await openTab(page, /Deploys/);
+        await page.getByRole('button', { name: /^Output of build / }).first().click({ timeout: 5000 }).catch(() => undefined);
+      }
+      return false;
+    }, { timeout: 90_000, interval: 1500 }).toBe(true);
+    await out.getByText('Application deployed:').waitFor();
+    expect(fake.calls().some((c) => c[0] === 'builds:output' && c[1] === APP)).toBe(true);
+    await issueShots(page, 'build-output', () => out.getByText('Application deployed:').waitFor());
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click();
+    await issueShots(page, 'builds', () => page.getByText('Builds on Dokku').waitFor());
+  });
+
+  it('issue 11: certificate alerts, ownerless apps and giving one to a user', async () => {
+    const login = await (await fetch(`${panel.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: ADMIN.username, password: ADMIN.password }) })).json() as { accessToken: string };
+    const auth = { 'content-type': 'application/json', authorization: `Bearer ${login.accessToken}` };
+    const made = await fetch(`${panel.url}/api/v1/users`, { method: 'POST', headers: auth, body: JSON.stringify({ username: 'carol', email: 'carol@example.test', password: 'Meadow-Copper-Lantern-77', role: 'user' }) });
+    expect(made.status, await made.clone().text()).toBe(201);
+    // The certificate watch ran at start (blog's certificate expires in 5 days); run it again now, as an operator can.
+    expect((await fetch(`${panel.url}/api/v1/apps/-/refresh`, { method: 'POST', headers: { authorization: auth.authorization } })).status).toBe(200);
+    await page.getByRole('link', { name: 'Apps' }).click();
+    const banner = page.getByTestId('cert-alerts');
+    await banner.getByText(/expires in 5 days/).waitFor({ timeout: 30_000 });
+    await page.getByRole('checkbox', { name: 'Without owner only' }).check();
+    await page.getByText('staging', { exact: true }).waitFor();
+    await expect.poll(() => page.getByRole('cell', { name: APP, exact: true }).count()).toBe(0);
+    await issueShots(page, 'alerts-ownerless', () => banner.getByText(/expires in 5 days/).waitFor());
+    await page.locator('table').getByText('blog', { exact: true }).click();
+    const panelBox = page.getByTestId('ownerless');
+    await panelBox.waitFor();
+    await page.getByTestId('cert-alerts').getByText(/The certificate of blog expires in 5 days/).waitFor();
+    await panelBox.getByRole('button', { name: 'Assign owner' }).click();
+    await panelBox.getByText('Pick the user who will own this app').waitFor();
+    await issueShots(page, 'owner-error', () => panelBox.getByText('Pick the user who will own this app').waitFor());
+    await panelBox.getByRole('combobox', { name: 'Owner' }).click();
+    await page.getByRole('option', { name: 'carol (user)' }).click();
+    await panelBox.getByRole('button', { name: 'Assign owner' }).click();
+    await page.getByText('blog now belongs to carol').waitFor();
+    await expect.poll(() => page.getByTestId('ownerless').count(), { timeout: 15_000 }).toBe(0);
+    const blog = await (await fetch(`${panel.url}/api/v1/apps/blog`, { headers: auth })).json() as { app: { ownerId: string | null } };
+    expect(blog.app.ownerId).not.toBeNull();
+  });
+
+  it('issue 11: the new-app form picks among the Dokku hosts', async () => {
+    // A second Dokku host in the registry (as Server → Hosts adds one; the dokku capability marks it).
+    const sqlite = new Database(path.join(panel.dataDir, 'slipway.db'));
+    const at = Date.now();
+    sqlite.prepare(`insert into hosts (id, name, kind, address, port, username, host_key_fingerprint, capabilities, status, last_checked_at, created_at, updated_at)
+      values ('dokku-2', 'Dokku two', 'ssh', '192.0.2.20', 22, 'dokku', 'SHA256:e2e', '{"dokku":true}', 'online', null, ?, ?)`).run(at, at);
+    sqlite.close();
+    await page.getByRole('link', { name: 'Apps' }).click();
+    await page.getByRole('button', { name: 'New app' }).click();
+    const host = page.getByRole('combobox', { name: /Dokku host/ });
+    await host.waitFor();
+    expect(await host.inputValue()).toContain('(this machine) · default');
+    await page.getByRole('textbox', { name: /App name/ }).fill('picked-host');
+    const open = async () => {
+      const option = page.getByRole('option', { name: 'Dokku two' });
+      if (await option.isVisible()) return;
+      await page.keyboard.press('Escape');
+      await host.click();
+      await option.waitFor();
+    };
+    await open();
+    await issueShots(page, 'new-app-hosts', open);
+    await page.keyboard.press('Escape');
+    // back to this machine, and create there
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText(APP, { exact: true }).click();
+    await page.getByRole('heading', { name: APP }).waitFor();
+  });
+
   it('destroys the app only after its name is typed again', async () => {
     await page.getByRole('button', { name: 'Destroy' }).click();
     const dialog = page.getByRole('dialog');
@@ -232,7 +340,7 @@ describe('apps module in Chromium', () => {
     const list = await (await fetch(`${panel.url}/api/v1/apps`, { headers: { authorization: `Bearer ${login.accessToken}` } })).json() as { items: { name: string }[] };
     expect(list.items.map((a) => a.name)).toEqual(['api', 'blog', 'staging']);
     await page.getByRole('link', { name: 'Apps' }).click();
-    await page.getByText('blog', { exact: true }).waitFor();
+    await page.locator('table').getByText('blog', { exact: true }).waitFor();
     await expect.poll(() => page.getByRole('cell', { name: APP, exact: true }).count(), { timeout: 15_000 }).toBe(0);
     expect(errors).toEqual([]);
   });

@@ -141,6 +141,7 @@ describe('web console in Chromium', () => {
       await viewer.page.getByLabel('Temporary password').fill(VIEWER.password);
       VIEWER.password = 'Second-Teal-Window-Orchard-78';
       await viewer.page.getByLabel(exactLabel('New password')).fill(VIEWER.password);
+      await viewer.page.getByLabel(exactLabel('Repeat new password')).fill(VIEWER.password);
       await viewer.page.getByRole('button', { name: 'Change password' }).click();
       await dashboard.waitFor({ timeout: 15_000 });
     }

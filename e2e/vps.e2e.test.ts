@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync 
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { macForAddress, parseNetworkHosts } from '../modules/vps/server/domain-xml.js';
 import { Virsh } from '../modules/vps/server/libvirt.virsh.js';
 import { ed25519Key } from '../modules/vps/server/test-fixtures/vps-harness.js';
 import { testGuest } from '../modules/vps/server/test-fixtures/test-guest.js';
@@ -245,7 +246,8 @@ describe('VPS console pages in Chromium (qemu:///system, TCG)', () => {
     expect(await virsh.exists(before.domainName)).toBe(false);
     const left = ['disks', 'seeds', 'uploads'].flatMap((d) => (existsSync(path.join(root, d)) ? readdirSync(path.join(root, d)).map((f) => `${d}/${f}`) : []));
     expect(left).toEqual([]);
-    expect(await virsh.netDumpxml(net)).not.toContain(before.address);
+    // Only the address's pre-registered reservation (keyed by its own MAC, ADR 0013) is left: none for the deleted VPS.
+    expect(parseNetworkHosts(await virsh.netDumpxml(net)).filter((x) => x.ip === before.address)).toEqual([{ mac: macForAddress(before.address), ip: before.address }]);
     await page.goto(`${panel.url}/vps`);
     await page.getByText('No virtual servers yet').waitFor({ timeout: 30_000 });
     expect(errors).toEqual([]);

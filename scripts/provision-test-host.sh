@@ -128,5 +128,12 @@ UNIT
   rm -rf "$sysroot"
 fi
 
+# --- vps module: the Debian cloud-init guest its real-guest test boots -------------------------
+# debootstrap + Debian's cloud kernel + GRUB, built once per machine into /var/cache/slipway-ci
+# (keyed by the script's hash; the .debs are kept there too). Instant when cached.
+guest_t0=$SECONDS
+guest_dir=$(sh "$(dirname "$0")/build-debian-guest.sh") || { log "error: the Debian test guest did not build"; exit 1; }
+log "Debian test guest: $guest_dir ($((SECONDS - guest_t0)) s)"
+
 mkdir -p /run/sshd
 log "ready"

@@ -2,7 +2,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedIn } from '../server/src/testing/harness.js';
-import { appsPanel, type AppsTestPanel } from '../modules/apps/server/test-fixtures/apps-harness.js';
+import { appsPanel, until, type AppsTestPanel } from '../modules/apps/server/test-fixtures/apps-harness.js';
 
 /**
  * Hostile tenants against the apps module (Dokku): every attack is made through the real routes,
@@ -126,6 +126,128 @@ describe('apps: hostile tenants', () => {
       await q.close();
     }
   }, 60_000);
+});
+
+describe('apps: ownerless apps, hosts, build output, certificate alerts', () => {
+  let p: AppsTestPanel;
+  let alice: SignedIn;
+  let mallory: SignedIn;
+  let operator: SignedIn;
+  let buildId: string;
+
+  beforeAll(async () => {
+    const soon = String(Math.floor(Date.now() / 1000) + 3 * 86400);
+    p = await appsPanel({
+      apps: {
+        found: { deployed: true, running: true, image: 'nginx:1.26', deploySource: 'docker-image', deploySourceMetadata: 'nginx:1.26', vhosts: ['found.example.org'], letsencrypt: { active: true, expiration: soon, email: 'x@example.org' } },
+      },
+    });
+    alice = await p.t.signIn('user');
+    mallory = await p.t.signIn('user');
+    operator = await p.t.signIn('operator');
+    expect((await p.inject(alice, 'POST', '/apps', { name: 'alice-shop' })).status).toBe(201);
+    const dep = await p.inject(alice, 'POST', '/apps/alice-shop/deploys', { image: 'nginx:1.26' });
+    expect((await p.waitJob(dep.body.job.id)).state).toBe('succeeded');
+    buildId = (await p.inject(alice, 'GET', '/apps/alice-shop/builds')).body.items[0].id;
+    // the app found on the host is in the inventory (first refresh), then the certificate watch runs
+    const admin = await p.t.signIn('admin');
+    await until('the found app in the inventory', async () => (await p.inject(admin, 'GET', '/apps/found')).status === 200);
+    const refreshed = await p.inject(operator, 'POST', '/apps/-/refresh');
+    expect(refreshed.status, refreshed.text).toBe(200);
+  }, 90_000);
+  afterAll(async () => p?.close());
+
+  const callCount = () => p.fake.calls().length;
+
+  it('a user never sees ownerless apps, cannot claim one, and cannot list the users an app can be given to', async () => {
+    const before = callCount();
+    expect((await p.inject(alice, 'GET', '/apps?ownerless=true')).body).toMatchObject({ items: [], total: 0 });
+    expect((await p.inject(alice, 'GET', '/apps')).body.items.map((a: { name: string }) => a.name)).toEqual(['alice-shop']);
+    expect((await p.inject(alice, 'GET', '/apps/found')).status).toBe(404);
+    expect((await p.inject(alice, 'GET', '/apps/found/builds')).status).toBe(404);
+    for (const body of [{ ownerId: alice.user.id }, { ownerId: mallory.user.id }]) {
+      const res = await p.inject(alice, 'PUT', '/apps/found/owner', body);
+      expect(res.status, res.text).toBe(403);
+    }
+    expect((await p.inject(alice, 'PUT', '/apps/alice-shop/owner', { ownerId: mallory.user.id })).status).toBe(403);
+    expect((await p.inject(alice, 'GET', '/apps/-/owners')).status).toBe(403);
+    const admin = await p.t.signIn('admin');
+    expect((await p.inject(admin, 'GET', '/apps/found')).body.app.ownerId).toBeNull();
+    expect((await p.inject(admin, 'GET', '/apps/alice-shop')).body.app.ownerId).toBe(alice.user.id);
+    expect(callCount()).toBe(before);
+  });
+
+  it('staff cannot move an owned app, nor give one to a bogus, unknown or suspended user', async () => {
+    const owned = await p.inject(operator, 'PUT', '/apps/alice-shop/owner', { ownerId: mallory.user.id });
+    expect(owned.status, owned.text).toBe(409);
+    expect(owned.body.error.code).toBe('already_owned');
+    for (const ownerId of ['', '../x', '-1 or 1=1', 'a'.repeat(65), 'x\ny']) {
+      const res = await p.inject(operator, 'PUT', '/apps/found/owner', { ownerId });
+      expect(res.status, `${JSON.stringify(ownerId)}: ${res.text}`).toBe(400);
+    }
+    const unknown = await p.inject(operator, 'PUT', '/apps/found/owner', { ownerId: 'nosuchuser0000000000' });
+    expect(unknown.status, unknown.text).toBe(400);
+    expect(unknown.body.error.details.issues[0].path).toBe('ownerId');
+    const victim = await p.t.signIn('user');
+    await p.t.services.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', victim.user.id).execute();
+    expect((await p.inject(operator, 'PUT', '/apps/found/owner', { ownerId: victim.user.id })).status).toBe(400);
+    const admin = await p.t.signIn('admin');
+    expect((await p.inject(admin, 'GET', '/apps/found')).body.app.ownerId).toBeNull();
+    expect((await p.inject(admin, 'GET', '/apps/alice-shop')).body.app.ownerId).toBe(alice.user.id);
+  });
+
+  it('hostile build ids get 400 and never reach dokku; another app\'s build is 404; another tenant\'s app is 404', async () => {
+    const before = callCount();
+    const wrong: string[] = [];
+    for (const id of ['current', '-f', '--trace', '../../etc/passwd', 'abc;id', `${buildId.toUpperCase()}`, `${buildId}\n`, '$(id)aaaaaaaaaa', 'a'.repeat(15)]) {
+      const res = await p.inject(alice, 'GET', `/apps/alice-shop/builds/${encodeURIComponent(id)}/output`);
+      if (res.status !== 400) wrong.push(`${JSON.stringify(id)} → ${res.status}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(callCount()).toBe(before);
+    for (const u of ['/apps/alice-shop/builds', `/apps/alice-shop/builds/${buildId}/output`]) {
+      const res = await p.inject(mallory, 'GET', u);
+      expect(res.status, `${u}: ${res.text}`).toBe(404);
+    }
+    expect(callCount()).toBe(before);
+    // mallory's own app asking for alice's build id: builds:list of mallory's app does not have it
+    expect((await p.inject(mallory, 'POST', '/apps', { name: 'mallory-app' })).status).toBe(201);
+    const res = await p.inject(mallory, 'GET', `/apps/mallory-app/builds/${buildId}/output`);
+    expect(res.status, res.text).toBe(404);
+    expect(p.fake.calls().some((c) => c[0] === 'builds:output')).toBe(false);
+  });
+
+  it('a create names only a Dokku host: unknown, non-Dokku and hostile host ids are refused before dokku', async () => {
+    const at = Date.now();
+    await p.t.services.database.db.insertInto('hosts').values({
+      id: 'plain', name: 'plain', kind: 'ssh', address: '192.0.2.10', port: 22, username: 'root', host_key_fingerprint: 'SHA256:x', capabilities: '{}', status: 'online',
+      last_checked_at: null, created_at: at, updated_at: at,
+    }).execute();
+    const before = callCount();
+    for (const hostId of ['nowhere', 'plain']) {
+      const res = await p.inject(alice, 'POST', '/apps', { name: 'elsewhere', hostId });
+      expect(res.status, `${hostId}: ${res.text}`).toBe(422);
+      expect(res.body.error.code).toBe('host_without_dokku');
+    }
+    for (const hostId of ['-local', '../local', 'local;id', 'a b', '', 'x'.repeat(80)]) {
+      const res = await p.inject(alice, 'POST', '/apps', { name: 'elsewhere', hostId });
+      expect(res.status, `${JSON.stringify(hostId)}: ${res.text}`).toBe(400);
+    }
+    expect(callCount()).toBe(before);
+    const hosts = (await p.inject(alice, 'GET', '/apps/-/hosts')).body.items;
+    expect(hosts.map((h: { id: string }) => h.id)).toEqual(['local']);
+    expect(JSON.stringify(hosts)).not.toContain('192.0.2.10');
+  });
+
+  it('certificate alerts of an ownerless app reach staff only; a tenant sees only its own apps\' alerts', async () => {
+    const admin = await p.t.signIn('admin');
+    const staff = (await p.inject(admin, 'GET', '/apps/-/alerts')).body.items;
+    expect(staff).toEqual([expect.objectContaining({ name: 'found', kind: 'expiring' })]);
+    expect((await p.inject(operator, 'GET', '/apps/-/alerts')).body.items).toHaveLength(1);
+    for (const who of [alice, mallory]) expect((await p.inject(who, 'GET', '/apps/-/alerts')).body.items).toEqual([]);
+    // a tenant cannot run the watch (it reads every app on every host)
+    expect((await p.inject(alice, 'POST', '/apps/-/refresh')).status).toBe(403);
+  });
 });
 
 async function racerCase(p: AppsTestPanel) {

@@ -5,6 +5,10 @@ export const OPERATIONS = Object.freeze({
     "method": "POST",
     "path": "/api/v1/ssh-keys"
   },
+  "assignAppOwner": {
+    "method": "PUT",
+    "path": "/api/v1/apps/{name}/owner"
+  },
   "cancelJob": {
     "method": "POST",
     "path": "/api/v1/jobs/{id}/cancel"
@@ -16,6 +20,10 @@ export const OPERATIONS = Object.freeze({
   "clearVpsExpiry": {
     "method": "DELETE",
     "path": "/api/v1/vps/{id}/expiry"
+  },
+  "commitNetbootImageEdit": {
+    "method": "POST",
+    "path": "/api/v1/netboot/edits/{id}/commit"
   },
   "commitNetbootWriteback": {
     "method": "POST",
@@ -137,6 +145,10 @@ export const OPERATIONS = Object.freeze({
     "method": "POST",
     "path": "/api/v1/auth/2fa/disable"
   },
+  "discardNetbootImageEdit": {
+    "method": "POST",
+    "path": "/api/v1/netboot/edits/{id}/discard"
+  },
   "discardNetbootWriteback": {
     "method": "POST",
     "path": "/api/v1/netboot/machines/{id}/writeback/discard"
@@ -181,6 +193,10 @@ export const OPERATIONS = Object.freeze({
     "method": "GET",
     "path": "/api/v1/apps/{name}"
   },
+  "getAppBuildOutput": {
+    "method": "GET",
+    "path": "/api/v1/apps/{name}/builds/{buildId}/output"
+  },
   "getAppChecks": {
     "method": "GET",
     "path": "/api/v1/apps/{name}/checks"
@@ -208,6 +224,10 @@ export const OPERATIONS = Object.freeze({
   "getContainerService": {
     "method": "GET",
     "path": "/api/v1/containers/{id}"
+  },
+  "getContainerServiceStatsHistory": {
+    "method": "GET",
+    "path": "/api/v1/containers/{id}/stats/history"
   },
   "getHealth": {
     "method": "GET",
@@ -317,6 +337,14 @@ export const OPERATIONS = Object.freeze({
     "method": "GET",
     "path": "/api/v1/api-tokens"
   },
+  "listAppBuilds": {
+    "method": "GET",
+    "path": "/api/v1/apps/{name}/builds"
+  },
+  "listAppCertificateAlerts": {
+    "method": "GET",
+    "path": "/api/v1/apps/-/alerts"
+  },
   "listAppDeploys": {
     "method": "GET",
     "path": "/api/v1/apps/{name}/deploys"
@@ -324,6 +352,14 @@ export const OPERATIONS = Object.freeze({
   "listAppDomains": {
     "method": "GET",
     "path": "/api/v1/apps/{name}/domains"
+  },
+  "listAppHosts": {
+    "method": "GET",
+    "path": "/api/v1/apps/-/hosts"
+  },
+  "listAppOwnerChoices": {
+    "method": "GET",
+    "path": "/api/v1/apps/-/owners"
   },
   "listAppReleases": {
     "method": "GET",
@@ -376,6 +412,10 @@ export const OPERATIONS = Object.freeze({
   "listMySessions": {
     "method": "GET",
     "path": "/api/v1/auth/sessions"
+  },
+  "listNetbootImageEdits": {
+    "method": "GET",
+    "path": "/api/v1/netboot/images/{id}/edits"
   },
   "listNetbootImages": {
     "method": "GET",
@@ -485,6 +525,10 @@ export const OPERATIONS = Object.freeze({
     "method": "POST",
     "path": "/api/v1/vps/{id}/reboot"
   },
+  "refreshApps": {
+    "method": "POST",
+    "path": "/api/v1/apps/-/refresh"
+  },
   "refreshSession": {
     "method": "POST",
     "path": "/api/v1/auth/refresh"
@@ -549,6 +593,10 @@ export const OPERATIONS = Object.freeze({
     "method": "POST",
     "path": "/api/v1/apps/{name}/releases/{number}/rollback"
   },
+  "rotateNetbootMachineChap": {
+    "method": "POST",
+    "path": "/api/v1/netboot/machines/{id}/chap/rotate"
+  },
   "rotateNetbootMachineToken": {
     "method": "POST",
     "path": "/api/v1/netboot/machines/{id}/token"
@@ -588,6 +636,10 @@ export const OPERATIONS = Object.freeze({
   "startDockerContainer": {
     "method": "POST",
     "path": "/api/v1/containers/hosts/{hostId}/docker/containers/{containerId}/start"
+  },
+  "startNetbootImageEdit": {
+    "method": "POST",
+    "path": "/api/v1/netboot/images/{id}/edits"
   },
   "startNetbootSession": {
     "method": "POST",

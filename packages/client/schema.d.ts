@@ -68,6 +68,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/-/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Active certificate alerts of apps (Let's Encrypt certificate expiring within the warning window, or expired)
+         * @description Requires the permission `apps.read`.
+         */
+        get: operations["listAppCertificateAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/-/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dokku hosts an app can be created on (local or over SSH), with the default
+         * @description Requires the permission `apps.deploy`.
+         */
+        get: operations["listAppHosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/-/owners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Active users an ownerless app can be given to
+         * @description Requires the permission `apps.assign`.
+         */
+        get: operations["listAppOwnerChoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/-/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read the inventory and the certificates from every Dokku host now
+         * @description Requires the permission `apps.refresh`.
+         */
+        post: operations["refreshApps"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{name}": {
         parameters: {
             query?: never;
@@ -87,6 +167,46 @@ export interface paths {
          * @description Requires the permission `apps.destroy`.
          */
         delete: operations["deleteApp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dokku's build records of the app (`builds:list`), also builds started outside the panel
+         * @description Requires the permission `apps.read`.
+         */
+        get: operations["listAppBuilds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/builds/{buildId}/output": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A finished build's output (`builds:output`), secrets redacted; 409 `build_running` while it runs (follow its job log)
+         * @description Requires the permission `apps.read`.
+         */
+        get: operations["getAppBuildOutput"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -205,6 +325,26 @@ export interface paths {
          * @description Requires the permission `apps.configure`.
          */
         put: operations["setAppLetsEncrypt"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/owner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Give an ownerless app (found on a Dokku host) its owner; 409 `already_owned` when it has one
+         * @description Requires the permission `apps.assign`.
+         */
+        put: operations["assignAppOwner"];
         post?: never;
         delete?: never;
         options?: never;
@@ -736,6 +876,28 @@ export interface paths {
          *     - `revoked`: the credentials behind the stream were revoked `{ reason }`; the stream closes
          */
         get: operations["streamContainerServiceStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/containers/{id}/stats/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The last hour of CPU, memory and network of a service
+         * @description Sampled every `intervalMs` while the service runs (kept in memory for an hour; a panel restart starts over). `since`: only points after this time (epoch ms). Network values are bytes per second.
+         *
+         *     Requires the permission `containers.read`.
+         */
+        get: operations["getContainerServiceStatsHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1338,6 +1500,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/netboot/edits/{id}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop the edit VM and commit its disk as a new image version with a comment (job)
+         * @description Requires the permission `netboot.manage`.
+         */
+        post: operations["commitNetbootImageEdit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/edits/{id}/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop the edit VM and throw its changes away
+         * @description Requires the permission `netboot.manage`.
+         */
+        post: operations["discardNetbootImageEdit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/netboot/images": {
         parameters: {
             query?: never;
@@ -1381,6 +1583,30 @@ export interface paths {
          * @description Requires the permission `netboot.manage`.
          */
         delete: operations["deleteNetbootImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/netboot/images/{id}/edits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Edits of an image as a VM, and whether the VM editor (vps module) is available and why not
+         * @description Requires the permission `netboot.read`.
+         */
+        get: operations["listNetbootImageEdits"];
+        put?: never;
+        /**
+         * Boot an image version as a VM on an overlay (job; needs the vps module); edit it in the VM console, then commit
+         * @description Requires the permission `netboot.manage`.
+         */
+        post: operations["startNetbootImageEdit"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1456,6 +1682,26 @@ export interface paths {
          * @description Requires the permission `netboot.manage`.
          */
         patch: operations["updateNetbootMachine"];
+        trace?: never;
+    };
+    "/api/v1/netboot/machines/{id}/chap/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the machine's iSCSI CHAP secret (applied to a running target at once; the secret is never returned)
+         * @description Requires the permission `netboot.manage`.
+         */
+        post: operations["rotateNetbootMachineChap"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/netboot/machines/{id}/session": {
@@ -2159,7 +2405,8 @@ export interface paths {
          *
          *     Server-Sent Events (`text/event-stream`), a comment every 15 s keeps it open. Events:
          *     - `line`: one log line `{ line }`
-         *     - `notice`: rotation, truncation or a refused link `{ message }`
+         *     - `state`: where the log stands: `{ state: "missing", message }` when the file does not exist yet (nginx writes it on the first request or error)
+         *     - `notice`: rotation, truncation, a refused link or the file appearing `{ message }`
          *     - `skipped`: lines dropped because the client fell behind `{ count }`
          *     - `revoked`: the credentials behind the stream were revoked `{ reason }`; the stream closes
          */
@@ -3212,6 +3459,7 @@ export interface operations {
                 limit?: number;
                 offset?: number;
                 order?: "asc" | "desc";
+                ownerless?: "true" | "false";
                 search?: string;
                 sort?: "name" | "status" | "lastDeployAt" | "updatedAt";
                 status?: "running" | "stopped" | "not_deployed" | "unknown";
@@ -3342,6 +3590,161 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listAppCertificateAlerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            checkedAt: number;
+                            daysLeft: number | null;
+                            expiresAt: number | null;
+                            host: string;
+                            /** @enum {string} */
+                            kind: "expiring" | "expired";
+                            message: string;
+                            name: string;
+                            since: number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAppHosts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            default: boolean;
+                            id: string;
+                            /** @enum {string} */
+                            kind: "local" | "ssh";
+                            name: string;
+                            status: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAppOwnerChoices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            role: string;
+                            username: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    refreshApps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        certificates: {
+                            alerts: number;
+                            checked: number;
+                        };
+                        reports: {
+                            apps: number;
+                            durationMs: number;
+                            failed: number;
+                            host: string;
+                            removed: number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getApp: {
         parameters: {
             query?: {
@@ -3455,9 +3858,109 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAppBuilds: {
+        parameters: {
+            query?: {
+                host?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            exitCode: number | null;
+                            finishedAt: number | null;
+                            id: string;
+                            jobId: string | null;
+                            /** @enum {string} */
+                            kind: "build" | "deploy";
+                            releaseNumber: number | null;
+                            source: string;
+                            startedAt: number;
+                            status: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAppBuildOutput: {
+        parameters: {
+            query?: {
+                host?: string;
+            };
+            header?: never;
+            path: {
+                buildId: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        build: {
+                            exitCode: number | null;
+                            finishedAt: number | null;
+                            id: string;
+                            jobId: string | null;
+                            /** @enum {string} */
+                            kind: "build" | "deploy";
+                            releaseNumber: number | null;
+                            source: string;
+                            startedAt: number;
+                            status: string;
+                        };
+                        lines: string[];
+                        truncated: boolean;
                     };
                 };
             };
@@ -3656,6 +4159,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -3728,6 +4236,11 @@ export interface operations {
                                     /** @enum {string} */
                                     state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                                 }[];
+                                target?: {
+                                    id: string;
+                                    name?: string;
+                                    type: string;
+                                };
                                 title: string;
                                 type: string;
                             } | null;
@@ -3813,6 +4326,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -3995,8 +4513,82 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    assignAppOwner: {
+        parameters: {
+            query?: {
+                host?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    ownerId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app: {
+                            createdAt: number;
+                            /** @description Dokku deploy source: docker-image, git-sync, git-push… ("" before the first deploy) */
+                            deploySource: string;
+                            domains: string[];
+                            gitCommit: string | null;
+                            gitRemote: string | null;
+                            host: string;
+                            id: string;
+                            image: string | null;
+                            lastDeploy: {
+                                at: number | null;
+                                jobId: string;
+                                outcome: string | null;
+                            } | null;
+                            name: string;
+                            ownerId: string | null;
+                            processes: number;
+                            refreshedAt: number;
+                            scale: {
+                                [key: string]: number;
+                            };
+                            /** @enum {string} */
+                            state: "pending" | "ready";
+                            /** @enum {string} */
+                            status: "running" | "stopped" | "not_deployed" | "unknown";
+                            updatedAt: number;
+                            url: string | null;
                         };
                     };
                 };
@@ -4154,6 +4746,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -4271,6 +4868,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -4377,6 +4979,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -5262,6 +5869,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -5554,6 +6166,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -5715,6 +6332,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -6024,6 +6646,48 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getContainerServiceStatsHistory: {
+        parameters: {
+            query?: {
+                since?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        intervalMs: number;
+                        points: {
+                            at: number;
+                            cpuPercent: number;
+                            memoryBytes: number;
+                            memoryLimitBytes: number;
+                            rxBytesPerSec: number;
+                            txBytesPerSec: number;
+                        }[];
+                        running: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["ToolFailed"];
             503: components["responses"]["Unavailable"];
@@ -6979,6 +7643,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         }[];
@@ -7035,6 +7704,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -7091,6 +7765,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -7246,6 +7925,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -7375,6 +8059,128 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    commitNetbootImageEdit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    comment: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: {
+                            actor: {
+                                id: string | null;
+                                name: string | null;
+                            };
+                            cancelRequested: boolean;
+                            createdAt: number;
+                            currentStep: number;
+                            error: string | null;
+                            finishedAt: number | null;
+                            id: string;
+                            progress: number;
+                            resource: string | null;
+                            startedAt: number | null;
+                            /** @enum {string} */
+                            state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                            steps: {
+                                finishedAt: number | null;
+                                name: string;
+                                progress: number;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                            }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
+                            title: string;
+                            type: string;
+                        };
+                        versionId: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    discardNetbootImageEdit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        edit: {
+                            committedVersionId: string | null;
+                            consoleUrl: string | null;
+                            createdAt: number;
+                            createdBy: string | null;
+                            error: string | null;
+                            id: string;
+                            imageId: string;
+                            /** @enum {string} */
+                            state: "starting" | "running" | "stopped" | "committing" | "committed" | "discarded" | "failed";
+                            updatedAt: number;
+                            versionId: string;
+                            versionNumber: number | null;
+                            vm: {
+                                reason: string | null;
+                                state: string;
+                            } | null;
+                            vmId: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listNetbootImages: {
         parameters: {
             query?: never;
@@ -7493,6 +8299,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -7612,6 +8423,149 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listNetbootImageEdits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        editor: {
+                            available: boolean;
+                            provider: string | null;
+                            reason: string | null;
+                        };
+                        items: {
+                            committedVersionId: string | null;
+                            consoleUrl: string | null;
+                            createdAt: number;
+                            createdBy: string | null;
+                            error: string | null;
+                            id: string;
+                            imageId: string;
+                            /** @enum {string} */
+                            state: "starting" | "running" | "stopped" | "committing" | "committed" | "discarded" | "failed";
+                            updatedAt: number;
+                            versionId: string;
+                            versionNumber: number | null;
+                            vm: {
+                                reason: string | null;
+                                state: string;
+                            } | null;
+                            vmId: string | null;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startNetbootImageEdit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    versionId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        edit: {
+                            committedVersionId: string | null;
+                            consoleUrl: string | null;
+                            createdAt: number;
+                            createdBy: string | null;
+                            error: string | null;
+                            id: string;
+                            imageId: string;
+                            /** @enum {string} */
+                            state: "starting" | "running" | "stopped" | "committing" | "committed" | "discarded" | "failed";
+                            updatedAt: number;
+                            versionId: string;
+                            versionNumber: number | null;
+                            vm: {
+                                reason: string | null;
+                                state: string;
+                            } | null;
+                            vmId: string | null;
+                        };
+                        job: {
+                            actor: {
+                                id: string | null;
+                                name: string | null;
+                            };
+                            cancelRequested: boolean;
+                            createdAt: number;
+                            currentStep: number;
+                            error: string | null;
+                            finishedAt: number | null;
+                            id: string;
+                            progress: number;
+                            resource: string | null;
+                            startedAt: number | null;
+                            /** @enum {string} */
+                            state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                            steps: {
+                                finishedAt: number | null;
+                                name: string;
+                                progress: number;
+                                startedAt: number | null;
+                                /** @enum {string} */
+                                state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
+                            }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
+                            title: string;
+                            type: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     deleteNetbootImageVersion: {
         parameters: {
             query?: never;
@@ -7666,6 +8620,11 @@ export interface operations {
                         items: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -7743,6 +8702,8 @@ export interface operations {
                      * @enum {string}
                      */
                     bootMode?: "iscsi" | "local" | "menu";
+                    /** @default false */
+                    chap?: boolean;
                     fixedIp?: string | null;
                     group?: string | null;
                     imageId: string | null;
@@ -7767,6 +8728,11 @@ export interface operations {
                         machine: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -7853,6 +8819,11 @@ export interface operations {
                         machine: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -7986,6 +8957,7 @@ export interface operations {
                 "application/json": {
                     /** @enum {string} */
                     bootMode?: "iscsi" | "local" | "menu";
+                    chap?: boolean;
                     fixedIp?: string | null;
                     group?: string | null;
                     imageId?: string | null;
@@ -8010,6 +8982,103 @@ export interface operations {
                         machine: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
+                            connections: {
+                                address: string;
+                                initiator: string;
+                                since: number;
+                            }[];
+                            createdAt: number;
+                            effectiveVersionId: string | null;
+                            fixedIp: string | null;
+                            group: string | null;
+                            id: string;
+                            imageId: string | null;
+                            initiatorIqn: string;
+                            ipxeScriptUrl: string;
+                            keepWriteback: boolean;
+                            lastBootAt: number | null;
+                            lastScriptAt: number | null;
+                            mac: string;
+                            name: string;
+                            notes: string;
+                            session: {
+                                connections: {
+                                    address: string;
+                                    initiator: string;
+                                    since: number;
+                                }[];
+                                error: string | null;
+                                id: string;
+                                initiatorIqn: string;
+                                jobId: string | null;
+                                machineId: string;
+                                machineName: string | null;
+                                readyAt: number | null;
+                                startedAt: number;
+                                /** @enum {string} */
+                                state: "starting" | "ready" | "stopping" | "stopped" | "failed";
+                                stoppedAt: number | null;
+                                targetIqn: string;
+                                tid: number | null;
+                                versionId: string;
+                            } | null;
+                            /** @enum {string} */
+                            state: "pending" | "active";
+                            /** @enum {string} */
+                            status: "offline" | "booting" | "online";
+                            targetIqn: string;
+                            updatedAt: number;
+                            versionId: string | null;
+                            writeback: {
+                                bytes: number;
+                                versionId: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["RuleViolated"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ToolFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rotateNetbootMachineChap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        machine: {
+                            /** @enum {string} */
+                            bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -8118,6 +9187,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -8198,6 +9272,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -8236,6 +9315,11 @@ export interface operations {
                         machine: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -8387,6 +9471,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -8426,6 +9515,11 @@ export interface operations {
                         machine: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -8517,6 +9611,11 @@ export interface operations {
                         created: {
                             /** @enum {string} */
                             bootMode: "iscsi" | "local" | "menu";
+                            chap: {
+                                enabled: boolean;
+                                rotatedAt: number | null;
+                                user: string | null;
+                            };
                             connections: {
                                 address: string;
                                 initiator: string;
@@ -9716,6 +10815,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -9853,6 +10957,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -9924,6 +11033,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -10029,6 +11143,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -10126,6 +11245,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         }[];
@@ -10999,6 +12123,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -11163,6 +12292,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -11596,6 +12730,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -11735,6 +12874,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -11838,6 +12982,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -11938,6 +13087,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -12077,6 +13231,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -12180,6 +13339,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -12319,6 +13483,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -12458,6 +13627,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -12781,6 +13955,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -12920,6 +14099,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };
@@ -13130,6 +14314,11 @@ export interface operations {
                                 /** @enum {string} */
                                 state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "undone";
                             }[];
+                            target?: {
+                                id: string;
+                                name?: string;
+                                type: string;
+                            };
                             title: string;
                             type: string;
                         };

@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { LoadedConfig } from './config.js';
 import { moduleEnvKey } from './config.js';
 import { ConfigError, fastifyTrustProxy } from './config.js';
@@ -16,6 +16,7 @@ import { migrate, type Database, type NamedMigrations } from './db/database.js';
 import { installAuthHook, WS_PROTOCOL } from './http/auth-hook.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { serializerCompiler } from './http/serializer.js';
 import { registerModulesRoutes } from './http/modules.routes.js';
 import { registerPlatformRoutes } from './http/platform.routes.js';
 import { installHttpMetrics, type Metrics, createMetrics } from './http/metrics.js';
@@ -29,6 +30,7 @@ import { ModuleRuntime } from './platform/engines/module-status.js';
 import { ModuleUnavailableError } from './platform/errors.js';
 import { EventBus } from './platform/events/event-bus.js';
 import { LogSources } from './platform/extensions/log-sources.js';
+import { CapabilityRegistry } from './platform/extensions/capabilities.js';
 import { OverviewCounts } from './platform/extensions/overview.js';
 import { HostRegistry } from './platform/hosts/host-registry.js';
 import { createHostsPlatform, type HostsPlatform } from './platform/hosts/index.js';
@@ -126,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  // Responses: a writer compiled from each zod schema, zod's own for what it does not cover (issue 16).
   app.setSerializerCompiler(serializerCompiler);
 
   // Validate every module's config up front so all bad keys are reported together.
@@ -162,6 +165,8 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const hostnames = new HostnameClaims(database.db, { reserved: panelHostnames(config.core) });
   const logSources = new LogSources();
   const overview = new OverviewCounts();
+  // a module that is not usable (required engine missing) provides nothing: ctx.use says why
+  const capabilities = new CapabilityRegistry((id) => ({ ok: runtime.isUsable(id), reason: runtime.get(id)?.reason ?? null }));
   const runtime = new ModuleRuntime({ retryMs: config.core.engineRetryMs, recheckMs: config.core.engineRecheckMs, log: app.log });
   runtime.onChange((m) => events.publish({ type: 'module.status', resource: { type: 'module', id: m.id }, data: { status: m.status } }));
   const services: Services = { audit, events, hosts, jobs, auth, metrics, database, config, modules: runtime, scheduler, cluster, logSources, overview, hostsPlatform, hostnames, warnings: () => auth.proxyGuard.warnings(), permissions };
@@ -263,6 +268,8 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
             localDuty: (name, description) => cluster.declareLocalDuty({ module: m.id, name, description }),
             logSources: { add: (p) => { const remove = logSources.add(p); closers.push(remove); return remove; } },
             overview: { count: (c) => { const remove = overview.add({ ...c, moduleId: m.id }); closers.push(remove); return remove; } },
+            provide: (name, impl) => { const remove = capabilities.provide(m.id, name, impl); closers.push(remove); return remove; },
+            use: (name) => capabilities.use(name),
             status: () => runtime.get(m.id)!,
           });
         });

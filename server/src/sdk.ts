@@ -23,6 +23,8 @@ export { MODULE_STATES, type EngineStatus, type ModuleState, type ModuleStatusVi
 export type { ScheduledFn, ScheduleOptions, ScheduleView } from './platform/schedule/scheduler.js';
 export { isCommandSource, logSourceVisible, type CommandLogSource, type FileLogSource, type LogSourceProvider, type ModuleLogSource } from './platform/extensions/log-sources.js';
 export type { OverviewCount, OverviewCountView } from './platform/extensions/overview.js';
+// Capabilities one module provides and another uses (`ctx.provide`, `ctx.use`), contracts included.
+export type { CapabilityContracts, CapabilityKey, CapabilityUse, VmDiskEditor } from './platform/extensions/capabilities.js';
 
 // Permissions and actors.
 export { can, definePermissions, isTenant, requirePermission, roleHas, SYSTEM_ACTOR, type Actor, type Permission, type PermissionDef } from './platform/rbac/permissions.js';

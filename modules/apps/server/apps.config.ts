@@ -38,6 +38,10 @@ export const AppsConfig = z.object({
     for (const e of list) if (!parseAllowEntry(e)) ctx.addIssue({ code: 'custom', message: `not an address, CIDR or address:port: ${e}` });
     return list;
   }),
+  /** How often the certificate watch reads `letsencrypt:report` of every app with Let's Encrypt on (0 = only after a TLS change). */
+  certCheckIntervalHours: z.coerce.number().min(0).max(24 * 7).default(24),
+  /** An alert is raised this many days before a certificate expires. */
+  certWarnDays: z.coerce.number().int().min(1).max(90).default(14),
   /** Deploys, rebuilds and restarts longer than this are stopped (`builds:cancel`). */
   deployTimeoutMinutes: z.coerce.number().int().min(1).max(24 * 60).default(60),
 });

@@ -254,7 +254,9 @@ export function defineAppJobs(jobs: JobService, apps: AppsService): void {
         name: 'refresh inventory',
         idempotent: true,
         async run(ctx) {
-          await apps.refreshApp(ctx.input.hostId, ctx.input.app);
+          const row = await apps.refreshApp(ctx.input.hostId, ctx.input.app);
+          // A TLS change is read into the certificate watch at once (expiry shown, alert raised or resolved).
+          if (row && ctx.input.op.kind === 'letsencrypt') await apps.checkCertificate(row).catch(() => undefined);
           apps.publishChanged(ctx.input.hostId, ctx.input.app, { jobId: ctx.job.id });
         },
       },

@@ -94,7 +94,26 @@ export interface AppsSecretsTable {
   updated_at: number;
 }
 
+/**
+ * The certificate watch (issue 11, as the sites module watches WordOps' certificates): what
+ * `letsencrypt:report` last said per app, and the alert it raised (null: none).
+ */
+export interface AppsCertificatesTable {
+  host_id: string;
+  app_name: string;
+  /** 1 while Let's Encrypt is enabled for the app. */
+  active: number;
+  expires_at: number | null;
+  checked_at: number;
+  alert_kind: 'expiring' | 'expired' | null;
+  days_left: number | null;
+  message: string | null;
+  /** When the current alert was raised (a repeat check keeps it). */
+  alert_at: number | null;
+}
+
 export interface AppsTables {
+  apps_certificates: AppsCertificatesTable;
   apps_inventory: AppsInventoryTable;
   apps_releases: AppsReleasesTable;
   apps_deploys: AppsDeploysTable;
@@ -192,6 +211,27 @@ export const appsMigrations = defineMigrations<AppsTables>({
     },
     async down(db: Kysely<any>) {
       for (const t of ['apps_secrets', 'apps_deploys', 'apps_releases', 'apps_inventory']) await db.schema.dropTable(t).execute();
+    },
+  },
+  apps_0002_certificates: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('apps_certificates')
+        .addColumn('host_id', 'text', (c) => c.notNull())
+        .addColumn('app_name', 'text', (c) => c.notNull())
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('checked_at', 'bigint', (c) => c.notNull())
+        .addColumn('alert_kind', 'text')
+        .addColumn('days_left', 'integer')
+        .addColumn('message', 'text')
+        .addColumn('alert_at', 'bigint')
+        .addPrimaryKeyConstraint('apps_certificates_pk', ['host_id', 'app_name'])
+        .execute();
+      await db.schema.createIndex('apps_certificates_alerts').on('apps_certificates').columns(['alert_kind', 'days_left']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('apps_certificates').execute();
     },
   },
 });

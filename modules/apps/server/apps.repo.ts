@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { type CoreTables, newId } from '../../../server/src/sdk.js';
-import type { AppsDeploysTable, AppsInventoryTable, AppsReleasesTable, AppsTables } from './apps.migrations.js';
+import type { AppsCertificatesTable, AppsDeploysTable, AppsInventoryTable, AppsReleasesTable, AppsTables } from './apps.migrations.js';
 import type { AppViewT, ListAppsFilters, ReleaseViewT } from './apps.views.js';
 
 export type AppsDb = Kysely<CoreTables & AppsTables>;
@@ -16,7 +16,7 @@ const json = <T>(s: string | null | undefined, fallback: T): T => {
 const num = (v: number | string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
 const views = new WeakMap<AppsInventoryTable, AppViewT>();
-/** The API view of a row; rows of the list snapshot are immutable, so their views are made once. */
+/** The API view of a row (made once per row object). */
 export function toAppView(r: AppsInventoryTable): AppViewT {
   let v = views.get(r);
   if (!v) views.set(r, (v = makeAppView(r)));
@@ -80,61 +80,32 @@ export class AppsRepo {
 
   // ---- inventory ----
 
+  /** Kept for the writers that call it: the list reads the database, nothing is cached (issue 16). */
+  invalidate(): void {}
+
   /**
-   * The list is served from an in-memory snapshot of the inventory (a few hundred short rows),
-   * taken again after any write through this repo and at most a second old otherwise (another
-   * panel process, the CLI): filtering, sorting and paging 500 apps in memory costs microseconds,
-   * reading them from the database costs milliseconds per request (bench/apps.ts).
+   * One page and the total, filtered, sorted and paged in SQL (issue 16; like the sites and VPS
+   * lists): only the page's rows are read and serialised, and every process sees the same rows
+   * (no snapshot). Ascending sorts put NULLs first and descending last, ties by name then host,
+   * on both databases (PostgreSQL's defaults are the opposite, hence the explicit NULLS).
    */
-  private snapshot: { at: number; rows: AppsInventoryTable[] } | null = null;
-  private loading: Promise<AppsInventoryTable[]> | null = null;
-  static SNAPSHOT_MS = 1000;
-
-  invalidate(): void {
-    this.snapshot = null;
-    this.loading = null; // a read begun before the write must not become the snapshot
-  }
-
-  private async rows(): Promise<AppsInventoryTable[]> {
-    if (this.snapshot && Date.now() - this.snapshot.at < AppsRepo.SNAPSHOT_MS) return this.snapshot.rows;
-    if (this.loading) return this.loading;
-    const at = Date.now();
-    const p = this.db.selectFrom('apps_inventory').selectAll().orderBy('name').orderBy('host_id').execute().then((rows) => {
-      if (this.loading === p) this.snapshot = { at, rows };
-      return rows;
-    }).finally(() => {
-      if (this.loading === p) this.loading = null;
-    });
-    this.loading = p;
-    return p;
-  }
-
   async list(f: ListAppsFilters & { ownerId?: string }): Promise<{ items: AppsInventoryTable[]; total: number }> {
-    let rows = await this.rows();
-    if (f.host || f.status || f.ownerId !== undefined || f.search) {
-      rows = rows.filter((r) => (!f.host || r.host_id === f.host) && (!f.status || r.status === f.status)
-        && (f.ownerId === undefined || r.owner_id === f.ownerId) && (!f.search || r.name.includes(f.search)));
-    }
+    let q = this.db.selectFrom('apps_inventory');
+    if (f.host) q = q.where('host_id', '=', f.host);
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.ownerId !== undefined) q = q.where('owner_id', '=', f.ownerId);
+    if (f.ownerless) q = q.where('owner_id', 'is', null);
+    // Names are [a-z0-9.-] (and so is the search): escaped anyway, so it is matched literally.
+    if (f.search) q = q.where(sql<boolean>`name like ${`%${f.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
     const col = SORT[f.sort];
-    const dir = f.order === 'desc' ? -1 : 1;
-    const byName = (a: AppsInventoryTable, b: AppsInventoryTable) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.host_id < b.host_id ? -1 : a.host_id > b.host_id ? 1 : 0);
-    let sorted: AppsInventoryTable[];
-    if (col === 'name') sorted = dir === 1 ? rows : [...rows].reverse();
-    else {
-      // NULLs first ascending (as SQLite sorts them), ties by name
-      const key = (r: AppsInventoryTable) => r[col] as string | number | null;
-      sorted = [...rows].sort((a, b) => {
-        const x = key(a);
-        const y = key(b);
-        if (x !== y) {
-          if (x === null) return -dir;
-          if (y === null) return dir;
-          return (Number.isFinite(Number(x)) && Number.isFinite(Number(y)) ? Number(x) - Number(y) : String(x) < String(y) ? -1 : 1) * dir;
-        }
-        return byName(a, b);
-      });
-    }
-    return { items: sorted.slice(f.offset, f.offset + f.limit), total: sorted.length };
+    let ordered = q.selectAll();
+    if (col === 'name') ordered = ordered.orderBy('name', f.order).orderBy('host_id', f.order);
+    else ordered = ordered.orderBy(col, (o) => (f.order === 'asc' ? o.asc().nullsFirst() : o.desc().nullsLast())).orderBy('name').orderBy('host_id');
+    const [totalRow, items] = await Promise.all([
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      ordered.limit(f.limit).offset(f.offset).execute(),
+    ]);
+    return { items, total: Number(totalRow?.n ?? 0) };
   }
 
   get(hostId: string, name: string): Promise<AppsInventoryTable | undefined> {
@@ -207,6 +178,16 @@ export class AppsRepo {
     this.invalidate();
   }
 
+  /**
+   * Gives an ownerless app (found on the host) its owner; only while it has none, so two
+   * assignments racing cannot both win. Returns whether this call assigned it.
+   */
+  async assignOwner(id: string, ownerId: string): Promise<boolean> {
+    const r = await this.db.updateTable('apps_inventory').set({ owner_id: ownerId, updated_at: Date.now() }).where('id', '=', id).where('owner_id', 'is', null).executeTakeFirst();
+    this.invalidate();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async setUrl(id: string, url: string): Promise<void> {
     await this.db.updateTable('apps_inventory').set({ url }).where('id', '=', id).execute();
     this.invalidate();
@@ -218,6 +199,7 @@ export class AppsRepo {
       await tx.deleteFrom('apps_inventory').where('host_id', '=', hostId).where('name', '=', name).execute();
       await tx.deleteFrom('apps_releases').where('host_id', '=', hostId).where('app_name', '=', name).execute();
       await tx.deleteFrom('apps_secrets').where('host_id', '=', hostId).where('app_name', '=', name).execute();
+      await tx.deleteFrom('apps_certificates').where('host_id', '=', hostId).where('app_name', '=', name).execute();
       await tx.deleteFrom('apps_deploys').where('host_id', '=', hostId).where('app_name', '=', name).where('outcome', 'is not', null).execute();
     });
     this.invalidate();
@@ -275,6 +257,27 @@ export class AppsRepo {
   /** Deploys without an outcome yet (queued, running, or left behind by a crash). */
   async openDeploys(): Promise<AppsDeploysTable[]> {
     return this.db.selectFrom('apps_deploys').selectAll().where('outcome', 'is', null).orderBy('job_id').limit(500).execute();
+  }
+
+  // ---- certificates ----
+
+  certificate(hostId: string, name: string): Promise<AppsCertificatesTable | undefined> {
+    return this.db.selectFrom('apps_certificates').selectAll().where('host_id', '=', hostId).where('app_name', '=', name).executeTakeFirst();
+  }
+
+  async putCertificate(c: AppsCertificatesTable): Promise<void> {
+    const { host_id: _h, app_name: _a, ...rest } = c;
+    await this.db.insertInto('apps_certificates').values(c).onConflict((oc) => oc.columns(['host_id', 'app_name']).doUpdateSet(rest)).execute();
+  }
+
+  /** Apps with an active alert, soonest first; `ownerId`: only that owner's apps (ownerless ones never). */
+  async certificateAlerts(ownerId?: string): Promise<(AppsCertificatesTable & { owner_id: string | null })[]> {
+    let q = this.db.selectFrom('apps_certificates')
+      .innerJoin('apps_inventory', (j) => j.onRef('apps_inventory.host_id', '=', 'apps_certificates.host_id').onRef('apps_inventory.name', '=', 'apps_certificates.app_name'))
+      .selectAll('apps_certificates').select('apps_inventory.owner_id')
+      .where('apps_certificates.alert_kind', 'is not', null);
+    if (ownerId !== undefined) q = q.where('apps_inventory.owner_id', '=', ownerId);
+    return q.orderBy('apps_certificates.days_left', 'asc').orderBy('apps_certificates.app_name', 'asc').execute();
   }
 
   // ---- secrets ----

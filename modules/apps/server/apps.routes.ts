@@ -4,7 +4,7 @@ import { appsPermissions } from './apps.permissions.js';
 import { ConfigPatch, CreateApp, DeployRequest, DestroyApp, ScaleRequest } from './apps.schema.js';
 import type { AppsService } from './apps.service.js';
 import {
-  AppList, AppParams, AppView, ChecksPatch, ChecksView, ConfigView, DeployView, DomainsPatch, DomainsView, HostQuery, LetsencryptPatch,
+  AppList, AppParams, AppView, AssignOwner, BuildOutputView, BuildParams, BuildView, CertAlertView, ChecksPatch, RefreshView, HostChoices, OwnerChoices, ChecksView, ConfigView, DeployView, DomainsPatch, DomainsView, HostQuery, LetsencryptPatch,
   LetsencryptView, ListAppsQuery, PortsPatch, PortsView, PsParams, ReleaseParams, ReleaseView, ScaleView,
 } from './apps.views.js';
 
@@ -25,6 +25,31 @@ export function registerAppsRoutes(app: HttpApp, apps: AppsService): void {
     config: deploy,
     schema: { operationId: 'createApp', tags, summary: 'Create an app (`apps:create`); 409 `name_taken` when the name exists on the Dokku host', body: CreateApp, response: { 201: z.object({ app: AppView }), ...errors } },
   }, async (req, reply) => reply.code(201).send({ app: await apps.create(req.actor!, req.body) }));
+
+  // Collection-level reads under `/apps/-/…`: `-` can never start an app name (Dokku's rule), so
+  // these paths never shadow an app.
+  app.get('/apps/-/hosts', {
+    config: deploy,
+    schema: { operationId: 'listAppHosts', tags, summary: 'Dokku hosts an app can be created on (local or over SSH), with the default', response: { 200: HostChoices, ...errors } },
+  }, async (req) => apps.hostChoices(req.actor!));
+
+  app.get('/apps/-/owners', {
+    config: { permission: appsPermissions.assign },
+    schema: { operationId: 'listAppOwnerChoices', tags, summary: 'Active users an ownerless app can be given to', response: { 200: OwnerChoices, ...errors } },
+  }, async (req) => apps.ownerChoices(req.actor!));
+
+  app.post('/apps/-/refresh', {
+    config: { permission: appsPermissions.refresh },
+    schema: {
+      operationId: 'refreshApps', tags, summary: 'Read the inventory and the certificates from every Dokku host now',
+      response: { 200: RefreshView, ...errors },
+    },
+  }, async (req) => apps.refreshNow(req.actor!));
+
+  app.get('/apps/-/alerts', {
+    config: read,
+    schema: { operationId: 'listAppCertificateAlerts', tags, summary: 'Active certificate alerts of apps (Let\'s Encrypt certificate expiring within the warning window, or expired)', response: { 200: z.object({ items: z.array(CertAlertView) }), ...errors } },
+  }, async (req) => ({ items: await apps.certificateAlerts(req.actor!) }));
 
   app.get('/apps/:name', {
     config: read,
@@ -61,6 +86,21 @@ export function registerAppsRoutes(app: HttpApp, apps: AppsService): void {
     config: deploy,
     schema: { operationId: 'rollbackAppRelease', tags, summary: 'Redeploy exactly this release\'s image or commit as a new release (runs as a job)', params: ReleaseParams, querystring: HostQuery, response: { 202: JobAccepted, ...errors } },
   }, async (req, reply) => reply.code(202).send({ job: await apps.rollback(req.actor!, req.params.name, req.query.host, req.params.number) }));
+
+  app.get('/apps/:name/builds', {
+    config: read,
+    schema: { operationId: 'listAppBuilds', tags, summary: 'Dokku\'s build records of the app (`builds:list`), also builds started outside the panel', params: AppParams, querystring: HostQuery, response: { 200: z.object({ items: z.array(BuildView) }), ...errors } },
+  }, async (req) => ({ items: await apps.builds(req.actor!, req.params.name, req.query.host) }));
+
+  app.get('/apps/:name/builds/:buildId/output', {
+    config: read,
+    schema: { operationId: 'getAppBuildOutput', tags, summary: 'A finished build\'s output (`builds:output`), secrets redacted; 409 `build_running` while it runs (follow its job log)', params: BuildParams, querystring: HostQuery, response: { 200: BuildOutputView, ...errors } },
+  }, async (req) => apps.buildOutput(req.actor!, req.params.name, req.query.host, req.params.buildId));
+
+  app.put('/apps/:name/owner', {
+    config: { permission: appsPermissions.assign },
+    schema: { operationId: 'assignAppOwner', tags, summary: 'Give an ownerless app (found on a Dokku host) its owner; 409 `already_owned` when it has one', params: AppParams, querystring: HostQuery, body: AssignOwner, response: { 200: z.object({ app: AppView }), ...errors } },
+  }, async (req) => ({ app: await apps.assignOwner(req.actor!, req.params.name, req.query.host, req.body.ownerId) }));
 
   // ---- configuration ----
 

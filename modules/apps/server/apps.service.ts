@@ -7,15 +7,15 @@ import {
   ValidationError,
 } from '../../../server/src/sdk.js';
 import type { AppsConfigT } from './apps.config.js';
-import type { AppsDeploysTable, AppsInventoryTable } from './apps.migrations.js';
+import type { AppsCertificatesTable, AppsDeploysTable, AppsInventoryTable } from './apps.migrations.js';
 import { appsPermissions } from './apps.permissions.js';
 import { toAppView, toReleaseView, AppsRepo, type AppsDb, type ObservedApp } from './apps.repo.js';
 import { AppSecretsBox } from './apps.sealing.js';
 import {
-  AppsInputError, parseAppName, parseGitRef, parseGitRepoUrl, parseHostname, parseImageRef, parsePortMap, parseProcessType,
+  AppsInputError, parseAppName, parseBuildId, parseGitRef, parseGitRepoUrl, parseHostname, parseImageRef, parsePortMap, parseProcessType,
   type AppName, type EnvKey, type GitRef, type GitRepoUrl, type Hostname, type ImageRef, type ProcessType,
 } from './apps.schema.js';
-import type { AppViewT, DeployViewT, ListAppsFilters, ReleaseViewT } from './apps.views.js';
+import type { AppViewT, BuildViewT, CertAlertViewT, DeployViewT, ListAppsFilters, ReleaseViewT } from './apps.views.js';
 import { DokkuAppNotFoundError, DokkuCli, DokkuRefusedError, SshcommandRunner, type DokkuAppReport } from './dokku.cli.js';
 
 export const appResource = (hostId: string, name: string) => `app:${hostId}:${name}`;
@@ -43,6 +43,15 @@ export class AppNameTakenError extends AppError {
   readonly code = 'name_taken';
   constructor(name: string, hostId: string) {
     super(`The app name ${name} is already taken on ${hostId}; choose another name`, { name, host: hostId });
+  }
+}
+
+/** The app has an owner already: assignment is for ownerless apps only. */
+export class AppAlreadyOwnedError extends AppError {
+  readonly status = 409;
+  readonly code = 'already_owned';
+  constructor(name: string) {
+    super(`App ${name} already has an owner`, { name });
   }
 }
 
@@ -77,6 +86,19 @@ async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<voi
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
     while (i < items.length) await fn(items[i++]!);
   }));
+}
+
+const DAY = 86_400_000;
+/** The most lines of a past build's output returned (the newest are kept). */
+export const BUILD_OUTPUT_MAX_LINES = 10_000;
+
+/** A build Dokku still runs: its output is the deploy's live job log, not `builds:output` (which would `tail -f` forever). */
+export class BuildRunningError extends AppError {
+  readonly status = 409;
+  readonly code = 'build_running';
+  constructor(id: string, jobId: string | null) {
+    super(`Build ${id} is still running: follow its live log${jobId ? ` (job ${jobId})` : ''}`, { build: id, ...(jobId ? { jobId } : {}) });
+  }
 }
 
 export interface RefreshReport { host: string; apps: number; removed: number; failed: number; durationMs: number }
@@ -181,6 +203,7 @@ export class AppsService {
   async list(actor: Actor, filters: ListAppsFilters) {
     authorize(actor, appsPermissions.read);
     const { items, total } = await this.repo.list({ ...filters, ownerId: listScope(actor, appsPermissions.read) });
+    // (a `user` is scoped to its own apps, so `ownerless` lists nothing for it)
     this.lastRefreshAt ??= await this.repo.lastRefresh();
     return { items: items.map(toAppView), total, limit: filters.limit, offset: filters.offset, refreshedAt: this.lastRefreshAt };
   }
@@ -232,6 +255,172 @@ export class AppsService {
         releaseNumber: d.release_number === null ? null : Number(d.release_number),
         job,
       };
+    }));
+  }
+
+  /** What Dokku's `builds:list` holds for the app (every build, also ones started outside the panel), with the deploy that started it. */
+  async builds(actor: Actor, name: AppName, hostId?: string): Promise<BuildViewT[]> {
+    const row = await this.loadReady(actor, appsPermissions.read, name, hostId);
+    const list = await (await this.cli(row.host_id)).listBuilds(row.name as AppName);
+    const deploys = await this.repo.deploys(row.host_id, row.name, 500);
+    const byBuild = new Map(deploys.filter((d) => d.build_id).map((d) => [d.build_id!, d]));
+    return list.map((b) => {
+      const d = byBuild.get(b.id);
+      return {
+        id: b.id, kind: b.kind, status: b.displayStatus, source: b.source, startedAt: b.startedAt, finishedAt: b.finishedAt, exitCode: b.exitCode,
+        jobId: d?.job_id ?? null, releaseNumber: d?.release_number == null ? null : Number(d.release_number),
+      };
+    });
+  }
+
+  /**
+   * A past build's output (`builds:output <app> <id>`), cleaned of colours and `\r` progress, the
+   * app's secret values redacted, at most the last BUILD_OUTPUT_MAX_LINES lines. A running build
+   * is refused (409 `build_running`): Dokku would follow it without end; its job log is live.
+   */
+  async buildOutput(actor: Actor, name: AppName, hostId: string | undefined, id: unknown) {
+    const row = await this.loadReady(actor, appsPermissions.read, name, hostId);
+    const buildId = input(() => parseBuildId(id));
+    const cli = await this.cli(row.host_id);
+    const build = (await cli.listBuilds(row.name as AppName)).find((b) => b.id === buildId);
+    if (!build) throw new NotFoundError('Build', `${row.name}/${buildId}`);
+    const deploy = (await this.repo.deploys(row.host_id, row.name, 500)).find((d) => d.build_id === buildId);
+    if (build.displayStatus === 'running') throw new BuildRunningError(buildId, deploy?.job_id ?? null);
+    const secrets = await this.secretValues(row.host_id, row.name);
+    const lines = await cli.buildOutput(row.name as AppName, buildId, { secrets });
+    const truncated = lines.length > BUILD_OUTPUT_MAX_LINES;
+    return {
+      build: {
+        id: build.id, kind: build.kind, status: build.displayStatus, source: build.source, startedAt: build.startedAt, finishedAt: build.finishedAt, exitCode: build.exitCode,
+        jobId: deploy?.job_id ?? null, releaseNumber: deploy?.release_number == null ? null : Number(deploy.release_number),
+      },
+      lines: truncated ? lines.slice(-BUILD_OUTPUT_MAX_LINES) : lines,
+      truncated,
+    };
+  }
+
+  /** The Dokku hosts an app can be created on (for the new-app form): id, name, kind, and which is the default. */
+  async hostChoices(actor: Actor) {
+    authorize(actor, appsPermissions.deploy);
+    const out: { id: string; name: string; kind: 'local' | 'ssh'; default: boolean; status: string }[] = [];
+    for (const id of await this.dokkuHosts()) {
+      const h = await this.deps.hosts.get(id).catch(() => null);
+      if (!h) continue; // listed in SLIPWAY_APPS_HOSTS but not registered: creating there would fail
+      out.push({ id: h.id, name: h.name, kind: h.kind, default: h.id === this.deps.config.defaultHost, status: h.status });
+    }
+    return { items: out };
+  }
+
+  /** Active users an ownerless app can be given to (staff only). */
+  async ownerChoices(actor: Actor) {
+    authorize(actor, appsPermissions.assign);
+    const rows = await this.deps.db.selectFrom('users').select(['id', 'username', 'role']).where('status', '=', 'active').orderBy('username').limit(1000).execute();
+    return { items: rows.map((u) => ({ id: u.id, username: u.username, role: u.role })) };
+  }
+
+  /**
+   * Gives an ownerless app (found on a Dokku host) its owner: the app, its releases and its
+   * hostnames (those nobody else holds) become the user's. An app that has an owner is refused
+   * (409 `already_owned`): ownership is not moved between tenants here.
+   */
+  async assignOwner(actor: Actor, name: AppName, hostId: string | undefined, ownerId: string): Promise<AppViewT> {
+    const row = await this.load(actor, appsPermissions.assign, name, hostId);
+    if (row.owner_id !== null) throw new AppAlreadyOwnedError(row.name);
+    const user = await this.deps.db.selectFrom('users').select(['id', 'username', 'status']).where('id', '=', ownerId).executeTakeFirst();
+    if (!user || user.status !== 'active') {
+      throw new ValidationError('ownerId: no active user has this id', { issues: [{ path: 'ownerId', message: 'No active user has this id' }] });
+    }
+    if (!(await this.repo.assignOwner(row.id, user.id))) throw new AppAlreadyOwnedError(row.name);
+    const res = appResource(row.host_id, row.name);
+    const hostnames: string[] = [];
+    for (const d of JSON.parse(row.domains) as string[]) if (await this.claims.assignOwner(d, res, user.id)) hostnames.push(d);
+    await this.deps.audit.record({
+      actor, action: 'apps.owner.assign', target: { type: 'app', id: `${row.host_id}:${row.name}` }, outcome: 'success',
+      details: { ownerId: user.id, owner: user.username, hostnames },
+    });
+    const fresh = (await this.repo.get(row.host_id, row.name))!;
+    this.publish(fresh, 'updated', { ownerId: user.id });
+    return toAppView(fresh);
+  }
+
+  // ---- certificate watch (the sites module's approach: a schedule, alerts, events) --------
+
+  /** Reads `letsencrypt:report` of every ready app on the Dokku hosts (or one host), raising and resolving expiry alerts. */
+  async checkCertificates(hostId?: string): Promise<{ checked: number; alerts: number }> {
+    let checked = 0;
+    for (const h of hostId ? [hostId] : await this.dokkuHosts()) {
+      let cli: DokkuCli;
+      try {
+        cli = await this.cli(h);
+      } catch (e) {
+        this.deps.log.warn({ err: e, host: h }, 'apps: certificate check could not reach the host');
+        continue;
+      }
+      const rows = (await this.repo.namesOnHost(h)).filter((r) => r.state === 'ready');
+      await pool(rows, this.deps.config.refreshConcurrency, async (r) => {
+        try {
+          await this.checkCertificate(r, cli);
+          checked++;
+        } catch (e) {
+          if (!(e instanceof DokkuAppNotFoundError)) this.deps.log.warn({ err: e, host: h, app: r.name }, 'apps: could not read the certificate');
+        }
+      });
+    }
+    return { checked, alerts: (await this.repo.certificateAlerts()).length };
+  }
+
+  /** One app's certificate: stored, then an alert raised (expiring within certWarnDays, or expired) or resolved. */
+  async checkCertificate(row: Pick<AppsInventoryTable, 'host_id' | 'name' | 'owner_id'>, cli?: DokkuCli): Promise<AppsCertificatesTable> {
+    const c = cli ?? await this.cli(row.host_id);
+    const le = await c.letsencryptReport(row.name as AppName);
+    const before = await this.repo.certificate(row.host_id, row.name);
+    const at = Date.now();
+    let kind: AppsCertificatesTable['alert_kind'] = null;
+    let days: number | null = null;
+    let message: string | null = null;
+    if (le.active && le.expiresAt !== null) {
+      days = Math.floor((le.expiresAt - at) / DAY);
+      const date = new Date(le.expiresAt).toISOString().slice(0, 10);
+      if (days < 0) {
+        kind = 'expired';
+        message = `The certificate of ${row.name} expired on ${date}`;
+      } else if (days <= this.deps.config.certWarnDays) {
+        kind = 'expiring';
+        message = `The certificate of ${row.name} expires in ${days} day${days === 1 ? '' : 's'} (${date})`;
+      }
+    }
+    const fresh = kind !== null && before?.alert_kind !== kind;
+    const cert: AppsCertificatesTable = {
+      host_id: row.host_id, app_name: row.name, active: le.active ? 1 : 0, expires_at: le.expiresAt, checked_at: at,
+      alert_kind: kind, days_left: kind ? days : null, message, alert_at: kind ? (fresh ? at : Number(before?.alert_at ?? at)) : null,
+    };
+    await this.repo.putCertificate(cert);
+    if (fresh) {
+      this.deps.events.publish({
+        type: `apps.certificate_${kind}`, resource: { type: 'app', id: `${row.host_id}:${row.name}` }, ownerId: row.owner_id, permission: appsPermissions.read,
+        data: { host: row.host_id, name: row.name, daysLeft: days, expiresAt: le.expiresAt, message },
+      });
+      this.deps.log.warn({ host: row.host_id, app: row.name, kind, days }, `apps: ${message}`);
+    } else if (kind === null && before?.alert_kind) {
+      this.publish(row, 'certificate_ok', { expiresAt: le.expiresAt });
+    }
+    return cert;
+  }
+
+  /** The background refresh and certificate watch, now (staff); every change is read anyway. */
+  async refreshNow(actor: Actor) {
+    authorize(actor, appsPermissions.refresh);
+    const reports = await this.refreshAll();
+    const certificates = await this.checkCertificates();
+    return { reports, certificates };
+  }
+
+  /** Active certificate alerts the actor may see (a `user`: its own apps'). */
+  async certificateAlerts(actor: Actor): Promise<CertAlertViewT[]> {
+    authorize(actor, appsPermissions.read);
+    return (await this.repo.certificateAlerts(listScope(actor, appsPermissions.read))).map((c) => ({
+      host: c.host_id, name: c.app_name, kind: c.alert_kind!, daysLeft: c.days_left === null ? null : Number(c.days_left),
+      expiresAt: c.expires_at === null ? null : Number(c.expires_at), message: c.message ?? '', since: Number(c.alert_at ?? c.checked_at), checkedAt: Number(c.checked_at),
     }));
   }
 

@@ -51,6 +51,8 @@ export const AppList = z.object({
 export const ListAppsQuery = z.object({
   host: HostId.optional(),
   status: z.enum(APP_STATUSES).optional(),
+  /** Only apps nobody owns yet (found on a Dokku host); a `user` never sees those. */
+  ownerless: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   search: z.string().max(63).regex(/^[a-z0-9.-]*$/, 'search app names: lowercase letters, digits, dots and hyphens').optional(),
   sort: z.enum(['name', 'status', 'lastDeployAt', 'updatedAt']).default('name'),
   order: z.enum(['asc', 'desc']).default('asc'),
@@ -142,5 +144,51 @@ export const PortsPatch = z.object({
   remove: z.array(z.string().max(40)).max(20).optional(),
   clear: z.boolean().optional(),
 }).strict();
+
+export const BuildView = z.object({
+  id: z.string(),
+  kind: z.enum(['build', 'deploy']),
+  /** builds:list display_status: running, succeeded, failed, canceled, abandoned… */
+  status: z.string(),
+  source: z.string(),
+  startedAt: z.number(),
+  finishedAt: z.number().nullable(),
+  exitCode: z.number().nullable(),
+  /** The panel deploy that started it (null: started outside the panel, or before it recorded the build). */
+  jobId: z.string().nullable(),
+  releaseNumber: z.number().nullable(),
+});
+export type BuildViewT = z.output<typeof BuildView>;
+export const BuildParams = z.object({ name: AppNameParam, buildId: z.string().max(40) });
+export const BuildOutputView = z.object({
+  build: BuildView,
+  /** Dokku's output, cleaned (no colours, last `\r` state) and with the app's secret values redacted. */
+  lines: z.array(z.string()),
+  /** Only the newest lines are returned. */
+  truncated: z.boolean(),
+});
+
+export const CertAlertView = z.object({
+  host: z.string(),
+  name: z.string(),
+  kind: z.enum(['expiring', 'expired']),
+  daysLeft: z.number().nullable(),
+  expiresAt: z.number().nullable(),
+  message: z.string(),
+  since: z.number(),
+  checkedAt: z.number(),
+});
+export type CertAlertViewT = z.output<typeof CertAlertView>;
+
+export const RefreshView = z.object({
+  reports: z.array(z.object({ host: z.string(), apps: z.number(), removed: z.number(), failed: z.number(), durationMs: z.number() })),
+  certificates: z.object({ checked: z.number(), alerts: z.number() }),
+});
+
+export const HostChoices = z.object({
+  items: z.array(z.object({ id: z.string(), name: z.string(), kind: z.enum(['local', 'ssh']), default: z.boolean(), status: z.string() })),
+});
+export const OwnerChoices = z.object({ items: z.array(z.object({ id: z.string(), username: z.string(), role: z.string() })) });
+export const AssignOwner = z.object({ ownerId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'a user id') }).strict();
 
 export const ScaleView = z.object({ processes: z.record(z.string(), z.number()) });

@@ -77,8 +77,13 @@ export function createAppsModule(opts: AppsModuleOptions = {}) {
       // The inventory (and deploys a crash left without an outcome) are refreshed in the background;
       // every change refreshes its app at once, so GET /apps never calls dokku.
       ctx.schedule('inventory', ctx.config.refreshIntervalSeconds * 1000, () => apps.refreshAll());
+      // The certificate watch (as the sites module's): letsencrypt:report of every app, alerts
+      // raised/resolved (GET /apps/-/alerts) and `apps.certificate_expiring|expired` events.
+      ctx.schedule('certificates', ctx.config.certCheckIntervalHours * 3_600_000, () => apps.checkCertificates().then(() => undefined));
       ctx.onReady(() => {
-        void apps.refreshAll().catch((e: unknown) => ctx.log.warn({ err: e }, 'apps: first refresh failed'));
+        void apps.refreshAll()
+          .then(() => (ctx.config.certCheckIntervalHours > 0 ? apps.checkCertificates() : undefined))
+          .catch((e: unknown) => ctx.log.warn({ err: e }, 'apps: first refresh failed'));
       });
       // A deploy cancelled while queued (or settled by crash recovery) finishes without running a
       // step: its outcome is settled from the job and Dokku's builds:list right after.

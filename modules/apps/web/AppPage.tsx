@@ -1,6 +1,6 @@
 import { Alert, Anchor, Badge, Button, Card, Group, Menu, Select, SimpleGrid, Stack, Tabs, Text, Title, Tooltip } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useNavigate, useSearch } from '@tanstack/react-router';
+import { Link, useNavigate, useSearch } from '@tanstack/react-router';
 import { useState } from 'react';
 import {
   ConfirmDialog, DataTable, JobLink, PageError, PageHeader, StatusBadge, api, call, formatRelative, formatTime, icons, notifySuccess, useCan,
@@ -12,6 +12,9 @@ import { ConfigTab } from './ConfigTab';
 import { DeployDialog } from './DeployDialog';
 import { DomainsTab, PortsTab } from './NetworkTabs';
 import { ChecksTab, ScaleTab } from './RuntimeTabs';
+import { BuildOutputModal, BuildsPanel } from './BuildsPanel';
+import { CertAlerts, useCertAlerts } from './CertAlerts';
+import { OwnerPanel } from './OwnerPanel';
 
 type PsAction = 'start' | 'stop' | 'restart' | 'rebuild';
 const PS_LABEL: Record<PsAction, string> = { start: 'Start', stop: 'Stop', restart: 'Restart', rebuild: 'Rebuild' };
@@ -42,6 +45,7 @@ export default function AppPage() {
     if (!job || !['queued', 'running'].includes(job.state ?? '')) void qc.invalidateQueries({ queryKey: key });
   });
 
+  const alerts = useCertAlerts();
   const app = useQuery({ queryKey: [...key, 'view'], queryFn: () => call(api.GET('/api/v1/apps/{name}', { params: appParams(name, host) })).then((r) => r.app) });
   const a = app.data;
   const showJob: ShowJob = (job, title) => setShown({ id: job.id, title });
@@ -83,6 +87,8 @@ export default function AppPage() {
         }
       />
       {pending && <Alert color="blue" mb="md">The app is still being created on Dokku.</Alert>}
+      {!pending && <OwnerPanel app={a} />}
+      <CertAlerts items={alerts.data} app={a} />
 
       <Tabs value={tab} onChange={(v) => setTab(v ?? 'overview')} keepMounted={false}>
         <Tabs.List mb="md">
@@ -187,6 +193,7 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
   const releases = useQuery({ queryKey: [...key, 'releases'], queryFn: () => call(api.GET('/api/v1/apps/{name}/releases', { params: appParams(a.name, a.host) })).then((r) => r.items) });
   const [cancelling, setCancelling] = useState<Deploy | null>(null);
   const [rollback, setRollback] = useState<Release | null>(null);
+  const [output, setOutput] = useState<string | null>(null);
   const active = (deploys.data ?? []).filter((d) => d.state === 'queued' || d.state === 'running');
 
   return (
@@ -218,6 +225,9 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
             key: 'actions', header: '', render: (d) => (
               <Group gap={6} wrap="nowrap">
                 <JobLink jobId={d.jobId}>log</JobLink>
+                {d.build.id && d.state !== 'running' && d.state !== 'queued' && (
+                  <Button size="compact-xs" variant="subtle" onClick={() => setOutput(d.build.id)} aria-label={`Dokku output of build ${d.build.id}`}>Dokku output</Button>
+                )}
                 {canCancel && (d.state === 'queued' || d.state === 'running') && !d.job?.cancelRequested && (
                   <Button size="compact-xs" color="red" variant="light" onClick={() => setCancelling(d)}>Cancel</Button>
                 )}
@@ -245,12 +255,15 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
             key: 'actions', header: '', render: (r) => (
               <Group gap={6} wrap="nowrap">
                 <JobLink jobId={r.jobId}>log</JobLink>
+                {r.buildId && <Button size="compact-xs" variant="subtle" onClick={() => setOutput(r.buildId)}>Dokku output</Button>}
                 {canDeploy && !r.current && <Button size="compact-xs" variant="light" onClick={() => setRollback(r)}>Roll back</Button>}
               </Group>
             ),
           },
         ]}
       />
+      <BuildsPanel app={a} onOutput={(b) => setOutput(b.id)} />
+      <BuildOutputModal app={a} buildId={output} onClose={() => setOutput(null)} />
       <ConfirmDialog
         opened={!!cancelling}
         onClose={() => setCancelling(null)}
@@ -285,11 +298,12 @@ function DeploysTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
 }
 
 /**
- * The apps API has no route for the app's runtime log (`dokku logs -t`), so this tab shows deploy
- * output: the running deploy live, else the latest one (or one picked).
+ * Deploy output: the running deploy live, else the latest one (or one picked). The app's runtime
+ * log (`dokku logs -t`) is a source of the server module's log viewer, linked from here.
  */
 function LogsTab({ app: a }: { app: App }) {
   const key = appKey(a.host, a.name);
+  const canServerLogs = useCan('server.logs.read');
   const deploys = useQuery({ queryKey: [...key, 'deploys'], queryFn: () => call(api.GET('/api/v1/apps/{name}/deploys', { params: appParams(a.name, a.host) })).then((r) => r.items) });
   const [picked, setPicked] = useState<string | null>(null);
   const items = deploys.data ?? [];
@@ -299,7 +313,8 @@ function LogsTab({ app: a }: { app: App }) {
     <Stack>
       <Group justify="space-between" align="flex-end">
         <Text size="sm" c="dimmed" maw={640}>
-          Deploy output, live while a deploy runs (the app's runtime log, <code>dokku logs</code>, is not on this page).
+          Deploy output, live while a deploy runs; past builds' output as Dokku kept it is on the Deploys tab.
+          {canServerLogs ? <> The app's runtime log (<code>dokku logs -t</code>) is in the <Anchor component={Link} to="/server/logs" search={{ source: `app:${a.host}:${a.name}` } as never} size="sm">log viewer</Anchor>.</> : null}
         </Text>
         {items.length > 0 && (
           <Select

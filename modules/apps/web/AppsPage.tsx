@@ -1,9 +1,10 @@
-import { Anchor, Button, Group, Select, Text, TextInput } from '@mantine/core';
+import { Anchor, Badge, Button, Checkbox, Group, Select, Text, TextInput, Tooltip } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { DataTable, EmptyState, PageHeader, api, call, formatRelative, icons, useCan, useLiveInvalidate, type ApiQuery } from '@slipway/web';
 import { APP_STATUSES, sourceLabel, type AppList } from './api';
+import { CertAlerts, certAlertsKey, useCertAlerts } from './CertAlerts';
 import { AppStatusBadge, LastDeploy } from './components';
 
 const PAGE = 50;
@@ -18,6 +19,10 @@ const SORTS = [
 export default function AppsPage() {
   const navigate = useNavigate();
   const canCreate = useCan('apps.deploy');
+  // Staff (who may give ownerless apps an owner) can list only those; a user never sees them.
+  const canAssign = useCan('apps.assign');
+  const [ownerless, setOwnerless] = useState(false);
+  const alerts = useCertAlerts();
   const [search, setSearch] = useState('');
   const [debounced, setDebounced] = useState('');
   const [status, setStatus] = useState<string | null>(null);
@@ -28,8 +33,8 @@ export default function AppsPage() {
     const t = setTimeout(() => setDebounced(search.trim().toLowerCase()), 250);
     return () => clearTimeout(t);
   }, [search]);
-  useEffect(() => setPage(1), [debounced, status, sort]);
-  useLiveInvalidate(['apps.', 'job.updated'], [['apps', 'list']]);
+  useEffect(() => setPage(1), [debounced, status, sort, ownerless]);
+  useLiveInvalidate(['apps.', 'job.updated'], [['apps', 'list'], [...certAlertsKey]]);
 
   // The server only searches app-name characters; anything else cannot match and is not sent.
   const searchable = /^[a-z0-9.-]*$/.test(debounced);
@@ -38,6 +43,7 @@ export default function AppsPage() {
   const query: Q = {
     limit: PAGE, offset: (page - 1) * PAGE, sort: sortKey, order,
     search: debounced && searchable ? debounced : undefined, status: (status || undefined) as Q['status'],
+    ...(ownerless ? { ownerless: 'true' as const } : {}),
   };
   const apps = useQuery({
     queryKey: ['apps', 'list', query],
@@ -50,7 +56,7 @@ export default function AppsPage() {
     refetchInterval: 30_000,
   });
   const rows = searchable ? apps.data?.items : [];
-  const filtered = !!(debounced || status);
+  const filtered = !!(debounced || status || ownerless);
   const multiHost = new Set((apps.data?.items ?? []).map((a) => a.host)).size > 1 || (apps.data?.items ?? []).some((a) => a.host !== 'local');
   const open = (name: string, host: string) => void navigate({ to: '/apps/$appName', params: { appName: name }, search: host === 'local' ? {} : { host } } as never);
 
@@ -66,14 +72,16 @@ export default function AppsPage() {
           error={searchable ? undefined : 'App names have only a-z, 0-9, dots and hyphens'} />
         <Select aria-label="Status" placeholder="Any status" clearable data={APP_STATUSES.map((s) => ({ value: s.value, label: s.label }))} value={status} onChange={setStatus} w={170} />
         <Select aria-label="Sort" data={SORTS} value={sort} onChange={(v) => setSort(v ?? 'name:asc')} w={200} allowDeselect={false} />
+        {canAssign && <Checkbox label="Without owner only" checked={ownerless} onChange={(e) => setOwnerless(e.currentTarget.checked)} />}
       </Group>
+      <CertAlerts items={alerts.data} />
       <DataTable
         rows={rows}
         loading={apps.isLoading}
         error={apps.error}
         rowKey={(a) => a.id}
         empty={filtered ? (
-          <EmptyState title="No app matches" description="Change the search or the status filter." icon={<icons.search size={26} />} />
+          <EmptyState title="No app matches" description={ownerless ? 'Every app you can see has an owner.' : 'Change the search or the status filter.'} icon={<icons.search size={26} />} />
         ) : (
           <EmptyState
             title="No apps yet"
@@ -85,7 +93,18 @@ export default function AppsPage() {
         )}
         onRowClick={(a) => open(a.name, a.host)}
         columns={[
-          { key: 'name', header: 'App', render: (a) => <Text fw={600} style={{ whiteSpace: 'nowrap' }}>{a.name}</Text> },
+          {
+            key: 'name', header: 'App', render: (a) => (
+              <Group gap={6} wrap="nowrap">
+                <Text fw={600} style={{ whiteSpace: 'nowrap' }}>{a.name}</Text>
+                {a.ownerId === null && a.state === 'ready' && (
+                  <Tooltip label="Found on the Dokku host, not created in Slipway: no user owns it yet">
+                    <Badge size="xs" color="yellow" variant="light" data-testid="ownerless-badge">no owner</Badge>
+                  </Tooltip>
+                )}
+              </Group>
+            ),
+          },
           ...(multiHost ? [{ key: 'host', header: 'Host', render: (a: AppList['items'][number]) => a.host }] : []),
           { key: 'status', header: 'Status', render: (a) => <AppStatusBadge status={a.status} pending={a.state === 'pending'} /> },
           { key: 'source', header: 'Deployed from', hideOnMobile: true, render: (a) => <Text size="sm" ff={a.deploySource ? 'monospace' : undefined} truncate maw={280}>{sourceLabel(a)}</Text> },

@@ -1,7 +1,7 @@
 import { Alert, Badge, Button, Code, Group, Modal, PasswordInput, Radio, Stack, Switch, Text, TextInput, Textarea } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, api, call, icons, notifyError, useCan } from '@slipway/web';
+import { ConfirmDialog, DataTable, api, call, errorText, icons, notifyError, useCan } from '@slipway/web';
 import { appKey, appParams, envKeyProblem, fieldErrors, looksSecret, type App, type ConfigItem, type ShowJob } from './api';
 
 const MASK = '••••••••';
@@ -102,10 +102,8 @@ function EnvDialog({ app: a, item, onClose, showJob }: { app: App; item: ConfigI
     } catch (e) {
       const fields = fieldErrors(e, (p) => (p === 'key' || p === 'secret' || p === 'unset' ? 'key' : p.startsWith('set') ? 'value' : null));
       setServer(fields);
-      if (!Object.keys(fields).length) {
-        setProblem(e instanceof Error ? e.message : String(e));
-        notifyError(e);
-      }
+      // Said once, in the dialog (a toast would repeat it); never a permission name or raw issue text.
+      if (!Object.keys(fields).length) setProblem(errorText(e));
     } finally {
       setBusy(false);
     }

@@ -1,7 +1,7 @@
 import { Alert, Button, Group, Modal, SegmentedControl, Stack, Text, TextInput } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, call, notifyError } from '@slipway/web';
+import { api, call, errorText } from '@slipway/web';
 import { appParams, fieldErrors, imageProblem, refProblem, repoProblem, type App } from './api';
 import { JobLogPanel } from './components';
 
@@ -48,10 +48,8 @@ export function DeployDialog({ app, opened, onClose }: { app: App; opened: boole
     } catch (e) {
       const fields = fieldErrors(e, (p) => (['image', 'repo', 'ref'].includes(p.split('.')[0]!) ? p.split('.')[0]! : null));
       setServer(fields);
-      if (!Object.keys(fields).length) {
-        setProblem(e instanceof Error ? e.message : String(e));
-        notifyError(e);
-      }
+      // Said once, in the dialog; never a permission name or raw issue text.
+      if (!Object.keys(fields).length) setProblem(errorText(e));
     } finally {
       setBusy(false);
     }

@@ -1,7 +1,7 @@
 import { Alert, Badge, Button, Card, Group, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ConfirmDialog, DataTable, api, call, formatTime, icons, notifyError, useCan, type ApiBody } from '@slipway/web';
+import { ConfirmDialog, DataTable, api, call, errorText, formatTime, icons, notifyError, useCan, type ApiBody } from '@slipway/web';
 import {
   appKey, appParams, fieldErrors, hostnameProblem, portMapProblem, portMapString, type App, type PortMap, type ShowJob,
 } from './api';
@@ -10,7 +10,7 @@ const DAY = 86_400_000;
 
 function messageOf(e: unknown): string {
   const f = fieldErrors(e);
-  return Object.values(f)[0] ?? (e instanceof Error ? e.message : String(e));
+  return Object.values(f)[0] ?? errorText(e);
 }
 
 /** The app's domains (each claimed for the app's owner) and its Let's Encrypt certificate. */

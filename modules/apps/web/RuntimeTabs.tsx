@@ -1,7 +1,7 @@
 import { Alert, Button, Card, Group, NumberInput, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { DataTable, api, call, icons, notifyError, useCan, type ApiBody } from '@slipway/web';
+import { DataTable, api, call, errorText, icons, notifyError, useCan, type ApiBody } from '@slipway/web';
 import { appKey, appParams, fieldErrors, type App, type Checks, type ShowJob } from './api';
 
 const SCALE_MAX = 50;
@@ -92,7 +92,7 @@ export function ScaleTab({ app: a, showJob }: { app: App; showJob: ShowJob }) {
       const { job } = await call(api.PUT('/api/v1/apps/{name}/scale', { params: appParams(a.name, a.host), body: { processes: Object.fromEntries(changed) } }));
       showJob(job, `Scale ${a.name}`);
     } catch (e) {
-      setError(Object.values(fieldErrors(e))[0] ?? (e instanceof Error ? e.message : String(e)));
+      setError(Object.values(fieldErrors(e))[0] ?? errorText(e));
     } finally {
       setBusy(false);
     }

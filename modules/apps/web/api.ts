@@ -1,4 +1,4 @@
-import { ApiError, domainNameProblem, type ApiData } from '@slipway/web';
+import { ApiError, domainNameProblem, fieldName, issuesOf, type ApiData } from '@slipway/web';
 
 /** Shapes of the apps API, derived from the OpenAPI document (web/src/api/schema.d.ts; /api/docs, tag "apps"). */
 export type AppList = ApiData<'/api/v1/apps', 'get'>;
@@ -14,6 +14,10 @@ export type Letsencrypt = ApiData<'/api/v1/apps/{name}/letsencrypt', 'get'>;
 export type Checks = ApiData<'/api/v1/apps/{name}/checks', 'get'>;
 export type Ports = ApiData<'/api/v1/apps/{name}/ports', 'get'>;
 export type PortMap = Ports['map'][number];
+export type Build = ApiData<'/api/v1/apps/{name}/builds', 'get'>['items'][number];
+export type CertAlert = ApiData<'/api/v1/apps/-/alerts', 'get'>['items'][number];
+export type DokkuHost = ApiData<'/api/v1/apps/-/hosts', 'get'>['items'][number];
+export type OwnerChoice = ApiData<'/api/v1/apps/-/owners', 'get'>['items'][number];
 
 /** The path and query parameters of one app's routes (`?host=` only when the app is not on the default host). */
 export const appParams = (name: string, host: string | undefined): { path: { name: string }; query: { host?: string } } =>
@@ -125,11 +129,10 @@ export const portMapString = (p: PortMap) => `${p.scheme}:${p.hostPort}:${p.cont
  */
 export function fieldErrors(e: unknown, fieldOf: (path: string) => string | null = (p) => p.split('.')[0] ?? null): Record<string, string> {
   if (!(e instanceof ApiError)) return {};
-  const issues = (e.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? [];
   const out: Record<string, string> = {};
-  for (const i of issues) {
+  for (const i of issuesOf(e)) {
     // A rule checked across the whole body has no path: the service names the field in its message ("key: …").
-    const path = i.path.replace(/^(body|querystring|params)\.?/, '') || (/^([\w.]+): /.exec(i.message)?.[1] ?? '');
+    const path = fieldName(i.path) || (/^([\w.]+): /.exec(i.message)?.[1] ?? '');
     const f = path ? fieldOf(path) : null;
     // The service prefixes its messages with the field ("name: an app name has…"): say it once.
     if (f) out[f] ??= i.message.startsWith(`${path}: `) ? i.message.slice(path.length + 2) : i.message;

@@ -18,7 +18,7 @@ async function signIn(perms = ALL) {
 }
 
 const app = (over: Partial<App> = {}): App => ({
-  id: 'id', host: 'local', name: 'shop', ownerId: null, state: 'ready', status: 'running', deploySource: 'docker-image', image: 'nginx:1.27',
+  id: 'id', host: 'local', name: 'shop', ownerId: 'u-owner', state: 'ready', status: 'running', deploySource: 'docker-image', image: 'nginx:1.27',
   gitCommit: null, gitRemote: null, domains: [], url: 'http://shop.dokku.example.net', scale: { web: 1 }, processes: 1,
   lastDeploy: { jobId: 'j1', outcome: 'succeeded', at: Date.now() - 60_000 }, refreshedAt: Date.now(), createdAt: 0, updatedAt: 0, ...over,
 });
@@ -233,5 +233,104 @@ describe('app page', () => {
     fireEvent.click(within(dialog).getByRole('button', { name: 'Deploy' }));
     const err = await within(dialog).findByText('not a Docker image reference (server)');
     expect(image.getAttribute('aria-describedby') ?? '').toContain(err.id);
+  });
+});
+
+describe('issue 11 gaps: hosts, owners, build output, certificate alerts', () => {
+  const hosts = { items: [
+    { id: 'local', name: 'This machine', kind: 'local', default: true, status: 'online' },
+    { id: 'dokku-2', name: 'Dokku two', kind: 'ssh', default: false, status: 'online' },
+  ] };
+
+  it('new app: picks the Dokku host, sends it, and shows the server\'s refusal at the host field', async () => {
+    const calls = mockFetch((req, path) => {
+      if (path === '/api/v1/apps/-/hosts') return json(200, hosts);
+      if (path === '/api/v1/apps' && req.method === 'POST') return json(422, { error: { code: 'host_without_dokku', message: 'Host dokku-2 does not run Dokku (configure SLIPWAY_APPS_HOSTS or its dokku capability)' } });
+    });
+    await signIn();
+    renderWithProviders(<NewAppPage />);
+    const host = await screen.findByRole('combobox', { name: /Dokku host/ });
+    expect((host as HTMLInputElement).value).toBe('This machine (this machine) · default');
+    fireEvent.click(host);
+    fireEvent.click(await screen.findByRole('option', { name: 'Dokku two', hidden: true }));
+    fireEvent.change(screen.getByLabelText(/App name/), { target: { value: 'shop' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create app' }));
+    const err = await screen.findByText(/Host dokku-2 does not run Dokku/);
+    expect(host.getAttribute('aria-describedby') ?? '').toContain(err.id);
+    expect(calls.filter((c) => c.method === 'POST').map((c) => c.body)).toEqual([{ name: 'shop', hostId: 'dokku-2' }]);
+  });
+
+  it('apps list: certificate alerts on top, ownerless apps marked, and staff can list only those', async () => {
+    const urls: string[] = [];
+    mockFetch((req, path) => {
+      urls.push(req.url);
+      if (path === '/api/v1/apps/-/alerts') return json(200, { items: [{ host: 'local', name: 'shop', kind: 'expiring', daysLeft: 3, expiresAt: Date.now() + 3 * 86_400_000, message: 'The certificate of shop expires in 3 days (2026-12-06)', since: Date.now(), checkedAt: Date.now() }] });
+      if (path === '/api/v1/apps') return json(200, { total: 1, limit: 50, offset: 0, refreshedAt: Date.now(), items: [app({ ownerId: null })] });
+    });
+    await signIn([...ALL, 'apps.assign']);
+    renderWithProviders(<AppsPage />);
+    const banner = await screen.findByTestId('cert-alerts');
+    expect(within(banner).getByText('shop')).toBeTruthy();
+    expect(banner.textContent).toContain('expires in 3 days (2026-12-06)');
+    expect(await screen.findByTestId('ownerless-badge')).toBeTruthy();
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Without owner only' }));
+    await waitFor(() => expect(urls.some((u) => u.includes('/api/v1/apps?') && u.includes('ownerless=true'))).toBe(true));
+  });
+
+  it('app page: an ownerless app is given to a user; a bad pick is shown at the owner field', async () => {
+    let answer = 400;
+    const calls = mockFetch((req, path) => {
+      if (path === '/api/v1/apps/-/owners') return json(200, { items: [{ id: 'u1', username: 'alice', role: 'user' }] });
+      if (path === '/api/v1/apps/shop/owner' && req.method === 'PUT') {
+        return answer === 400
+          ? json(400, { error: { code: 'validation_failed', message: 'ownerId: no active user has this id', details: { issues: [{ path: 'ownerId', message: 'No active user has this id' }] } } })
+          : json(200, { app: app({ ownerId: 'u1' }) });
+      }
+      return appRoutes({ ownerId: null })(req, path);
+    });
+    await signIn([...ALL, 'apps.assign']);
+    renderAt('/apps/shop', '/apps/$appName', AppPage);
+    const panel = await screen.findByTestId('ownerless');
+    fireEvent.click(within(panel).getByRole('button', { name: 'Assign owner' }));
+    const input = within(panel).getByRole('combobox', { name: 'Owner' });
+    const needed = await within(panel).findByText('Pick the user who will own this app');
+    expect(input.getAttribute('aria-describedby') ?? '').toContain(needed.id);
+    fireEvent.click(input);
+    fireEvent.click(await screen.findByRole('option', { name: 'alice (user)', hidden: true }));
+    fireEvent.click(within(panel).getByRole('button', { name: 'Assign owner' }));
+    const err = await within(panel).findByText('No active user has this id');
+    expect(input.getAttribute('aria-describedby') ?? '').toContain(err.id);
+    answer = 200;
+    fireEvent.click(within(panel).getByRole('button', { name: 'Assign owner' }));
+    await waitFor(() => expect(calls.filter((c) => c.method === 'PUT').map((c) => c.body)).toEqual([{ ownerId: 'u1' }, { ownerId: 'u1' }]));
+  });
+
+  it('app page: a user without apps.assign is told who can assign, with no form', async () => {
+    mockFetch(appRoutes({ ownerId: null }));
+    await signIn(['apps.read']);
+    renderAt('/apps/shop', '/apps/$appName', AppPage);
+    const panel = await screen.findByTestId('ownerless');
+    expect(panel.textContent).toContain('An operator or administrator can give it to a user.');
+    expect(within(panel).queryByRole('button', { name: 'Assign owner' })).toBeNull();
+  });
+
+  it('deploys tab: Dokku\'s builds, and a past build\'s output opened from Dokku', async () => {
+    const calls = mockFetch((req, path) => {
+      if (path === '/api/v1/apps/shop/builds') return json(200, { items: [{ id: 'mabc123def4567', kind: 'build', status: 'succeeded', source: 'git-from-image', startedAt: Date.now() - 90_000, finishedAt: Date.now() - 60_000, exitCode: 0, jobId: null, releaseNumber: null }] });
+      if (path === '/api/v1/apps/shop/builds/mabc123def4567/output') {
+        return json(200, { build: { id: 'mabc123def4567', kind: 'build', status: 'succeeded', source: 'git-from-image', startedAt: Date.now() - 90_000, finishedAt: Date.now() - 60_000, exitCode: 0, jobId: null, releaseNumber: null }, lines: ['-----> Building shop from Dockerfile', '=====> Application deployed:'], truncated: false });
+      }
+      return appRoutes()(req, path);
+    });
+    await signIn();
+    renderAt('/apps/shop', '/apps/$appName', AppPage);
+    fireEvent.click(await screen.findByRole('tab', { name: /Deploys/ }));
+    expect(await screen.findByText('outside Slipway')).toBeTruthy();
+    fireEvent.click(await screen.findByRole('button', { name: 'Output of build mabc123def4567' }));
+    const out = await screen.findByTestId('build-output');
+    // (the lines themselves are drawn by the log viewer, which jsdom cannot lay out: e2e/apps.e2e.test.ts reads them)
+    expect(await within(out).findByText(/^started /)).toBeTruthy();
+    expect(within(out).getByText('succeeded')).toBeTruthy();
+    expect(calls.some((c) => c.path === '/api/v1/apps/shop/builds/mabc123def4567/output')).toBe(true);
   });
 });

@@ -38,6 +38,8 @@ export const ContainersConfig = z.object({
       return z.NEVER;
     }
   }),
+  /** How often each running service's CPU, memory and network are sampled for its charts (the last hour is kept in memory). */
+  statsIntervalMs: z.coerce.number().int().min(1000).max(300_000).default(15_000),
   /** After a failed wake, requests get the failure for this long before a new start is tried. */
   failureBackoffMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /**

@@ -15,8 +15,9 @@ export const JOB_DELETE = 'containers.delete';
 /** The service as a holder of hostname claims (and the jobs' resource). */
 export const containerResource = (serviceId: string) => `container:${serviceId}`;
 
-const ServiceRef = z.object({ serviceId: z.string() });
-const UpdateInput = z.object({ serviceId: z.string(), spec: z.custom<ServiceSpec>((v) => typeof v === 'object' && v !== null) });
+/** `name`: the service's name for the job's title (jobs queued before it was recorded have none). */
+const ServiceRef = z.object({ serviceId: z.string(), name: z.string().max(100).optional() });
+const UpdateInput = z.object({ serviceId: z.string(), name: z.string().max(100).optional(), spec: z.custom<ServiceSpec>((v) => typeof v === 'object' && v !== null) });
 
 interface Deps {
   repo: ServicesRepo;
@@ -111,7 +112,7 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
   jobs.define({
     type: JOB_CREATE,
     input: ServiceRef,
-    title: () => 'Create container service',
+    title: (i) => (i.name ? `Create container service ${i.name}` : 'Create container service'),
     steps: [
       {
         name: 'check images',
@@ -168,7 +169,7 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
   jobs.define({
     type: JOB_UPDATE,
     input: UpdateInput,
-    title: () => 'Change container service',
+    title: (i) => (i.name ? `Change container service ${i.name}` : 'Change container service'),
     steps: [
       {
         name: 'check images',
@@ -234,7 +235,7 @@ export function defineContainerJobs(jobs: JobService, d: Deps): void {
   jobs.define({
     type: JOB_DELETE,
     input: ServiceRef,
-    title: () => 'Delete container service',
+    title: (i) => (i.name ? `Delete container service ${i.name}` : 'Delete container service'),
     steps: [
       {
         name: 'remove route',

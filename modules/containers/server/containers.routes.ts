@@ -24,6 +24,8 @@ const ContainerSummary = z.object({
   labels: z.record(z.string(), z.string()), managed: z.boolean(), serviceId: z.string().nullable(),
 });
 
+const StatsPointSchema = z.object({ at: z.number(), cpuPercent: z.number(), memoryBytes: z.number(), memoryLimitBytes: z.number(), rxBytesPerSec: z.number(), txBytesPerSec: z.number() });
+
 /** Thin routes: parse, call one service method, present. */
 export function registerContainerRoutes(http: HttpApp, svc: ContainersService): void {
   http.get('/containers', { config: { permission: P.read }, schema: { operationId: 'listContainerServices', tags: ['containers'], summary: 'List services', response: { 200: z.object({ items: z.array(ServiceView) }) } } },
@@ -70,6 +72,9 @@ export function registerContainerRoutes(http: HttpApp, svc: ContainersService): 
       sse = openSse(req, reply);
       sse.onClose(() => handle.stop());
     });
+
+  http.get('/containers/:id/stats/history', { config: { permission: P.read }, schema: { operationId: 'getContainerServiceStatsHistory', tags: ['containers'], summary: 'The last hour of CPU, memory and network of a service', description: 'Sampled every `intervalMs` while the service runs (kept in memory for an hour; a panel restart starts over). `since`: only points after this time (epoch ms). Network values are bytes per second.', params: Id, querystring: z.object({ since: z.coerce.number().int().min(0).optional() }), response: { 200: z.object({ intervalMs: z.number(), running: z.boolean(), points: z.array(StatsPointSchema) }) } } },
+    async (req) => svc.statsHistory(req.actor, req.params.id, req.query.since));
 
   // ---- every container and image on a host (Slipway's own marked `managed`) ----
   http.get('/containers/hosts/:hostId/docker/containers', { config: { permission: P['docker.read'] }, schema: { operationId: 'listDockerContainers', tags: ['containers'], summary: 'All containers on a host', params: HostParam, response: { 200: z.object({ items: z.array(ContainerSummary) }) } } },

@@ -12,6 +12,7 @@ import { SECRET_MASK, type ContainerSpec, type CreateService, type ServiceView, 
 import { containerResource, JOB_CREATE, JOB_DELETE, JOB_UPDATE } from './containers.jobs.js';
 import { LABEL_CONTAINER, LABEL_SERVICE, dockerReason, type ContainerState, type ContainerSummary, type DockerClient, type StatsSample } from './docker.client.js';
 import { ForeignContainerError, StartRefusedError, WakeError, containerName, ownContainer, type WakeController } from './wake.controller.js';
+import type { StatsHistory, StatsPoint } from './stats.history.js';
 
 /** What the Docker views need of a host's engine (the socket client locally, the CLI remotely). */
 type HostDocker = {
@@ -39,8 +40,28 @@ export class ContainersService {
   private readonly pulls = new Map<string, number[]>();
 
   constructor(
-    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry; guard: ContainersGuard; hostnames: HostnameClaims },
+    private readonly d: { repo: ServicesRepo; jobs: JobService; audit: AuditLog; controller: WakeController; docker: DockerClient; hosts: HostRegistry; guard: ContainersGuard; hostnames: HostnameClaims; stats?: StatsHistory },
   ) {}
+
+  /** The last hour of a service's CPU, memory and network (the user role sees its own; a foreign one is 404). */
+  async statsHistory(actor: Actor, id: string, since?: number): Promise<{ intervalMs: number; running: boolean; points: StatsPoint[] }> {
+    const r = await this.load(actor, P.read, id);
+    const state = this.d.controller.state(r.id) ?? r.state;
+    return { intervalMs: this.d.stats?.intervalMs ?? 0, running: state === 'running', points: this.d.stats?.points(r.id, since) ?? [] };
+  }
+
+  /** One sweep of the stats history: each running service's HTTP container (its own, never a foreign one). */
+  async sampleStats(): Promise<number> {
+    const stats = this.d.stats;
+    if (!stats) return 0;
+    const all = await this.d.repo.list();
+    const byId = new Map(all.map((r) => [r.id, r]));
+    return stats.sweep(all.map((r) => ({ id: r.id, running: (this.d.controller.state(r.id) ?? r.state) === 'running' })), async (id) => {
+      const r = byId.get(id)!;
+      const c = await ownContainer(this.d.docker, r.id, r.spec.http.container).catch(() => null);
+      return c?.running ? this.d.docker.statsOnce(c.id) : null;
+    });
+  }
 
   /** The service, authorized for `permission` (a foreign or missing one is 404 for an owned-only role). */
   private async load(actor: Actor, permission: Permission, id: string): Promise<ServiceRecord> {
@@ -155,8 +176,8 @@ export class ContainersService {
         throw e;
       });
       const job = await this.d.jobs.launch(actor, {
-        type: JOB_CREATE, input: { serviceId: record.id }, resource: containerResource(record.id),
-        audit: { action: 'containers.create', target: { type: 'container', id: record.id }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image) } },
+        type: JOB_CREATE, input: { serviceId: record.id, name }, resource: containerResource(record.id),
+        audit: { action: 'containers.create', target: { type: 'container', id: record.id, name }, details: { name, hostnames: spec.hostnames, images: spec.containers.map((c) => c.image) } },
       });
       this.recordPulls(ownerId, pulls);
       return { service: this.view(record), job };
@@ -179,8 +200,8 @@ export class ContainersService {
       const pulls = await this.checkQuotas(actor, r.ownerId, id, spec);
       await this.claimHostnames(actor, r.ownerId, id, spec.hostnames);
       const job = await this.d.jobs.launch(actor, {
-        type: JOB_UPDATE, input: { serviceId: id, spec }, resource: containerResource(id),
-        audit: { action: 'containers.update', target: { type: 'container', id }, details: { name: r.name, changed: Object.keys(patch) } },
+        type: JOB_UPDATE, input: { serviceId: id, name: r.name, spec }, resource: containerResource(id),
+        audit: { action: 'containers.update', target: { type: 'container', id, name: r.name }, details: { name: r.name, changed: Object.keys(patch) } },
       });
       this.pending.set(id, spec);
       this.recordPulls(r.ownerId, pulls);
@@ -315,8 +336,8 @@ export class ContainersService {
     if (confirm !== r.name) throw new DomainRuleError(`Type the service's name (${r.name}) to confirm`, 'confirmation_required');
     if (r.state === 'deleting') throw new ConflictError('The service is already being deleted');
     return this.d.jobs.launch(actor, {
-      type: JOB_DELETE, input: { serviceId: id }, resource: containerResource(id),
-      audit: { action: 'containers.delete', target: { type: 'container', id }, details: { name: r.name } },
+      type: JOB_DELETE, input: { serviceId: id, name: r.name }, resource: containerResource(id),
+      audit: { action: 'containers.delete', target: { type: 'container', id, name: r.name }, details: { name: r.name } },
     });
   }
 

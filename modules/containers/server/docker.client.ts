@@ -324,6 +324,11 @@ export class DockerClient {
     return { stop: () => stream.destroy() };
   }
 
+  /** One stats reading (Docker waits for a second CPU reading, so the CPU share is real). */
+  async statsOnce(id: string): Promise<StatsSample> {
+    return toSample((await this.docker.getContainer(id).stats({ stream: false })) as unknown as DockerStats);
+  }
+
   /** Container events of Slipway's namespace (start, die, stop, pause, unpause, destroy). */
   async events(namespace: string, onEvent: (e: { action: string; id: string; labels: Record<string, string> }) => void): Promise<{ stop(): void }> {
     const stream = (await this.docker.getEvents({ filters: { type: ['container'], label: [`${LABEL_NAMESPACE}=${namespace}`] } })) as unknown as Readable;

@@ -14,6 +14,7 @@ import { DockerClient } from './docker.client.js';
 import { HostPorts } from './host-ports.js';
 import { loopbackConnections } from './tcp-activity.js';
 import { WakeController } from './wake.controller.js';
+import { StatsHistory } from './stats.history.js';
 import { startWebhooks } from './webhooks.js';
 
 export interface ContainersRuntime {
@@ -87,7 +88,8 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
         guard,
       });
       activator = new Activator(controller, { holdTimeoutMs: config.holdTimeoutMs, log: ctx.log });
-      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts, guard, hostnames: ctx.hostnames });
+      const stats = new StatsHistory(config.statsIntervalMs);
+      const service = new ContainersService({ repo, jobs: ctx.jobs, audit: ctx.audit, controller, docker, hosts: ctx.hosts, guard, hostnames: ctx.hostnames, stats });
       defineContainerJobs(ctx.jobs, { repo, docker, controller, namespace: config.caddyServer, guard, hostnames: ctx.hostnames, hostPorts });
       registerContainerRoutes(ctx.http, service);
       // Names of services stored before hostnames were claimed are theirs from the start (no engine needed).
@@ -118,6 +120,8 @@ export function createContainersModule(opts: { onRuntime?: (rt: ContainersRuntim
       // Machine-local (replicas, issue 15): each panel process drives its own machine's Docker and Caddy.
       ctx.localDuty('activator', 'Wake-on-request listener and the Caddy routes of this machine');
       ctx.schedule('idle-sweep', config.idleCheckIntervalMs, () => controller.tick(), { local: true });
+      // The charts on each service's page: a stats sample of every running service (machine-local, like the sweep).
+      ctx.schedule('stats-sample', config.statsIntervalMs, () => service.sampleStats(), { local: true });
       ctx.onClose(async () => {
         await controller.stop();
         await activator!.close();

@@ -1,12 +1,13 @@
-import { Alert, Anchor, Button, Card, Group, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Card, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useMemo, useState } from 'react';
+import type uPlot from 'uplot';
 import {
   ConfirmDialog, LogViewer, PageHeader, StatusBadge, UPlotChart, api, call, formatBytes, formatRelative, formatTime, icons,
   LatestJob, PageError, notifyError, notifySuccess, streamSse, useCan, useLiveInvalidate, useLiveLog, usePageParams, useRunJob,
 } from '@slipway/web';
-import { STATE_LABEL, type StatsSample, type WakeRecord } from './api';
+import { STATE_LABEL, type ServiceState, type StatsPoint, type StatsSample, type WakeRecord } from './api';
 
 /** One service: state, wake/sleep, cold-start history, live logs and stats. */
 export default function ServicePage() {
@@ -65,12 +66,12 @@ export default function ServicePage() {
       <Card withBorder mb="md">
         <Stack gap={4}>
           <Text size="sm">Sleep policy: {s.sleep.mode === 'always-on' ? 'always on' : `${s.sleep.mode} after ${s.sleep.idleTimeoutSeconds} s without requests`}</Text>
-          <Text size="sm">Visitors reach container <b>{s.http.container}</b> port {s.http.port} at {s.hostnames.map((h) => <Anchor key={h} href={`//${h}`} target="_blank" mr="xs">{h}</Anchor>)}</Text>
+          <Text size="sm">Visitors reach container <b>{s.http.container}</b> port {s.http.port} at {s.hostnames.map((h) => <Anchor key={h} href={`//${h}`} target="_blank" mr="xs" underline="always">{h}</Anchor>)}</Text>
           <Text size="sm">Containers: {s.containers.map((c) => `${c.name} (${c.image})`).join(', ')}</Text>
         </Stack>
       </Card>
       <ColdStartChart wakes={wakes.data?.items ?? []} />
-      {s.state === 'running' && <LiveStats serviceId={serviceId} />}
+      <ServiceStats serviceId={serviceId} state={s.state} />
       <Title order={4} mt="md" mb="xs">Logs</Title>
       <LiveLogs serviceId={serviceId} container={s.http.container} />
       <ConfirmDialog
@@ -98,6 +99,11 @@ function Fact({ label, value }: { label: string; value: string }) {
   );
 }
 
+const COLD_START_OPTS: Omit<uPlot.Options, 'width' | 'height'> = {
+  series: [{}, { label: 'start → ready', stroke: '#228be6', points: { show: true } }, { label: 'first byte', stroke: '#fa5252', points: { show: true } }],
+  axes: [{}, { label: 'ms' }],
+};
+
 /** Start-to-ready and first-byte time of each wake, oldest to newest. */
 function ColdStartChart({ wakes }: { wakes: WakeRecord[] }) {
   const ready = wakes.filter((w) => w.outcome === 'ready').slice().reverse();
@@ -112,31 +118,102 @@ function ColdStartChart({ wakes }: { wakes: WakeRecord[] }) {
       <UPlotChart
         label="Cold start time of each wake: container start to ready, and first request to first byte"
         data={data}
-        options={{
-          series: [{}, { label: 'start → ready', stroke: '#228be6', points: { show: true } }, { label: 'first byte', stroke: '#fa5252', points: { show: true } }],
-          axes: [{}, { label: 'ms' }],
-        }}
+        options={COLD_START_OPTS}
       />
       <Text size="xs" c="dimmed">Last: {formatTime(ready[ready.length - 1]!.at)}</Text>
     </Card>
   );
 }
 
-function LiveStats({ serviceId }: { serviceId: string }) {
+const IDLE_WORDS: Partial<Record<ServiceState, string>> = { creating: 'The service is being created', sleeping: 'The service sleeps', failed: 'The service failed', deleting: 'The service is being deleted' };
+const STATS_RANGES = [{ value: '900', label: '15 min' }, { value: '3600', label: '1 h' }];
+const statsRate = (v: number) => `${formatBytes(v)}/s`;
+const statsOptions = (series: { label: string; stroke: string }[], unit: (v: number) => string): Omit<uPlot.Options, 'width' | 'height'> => ({
+  scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+  axes: [{}, { values: (_u, vals) => vals.map((v) => unit(v)) }],
+  series: [{}, ...series.map((x) => ({ label: x.label, stroke: x.stroke, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '—' : unit(v)) }))],
+});
+const CPU_OPTS = statsOptions([{ label: 'CPU', stroke: '#228be6' }], (v) => `${v.toFixed(v < 10 ? 1 : 0)} %`);
+const MEM_OPTS = statsOptions([{ label: 'Used', stroke: '#40c057' }, { label: 'Limit', stroke: '#adb5bd' }], (v) => formatBytes(v));
+const NET_OPTS = statsOptions([{ label: 'Received', stroke: '#15aabf' }, { label: 'Sent', stroke: '#fd7e14' }], statsRate);
+
+/**
+ * CPU, memory and network of the service's HTTP container over time: the last hour the panel
+ * sampled (GET …/stats/history) and, while it runs, the live stream appended as it comes.
+ */
+function ServiceStats({ serviceId, state }: { serviceId: string; state: ServiceState }) {
+  const running = state === 'running';
+  const [range, setRange] = useState('900');
+  const history = useQuery({
+    queryKey: ['containers', serviceId, 'stats-history'],
+    queryFn: () => call(api.GET('/api/v1/containers/{id}/stats/history', { params: { path: { id: serviceId } } })),
+    refetchInterval: running ? false : 60_000,
+  });
+  const [live, setLive] = useState<StatsPoint[]>([]);
   const [last, setLast] = useState<StatsSample | null>(null);
   useEffect(() => {
+    setLive([]);
+    setLast(null);
+    if (!running) return;
     const abort = new AbortController();
-    void streamSse(`/api/v1/containers/${serviceId}/stats`, { signal: abort.signal, onMessage: (m) => m.event === 'stats' && setLast(JSON.parse(m.data) as StatsSample) });
+    let prev: StatsSample | null = null;
+    void streamSse(`/api/v1/containers/${serviceId}/stats`, {
+      signal: abort.signal,
+      onMessage: (m) => {
+        if (m.event !== 'stats') return;
+        const cur = JSON.parse(m.data) as StatsSample;
+        setLast(cur);
+        const seconds = prev ? (cur.at - prev.at) / 1000 : 0;
+        if (prev && seconds > 0) {
+          const before = prev;
+          const rate = (a: number, b: number) => (a >= b ? Math.round((a - b) / seconds) : 0);
+          const p: StatsPoint = { at: cur.at, cpuPercent: cur.cpuPercent, memoryBytes: cur.memoryBytes, memoryLimitBytes: cur.memoryLimitBytes, rxBytesPerSec: rate(cur.networkRxBytes, before.networkRxBytes), txBytesPerSec: rate(cur.networkTxBytes, before.networkTxBytes) };
+          setLive((xs) => [...xs.slice(-3600), p]);
+        }
+        prev = cur;
+      },
+    });
     return () => abort.abort();
-  }, [serviceId]);
-  if (!last) return null;
+  }, [serviceId, running]);
+
+  const points = useMemo(() => {
+    const hist = history.data?.points ?? [];
+    const lastAt = hist.at(-1)?.at ?? 0;
+    const cutoff = Date.now() - Number(range) * 1000;
+    return [...hist, ...live.filter((p) => p.at > lastAt)].filter((p) => p.at >= cutoff);
+  }, [history.data, live, range]);
+  const xs = points.map((p) => p.at / 1000);
+  const col = (f: keyof StatsPoint) => points.map((p) => p[f]);
+  const windowSec = Number(range);
+  const interval = history.data?.intervalMs ? Math.round(history.data.intervalMs / 1000) : null;
+
   return (
-    <SimpleGrid cols={{ base: 2, md: 4 }} mb="md" data-testid="live-stats">
-      <Fact label="CPU" value={`${last.cpuPercent.toFixed(1)} %`} />
-      <Fact label="Memory" value={`${formatBytes(last.memoryBytes)}${last.memoryLimitBytes ? ` / ${formatBytes(last.memoryLimitBytes)}` : ''}`} />
-      <Fact label="Network in" value={formatBytes(last.networkRxBytes)} />
-      <Fact label="Network out" value={formatBytes(last.networkTxBytes)} />
-    </SimpleGrid>
+    <Card withBorder mb="md" data-testid="service-stats">
+      <Group justify="space-between" mb="xs">
+        <Title order={4}>Usage</Title>
+        <SegmentedControl aria-label="Usage time range" size="xs" data={STATS_RANGES} value={range} onChange={setRange} />
+      </Group>
+      {last && (
+        <SimpleGrid cols={{ base: 2, md: 4 }} mb="md" data-testid="live-stats">
+          <Fact label="CPU" value={`${last.cpuPercent.toFixed(1)} %`} />
+          <Fact label="Memory" value={`${formatBytes(last.memoryBytes)}${last.memoryLimitBytes ? ` / ${formatBytes(last.memoryLimitBytes)}` : ''}`} />
+          <Fact label="Received (total)" value={formatBytes(last.networkRxBytes)} />
+          <Fact label="Sent (total)" value={formatBytes(last.networkTxBytes)} />
+        </SimpleGrid>
+      )}
+      {history.error ? (
+        <Alert color="red" title="Usage history could not be loaded">{(history.error as Error).message}</Alert>
+      ) : !running && !points.length ? (
+        <Text size="sm" c="dimmed">{IDLE_WORDS[state] ?? `The service is ${STATE_LABEL[state]}`}: its usage is charted while it runs{interval ? ` (a sample every ${interval} s, the last hour kept)` : ''}.</Text>
+      ) : (
+        <SimpleGrid cols={{ base: 1, lg: 3 }}>
+          <div><Text size="sm" fw={600} mb={4}>CPU</Text><UPlotChart label="CPU use of the service over time" height={180} windowSeconds={windowSec} options={CPU_OPTS} data={[xs, col('cpuPercent')]} /></div>
+          <div><Text size="sm" fw={600} mb={4}>Memory</Text><UPlotChart label="Memory of the service over time, used and limit" height={180} windowSeconds={windowSec} options={MEM_OPTS} data={[xs, col('memoryBytes'), col('memoryLimitBytes')]} /></div>
+          <div><Text size="sm" fw={600} mb={4}>Network</Text><UPlotChart label="Network traffic of the service over time, received and sent" height={180} windowSeconds={windowSec} options={NET_OPTS} data={[xs, col('rxBytesPerSec'), col('txBytesPerSec')]} /></div>
+        </SimpleGrid>
+      )}
+      {!running && points.length > 0 && <Text size="xs" c="dimmed" mt={4}>{IDLE_WORDS[state] ?? `The service is ${STATE_LABEL[state]}`}: no new samples until it runs again.</Text>}
+    </Card>
   );
 }
 

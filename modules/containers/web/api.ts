@@ -16,6 +16,9 @@ export type CreateServiceBody = ApiBody<'/api/v1/containers', 'post'>;
  */
 export type StatsSample = { at: number; cpuPercent: number; memoryBytes: number; memoryLimitBytes: number; networkRxBytes: number; networkTxBytes: number };
 
+/** One point of a service's usage over time (GET /api/v1/containers/{id}/stats/history; network in bytes per second). */
+export type StatsPoint = ApiData<'/api/v1/containers/{id}/stats/history', 'get'>['points'][number];
+
 /** Badge colour per service state (StatusBadge knows running/sleeping/failed; the rest here). */
 export const STATE_LABEL: Record<ServiceState, string> = {
   creating: 'creating', sleeping: 'sleeping', waking: 'waking…', running: 'running', stopping: 'going to sleep…', failed: 'failed', deleting: 'deleting',

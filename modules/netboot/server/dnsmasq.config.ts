@@ -80,7 +80,9 @@ export function dnsmasqConfig(o: DnsmasqOptions): string {
     ...(o.logDhcp ? ['log-dhcp'] : []),
     'enable-tftp',
     `tftp-root=${dir}`,
-    'tftp-secure',
+    // not tftp-secure: dnsmasq drops root for nobody, and tftp-secure then serves only files nobody
+    // owns, so Debian's root-owned /usr/lib/ipxe files were refused ("Permission denied", proven in
+    // dnsmasq.netns.test.ts). The root stays the only place served: dnsmasq refuses paths with "..".
     'tftp-no-blocksize',
     '# firmware PXE gets iPXE; iPXE (user class "iPXE") gets a script URL',
     'dhcp-userclass=set:ipxe,iPXE',

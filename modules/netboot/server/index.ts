@@ -6,6 +6,7 @@ import { DnsmasqSupervisor } from './dnsmasq.process.js';
 import { locateIpxeBootFiles, parseBootBaseUrl, type IpxeBootFiles } from './ipxe.js';
 import { NetbootConfig } from './netboot.config.js';
 import { NetbootEngine, netbootPaths } from './netboot.engine.js';
+import { defineEditJobs, NetbootEdits, registerEditRoutes } from './netboot.edits.js';
 import { defineNetbootJobs } from './netboot.jobs.js';
 import { netbootMigrations } from './netboot.migrations.js';
 import { netbootPermissions } from './netboot.permissions.js';
@@ -16,6 +17,7 @@ import { NetbootService } from './netboot.service.js';
 
 export interface NetbootRuntime {
   service: NetbootService;
+  edits: NetbootEdits;
   engine: NetbootEngine;
   repo: NetbootRepo;
   config: NetbootConfig;
@@ -97,6 +99,8 @@ export function createNetbootModule(opts: { onRuntime?: (rt: NetbootRuntime) => 
       const run = new LocalProcessRunner();
       const root = config.dataRoot ?? path.join(ctx.core.dataDir, 'netboot');
       const engine = new NetbootEngine(run, config, netbootPaths(root), ctx.log);
+      const chapBox = ctx.secretBox('netboot chap v1');
+      engine.openChap = (sealed) => chapBox.open(sealed);
       const repo = new NetbootRepo(ctx.db);
       // On a unix socket the panel sits behind a proxy on port 80/443: machines fetch scripts through it.
       const listenPort = ctx.core.listen.startsWith('unix:') ? null : listenParts(ctx.core.listen).port;
@@ -125,7 +129,7 @@ export function createNetbootModule(opts: { onRuntime?: (rt: NetbootRuntime) => 
         })().catch((err: unknown) => ctx.log.warn({ err }, 'netboot: could not (re)start dnsmasq'));
       };
       if (sup) ctx.logSources.add((hostId) => (hostId === 'local' ? [{ id: 'netboot-dnsmasq', title: 'dnsmasq (netboot)', path: `${root}/dnsmasq.log` }] : []));
-      const service = new NetbootService({ repo, engine, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, config, bootBaseUrl, log: ctx.log, bootFiles: () => bootFiles, dnsmasqWritten });
+      const service = new NetbootService({ repo, engine, jobs: ctx.jobs, audit: ctx.audit, events: ctx.events, config, bootBaseUrl, log: ctx.log, bootFiles: () => bootFiles, dnsmasqWritten, sealChap: (secret) => chapBox.seal(secret) });
       const changed = (id: string) => service.changed(id);
       defineNetbootJobs(ctx.jobs, {
         repo, engine, stepDelayMs: config.sessionStepDelayMs,
@@ -133,15 +137,20 @@ export function createNetbootModule(opts: { onRuntime?: (rt: NetbootRuntime) => 
         imageChanged: (id) => service.imageChanged(id),
       });
       registerNetbootRoutes(ctx.http, service);
-      const runReconcile = () => reconcile({ repo, engine, jobs: ctx.jobs, log: ctx.log, changed });
-      opts.onRuntime?.({ service, engine, repo, config, reconcile: runReconcile });
+      // editing an image as a VM: the vps module's `vm-disk-editor` when it is enabled (ctx.use, never an import)
+      const editDeps = { repo, engine, jobs: ctx.jobs, audit: ctx.audit, editor: () => ctx.use('vm-disk-editor'), imageChanged: (id: string) => service.imageChanged(id) };
+      defineEditJobs(ctx.jobs, editDeps);
+      const edits = new NetbootEdits(editDeps);
+      registerEditRoutes(ctx.http, edits);
+      const runReconcile = () => reconcile({ repo, engine, jobs: ctx.jobs, log: ctx.log, changed, edits });
+      opts.onRuntime?.({ service, edits, engine, repo, config, reconcile: runReconcile });
 
       ctx.overview.count({ id: 'machines', title: 'Netboot machines', permission: netbootPermissions.read, count: async () => (await repo.machines()).length });
       ctx.onReady(async () => {
         bootFiles = await locateIpxeBootFiles(run);
         await service.loadCache();
         const report = await runReconcile();
-        if (report.orphans.length || report.settled.length || report.rebuilt.length) ctx.log.warn({ report }, 'netboot: reconciled tgt and exports with the database');
+        if (report.orphans.length || report.settled.length || report.rebuilt.length || report.edits.length) ctx.log.warn({ report }, 'netboot: reconciled tgt and exports with the database');
         await service.loadCache();
         await service.writeDnsmasq();
       });

@@ -33,6 +33,13 @@ describe('iPXE scripts', () => {
     expect(menu).toMatch(/^chain --autofree http:\/\/10\.20\.0\.1:8080\/api\/v1\/netboot\/boot\/menu\.ipxe \|\| exit$/m);
   });
 
+  it('with CHAP, the script sets the user and secret before sanboot', () => {
+    const s = machineScript({ name, mac, initiatorIqn: initiatorIqn(prefix, name), targetIqn: targetIqn(prefix, name), server: '10.20.0.1', fallback: { kind: 'local' }, chap: { user: 'nb-0123456789ab', secret: 'Q'.repeat(32) } });
+    const lines = s.split('\n');
+    expect(lines.slice(2, 5)).toEqual(['set initiator-iqn iqn.2026-01.io.slipway:netboot:initiator.lab-pc-01', 'set username nb-0123456789ab', `set password ${'Q'.repeat(32)}`]);
+    expect(lines[5]).toMatch(/^sanboot iscsi:/);
+  });
+
   it.each([
     ['an IQN with a space and a second command', { targetIqn: 'iqn.2026-01.io.slipway:x || shell' }],
     ['an IQN carrying ${} expansion', { targetIqn: 'iqn.2026-01.io.slipway:${root-path}' }],
@@ -45,6 +52,11 @@ describe('iPXE scripts', () => {
     ['a menu URL with a space', { fallback: { kind: 'menu', menuUrl: 'http://x/ y' } }],
     ['a menu URL with &&', { fallback: { kind: 'menu', menuUrl: 'http://x/a&&shell' } }],
     ['a menu URL with ${}', { fallback: { kind: 'menu', menuUrl: 'http://x/${x}' } }],
+    ['a CHAP secret with a space and a command', { chap: { user: 'nb-a', secret: 'aaaaaaaaaaaaaaaa shell' } }],
+    ['a CHAP secret with ${} expansion', { chap: { user: 'nb-a', secret: '${net0/mac}aaaaaaaaaaaaaaaa' } }],
+    ['a CHAP secret with a newline', { chap: { user: 'nb-a', secret: 'aaaaaaaaaaaaaaaa\nshell' } }],
+    ['a short CHAP secret', { chap: { user: 'nb-a', secret: 'abc' } }],
+    ['a CHAP user with ||', { chap: { user: 'nb||shell', secret: 'a'.repeat(24) } }],
   ])('refuses %s', (_w, over) => {
     const ok = { name, mac, initiatorIqn: initiatorIqn(prefix, name), targetIqn: targetIqn(prefix, name), server: '10.20.0.1', fallback: { kind: 'local' } as const };
     expect(() => machineScript({ ...ok, ...(over as object) } as Parameters<typeof machineScript>[0])).toThrow();

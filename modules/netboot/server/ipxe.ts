@@ -107,6 +107,8 @@ export interface MachineScript {
   port?: number;
   lun?: number;
   fallback: Fallback;
+  /** Incoming CHAP (https://ipxe.org/cfg/username, /cfg/password): sent by iPXE at the iSCSI login. */
+  chap?: { user: string; secret: string } | null;
 }
 
 /** Diskless boot: announce the initiator IQN, sanboot the machine's target, else fall back. */
@@ -117,6 +119,7 @@ export function machineScript(s: MachineScript): string {
     '#!ipxe',
     `# Slipway netboot: ${scriptValue(name)} (${scriptValue(macDashed(mac))})`,
     `set initiator-iqn ${scriptValue(parseIqn(s.initiatorIqn))}`,
+    ...(s.chap ? [`set username ${chapValue(s.chap.user, /^[a-z][a-z0-9.-]{0,63}$/)}`, `set password ${chapValue(s.chap.secret, /^[A-Za-z0-9]{16,64}$/)}`] : []),
     `sanboot ${iscsiRootPath(s.server, s.targetIqn, { port: s.port, lun: s.lun })} || goto fallback`,
     'exit',
     ':fallback',
@@ -124,6 +127,11 @@ export function machineScript(s: MachineScript): string {
     ...fallbackLines(s.fallback),
     '',
   ].join('\n');
+}
+
+function chapValue(v: string, re: RegExp): string {
+  if (typeof v !== 'string' || !re.test(v)) throw new IpxeScriptError('refusing to put a malformed CHAP credential into an iPXE script');
+  return v;
 }
 
 /** Boot mode "local disk" for a known machine. */

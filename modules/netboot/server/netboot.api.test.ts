@@ -90,7 +90,7 @@ describe('netboot through the API (real tgtd, qemu-storage-daemon, FUSE)', () =>
     expect(res.status, res.text).toBe(202);
     const job = await waitJob(res.body.job.id);
     expect(job.state, JSON.stringify(await t.services.jobs.logs(job.id, SYSTEM_ACTOR))).toBe('succeeded');
-    expect(job.steps.map((s) => s.name)).toEqual(['writeback', 'export', 'target', 'acl', 'lun', 'script ready']);
+    expect(job.steps.map((s) => s.name)).toEqual(['writeback', 'export', 'target', 'acl', 'chap', 'lun', 'script ready']);
     const targets = await tgtShow();
     const target = targets.find((x) => x.iqn === `${prefix}:${tag}-pc1`)!;
     expect(target).toBeDefined();
@@ -222,8 +222,9 @@ describe('netboot through the API (real tgtd, qemu-storage-daemon, FUSE)', () =>
     const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as { paths: Record<string, Record<string, any>> };
     const paths = Object.keys(doc.paths).filter((p) => p.startsWith('/api/v1/netboot'));
     expect(paths.sort()).toEqual([
-      '/api/v1/netboot/boot/{file}', '/api/v1/netboot/images', '/api/v1/netboot/images/{id}', '/api/v1/netboot/images/{id}/versions/{versionId}',
-      '/api/v1/netboot/machines', '/api/v1/netboot/machines/import', '/api/v1/netboot/machines/{id}', '/api/v1/netboot/machines/{id}/session',
+      '/api/v1/netboot/boot/{file}', '/api/v1/netboot/edits/{id}/commit', '/api/v1/netboot/edits/{id}/discard', '/api/v1/netboot/images', '/api/v1/netboot/images/{id}',
+      '/api/v1/netboot/images/{id}/edits', '/api/v1/netboot/images/{id}/versions/{versionId}',
+      '/api/v1/netboot/machines', '/api/v1/netboot/machines/import', '/api/v1/netboot/machines/{id}', '/api/v1/netboot/machines/{id}/chap/rotate', '/api/v1/netboot/machines/{id}/session',
       '/api/v1/netboot/machines/{id}/token', '/api/v1/netboot/machines/{id}/wake', '/api/v1/netboot/machines/{id}/writeback/commit', '/api/v1/netboot/machines/{id}/writeback/discard', '/api/v1/netboot/sessions', '/api/v1/netboot/settings',
     ]);
     expect(Object.keys(doc.paths['/api/v1/netboot/images']!.post.requestBody.content)).toEqual(['application/octet-stream']);

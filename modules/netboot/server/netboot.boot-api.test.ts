@@ -121,4 +121,36 @@ describe.skipIf(!haveQemu)('a diskless boot driven by the panel (QEMU TCG)', () 
     const stop2 = await api('DELETE', `/netboot/machines/${id}/session`);
     expect((await t.services.jobs.waitFor(stop2.body.job.id, 60_000)).state).toBe('succeeded');
   }, 240_000);
+
+  it('with CHAP on, real iPXE logs in with the credentials of its script and boots; the target has the account bound', async () => {
+    const img = (await api('GET', '/netboot/images')).body.items.find((i: Json) => i.name === 'marker-os');
+    const chapName = `${ids.tag}-chap`;
+    const chapMac = '52:54:00:5e:1a:42';
+    const m = await api('POST', '/netboot/machines', { name: chapName, mac: chapMac, imageId: img.id, chap: true });
+    expect(m.status, m.text).toBe(201);
+    const id = m.body.machine.id as string;
+    const serial = `${fixtures}/serial-chap.log`;
+    const started = Date.now();
+    qemu = run.stream('qemu-system-x86_64', [
+      '-accel', 'tcg', '-m', '64', '-display', 'none', '-monitor', 'none', '-no-reboot', '-nodefaults', '-serial', `file:${serial}`,
+      '-netdev', `user,id=n0,bootfile=${m.body.machine.ipxeScriptUrl as string}`, '-device', `virtio-net-pci,netdev=n0,mac=${chapMac}`, '-boot', 'n',
+    ]);
+    let out = '';
+    while (Date.now() - started < 150_000) {
+      out = existsSync(serial) ? readFileSync(serial, 'latin1') : '';
+      if (out.includes('SLIPWAY-MARKER')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(out, `serial: ${out}`).toContain(MARKER_OK);
+    rt.engine.invalidateTargets();
+    const target = (await rt.engine.tgt.findTarget(rt.engine.targetIqn(chapName as never)))!;
+    expect(target.accounts).toEqual([m.body.machine.chap.user]);
+    expect(target.sessions[0]).toMatchObject({ initiator: `${prefix}:initiator.${chapName}` });
+    qemu.stop();
+    await qemu.done;
+    qemu = null;
+    console.log(`netboot TCG boot with CHAP: marker written ${Date.now() - started} ms after qemu start`);
+    const stop = await api('DELETE', `/netboot/machines/${id}/session`);
+    expect((await t.services.jobs.waitFor(stop.body.job.id, 60_000)).state).toBe('succeeded');
+  }, 240_000);
 });

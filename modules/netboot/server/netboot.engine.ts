@@ -1,4 +1,5 @@
 import { type ProcessRunner, QemuImg } from '../../../server/src/sdk.js';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { rm, statfs } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
@@ -13,11 +14,13 @@ export interface NetbootPaths {
   images: string;
   wb: string;
   uploads: string;
+  /** Overlays of image versions being edited as VMs. */
+  edits: string;
   dnsmasqConf: string;
 }
 
 export function netbootPaths(root: string): NetbootPaths {
-  return { root, images: `${root}/images`, wb: `${root}/wb`, uploads: `${root}/uploads`, dnsmasqConf: `${root}/dnsmasq.conf` };
+  return { root, images: `${root}/images`, wb: `${root}/wb`, uploads: `${root}/uploads`, edits: `${root}/edits`, dnsmasqConf: `${root}/dnsmasq.conf` };
 }
 
 /** One iSCSI login as the console shows it. */
@@ -41,9 +44,16 @@ export class NetbootEngine {
   private readonly locks = new Map<string, Promise<unknown>>();
   private tgtCache: { at: number; targets: Promise<TgtTarget[]> } | null = null;
   private readonly firstSeen = new Map<string, number>();
+  /** Opens a machine's sealed CHAP secret (ctx.secretBox('netboot chap v1')); set by the module. */
+  openChap: (sealed: string) => string = () => {
+    throw new Error('no CHAP secret box');
+  };
+  /** This panel's CHAP user names start with it (tgt's accounts are global to tgtd; another panel's are left alone). */
+  readonly chapPrefix: string;
 
   constructor(readonly run: ProcessRunner, readonly config: NetbootConfig, readonly paths: NetbootPaths, private readonly log: FastifyBaseLogger) {
-    for (const d of [paths.root, paths.images, paths.wb, paths.uploads]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    this.chapPrefix = `nb${createHash('sha256').update(config.iqnPrefix).digest('hex').slice(0, 6)}-`;
+    for (const d of [paths.root, paths.images, paths.wb, paths.uploads, paths.edits]) mkdirSync(d, { recursive: true, mode: 0o700 });
     this.qemuImg = new QemuImg(run, { root: paths.root });
     this.wb = new Writebacks(run, { dir: paths.wb, qemuImg: this.qemuImg });
     this.tgt = new TgtCli(run, { backingRoot: paths.wb, tidMin: config.tidMin, tidMax: config.tidMax });
@@ -59,6 +69,10 @@ export class NetbootEngine {
   versionFile(versionId: string): string {
     if (!/^[0-9a-f-]{36}$/.test(versionId)) throw new TypeError('bad version id');
     return `${this.paths.images}/${versionId}.qcow2`;
+  }
+  editFile(id: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new TypeError('bad edit id');
+    return `${this.paths.edits}/${id}.qcow2`;
   }
   uploadFile(id: string): string {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new TypeError('bad upload id');
@@ -160,6 +174,37 @@ export class NetbootEngine {
     else await this.tgt.bindInitiator(tid, this.initiatorIqn(m.name));
   }
 
+  /** The machine's incoming CHAP user: this panel's prefix and 12 hex digits of its id (no name, so nothing to rename). */
+  chapUser(m: Pick<MachineRecord, 'id'>): string {
+    return `${this.chapPrefix}${m.id.replace(/-/g, '').slice(0, 12).toLowerCase()}`;
+  }
+
+  /** The machine's CHAP user and clear secret, or null when CHAP is off. */
+  chapOf(m: Pick<MachineRecord, 'id' | 'chapSecret'>): { user: string; secret: string } | null {
+    return m.chapSecret ? { user: this.chapUser(m), secret: this.openChap(m.chapSecret) } : null;
+  }
+
+  /** CHAP on the machine's target: its account (a leftover one replaced) bound to the tid. No-op when CHAP is off. */
+  async bindChap(m: MachineRecord, tid: number): Promise<boolean> {
+    const chap = this.chapOf(m);
+    if (!chap) return false;
+    await this.tgt.deleteAccount(chap.user);
+    await this.tgt.createAccount(chap.user, chap.secret);
+    await this.tgt.bindAccount(tid, chap.user);
+    this.invalidateTargets();
+    return true;
+  }
+
+  /** The machine's CHAP account gone from tgtd (idempotent). */
+  async removeChap(m: Pick<MachineRecord, 'id'>): Promise<boolean> {
+    return this.tgt.deleteAccount(this.chapUser(m));
+  }
+
+  /** Accounts of this panel (its prefix) that no machine in `keep` accounts for. */
+  async orphanChapUsers(keep: Set<string>): Promise<string[]> {
+    return (await this.tgt.listAccounts()).filter((u) => u.startsWith(this.chapPrefix) && !keep.has(u));
+  }
+
   async addLun(tid: number, exportFile: string): Promise<void> {
     await this.tgt.addLun(tid, exportFile);
     this.invalidateTargets();
@@ -247,6 +292,7 @@ export class NetbootEngine {
     if (!t) {
       const { tid } = await this.tgt.createTarget(iqn);
       await this.bindAcl(m, tid);
+      await this.bindChap(m, tid);
       await this.tgt.addLun(tid, exportFile);
       rebuilt.push('target');
     }

@@ -101,6 +101,13 @@ export function defineNetbootJobs(jobs: JobService, d: JobDeps): void {
         await engine.bindAcl(m, fresh.tid!);
         ctx.log(m.fixedIp ? `ACL: initiator address ${m.fixedIp}` : `ACL: initiator ${engine.initiatorIqn(m.name)}`);
       }),
+      startStep('chap', async (ctx, { s, m }) => {
+        const { s: fresh } = await load(s.id);
+        if (await engine.bindChap(m, fresh.tid!)) ctx.log(`CHAP: account ${engine.chapUser(m)} bound (the secret is only in the machine's script)`);
+        else ctx.log('CHAP: off for this machine');
+      }, async (_ctx, { m }) => {
+        await engine.removeChap(m);
+      }),
       startStep('lun', async (ctx, { s }) => {
         const { s: fresh } = await load(s.id);
         await engine.addLun(fresh.tid!, fresh.exportFile!);
@@ -135,6 +142,9 @@ export function defineNetbootJobs(jobs: JobService, d: JobDeps): void {
     steps: [
       stopStep('remove target', async (ctx, { m }) => {
         if (await engine.removeTarget(m.name)) ctx.log(`target ${engine.targetIqn(m.name)} removed`);
+      }),
+      stopStep('remove CHAP account', async (ctx, { m }) => {
+        if (await engine.removeChap(m)) ctx.log(`CHAP account ${engine.chapUser(m)} removed`);
       }),
       stopStep('stop export', async (ctx, { m }) => {
         if ((await engine.wb.stop(m.name)).wasRunning) ctx.log('export stopped');

@@ -108,4 +108,40 @@ export const netbootSettings: Migration = {
   },
 };
 
-export const netbootMigrations = defineMigrations<NetbootTables>({ netboot_0001_init: netbootInit, netboot_0002_settings: netbootSettings });
+/**
+ * Per-machine incoming CHAP (the secret sealed with ctx.secretBox('netboot chap v1'); null: CHAP
+ * off) and image edits (an image version booted as a VM through the `vm-disk-editor` capability).
+ */
+export const netbootChapEdits: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('netboot_machines').addColumn('chap_secret', 'text').execute();
+    await db.schema.alterTable('netboot_machines').addColumn('chap_rotated_at', 'bigint').execute();
+    await db.schema
+      .createTable('netboot_edits')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('image_id', 'text', (c) => c.notNull().references('netboot_images.id').onDelete('restrict'))
+      .addColumn('version_id', 'text', (c) => c.notNull().references('netboot_image_versions.id').onDelete('restrict'))
+      /** starting | running | stopped | committing | committed | discarded | failed */
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('overlay', 'text', (c) => c.notNull())
+      /** The editor's handle of its VM (the vps module's VPS id). */
+      .addColumn('vm_id', 'text')
+      .addColumn('console_url', 'text')
+      /** The job now working on the edit (start or commit); reconcile settles an edit whose job is over. */
+      .addColumn('job_id', 'text')
+      .addColumn('committed_version_id', 'text')
+      .addColumn('error', 'text')
+      .addColumn('created_by', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('netboot_edits_version').on('netboot_edits').column('version_id').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('netboot_edits').execute();
+    await db.schema.alterTable('netboot_machines').dropColumn('chap_rotated_at').execute();
+    await db.schema.alterTable('netboot_machines').dropColumn('chap_secret').execute();
+  },
+};
+
+export const netbootMigrations = defineMigrations<NetbootTables>({ netboot_0001_init: netbootInit, netboot_0002_settings: netbootSettings, netboot_0003_chap_edits: netbootChapEdits });

@@ -11,6 +11,10 @@ export interface ReconcileReport {
   settled: { machine: string; session: string; to: 'failed' | 'stopped' }[];
   /** Targets, exports and overlays nothing in the database accounts for: removed. */
   orphans: { machine: string; target: boolean; export: boolean; overlay: boolean }[];
+  /** CHAP accounts of this panel that no active session accounts for: removed. */
+  chapAccounts: string[];
+  /** Image edits whose start or commit job died with the panel (or is gone): settled. */
+  edits: { edit: string; to: 'failed' | 'stopped' }[];
 }
 
 /**
@@ -20,9 +24,9 @@ export interface ReconcileReport {
  * existing machines stay). Each machine is handled under its lock, and a session whose job is
  * still queued or running is left to that job.
  */
-export async function reconcile(d: { repo: NetbootRepo; engine: NetbootEngine; jobs: JobService; log: FastifyBaseLogger; changed(id: string): Promise<void> }): Promise<ReconcileReport> {
+export async function reconcile(d: { repo: NetbootRepo; engine: NetbootEngine; jobs: JobService; log: FastifyBaseLogger; changed(id: string): Promise<void>; edits?: { settleDead(jobLive: (jobId: string) => Promise<boolean>): Promise<ReconcileReport['edits']> } }): Promise<ReconcileReport> {
   const { repo, engine } = d;
-  const report: ReconcileReport = { rebuilt: [], settled: [], orphans: [] };
+  const report: ReconcileReport = { rebuilt: [], settled: [], orphans: [], chapAccounts: [], edits: [] };
   const prefix = `${engine.prefix}:`;
   const targets = await engine.tgt.listOwnTargets();
   const exports = await engine.wb.list();
@@ -85,6 +89,20 @@ export async function reconcile(d: { repo: NetbootRepo; engine: NetbootEngine; j
         d.log.warn({ machine: name, ...r }, 'netboot: removed orphans');
       }
     });
+  }
+  // CHAP accounts: listed first, then the sessions read, so an account made by a start that began
+  // meanwhile belongs to a session already in the database and is kept
+  const listed = await engine.orphanChapUsers(new Set());
+  if (listed.length) {
+    const live = new Set((await repo.sessions({ active: true })).map((s) => engine.chapUser({ id: s.machineId })));
+    for (const u of listed.filter((x) => !live.has(x))) {
+      if (await engine.tgt.deleteAccount(u)) report.chapAccounts.push(u);
+    }
+    if (report.chapAccounts.length) d.log.warn({ accounts: report.chapAccounts }, 'netboot: removed CHAP accounts of no session');
+  }
+  if (d.edits) {
+    report.edits = await d.edits.settleDead(jobLive);
+    if (report.edits.length) d.log.warn({ edits: report.edits }, 'netboot: settled image edits left half-done by a previous panel');
   }
   engine.invalidateTargets();
   return report;

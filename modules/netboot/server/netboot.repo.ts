@@ -42,6 +42,24 @@ export interface MachinesTable {
   notes: string;
   last_script_at: number | null;
   last_boot_at: number | null;
+  /** Sealed (ctx.secretBox('netboot chap v1')); null: no CHAP. */
+  chap_secret: string | null;
+  chap_rotated_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+export interface EditsTable {
+  id: string;
+  image_id: string;
+  version_id: string;
+  state: string;
+  overlay: string;
+  vm_id: string | null;
+  console_url: string | null;
+  job_id: string | null;
+  committed_version_id: string | null;
+  error: string | null;
+  created_by: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -73,6 +91,7 @@ export interface NetbootTables {
   netboot_machines: MachinesTable;
   netboot_sessions: SessionsTable;
   netboot_settings: SettingsTable;
+  netboot_edits: EditsTable;
 }
 /** The database as the netboot module sees it (`ctx.db`): the core tables (users) and its own. */
 export type NetbootDb = Kysely<CoreTables & NetbootTables>;
@@ -90,8 +109,23 @@ export interface VersionRecord {
 export interface MachineRecord {
   id: string; name: MachineName; mac: Mac; fixedIp: string | null; group: string | null; state: MachineState; imageId: string | null; versionId: string | null;
   bootMode: BootMode; keepWriteback: boolean; writebackVersionId: string | null; token: BootToken; notes: string; lastScriptAt: number | null; lastBootAt: number | null;
+  /** Sealed CHAP secret (never opened outside the engine step and the script cache); null: CHAP off. */
+  chapSecret: string | null; chapRotatedAt: number | null;
   createdAt: number; updatedAt: number;
 }
+export type EditState = 'starting' | 'running' | 'stopped' | 'committing' | 'committed' | 'discarded' | 'failed';
+/** An edit with its overlay on a version (the version is in use). */
+export const ACTIVE_EDIT_STATES: readonly EditState[] = ['starting', 'running', 'stopped', 'committing'];
+export interface EditRecord {
+  id: string; imageId: string; versionId: string; state: EditState; overlay: string; vmId: string | null; consoleUrl: string | null;
+  /** The start or commit job of the edit (null between the row's insert and its job's launch). */
+  jobId: string | null;
+  committedVersionId: string | null; error: string | null; createdBy: string | null; createdAt: number; updatedAt: number;
+}
+const edit = (r: EditsTable): EditRecord => ({
+  id: r.id, imageId: r.image_id, versionId: r.version_id, state: r.state as EditState, overlay: r.overlay, vmId: r.vm_id, consoleUrl: r.console_url, jobId: r.job_id,
+  committedVersionId: r.committed_version_id, error: r.error, createdBy: r.created_by, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+});
 export interface SessionRecord {
   id: string; machineId: string; versionId: string; state: SessionState; tid: number | null; targetIqn: string; initiatorIqn: string; exportFile: string | null;
   daemonPid: number | null; jobId: string | null; error: string | null; startedAt: number; readyAt: number | null; stoppedAt: number | null;
@@ -106,7 +140,8 @@ const version = (r: VersionsTable): VersionRecord => ({
 const machine = (r: MachinesTable): MachineRecord => ({
   id: r.id, name: r.name as MachineName, mac: r.mac as Mac, fixedIp: r.fixed_ip, group: r.group_name, state: r.state as MachineState, imageId: r.image_id, versionId: r.version_id,
   bootMode: r.boot_mode as BootMode, keepWriteback: Number(r.keep_writeback) === 1, writebackVersionId: r.writeback_version_id, token: r.boot_token as BootToken, notes: r.notes,
-  lastScriptAt: n(r.last_script_at), lastBootAt: n(r.last_boot_at), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+  lastScriptAt: n(r.last_script_at), lastBootAt: n(r.last_boot_at), chapSecret: r.chap_secret ?? null, chapRotatedAt: n(r.chap_rotated_at ?? null),
+  createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
 });
 const session = (r: SessionsTable): SessionRecord => ({
   id: r.id, machineId: r.machine_id, versionId: r.version_id, state: r.state as SessionState, tid: n(r.tid), targetIqn: r.target_iqn, initiatorIqn: r.initiator_iqn,
@@ -116,8 +151,9 @@ const session = (r: SessionsTable): SessionRecord => ({
 export interface MachineInsert {
   name: MachineName; mac: Mac; fixedIp: string | null; group: string | null; state: MachineState; imageId: string | null; versionId: string | null;
   bootMode: BootMode; keepWriteback: boolean; token: BootToken; notes: string;
+  chapSecret?: string | null;
 }
-export type MachinePatch = Partial<Omit<MachineInsert, 'token'>> & { token?: BootToken; writebackVersionId?: string | null; lastScriptAt?: number; lastBootAt?: number };
+export type MachinePatch = Partial<Omit<MachineInsert, 'token'>> & { token?: BootToken; writebackVersionId?: string | null; lastScriptAt?: number; lastBootAt?: number; chapSecret?: string | null };
 
 /** The module's tables (the database is the record a restart rebuilds targets and exports from). */
 export class NetbootRepo {
@@ -209,7 +245,8 @@ export class NetbootRepo {
   private machineRow(m: MachineInsert, id: string, at: number): MachinesTable {
     return {
       id, name: m.name, mac: m.mac, fixed_ip: m.fixedIp, group_name: m.group, state: m.state, image_id: m.imageId, version_id: m.versionId, boot_mode: m.bootMode,
-      keep_writeback: m.keepWriteback ? 1 : 0, writeback_version_id: null, boot_token: m.token, notes: m.notes, last_script_at: null, last_boot_at: null, created_at: at, updated_at: at,
+      keep_writeback: m.keepWriteback ? 1 : 0, writeback_version_id: null, boot_token: m.token, notes: m.notes, last_script_at: null, last_boot_at: null,
+      chap_secret: m.chapSecret ?? null, chap_rotated_at: m.chapSecret ? at : null, created_at: at, updated_at: at,
     };
   }
   async insertMachine(m: MachineInsert): Promise<MachineRecord> {
@@ -242,10 +279,45 @@ export class NetbootRepo {
     if (p.writebackVersionId !== undefined) v.writeback_version_id = p.writebackVersionId;
     if (p.lastScriptAt !== undefined) v.last_script_at = p.lastScriptAt;
     if (p.lastBootAt !== undefined) v.last_boot_at = p.lastBootAt;
+    if (p.chapSecret !== undefined) {
+      v.chap_secret = p.chapSecret;
+      v.chap_rotated_at = p.chapSecret ? Date.now() : null;
+    }
     await this.db.updateTable('netboot_machines').set(v).where('id', '=', id).execute();
   }
   async deleteMachine(id: string): Promise<void> {
     await this.db.deleteFrom('netboot_machines').where('id', '=', id).execute();
+  }
+
+  // ---- image edits ----
+  async edits(o: { active?: boolean; imageId?: string } = {}): Promise<EditRecord[]> {
+    let q = this.db.selectFrom('netboot_edits').selectAll();
+    if (o.active) q = q.where('state', 'in', [...ACTIVE_EDIT_STATES]);
+    if (o.imageId) q = q.where('image_id', '=', o.imageId);
+    return (await q.orderBy('created_at', 'desc').limit(200).execute()).map(edit);
+  }
+  async edit(id: string): Promise<EditRecord | undefined> {
+    const r = await this.db.selectFrom('netboot_edits').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? edit(r) : undefined;
+  }
+  async insertEdit(e: { id: string; imageId: string; versionId: string; overlay: string; createdBy: string | null }): Promise<EditRecord> {
+    const at = Date.now();
+    const row: EditsTable = {
+      id: e.id, image_id: e.imageId, version_id: e.versionId, state: 'starting', overlay: e.overlay, vm_id: null, console_url: null, job_id: null,
+      committed_version_id: null, error: null, created_by: e.createdBy, created_at: at, updated_at: at,
+    };
+    await this.db.insertInto('netboot_edits').values(row).execute();
+    return edit(row);
+  }
+  async updateEdit(id: string, p: Partial<Pick<EditRecord, 'state' | 'vmId' | 'consoleUrl' | 'jobId' | 'committedVersionId' | 'error'>>): Promise<void> {
+    const v: Partial<EditsTable> = { updated_at: Date.now() };
+    if (p.state !== undefined) v.state = p.state;
+    if (p.vmId !== undefined) v.vm_id = p.vmId;
+    if (p.consoleUrl !== undefined) v.console_url = p.consoleUrl;
+    if (p.jobId !== undefined) v.job_id = p.jobId;
+    if (p.committedVersionId !== undefined) v.committed_version_id = p.committedVersionId;
+    if (p.error !== undefined) v.error = p.error;
+    await this.db.updateTable('netboot_edits').set(v).where('id', '=', id).execute();
   }
 
   // ---- sessions ----

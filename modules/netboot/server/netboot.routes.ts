@@ -81,6 +81,9 @@ export function registerNetbootRoutes(http: HttpApp, svc: NetbootService): void 
   http.post('/netboot/machines/:id/token', { config: { permission: P.manage }, schema: { operationId: 'rotateNetbootMachineToken', tags, summary: 'Rotate the boot token: the old script URL is refused at once (like an unknown MAC) and the dnsmasq config is rewritten', params: Id, response: { 200: z.object({ machine: MachineView }) } } },
     async (req) => ({ machine: await svc.rotateToken(req.actor, req.params.id) }));
 
+  http.post('/netboot/machines/:id/chap/rotate', { config: { permission: P.manage }, schema: { operationId: 'rotateNetbootMachineChap', tags, summary: 'Rotate the machine\'s iSCSI CHAP secret (applied to a running target at once; the secret is never returned)', params: Id, response: { 200: z.object({ machine: MachineView }) } } },
+    async (req) => ({ machine: await svc.rotateChap(req.actor, req.params.id) }));
+
   http.post('/netboot/machines/:id/wake', { config: { permission: P.operate }, schema: { operationId: 'wakeNetbootMachine', tags, summary: 'Send a wake-on-LAN magic packet to the machine\'s MAC (UDP, to the configured broadcast address)', params: Id, response: { 200: z.object({ sent: z.object({ address: z.string(), port: z.number().int(), bytes: z.number().int() }) }) } } },
     async (req) => svc.wake(req.actor, req.params.id));
 

@@ -1,5 +1,5 @@
 import { type Actor, type AuditLog, authorize, can, ConflictError, ContentRejectedError, DomainRuleError, type EventBus, ExecError, ImageRefusedError, type JobService, type JobView, newId, NotFoundError, PayloadTooLargeError, resource, SYSTEM_ACTOR, ValidationError } from '../../../server/src/sdk.js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -55,6 +55,13 @@ export interface ServiceDeps {
   bootFiles: () => IpxeBootFiles | null;
   /** Called after the dnsmasq config file was written or removed (the supervised dnsmasq restarts on it). */
   dnsmasqWritten?: (present: boolean) => void;
+  /** Seals a CHAP secret for the database (ctx.secretBox('netboot chap v1')). */
+  sealChap: (secret: string) => string;
+}
+
+/** 128 random bits as 32 hex digits: a CHAP secret iPXE and tgt take as typed (no quoting needed in either). */
+export function newChapSecret(): string {
+  return randomBytes(16).toString('hex');
 }
 
 /** The rules of the netboot module: machines, images and versions, sessions, boot scripts; audit on every change. */
@@ -93,7 +100,7 @@ export class NetbootService {
       ready: s?.state === 'ready', url,
       script: machineScript({
         name: m.name, mac: m.mac, initiatorIqn: this.d.engine.initiatorIqn(m.name), targetIqn: this.d.engine.targetIqn(m.name),
-        server: this.d.config.serverAddress, port: this.d.config.iscsiPort, fallback: { kind: 'local' },
+        server: this.d.config.serverAddress, port: this.d.config.iscsiPort, fallback: { kind: 'local' }, chap: this.d.engine.chapOf(m),
       }),
     };
     this.cache.set(m.mac, e);
@@ -274,6 +281,7 @@ export class NetbootService {
       lastScriptAt, lastBootAt: m.lastBootAt,
       writeback: bytes === null ? null : { bytes, versionId: m.writebackVersionId },
       targetIqn: this.d.engine.targetIqn(m.name), initiatorIqn: this.d.engine.initiatorIqn(m.name),
+      chap: { enabled: !!m.chapSecret, user: m.chapSecret ? this.d.engine.chapUser(m) : null, rotatedAt: m.chapRotatedAt },
       ipxeScriptUrl: can(actor, P.manage) ? url : redactTokens(url),
       createdAt: m.createdAt, updatedAt: m.updatedAt,
     };
@@ -331,8 +339,9 @@ export class NetbootService {
       const m = await this.d.repo.insertMachine({
         name: input.name, mac: input.mac, fixedIp: input.fixedIp ?? null, group: input.group ?? null, state: 'active', imageId: input.imageId ?? null, versionId: input.versionId ?? null,
         bootMode: input.bootMode, keepWriteback: input.keepWriteback, token: newBootToken(), notes: input.notes,
+        chapSecret: input.chap ? this.d.sealChap(newChapSecret()) : null,
       });
-      await this.d.audit.record({ actor, action: 'netboot.machine.create', target: { type: 'netboot-machine', id: m.id }, details: { name: m.name, mac: m.mac, imageId: m.imageId, bootMode: m.bootMode } });
+      await this.d.audit.record({ actor, action: 'netboot.machine.create', target: { type: 'netboot-machine', id: m.id }, details: { name: m.name, mac: m.mac, imageId: m.imageId, bootMode: m.bootMode, chap: input.chap } });
       await this.changed(m.id);
       return this.machineView(actor, m, await this.targetsOrEmpty(), null);
     });
@@ -342,6 +351,9 @@ export class NetbootService {
     const m = await this.loadMachine(actor, P.manage, id);
     return this.withMachineLock(async () => {
       const active = await this.d.repo.activeSession(id);
+      if (active && patch.chap !== undefined && patch.chap !== !!m.chapSecret) {
+        throw new ConflictError(`Machine ${m.name} has a running session: stop it before turning CHAP ${patch.chap ? 'on' : 'off'} (its target is bound at the session's start)`, { session: active.id, field: 'chap' });
+      }
       if (active && (patch.name !== undefined && patch.name !== m.name || patch.mac !== undefined && patch.mac !== m.mac || patch.fixedIp !== undefined && patch.fixedIp !== m.fixedIp)) {
         throw new ConflictError(`Machine ${m.name} has a running session: stop it before changing its name, MAC or address (its target and ACL are derived from them)`, { session: active.id });
       }
@@ -350,7 +362,8 @@ export class NetbootService {
       // a new image without a version unpins the old image's version
       const versionId = patch.versionId !== undefined ? patch.versionId : patch.imageId !== undefined && patch.imageId !== m.imageId ? null : m.versionId;
       await this.checkImageRef(imageId, versionId);
-      const p: MachinePatch = { ...patch, imageId, versionId };
+      const { chap, ...rest } = patch;
+      const p: MachinePatch = { ...rest, imageId, versionId, ...(chap === undefined || chap === !!m.chapSecret ? {} : { chapSecret: chap ? this.d.sealChap(newChapSecret()) : null }) };
       if (p.name !== undefined && p.name !== m.name && (await this.d.engine.wb.hasOverlay(m.name))) {
         throw new ConflictError(`Machine ${m.name} has a kept writeback: commit or discard it before renaming`);
       }
@@ -384,6 +397,32 @@ export class NetbootService {
       await this.changed(id);
       await this.writeDnsmasq().catch((err: unknown) => this.d.log.warn({ err }, 'netboot: could not write the dnsmasq config'));
       await this.d.audit.record({ actor, action: 'netboot.machine.token.rotate', target: { type: 'netboot-machine', id }, details: { name: m.name, mac: m.mac } });
+      return this.machineView(actor, (await this.d.repo.machine(id))!, await this.targetsOrEmpty());
+    });
+  }
+
+  /**
+   * A new CHAP secret. With a session up, tgt's account is replaced at once (delete, new, bind:
+   * logins from then on need the new secret; an iSCSI session already logged in continues) and the
+   * script cache holds the new one before this returns. The secret is never in the answer, the
+   * audit entry or a log: only the booting machine's tokened script carries it.
+   */
+  async rotateChap(actor: Actor, id: string): Promise<MachineView> {
+    const m = await this.loadMachine(actor, P.manage, id);
+    return this.withMachineLock(async () => {
+      if (!m.chapSecret) throw new DomainRuleError(`Machine ${m.name} has no CHAP: turn it on first`, 'chap_off', { field: 'chap' });
+      const sealed = this.d.sealChap(newChapSecret());
+      const s = await this.d.repo.activeSession(id);
+      let applied = false;
+      await this.d.engine.withLock(m.name, async () => {
+        await this.d.repo.updateMachine(id, { chapSecret: sealed });
+        if (s?.state === 'ready' && s.tid !== null) {
+          await this.d.engine.bindChap({ ...m, chapSecret: sealed }, s.tid);
+          applied = true;
+        }
+      });
+      await this.changed(id);
+      await this.d.audit.record({ actor, action: 'netboot.machine.chap.rotate', target: { type: 'netboot-machine', id }, details: { name: m.name, user: this.d.engine.chapUser(m), appliedToTarget: applied } });
       return this.machineView(actor, (await this.d.repo.machine(id))!, await this.targetsOrEmpty());
     });
   }
@@ -590,6 +629,7 @@ export class NetbootService {
       const [versions, machines, sessions] = await Promise.all([this.d.repo.versions(imageId), this.d.repo.machines(), this.d.repo.sessions({ active: true })]);
       const users = await this.usersOf(v, versions[0]?.id, machines, sessions);
       if (users.length) throw new ConflictError(`Version ${v.number} is in use by ${users.length} machine(s): ${users.slice(0, 10).map((u) => u.name).join(', ')}`, { machines: users });
+      if ((await this.d.repo.edits({ active: true, imageId })).some((e) => e.versionId === v.id)) throw new ConflictError(`Version ${v.number} is being edited as a VM: commit or discard the edit first`, { machines: [] });
       if (versions.length === 1) throw new ConflictError('This is the image\'s only version: delete the image instead');
       await this.d.repo.deleteVersion(v.id);
       await rm(v.file, { force: true });
@@ -609,6 +649,7 @@ export class NetbootService {
         .filter((m) => m.imageId === id || (m.writebackVersionId !== null && ids.has(m.writebackVersionId)) || sessions.some((x) => x.machineId === m.id && ids.has(x.versionId)))
         .map((m) => ({ id: m.id, name: m.name }));
       if (all.length) throw new ConflictError(`Image ${img.name} is in use by ${all.length} machine(s): ${all.slice(0, 10).map((u) => u.name).join(', ')}`, { machines: all });
+      if ((await this.d.repo.edits({ active: true, imageId: id })).length) throw new ConflictError(`Image ${img.name} is being edited as a VM: commit or discard the edit first`, { machines: [] });
       await this.d.repo.deleteImage(id);
       for (const v of versions) await rm(v.file, { force: true });
       await this.d.audit.record({ actor, action: 'netboot.image.delete', target: { type: 'netboot-image', id }, details: { name: img.name, versions: versions.length } });

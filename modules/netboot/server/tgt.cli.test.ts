@@ -68,6 +68,12 @@ describe('TgtCli refuses hostile values before running anything', () => {
     ['ACL address option', () => tgt.bindAddress(100, '-I' as IpAddress)],
     ['ACL network with host bits', () => tgt.bindAddress(100, '10.0.0.1/24' as IpAddress)],
     ['ACL broadcast', () => tgt.bindAddress(100, '255.255.255.255' as IpAddress)],
+    ['CHAP user that is an option', () => tgt.createAccount('--help', 'a'.repeat(24))],
+    ['CHAP user with a space', () => tgt.createAccount('nb user', 'a'.repeat(24))],
+    ['CHAP user with a newline', () => tgt.bindAccount(100, 'nb\nuser')],
+    ['CHAP secret too short', () => tgt.createAccount('nb-user', 'short')],
+    ['CHAP secret with shell/iPXE syntax', () => tgt.createAccount('nb-user', '${net0/mac}aaaaaaaaaaaaaaaa')],
+    ['CHAP secret that is an option', () => tgt.createAccount('nb-user', '--password-aaaaaaaaaa')],
   ])('%s', async (_what, call) => {
     spy.calls.length = 0;
     await expect(call()).rejects.toThrow();
@@ -161,6 +167,64 @@ describe('TgtCli against the running tgtd', () => {
     expect(e).toBeInstanceOf(TgtError);
     expect(e).toMatchObject({ kind: 'acl_missing', exitCode: 22 });
     await tgt.deleteTarget(t.tid);
+  });
+
+  async function chapLogin(target: string, initiator: string, chap?: { user: string; password: string }) {
+    const opts = `driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:3260,file.target=${target},file.lun=1,file.initiator-name=${initiator}`
+      + (chap ? `,file.user=${chap.user},file.password-secret=chap0` : '');
+    return run.exec('qemu-io', [...(chap ? ['--object', `secret,id=chap0,data=${chap.password}`] : []), '--image-opts', '-c', 'read 0 512', opts], { timeoutMs: 20_000, okExitCodes: [0, 1] });
+  }
+
+  it('CHAP: a bound account refuses an initiator without or with wrong credentials and serves the right ones; rotation locks the old secret out', async () => {
+    const user = `nb-${tag}-chap`;
+    const secret = 'A1b2C3d4E5f6G7h8J9k0L1m2';
+    const t = await tgt.createTarget(iqn('chap'));
+    await tgt.addLun(t.tid, disk);
+    const initiator = iqn('initiator.chap');
+    await tgt.bindInitiator(t.tid, initiator);
+    // before CHAP the ACL alone lets it in
+    expect((await chapLogin(iqn('chap'), initiator)).exitCode).toBe(0);
+    await tgt.createAccount(user, secret);
+    await tgt.bindAccount(t.tid, user);
+    expect(await tgt.listAccounts()).toContain(user);
+    expect((await tgt.findTarget(iqn('chap')))!.accounts).toEqual([user]);
+
+    const none = await chapLogin(iqn('chap'), initiator);
+    expect(none.exitCode).not.toBe(0);
+    expect(none.stdout).not.toMatch(/read 512\/512/);
+    const wrong = await chapLogin(iqn('chap'), initiator, { user, password: 'WrongWrongWrong12345678x' });
+    expect(wrong.exitCode).not.toBe(0);
+    const otherUser = await chapLogin(iqn('chap'), initiator, { user: `nb-${tag}-other`, password: secret });
+    expect(otherUser.exitCode).not.toBe(0);
+    const right = await chapLogin(iqn('chap'), initiator, { user, password: secret });
+    expect(right.exitCode, right.stderr).toBe(0);
+    expect(right.stdout).toMatch(/read 512\/512 bytes/);
+    // CHAP adds to the ACL, never replaces it: the right secret from another initiator is refused
+    expect((await chapLogin(iqn('chap'), iqn('initiator.other'), { user, password: secret })).exitCode).not.toBe(0);
+
+    // rotation: delete + new + bind; the old secret no longer logs in
+    const rotated = 'Z9y8X7w6V5u4T3s2R1q0P9o8';
+    expect(await tgt.deleteAccount(user)).toBe(true);
+    await tgt.createAccount(user, rotated);
+    await tgt.bindAccount(t.tid, user);
+    expect((await chapLogin(iqn('chap'), initiator, { user, password: secret })).exitCode).not.toBe(0);
+    expect((await chapLogin(iqn('chap'), initiator, { user, password: rotated })).exitCode).toBe(0);
+
+    await tgt.deleteTarget(t.tid, { force: true });
+    expect(await tgt.deleteAccount(user)).toBe(true);
+    expect(await tgt.deleteAccount(user)).toBe(false);
+    expect(await tgt.listAccounts()).not.toContain(user);
+  });
+
+  it('CHAP: a refused account request never carries the secret in its error', async () => {
+    const user = `nb-${tag}-dup`;
+    const secret = 'S3cr3tS3cr3tS3cr3tS3cr3t';
+    await tgt.createAccount(user, secret);
+    const e = await tgt.createAccount(user, secret).catch((x: unknown) => x);
+    await tgt.deleteAccount(user);
+    expect(e).toMatchObject({ kind: 'account_exists' });
+    expect(JSON.stringify({ argv: (e as TgtError).argv, stderr: (e as TgtError).stderr, message: (e as Error).message })).not.toContain(secret);
+    expect((e as TgtError).argv).toContain('[redacted]');
   });
 
   it('reports a missing target as no_target', async () => {

@@ -144,7 +144,7 @@ export function parseShowTargets(stdout: string): TgtTarget[] {
 
 export type TgtErrorKind =
   | 'no_target' | 'no_lun' | 'target_exists' | 'lun_exists' | 'acl_exists' | 'acl_missing'
-  | 'target_active' | 'daemon_down' | 'invalid_request' | 'other';
+  | 'target_active' | 'account_exists' | 'no_account' | 'daemon_down' | 'invalid_request' | 'other';
 
 const KINDS: [RegExp, TgtErrorKind][] = [
   [/can't find the target/, 'no_target'],
@@ -154,6 +154,8 @@ const KINDS: [RegExp, TgtErrorKind][] = [
   [/this access control rule already exists/, 'acl_exists'],
   [/this access control rule does not exist/, 'acl_missing'],
   [/this target is still active/, 'target_active'],
+  [/this account already exists/, 'account_exists'],
+  [/can't find the account/, 'no_account'],
   [/failed to send request hdr to tgt daemon|can't connect to the tgt daemon|Transport endpoint is not connected|Connection refused/, 'daemon_down'],
   [/invalid request|invalid argument|unknown parameter/i, 'invalid_request'],
 ];
@@ -198,11 +200,20 @@ export class TgtCli {
     assertId('tidMax', this.tidMax, this.tidMin, 0x7fffffff);
   }
 
-  private async tgtadm(args: string[]): Promise<string> {
+  /**
+   * `secret`: a value of argv (a CHAP password) that never leaves this method: a failure's argv
+   * and stderr carry `[redacted]` in its place (they reach job logs and API errors).
+   */
+  private async tgtadm(args: string[], secret?: string): Promise<string> {
     try {
       return (await this.run.exec('tgtadm', ['--lld', 'iscsi', ...args], { timeoutMs: this.opts.timeoutMs ?? 15_000 })).stdout;
     } catch (e) {
-      if (e instanceof ExecError && e.reason === 'exit') throw classifyTgtError(e);
+      if (e instanceof ExecError) {
+        const hide = (x: string) => (secret ? x.split(secret).join('[redacted]') : x);
+        const clean = secret ? new ExecError(e.argv.map(hide), e.exitCode, hide(e.stderr), e.reason, e.host) : e;
+        if (e.reason === 'exit') throw classifyTgtError(clean);
+        throw clean;
+      }
       throw e;
     }
   }
@@ -300,6 +311,55 @@ export class TgtCli {
   async unbindInitiator(tid: number, iqn: Iqn): Promise<void> {
     await this.tgtadm(['--mode', 'target', '--op', 'unbind', '--tid', this.tid(tid), '--initiator-name', parseIqn(iqn)]);
   }
+
+  // ---- incoming CHAP accounts (tgt keeps them globally; a bound account makes CHAP required on that target) ----
+
+  /** The user names of every CHAP account tgtd has (`--mode account --op show`: "Account list:" then one per line). */
+  async listAccounts(): Promise<string[]> {
+    const out = await this.tgtadm(['--mode', 'account', '--op', 'show']);
+    return out.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+  }
+
+  /**
+   * A new account. tgtadm takes the password only as an argument (no stdin or file option), so it
+   * is on this short-lived process's command line (root-only host services; see SECURITY.md) and
+   * never in an error, log or audit entry.
+   */
+  async createAccount(user: string, password: string): Promise<void> {
+    const secret = parseChapSecret(password);
+    await this.tgtadm(['--mode', 'account', '--op', 'new', '--user', parseChapUser(user), '--password', secret], secret);
+  }
+
+  /** Deletes an account (also unbinds it from every target). false: there was none. */
+  async deleteAccount(user: string): Promise<boolean> {
+    try {
+      await this.tgtadm(['--mode', 'account', '--op', 'delete', '--user', parseChapUser(user)]);
+      return true;
+    } catch (e) {
+      if (e instanceof TgtError && e.kind === 'no_account') return false;
+      throw e;
+    }
+  }
+
+  /** Binds an incoming account to a target: from then on a login needs that user's CHAP secret. */
+  async bindAccount(tid: number, user: string): Promise<void> {
+    await this.tgtadm(['--mode', 'account', '--op', 'bind', '--tid', this.tid(tid), '--user', parseChapUser(user)]);
+  }
+}
+
+/**
+ * An incoming CHAP user name: what tgt stores and the initiator sends. Letters, digits, `.`, `-`,
+ * 1-64 characters, starting with a letter (it is also placed in an iPXE script).
+ */
+export function parseChapUser(u: unknown): string {
+  if (typeof u !== 'string' || !/^[a-z][a-z0-9.-]{0,63}$/.test(u)) throw new RangeError('a CHAP user is 1-64 lower-case letters, digits, dots or dashes, starting with a letter');
+  return u;
+}
+
+/** A CHAP secret: 16-64 hex digits or letters (RFC 3720 §8.2.1 wants at least 12 bytes; iPXE and tgt take these as typed). */
+export function parseChapSecret(p: unknown): string {
+  if (typeof p !== 'string' || !/^[A-Za-z0-9]{16,64}$/.test(p)) throw new RangeError('a CHAP secret is 16-64 letters or digits');
+  return p;
 }
 
 function addressOrNetwork(a: string): string {

@@ -3,10 +3,11 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import {
-  ApiError, ConfirmDialog, DataTable, PageHeader, StatusBadge, api, call, formatBytes, formatTime, icons, notifySuccess, useCan, useLiveInvalidate, usePageParams,
+  ApiError, ConfirmDialog, DataTable, PageHeader, StatusBadge, api, call, errorText, formatBytes, formatTime, icons, notifySuccess, useCan, useLiveInvalidate, usePageParams,
 } from '@slipway/web';
 import type { Machine, Ref, Version } from './api';
 import { NetbootNav } from './components';
+import { EditAsVmCard } from './EditAsVmCard';
 import { useImageVersions } from './hooks';
 
 interface InUse { title: string; message: string; machines: Ref[] }
@@ -65,6 +66,7 @@ export default function ImagePage() {
           )}
         </Alert>
       )}
+      {image.status === 'ready' && <EditAsVmCard imageId={image.id} versions={versions} />}
       <DataTable
         rows={versions}
         rowKey={(v) => v.id}
@@ -163,7 +165,7 @@ function RollbackDialog({ version, machines, onClose }: { version: Version | nul
       try {
         await call(api.PATCH('/api/v1/netboot/machines/{id}', { params: { path: { id: m.id } }, body: { versionId: target } }));
       } catch (e) {
-        failed.push(`${m.name}: ${(e as Error).message}`);
+        failed.push(`${m.name}: ${errorText(e)}`);
       }
     }
     setBusy(false);

@@ -2,7 +2,7 @@ import { Alert, Button, FileInput, Group, Modal, Progress, SimpleGrid, Stack, Te
 import { useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useRef, useState } from 'react';
-import { ApiError, DataTable, EmptyState, JobLink, PageHeader, StatusBadge, formatBytes, formatRelative, icons, notifySuccess, useCan, useLiveInvalidate } from '@slipway/web';
+import { ApiError, DataTable, EmptyState, JobLink, PageHeader, StatusBadge, errorText, formatBytes, formatRelative, icons, issuesOf, notifySuccess, useCan, useLiveInvalidate } from '@slipway/web';
 import { imageNameProblem, sha256OfFile, uploadImage, type Image, type UploadHandle } from './api';
 import { Fact, NetbootNav } from './components';
 import { imagesKey, useImages } from './hooks';
@@ -111,8 +111,9 @@ export function UploadDialog({ opened, onClose }: { opened: boolean; onClose(): 
     } catch (e) {
       setPhase({ kind: 'idle' });
       if (e instanceof ApiError && e.code === 'aborted') return;
-      if (e instanceof ApiError && e.status === 400 && (e.details as { issues?: { path: string }[] } | undefined)?.issues?.some((i) => i.path.startsWith('querystring.name'))) setNameError(e.message);
-      else setError(e instanceof Error ? e.message : String(e));
+      const nameIssue = issuesOf(e).find((i) => i.path.startsWith('querystring.name'));
+      if (nameIssue) setNameError(nameIssue.message);
+      else setError(errorText(e));
     } finally {
       handle.current = null;
     }

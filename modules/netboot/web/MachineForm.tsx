@@ -1,9 +1,11 @@
 import { Alert, Button, Group, Select, SimpleGrid, Stack, Switch, Textarea, TextInput } from '@mantine/core';
 import { useState } from 'react';
+import { errorText, onlyFields, otherIssuesText } from '@slipway/web';
 import { BOOT_MODES, checkMac, fieldErrors, groupProblem, macProblem, nameProblem, type BootMode, type Machine, type MachineBody } from './api';
 import { useImages, useImageVersions } from './hooks';
 
-type Field = 'name' | 'mac' | 'imageId' | 'versionId' | 'bootMode' | 'fixedIp' | 'group' | 'notes';
+const FIELDS = ['name', 'mac', 'imageId', 'versionId', 'bootMode', 'fixedIp', 'group', 'notes'] as const;
+type Field = (typeof FIELDS)[number];
 const LATEST = '__latest__';
 
 /**
@@ -54,9 +56,10 @@ export function MachineForm({ initial, submitLabel, onSubmit, onCancel }: {
     try {
       await onSubmit(send);
     } catch (e) {
-      const f = fieldErrors(e) as Partial<Record<Field, string>>;
-      if (Object.keys(f).length) setErrors(f);
-      else setProblem((e as Error).message);
+      // Next to its field when the form has it; the rest said plainly above the form (never raw).
+      const f = onlyFields(fieldErrors(e), FIELDS);
+      setErrors(f);
+      setProblem(Object.keys(f).length ? otherIssuesText(e, FIELDS) : errorText(e));
     } finally {
       setBusy(false);
     }
@@ -71,7 +74,7 @@ export function MachineForm({ initial, submitLabel, onSubmit, onCancel }: {
   return (
     <form onSubmit={(e) => { e.preventDefault(); void submit(); }} noValidate>
       <Stack gap="sm">
-        {problem && <Alert color="red">{problem}</Alert>}
+        {problem && <Alert color="red" style={{ whiteSpace: 'pre-line' }}>{problem}</Alert>}
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput label="Name" description="Lower-case host name; part of the machine's IQN" required value={name} error={errors.name}
             onChange={(e) => { setName(e.currentTarget.value); setErrors((x) => ({ ...x, name: undefined })); }} autoComplete="off" />

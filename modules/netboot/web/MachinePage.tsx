@@ -9,6 +9,7 @@ import {
 import { bootModeLabel, type Image, type Machine, type Session } from './api';
 import { Fact, MachineStatusBadge, NetbootNav } from './components';
 import { useImages, useVersionLabels } from './hooks';
+import { ChapCard } from './ChapCard';
 import { MachineForm } from './MachineForm';
 
 /** One machine: live status, session start/stop, writeback keep/commit/discard, script URL, edit, boot history. */
@@ -163,6 +164,7 @@ export default function MachinePage() {
           </Stack>
         </Card>
       </SimpleGrid>
+      <ChapCard machine={m} onChanged={refresh} />
       {m.notes && <Card withBorder mb="md"><Text size="xs" c="dimmed">Notes</Text><Text size="sm" style={{ whiteSpace: 'pre-wrap' }}>{m.notes}</Text></Card>}
 
       <Title order={4} mb="xs">Boot history</Title>

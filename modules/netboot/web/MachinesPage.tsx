@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import {
-  ApiError, DataTable, EmptyState, PageHeader, api, call, formatBytes, formatRelative, icons, notifyError, notifySuccess, useCan, useLiveInvalidate,
+  ApiError, DataTable, EmptyState, PageHeader, api, call, errorText, formatBytes, formatRelative, icons, notifyError, notifySuccess, useCan, useLiveInvalidate,
 } from '@slipway/web';
 import { bootModeLabel, type Image, type Machine, type MachineBody, type MachineStatus } from './api';
 import { MachineStatusCell, NetbootNav } from './components';
@@ -234,7 +234,7 @@ function AssignDialog({ opened, machines, images, canOperate, onClose, onDone }:
         await call(api.PATCH('/api/v1/netboot/machines/{id}', { params: { path: { id: m.id } }, body: { imageId, versionId: versionId === LATEST ? null : versionId } }));
         assigned++;
       } catch (e) {
-        failed.push({ name: m.name, message: (e as Error).message });
+        failed.push({ name: m.name, message: errorText(e) });
         continue;
       }
       if (stop && running.includes(m)) {
@@ -242,7 +242,7 @@ function AssignDialog({ opened, machines, images, canOperate, onClose, onDone }:
           await call(api.DELETE('/api/v1/netboot/machines/{id}/session', { params: { path: { id: m.id } } }));
           stopped++;
         } catch (e) {
-          failed.push({ name: m.name, message: `assigned, but its session did not stop: ${(e as Error).message}` });
+          failed.push({ name: m.name, message: `assigned, but its session did not stop: ${errorText(e)}` });
         }
       }
     }

@@ -1,7 +1,7 @@
 import { Alert, Button, Card, Code, Group, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { PageHeader, api, call, formatBytes, notifySuccess, useCan } from '@slipway/web';
+import { PageHeader, api, call, errorText, formatBytes, onlyFields, otherIssuesText, notifySuccess, useCan } from '@slipway/web';
 import { fieldErrors } from './api';
 import { NetbootNav } from './components';
 
@@ -40,9 +40,12 @@ export default function SettingsPage() {
       qc.setQueryData(['netboot', 'settings'], next);
       notifySuccess('Boot server settings saved; the dnsmasq config was rewritten');
     } catch (e) {
-      const f = fieldErrors(e);
-      if (Object.keys(f).length) setErrors(f);
-      else setProblem((e as Error).message);
+      const fields = ['interface', 'subnet', 'proxyDhcp'] as const;
+      const f = onlyFields(fieldErrors(e), fields);
+      if (Object.keys(f).length) {
+        setErrors(f);
+        setProblem(otherIssuesText(e, fields));
+      } else setProblem(errorText(e));
     } finally {
       setBusy(false);
     }

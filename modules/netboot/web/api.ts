@@ -1,4 +1,4 @@
-import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type ApiBody, type ApiData, type ApiQuery, type UploadHandle as Upload } from '@slipway/web';
+import { ApiError, fieldName, issuesOf, sha256OfFile as hashFile, uploadWithProgress, type ApiBody, type ApiData, type ApiQuery, type UploadHandle as Upload } from '@slipway/web';
 
 /** Shapes of the netboot API, derived from the OpenAPI document (web/src/api/schema.d.ts; /api/docs, tag "netboot"). */
 export type MachineDetail = ApiData<'/api/v1/netboot/machines/{id}', 'get'>['machine'];
@@ -16,7 +16,7 @@ export type Version = ImageDetail['versions'][number];
 export type Ref = NonNullable<Version['author']>;
 export type Settings = ApiData<'/api/v1/netboot/settings', 'get'>;
 /** What registering a machine sends (an edit sends the changed fields: PATCH /api/v1/netboot/machines/{id}). */
-export type MachineBody = Required<ApiBody<'/api/v1/netboot/machines', 'post'>>;
+export type MachineBody = Required<Omit<ApiBody<'/api/v1/netboot/machines', 'post'>, 'chap'>> & { chap?: boolean };
 
 export const BOOT_MODES: { value: BootMode; label: string }[] = [
   { value: 'iscsi', label: 'Diskless (iSCSI)' },
@@ -73,10 +73,10 @@ export function imageNameProblem(input: string): string | null {
 /** Field messages from an API error: zod issues (`body.mac`) and conflicts naming their field. */
 export function fieldErrors(e: unknown): Record<string, string> {
   if (!(e instanceof ApiError)) return {};
-  const d = e.details as { issues?: { path?: string; message: string }[]; field?: string } | undefined;
+  const d = e.details as { field?: string } | undefined;
   const out: Record<string, string> = {};
-  for (const i of d?.issues ?? []) {
-    const f = (i.path ?? '').replace(/^body\.?/, '').split('.')[0];
+  for (const i of issuesOf(e)) {
+    const f = fieldName(i.path).split('.')[0];
     if (f && !out[f]) out[f] = i.message;
   }
   if (d?.field) out[d.field] = e.message;

@@ -28,7 +28,7 @@ afterEach(resetApi);
 const machine = (over: Partial<Machine>): Machine => ({
   id: 'm1', name: 'pc1', mac: '52:54:00:ab:cd:01', fixedIp: null, group: null, state: 'active', imageId: 'img1', versionId: null, effectiveVersionId: 'v1',
   bootMode: 'iscsi', keepWriteback: false, notes: '', status: 'offline', connections: [], session: null, lastScriptAt: null, lastBootAt: null, writeback: null,
-  targetIqn: 'iqn.2026-01.io.slipway:netboot:pc1', initiatorIqn: 'iqn.2026-01.io.slipway:netboot:initiator.pc1',
+  targetIqn: 'iqn.2026-01.io.slipway:netboot:pc1', initiatorIqn: 'iqn.2026-01.io.slipway:netboot:initiator.pc1', chap: { enabled: false, user: null, rotatedAt: null },
   ipxeScriptUrl: 'http://10.0.0.1:8080/api/v1/netboot/boot/52-54-00-ab-cd-01.ipxe?token=[redacted]', createdAt: 0, updatedAt: 0, ...over,
 });
 const image: Image = {

@@ -18,7 +18,7 @@ const RANGES = [
 function chartOptions(series: { label: string; stroke: string }[], unit: (v: number) => string, percent = false): Omit<uPlot.Options, 'width' | 'height'> {
   return {
     scales: { x: { time: true }, ...(percent ? { y: { range: [0, 100] as [number, number] } } : {}) },
-    axes: [{}, { values: (_u, vals) => vals.map((v) => unit(v)), size: 70 }],
+    axes: [{}, { values: (_u, vals) => vals.map((v) => unit(v)) }],
     series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '—' : unit(v)) }))],
     legend: { show: true },
   };
@@ -87,6 +87,7 @@ export default function DashboardPage() {
       <ServerNav active="/server" />
       <Stack>
         {metrics.data?.sampler?.state === 'error' && <Alert color="red" title="This host is not reporting">{metrics.data.sampler.error}</Alert>}
+        {metrics.error && <Alert color="red" title="The history could not be loaded">{(metrics.error as Error).message}. The charts show live samples only.</Alert>}
         {alerts.map((a) => (
           <Alert key={a.id} color="red" title={`${a.kind} alert`}>{a.message}</Alert>
         ))}
@@ -105,25 +106,25 @@ export default function DashboardPage() {
               {sample.cpu.perCore.map((c, i) => (
                 <div key={i}>
                   <Text size="xs">cpu{i} {pct(c)}</Text>
-                  <Progress value={c} size="sm" />
+                  <Progress value={c} size="sm" aria-label={`cpu${i} use`} />
                 </div>
               ))}
             </SimpleGrid>
           </Paper>
         )}
         <SimpleGrid cols={{ base: 1, lg: 2 }}>
-          <ChartCard title="CPU"><UPlotChart label="CPU use over time" options={cpuOpts} data={[xs, col('cpuPercent')]} /></ChartCard>
-          <ChartCard title="Memory"><UPlotChart label="Memory and swap use over time" options={memOpts} data={[xs, col('memUsedPercent'), col('swapUsedPercent')]} /></ChartCard>
-          <ChartCard title="Load"><UPlotChart label="Load average over time" options={loadOpts} data={[xs, col('load1')]} /></ChartCard>
-          <ChartCard title="Network"><UPlotChart label="Network traffic over time" options={netOpts} data={[xs, col('netRxBytesPerSec'), col('netTxBytesPerSec')]} /></ChartCard>
-          <ChartCard title="Disk I/O"><UPlotChart label="Disk reads and writes over time" options={ioOpts} data={[xs, col('diskReadBytesPerSec'), col('diskWriteBytesPerSec')]} /></ChartCard>
+          <ChartCard title="CPU"><UPlotChart label="CPU use over time" windowSeconds={Number(range)} options={cpuOpts} data={[xs, col('cpuPercent')]} /></ChartCard>
+          <ChartCard title="Memory"><UPlotChart label="Memory and swap use over time" windowSeconds={Number(range)} options={memOpts} data={[xs, col('memUsedPercent'), col('swapUsedPercent')]} /></ChartCard>
+          <ChartCard title="Load"><UPlotChart label="Load average over time" windowSeconds={Number(range)} options={loadOpts} data={[xs, col('load1')]} /></ChartCard>
+          <ChartCard title="Network"><UPlotChart label="Network traffic over time" windowSeconds={Number(range)} options={netOpts} data={[xs, col('netRxBytesPerSec'), col('netTxBytesPerSec')]} /></ChartCard>
+          <ChartCard title="Disk I/O"><UPlotChart label="Disk reads and writes over time" windowSeconds={Number(range)} options={ioOpts} data={[xs, col('diskReadBytesPerSec'), col('diskWriteBytesPerSec')]} /></ChartCard>
           {sample && (
             <ChartCard title="Disk usage">
               <Stack gap="xs">
                 {sample.disks.map((d) => (
                   <div key={d.mount}>
                     <Group justify="space-between"><Text size="sm">{d.mount}</Text><Text size="sm" c="dimmed">{formatBytes(d.usedBytes)} of {formatBytes(d.usedBytes + d.availableBytes)}</Text></Group>
-                    <Progress value={d.usedPercent} color={d.usedPercent > 90 ? 'red' : d.usedPercent > 75 ? 'yellow' : 'blue'} />
+                    <Progress value={d.usedPercent} color={d.usedPercent > 90 ? 'red' : d.usedPercent > 75 ? 'yellow' : 'blue'} aria-label={`${d.mount} used`} />
                   </div>
                 ))}
               </Stack>
@@ -139,10 +140,10 @@ export default function DashboardPage() {
 function Tile({ title, value, hint, progress }: { title: string; value: string; hint: string; progress?: number }) {
   return (
     <Paper withBorder p="sm">
-      <Group justify="space-between"><Text size="sm" c="dimmed">{title}</Text>{progress !== undefined && progress > 90 && <Badge color="red" size="xs">high</Badge>}</Group>
+      <Group justify="space-between"><Text size="sm" c="dimmed">{title}</Text>{progress !== undefined && progress > 90 && <Badge color="red" variant="light" size="xs">high</Badge>}</Group>
       <Title order={3} data-testid={`tile-${title.toLowerCase()}`}>{value}</Title>
       <Text size="xs" c="dimmed">{hint}</Text>
-      {progress !== undefined && <Progress value={progress} size="xs" mt={4} />}
+      {progress !== undefined && <Progress value={progress} size="xs" mt={4} aria-label={`${title} use`} />}
     </Paper>
   );
 }

@@ -31,7 +31,7 @@ export function NetdataCard({ host, seconds }: { host: string; seconds: number }
         <Text size="sm" fw={600}>Netdata {info.data.agentVersion} (API v{info.data.apiVersion})</Text>
         <Select aria-label="Netdata chart" size="xs" w={180} data={CHARTS} value={chart} onChange={(v) => v && setChart(v)} allowDeselect={false} />
       </Group>
-      {series.data && <UPlotChart label={`Netdata chart ${chart}`} options={options} data={data} />}
+      {series.data && <UPlotChart label={`Netdata chart ${chart}`} windowSeconds={seconds} options={options} data={data} />}
     </Paper>
   );
 }

@@ -86,6 +86,12 @@ export class SiteFiles {
     });
   }
 
+  /** Whether the site's log file is there (nginx creates it on the first request or error). */
+  async logExists(domain: Domain, kind: SiteLogKind): Promise<boolean> {
+    const file = siteLogPath(this.nginxLogDir, domain, kind);
+    return (await this.logs.available([file])).has(file);
+  }
+
   /** The last `lines` lines, then new ones; a log that is a link is refused (422) before anything is sent. */
   follow(domain: Domain, kind: SiteLogKind, lines: number, ev: FollowEvents): Promise<FollowHandle> {
     return this.logs.follow(siteLogPath(this.nginxLogDir, domain, kind), lines, ev);

@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PublishedEvent } from '../../../server/src/testing/index.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../../server/src/testing/harness.js';
@@ -192,6 +193,38 @@ describe('sites API over the fake wo (local host)', () => {
     expect(text).toContain('event: line');
     expect(text).toContain(JSON.stringify({ line: marker }));
   });
+
+  it('says a site log file is missing (a `state` event) instead of a silent stream, then follows it once it appears', async () => {
+    const file = path.join(fake.nginxLogDir, 'blog.example.com.access.log');
+    rmSync(file, { force: true });
+    // The previous test already put the app on a port.
+    const bound = t.app.server.address();
+    const address = bound && typeof bound === 'object' ? `http://127.0.0.1:${bound.port}` : await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const abort = new AbortController();
+    const res = await fetch(`${address}/api/v1/sites/blog.example.com/logs?kind=access&lines=5&follow=true`, { headers: admin.headers, signal: abort.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const marker = `1.2.3.4 - - "GET /first-request-${Date.now()} HTTP/1.1" 200`;
+    let text = '';
+    let wrote = false;
+    const deadline = Date.now() + 15_000;
+    while (!text.includes(JSON.stringify({ line: marker })) && Date.now() < deadline) {
+      const next = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), deadline - Date.now()))]);
+      if (!next || next.done) break;
+      text += new TextDecoder().decode(next.value);
+      if (!wrote && text.includes('event: state')) {
+        wrote = true;
+        appendFileSync(file, `${marker}\n`);
+      }
+    }
+    abort.abort();
+    expect(text, text).toContain('event: state');
+    expect(text).toContain('"state":"missing"');
+    expect(text).toContain('The access log does not exist yet');
+    const state = /event: state\ndata: (.*)\n/.exec(text)?.[1] ?? '';
+    expect(state).not.toContain(fake.nginxLogDir); // said in words, not as a host path
+    expect(text).toContain(JSON.stringify({ line: marker }));
+  }, 30_000);
 
   it('deletes a site only when the domain is typed again', async () => {
     expect((await req('DELETE', '/sites/new.example.com', admin, { confirm: 'other.example.com' })).body.error.code).toBe('confirmation_mismatch');

@@ -65,7 +65,7 @@ export function registerSitesRoutes(app: HttpApp, sites: SitesService): void {
   app.get('/sites/:domain/logs', {
     config: { permission: sitesPermissions.logs },
     schema: {
-      operationId: 'readSiteLog', 'x-sse': { line: 'one log line `{ line }`', notice: 'rotation, truncation or a refused link `{ message }`', skipped: 'lines dropped because the client fell behind `{ count }`' },
+      operationId: 'readSiteLog', 'x-sse': { line: 'one log line `{ line }`', state: 'where the log stands: `{ state: "missing", message }` when the file does not exist yet (nginx writes it on the first request or error)', notice: 'rotation, truncation, a refused link or the file appearing `{ message }`', skipped: 'lines dropped because the client fell behind `{ count }`' },
       tags, summary: 'Tail the site\'s access or error log; `follow=true` streams it (SSE `line` events)',
       params: DomainParams, querystring: LogsQuery, response: { 200: z.object({ kind: z.string(), lines: z.array(z.string()) }), ...errors },
     },
@@ -104,6 +104,13 @@ export function registerSitesRoutes(app: HttpApp, sites: SitesService): void {
     }
     sse.onClose(() => void handle.stop());
     for (const l of early.splice(0)) send(l);
+    // A log file that is not there yet is said as such (the platform live-log `state` event), never
+    // left as a silent stream: nginx creates it on the site's first request (access) or error.
+    if (!seq && !(await sites.logExists(req.actor!, host, req.params.domain, kind).catch(() => true)) && !sse.closed) {
+      sse.send({ event: 'state', data: { state: 'missing', message: kind === 'access'
+        ? 'The access log does not exist yet: nginx writes it on the site\'s first request. It shows here as soon as it appears.'
+        : 'The error log does not exist yet: nginx writes it when the site first logs an error. It shows here as soon as it appears.' } });
+    }
     return reply;
   });
 }

@@ -460,6 +460,12 @@ export class SitesService {
     return files.follow(domain, kind, lines, ev);
   }
 
+  /** Whether the site's access or error log file exists yet (a follow of a missing one says so). */
+  async logExists(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind): Promise<boolean> {
+    const files = await this.logTarget(actor, hostId, domain);
+    return files.logExists(domain, kind);
+  }
+
   async tailLogs(actor: Actor, hostId: string, domain: Domain, kind: SiteLogKind, lines: number): Promise<string[]> {
     const files = await this.logTarget(actor, hostId, domain);
     return files.tail(domain, kind, lines);

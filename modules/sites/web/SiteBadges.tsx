@@ -17,7 +17,7 @@ export function SslBadge({ ssl }: { ssl: Site['ssl'] }) {
 
 export function SiteBadges({ site }: { site: Site }) {
   return (
-    <Group gap={4} wrap="nowrap">
+    <Group gap={4} wrap="wrap">
       <SslBadge ssl={site.ssl} />
       {site.php && <Badge color="indigo" variant="light">PHP {site.php}</Badge>}
       {site.cache && site.cache !== 'basic' && <Badge color="teal" variant="light">{cacheLabel(site.cache)}</Badge>}

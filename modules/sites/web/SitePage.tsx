@@ -106,19 +106,41 @@ export default function SitePage() {
   );
 }
 
-/** The site's access or error log: the last lines, then followed live (SSE). */
+/**
+ * The site's access or error log: the last lines, then followed live (SSE). A file that does not
+ * exist yet is said (the server's `state: missing`) instead of "Waiting for output…"; a notice
+ * (rotation, the file appearing) is shown under the viewer.
+ */
 function SiteLogs({ domain, host }: { domain: string; host: string }) {
   const [kind, setKind] = useState<'access' | 'error'>('access');
   const buffer = useMemo(() => new LogBuffer(20_000), [domain, host, kind]);
   const [status, setStatus] = useState('connecting');
+  const [missing, setMissing] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
     const abort = new AbortController();
     let seq = 0;
+    setMissing(null);
+    setNotice(null);
     void streamSse(`/api/v1/sites/${encodeURIComponent(domain)}/logs?host=${encodeURIComponent(host)}&kind=${kind}&lines=200&follow=true`, {
       signal: abort.signal,
       onStatus: (st) => setStatus(st === 'open' ? 'live' : st),
       onMessage: (m) => {
-        if (m.event === 'line') buffer.push({ seq: ++seq, line: (JSON.parse(m.data) as { line: string }).line });
+        if (m.event === 'line') {
+          buffer.push({ seq: ++seq, line: (JSON.parse(m.data) as { line: string }).line });
+          setMissing(null);
+        } else if (m.event === 'state') {
+          const st = JSON.parse(m.data) as { state?: string; message?: string };
+          if (st.state === 'missing') {
+            setMissing(st.message ?? 'This log file does not exist yet.');
+            setStatus('missing');
+          }
+        } else if (m.event === 'notice') {
+          // Something changed about the file (it appeared, was rotated or truncated): no longer "missing".
+          setNotice(((JSON.parse(m.data) as { message?: string }).message ?? '').replace(/\/\S+/g, 'the log file').replace(/^the/, 'The') || null);
+          setMissing(null);
+          setStatus('live');
+        }
       },
     });
     return () => abort.abort();
@@ -129,7 +151,8 @@ function SiteLogs({ domain, host }: { domain: string; host: string }) {
         <Title order={4}>Logs</Title>
         <SegmentedControl size="xs" value={kind} onChange={(v) => setKind(v as 'access' | 'error')} data={[{ value: 'access', label: 'Access' }, { value: 'error', label: 'Error' }]} />
       </Group>
-      <LogViewer buffer={buffer} status={status} fileName={`${domain}-${kind}.log`} height={300} />
+      <LogViewer buffer={buffer} status={status} fileName={`${domain}-${kind}.log`} height={300} emptyText={missing ?? undefined} />
+      {notice ? <Text size="xs" c="dimmed" mt={4} role="status">{notice}</Text> : null}
     </>
   );
 }

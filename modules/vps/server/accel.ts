@@ -61,9 +61,9 @@ export async function probeBoot(run: ProcessRunner, accel: 'kvm' | 'tcg', guest:
 
 export async function detectAccel(run: ProcessRunner, opts: { probe?: ProbeGuest; now?: () => number } = {}): Promise<AccelDecision> {
   const now = opts.now ?? Date.now;
-  const flags = await run.exec('grep', ['-m', '1', '-o', '-w', '-E', 'vmx|svm', '/proc/cpuinfo'], { okExitCodes: [0, 1, 2], timeoutMs: 10_000 });
+  const flags = await run.exec('grep', ['-m', '1', '-o', '-w', '-E', 'vmx|svm', '/proc/cpuinfo'], { okExitCodes: [0, 1, 2], timeoutMs: 60_000 });
   if (flags.exitCode !== 0 || !flags.stdout.trim()) return { type: 'qemu', reason: 'the CPU has no vmx/svm flag: hardware virtualisation is not available, using TCG', checkedAt: now() };
-  const dev = await run.exec('test', ['-c', '/dev/kvm'], { okExitCodes: [0, 1], timeoutMs: 10_000 });
+  const dev = await run.exec('test', ['-c', '/dev/kvm'], { okExitCodes: [0, 1], timeoutMs: 60_000 });
   if (dev.exitCode !== 0) return { type: 'qemu', reason: '/dev/kvm is missing, using TCG', checkedAt: now() };
   if (!opts.probe) return { type: 'qemu', reason: `CPU flag ${flags.stdout.trim()} and /dev/kvm present, but no probe guest to prove KVM boots a stock kernel: using TCG`, checkedAt: now() };
   try {

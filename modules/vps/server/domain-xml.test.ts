@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SLIPWAY_XMLNS, buildDhcpHostXml, buildDomainXml, buildNetworkXml, parseDomainXml, type DomainSpec } from './domain-xml.js';
+import { SLIPWAY_XMLNS, buildDhcpHostXml, buildDomainXml, buildNetworkXml, domainUuidFor, macForAddress, parseDomainXml, parseNetworkHosts, type DomainSpec } from './domain-xml.js';
 import { el, renderXml } from './xml.js';
 
 const base: DomainSpec = {
@@ -126,5 +126,24 @@ describe('network XML', () => {
   it('refuses hostile DHCP host values', () => {
     expect(() => buildDhcpHostXml({ mac: '52:54:00:aa:bb:cc', ip: '10.0.0.2', name: '"/><host ip="10.0.0.1' })).toThrow();
     expect(() => buildDhcpHostXml({ mac: '52:54:00:aa:bb:cc"', ip: '10.0.0.2' })).toThrow();
+  });
+
+  it('pre-registers reservations in the network definition; MACs come from addresses, one each (ADR 0013)', () => {
+    expect(macForAddress('10.230.0.10')).toBe('52:54:0a:e6:00:0a');
+    expect(macForAddress('10.231.255.239')).toBe('52:54:0a:e7:ff:ef');
+    const ips = Array.from({ length: 230 }, (_, i) => `10.230.0.${i + 10}`);
+    expect(new Set(ips.map(macForAddress)).size).toBe(230);
+    const xml = buildNetworkXml({ name: 'slipway-pub', bridge: 'slwbr-pub', mode: 'nat', address: '10.230.0.1', prefix: 24, dhcpRange: { start: '10.230.0.240', end: '10.230.0.254' }, hosts: ips.map((ip) => ({ mac: macForAddress(ip), ip })) });
+    expect(parseNetworkHosts(xml)).toEqual(ips.map((ip) => ({ mac: macForAddress(ip), ip })));
+    expect(xml).toMatch(/<range start="10\.230\.0\.240" end="10\.230\.0\.254"\/>\s*<host mac="52:54:0a:e6:00:0a" ip="10\.230\.0\.10"\/>/);
+    expect(() => macForAddress('10.0.0.1"/><x')).toThrow();
+    expect(() => buildNetworkXml({ name: 'slipway-pub', bridge: 'slwbr-pub', mode: 'nat', address: '10.230.0.1', prefix: 24, hosts: [{ mac: '52:54:00:aa:bb:cc"/><host', ip: '10.230.0.9' }] })).toThrow();
+    expect(() => buildNetworkXml({ name: 'slipway-pub', bridge: 'slwbr-pub', mode: 'nat', address: '10.230.0.1', prefix: 24, hosts: [{ mac: '52:54:00:aa:bb:cc', ip: '10.230.0.9 ' }] })).toThrow();
+  });
+
+  it('derives a stable, well-formed domain UUID from the VPS id', () => {
+    expect(domainUuidFor('abc')).toBe(domainUuidFor('abc'));
+    expect(domainUuidFor('abc')).not.toBe(domainUuidFor('abd'));
+    expect(domainUuidFor('abc')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { el, renderXml, type XmlElement } from './xml.js';
 
@@ -164,6 +165,12 @@ export interface NetworkSpec {
   address: string;
   prefix: number;
   dhcpRange?: { start: string; end: string };
+  /**
+   * Static DHCP reservations written into the definition (`<dhcp><host mac ip/>`): Slipway
+   * pre-registers every pool address with a MAC derived from it (ADR 0013), so a create needs no
+   * live `net-update`.
+   */
+  hosts?: { mac: string; ip: string }[];
 }
 
 export function buildNetworkXml(spec: NetworkSpec): string {
@@ -177,10 +184,48 @@ export function buildNetworkXml(spec: NetworkSpec): string {
     spec.mode === 'nat' ? el('forward', { mode: 'nat' }) : null,
     el('bridge', { name: check(BRIDGE, spec.bridge, 'bridge name'), stp: 'on', delay: 0 }),
     el('ip', { address: check(IPV4, spec.address, 'network address'), prefix },
-      spec.dhcpRange ? el('dhcp', {}, el('range', { start: check(IPV4, spec.dhcpRange.start, 'DHCP range start'), end: check(IPV4, spec.dhcpRange.end, 'DHCP range end') })) : null,
+      spec.dhcpRange || spec.hosts?.length
+        ? el('dhcp', {},
+          spec.dhcpRange ? el('range', { start: check(IPV4, spec.dhcpRange.start, 'DHCP range start'), end: check(IPV4, spec.dhcpRange.end, 'DHCP range end') }) : null,
+          (spec.hosts ?? []).map((h) => el('host', { mac: check(MAC, h.mac, 'MAC address'), ip: check(IPV4, h.ip, 'IP address') })))
+        : null,
     ),
   );
   return `${renderXml(net)}\n`;
+}
+
+/**
+ * The libvirt UUID of a VPS's domain, derived from its id (a name-based UUID, RFC 9562 v8 layout
+ * over SHA-256): the create job's define and start need no read to learn it, and a retried step
+ * defines the same domain again instead of a second one.
+ */
+export function domainUuidFor(vpsId: string): string {
+  const h = createHash('sha256').update(`slipway-vps:${vpsId}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/**
+ * The MAC a pool address's reservation is keyed by: `52:54:` and the address's four octets
+ * (locally administered, QEMU's 52:54 prefix; one address, one MAC, so no two VMs can share
+ * either). Panel-made random MACs are `52:54:00:…` and never collide with a 10.x address's.
+ */
+export function macForAddress(ip: string): string {
+  check(IPV4, ip, 'IP address');
+  return `52:54:${ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`;
+}
+
+/** The `<host mac ip/>` reservations (`ip`, `mac`) of a network's XML (`net-dumpxml`). */
+export function parseNetworkHosts(xml: string): { mac: string; ip: string }[] {
+  const out: { mac: string; ip: string }[] = [];
+  for (const m of xml.matchAll(/<host\b([^>]*)\/?>/g)) {
+    const mac = /\bmac=['"]([0-9a-fA-F:]{17})['"]/.exec(m[1]!)?.[1];
+    const ip = /\bip=['"]([0-9.]{7,15})['"]/.exec(m[1]!)?.[1];
+    if (mac && ip) out.push({ mac: mac.toLowerCase(), ip });
+  }
+  return out;
 }
 
 /** One `<host>` element for `virsh net-update … ip-dhcp-host` (a static DHCP reservation). */

@@ -104,19 +104,29 @@ export function createVpsModule(opts: VpsModuleOptions = {}) {
         await lifecycle.sweep();
       });
       ctx.schedule('metrics', config.metricsIntervalMs, async () => {
-        await service!.sampleMetrics(LOCAL_HOST_ID);
+        for (const hostId of hosts.hostIds()) await service!.sampleMetrics(hostId).catch((e) => ctx.log.warn({ err: (e as Error).message, hostId }, 'vps: metrics sample failed'));
       });
       ctx.schedule('metrics-prune', config.metricsIntervalMs ? 3_600_000 : 0, async () => {
         await metrics.prune(config.metricsRetentionDays);
       });
+      /** Events first, then the listing: nothing falls in between. */
+      const follow = async (hostId: string) => {
+        const t = await hosts.get(hostId);
+        inventory.watch(hostId, t.virsh);
+        await inventory.refresh(hostId, t.virsh);
+      };
+      hosts.onRemoteReady = (hostId) => void follow(hostId).catch((e) => ctx.log.warn({ err: (e as Error).message, hostId }, 'vps: remote host inventory failed'));
       ctx.schedule('inventory', config.inventoryRefreshMs, async () => {
-        await inventory.refresh(LOCAL_HOST_ID, (await hosts.get(LOCAL_HOST_ID)).virsh);
+        for (const hostId of hosts.hostIds()) {
+          await follow(hostId).catch((e) => ctx.log.warn({ err: (e as Error).message, hostId }, 'vps: inventory refresh failed'));
+        }
       });
       ctx.onReady(async () => {
         for (const dir of Object.values(storagePaths(config.storageRoot))) mkdirSync(dir, { recursive: true, mode: 0o711 });
-        const t = await hosts.get(LOCAL_HOST_ID);
-        inventory.watch(LOCAL_HOST_ID, t.virsh); // events first, then the listing: nothing falls in between
-        await inventory.refresh(LOCAL_HOST_ID, t.virsh);
+        if (hosts.hostIds().includes(LOCAL_HOST_ID)) await follow(LOCAL_HOST_ID);
+        // Remote hosts: not waited for (an unreachable node must not hold the panel's start); followed
+        // from their first use (onRemoteReady), and the schedule retries.
+        for (const hostId of hosts.hostIds().filter((h) => h !== LOCAL_HOST_ID)) void hosts.get(hostId).catch((e) => ctx.log.warn({ err: (e as Error).message, hostId }, 'vps: remote host not reachable'));
       });
       ctx.onClose(() => inventory.stop());
     },

@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExecOptions, type ExecResult, type ProcessRunner, type StreamHandle } from '../../../server/src/testing/index.js';
-import { SLIPWAY_XMLNS, buildDomainXml, type DomainSpec } from './domain-xml.js';
+import { SLIPWAY_XMLNS, buildDomainXml, domainUuidFor, type DomainSpec } from './domain-xml.js';
 import { LibvirtError, UnmanagedDomainError, Virsh, classifyVirshError, parseDomstats, parseEventLine, parseList, parseSnapshotList, stateAfterEvent } from './libvirt.virsh.js';
 import { VirshTestSession } from './test-fixtures/virsh-session.js';
 
@@ -39,6 +41,37 @@ describe('virsh adapter against libvirt test:///default', () => {
     const ours = described.find((d) => d.name === 'slipway-a1')!;
     expect(ours.managed).toBe(true);
     expect(ours.description.slipway).toEqual({ vpsId: 'a1', ownerId: 'owner-1' });
+  });
+
+  it('defineNew (the create hot path: one call, no read) never changes a domain that is not this VPS\'s', async () => {
+    // a foreign domain (no metadata) already holds the name the VPS would get
+    const foreign = buildDomainXml(spec('x1')).replace(/<metadata>[\s\S]*<\/metadata>/, '');
+    const dir = mkdtempSync(path.join(tmpdir(), 'slipway-test-'));
+    writeFileSync(path.join(dir, 'f.xml'), foreign);
+    await session.exec('virsh', ['-q', '-c', 'test:///default', 'define', `--file=${path.join(dir, 'f.xml')}`]);
+    rmSync(dir, { recursive: true, force: true });
+    const before = await v.dumpxml('slipway-x1');
+    const ours = buildDomainXml(spec('x1', { uuid: domainUuidFor('x1') }));
+    await expect(v.defineNew(ours, { vpsId: 'x1', ownerId: 'owner-1' })).rejects.toBeInstanceOf(UnmanagedDomainError);
+    expect(await v.dumpxml('slipway-x1')).toBe(before);
+    expect((await v.describe('slipway-x1')).slipway).toBeNull();
+    // the VPS's UUID taken under another name: refused too
+    await v.defineNew(buildDomainXml(spec('x2', { uuid: domainUuidFor('x2') })), { vpsId: 'x2', ownerId: 'owner-1' });
+    const clash = buildDomainXml(spec('x3', { uuid: domainUuidFor('x2') }));
+    await expect(v.defineNew(clash, { vpsId: 'x3', ownerId: 'owner-1' })).rejects.toBeInstanceOf(UnmanagedDomainError);
+    // a retried define of the same VPS updates its one domain; XML without a UUID or metadata is refused
+    const again = await v.defineNew(buildDomainXml(spec('x2', { uuid: domainUuidFor('x2'), memoryMb: 256 })), { vpsId: 'x2', ownerId: 'owner-1' });
+    expect(again.uuid).toBe(domainUuidFor('x2'));
+    expect((await v.describe('slipway-x2')).memoryKiB).toBe(256 * 1024);
+    expect((await v.listAll()).filter((d) => d.name === 'slipway-x2')).toHaveLength(1);
+    await expect(v.defineNew(buildDomainXml(spec('x4')), { vpsId: 'x4', ownerId: 'owner-1' })).rejects.toThrow(/UUID/);
+    await expect(v.defineNew(ours, { vpsId: 'x1', ownerId: 'someone-else' })).rejects.toThrow(/metadata/);
+    await v.startDefined(domainUuidFor('x2'));
+    expect((await v.domstate('slipway-x2')).state).toBe('running');
+    await expect(v.startDefined('not-a-uuid; rm -rf /')).rejects.toThrow(/Invalid domain UUID/);
+    await v.destroy('slipway-x2', 'x2');
+    await v.undefine('slipway-x2', 'x2');
+    await session.exec('virsh', ['-q', '-c', 'test:///default', 'undefine', '--domain=slipway-x1']);
   });
 
   it('runs the lifecycle of our domain and reads its state, info and stats', async () => {

@@ -381,6 +381,39 @@ export class Virsh {
     return { uuid: d.uuid, name: d.name };
   }
 
+  /**
+   * Defines a NEW domain of ours in one virsh call (the create job's hot path). The XML must carry
+   * our metadata and a UUID the caller generated for this VPS (`domainUuidFor`). No read first:
+   * libvirt itself refuses a define whose name is taken by a domain with another UUID, or whose
+   * UUID is taken under another name ("already exists with uuid" / "already defined with uuid"), so
+   * an existing domain that is not this VPS's is never changed; the same name and UUID is this
+   * VPS's own domain (a retried step) and is updated.
+   */
+  async defineNew(xml: string, expect: DomainMetadata): Promise<{ uuid: string; name: string }> {
+    const parsed = parseDomainXml(xml);
+    check(DOMAIN_NAME, parsed.name, 'domain name');
+    if (!parsed.slipway || parsed.slipway.vpsId !== expect.vpsId || parsed.slipway.ownerId !== expect.ownerId) {
+      throw new ValidationError('Domain XML must carry Slipway metadata for this VPS');
+    }
+    if (!/^[0-9a-f-]{36}$/.test(parsed.uuid)) throw new ValidationError('A new domain needs its UUID in the XML');
+    try {
+      await this.withXmlFile(xml, (f) => this.virsh(['define', `--file=${f}`]));
+    } catch (e) {
+      if (e instanceof LibvirtError && /already (exists|defined) with uuid/i.test(e.userReason)) throw new UnmanagedDomainError(parsed.name, 'another domain has this name or UUID');
+      throw e;
+    }
+    return { uuid: parsed.uuid, name: parsed.name };
+  }
+
+  /**
+   * Starts the domain with this UUID without reading it first: only for a domain the caller has
+   * just defined itself with `defineNew` (same job, same UUID), so it is ours by construction.
+   */
+  async startDefined(uuid: string): Promise<void> {
+    check(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, uuid, 'domain UUID');
+    await this.virsh(['start', `--domain=${uuid}`]);
+  }
+
   /** Removes one of our domains (its snapshots' metadata too; storage only when asked). */
   async undefine(name: string, vpsId: string, o: { removeAllStorage?: boolean } = {}): Promise<void> {
     const { uuid } = await this.assertOwned(name, vpsId);

@@ -10,6 +10,11 @@ const Cidr16 = z.string().regex(/^10\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.0\.0\/1
 export const VpsConfig = z.object({
   /** libvirt connection of every VPS host (locally, or the same URI over the host's SSH runner). */
   libvirtUri: z.string().regex(/^(qemu|test):\/\/\/(system|session|default)$/).default('qemu:///system'),
+  /**
+   * The platform hosts VPSes are placed on, comma-separated host ids (`local` = this machine on
+   * qemu:///system; others run the same virsh/qemu-img/genisoimage commands over their SSH runner).
+   */
+  hosts: z.string().regex(/^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$/).default('local').transform((s) => [...new Set(s.split(','))]),
   /** images/, disks/, seeds/ and kernels/ live here (must be traversable by libvirt's QEMU user). */
   storageRoot: AbsPath.default('/var/lib/libvirt/images/slipway'),
   /** Over-allocation ratios for placement (vCPU per core, memory, disk). */

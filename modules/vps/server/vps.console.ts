@@ -1,5 +1,6 @@
 import { constants, openSync } from 'node:fs';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tty from 'node:tty';
 import type { WebSocket } from 'ws';
 
@@ -72,4 +73,9 @@ export function bridgeVnc(socket: WebSocket, port: number, o: BridgeOptions): ()
   if (!Number.isInteger(port) || port < 5900 || port > 65535) throw new Error('not a VNC port');
   const s = net.connect({ host: '127.0.0.1', port });
   return bridge(socket, { write: (b: Buffer) => s.write(b), end: () => s.destroy(), on: (ev: string, f: never) => s.on(ev, f) } as never, o);
+}
+
+/** A stream the host's runner opened (remote hosts: an SSH forward to the loopback VNC port, or `virsh console` on an SSH pty). */
+export function bridgeStream(socket: WebSocket, stream: Duplex, o: BridgeOptions): () => void {
+  return bridge(socket, { write: (b: Buffer) => stream.write(b), end: () => stream.destroy(), on: (ev: string, f: never) => stream.on(ev, f) } as never, o);
 }

@@ -1,9 +1,9 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type HostnameClaims, type JobContext, type JobService, type JobStep, type LifecyclePolicies } from '../../../server/src/sdk.js';
-import { buildSeedFiles, writeSeedIso } from './cloud-init.js';
-import { buildDomainXml } from './domain-xml.js';
+import { buildSeedFiles } from './cloud-init.js';
+import { buildDomainXml, domainUuidFor, macForAddress } from './domain-xml.js';
 import type { AccelCache } from './accel.js';
 import { LibvirtError, type DomainState, type Virsh as VpsHostsVirsh } from './libvirt.virsh.js';
 import { freeRoom, type PlacementRatios } from './placement.js';
@@ -99,16 +99,13 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
     return i;
   };
   const failAt = () => d.failAt;
-  /** Live DHCP reservations being added, per VPS (started by 'reserve address', awaited by 'start'). */
-  const liveReservations = new Map<string, Promise<void>>();
-  const addReservation = async (virsh: VpsHostsVirsh, network: string, host: { mac: string; ip: string; name: string }) => {
-    try {
-      await virsh.netDhcpHost(network, 'add', host);
-    } catch (e) {
-      // A reservation left by an interrupted attempt of this same VPS is fine.
-      if (!(e instanceof LibvirtError && /already|exists/i.test(e.userReason))) throw e;
-    }
-  };
+  /**
+   * Reservations being made live, per VPS (started by 'reserve address', awaited by 'start'). Only
+   * networks defined before pre-registration need one (ADR 0013); otherwise this settles at once.
+   */
+  const liveReservations = new Map<string, Promise<boolean>>();
+  /** VPSes whose domain this process has just started (the create's last step trusts `virsh start`). */
+  const startedHere = new Set<string>();
 
   /** Removes the domain if it is ours (stopping it first); a missing domain is fine. */
   const removeDomain = async (r: VpsRecord, ctx: JobContext<Ref>) => {
@@ -126,9 +123,9 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
   const removeAddress = async (r: VpsRecord, ctx: JobContext<Ref>) => {
     const a = await d.repo.addressOf(r.id);
     if (!a) return;
-    const t = await d.hosts.get(r.hostId);
     try {
-      await t.virsh.netDhcpHost(a.network, 'delete', { mac: a.mac, ip: a.ip, name: r.hostname });
+      // Pre-registered reservations (keyed by the address's own MAC) stay in the network.
+      await d.hosts.dropReservation(r.hostId, a.network, { mac: a.mac, ip: a.ip, name: r.hostname });
     } catch (e) {
       if (!(e instanceof LibvirtError)) throw e;
       ctx.log(`DHCP reservation ${a.ip} not removed from ${a.network}: ${e.userReason}`, 'warn');
@@ -136,10 +133,11 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
     await d.repo.releaseAddress(r.id);
     ctx.log(`freed ${a.ip}`);
   };
-  const removeFiles = (r: VpsRecord) => {
-    rmSync(diskPath(root, r.id), { force: true });
-    rmSync(seedPath(root, r.id), { force: true });
+  const removeFiles = async (r: VpsRecord) => {
+    await (await d.hosts.get(r.hostId)).fs.rm(diskPath(root, r.id), seedPath(root, r.id));
   };
+  /** The storage of the VPS's host (undo steps: the record may be gone, then nothing was placed remotely). */
+  const fsOf = async (vpsId: string) => (await d.hosts.get((await d.repo.find(vpsId))?.hostId ?? 'local')).fs;
   const removeRecord = async (id: string) => {
     const r = await d.repo.find(id);
     if (!r) return;
@@ -213,18 +211,18 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         ctx.log(`host ${r.hostId}: ${accel.type === 'kvm' ? 'KVM' : 'TCG'} (${accel.reason})`);
       }, async (ctx) => removeRecord(ctx.input.vpsId), failAt),
 
-      // First after placement: libvirt's live DHCP update (~2 s: it reloads the network's firewall
-      // rules) runs in the background while the disk, seed and domain are made; `start` waits for it.
+      // A free pool address and the MAC its pre-registered DHCP reservation is keyed by: rows in the
+      // panel's database only (ADR 0013). On a network from before pre-registration the live
+      // `net-update` (~2 s) runs in the background while the disk, seed and domain are made; `start` waits for it.
       step('reserve address', async (ctx) => {
         const r = await record(ctx.input.vpsId);
-        const t = await d.hosts.get(r.hostId);
         const net = await d.hosts.networkFor(r.hostId, r.network, r.ownerId);
-        const ip = await d.hosts.allocateAddress(r.hostId, net, r.id, r.mac);
-        await d.repo.update(r.id, { address: ip, networkName: net.name });
-        const live = addReservation(t.virsh, net.name, { mac: r.mac, ip, name: r.hostname });
+        const { ip, mac } = await d.hosts.allocateAddress(r.hostId, net, r.id);
+        await d.repo.update(r.id, { address: ip, networkName: net.name, mac });
+        const live = d.hosts.ensureReservation(r.hostId, net.name, { mac, ip });
         live.catch(() => {}); // awaited (and its failure reported) by the start step
         liveReservations.set(r.id, live);
-        ctx.log(`address ${ip} on ${net.name}`);
+        ctx.log(`address ${ip} on ${net.name} (MAC ${mac})`);
       }, async (ctx) => {
         await liveReservations.get(ctx.input.vpsId)?.catch(() => {});
         liveReservations.delete(ctx.input.vpsId);
@@ -239,28 +237,32 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         const r = await record(ctx.input.vpsId);
         const img = await image(r.imageId);
         const t = await d.hosts.get(r.hostId);
+        // Images are converted on the panel's host; a remote host needs the same file (shared storage, or copied there).
+        if (!t.fs.local && !(await t.fs.exists(img.file!))) throw new Error(`image ${img.name} is not on host ${r.hostId} (expected at ${img.file})`);
         await t.qemuImg.create(diskPath(root, r.id), { backing: { file: img.file!, format: 'qcow2' }, sizeBytes: r.diskGb * 1024 ** 3 });
         ctx.log(`disk ${r.diskGb} GB on ${img.name}`);
       }, async (ctx) => {
-        rmSync(diskPath(root, ctx.input.vpsId), { force: true });
+        await (await fsOf(ctx.input.vpsId)).rm(diskPath(root, ctx.input.vpsId));
       }, failAt),
 
       step('build seed', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const t = await d.hosts.get(r.hostId);
         const files = buildSeedFiles({ instanceId: r.spec.instanceId ?? r.id, hostname: r.hostname, sshKeys: r.spec.sshKeys, userData: r.spec.userData, network: { mac: r.mac, mode: 'dhcp' } });
-        await writeSeedIso(t.run, seedPath(root, r.id), files);
+        await t.fs.writeSeed(seedPath(root, r.id), files);
         ctx.log(`NoCloud seed with ${r.spec.sshKeys.length} key(s)${r.spec.userData ? ' and user-data' : ''}`);
       }, async (ctx) => {
-        rmSync(seedPath(root, ctx.input.vpsId), { force: true });
+        await (await fsOf(ctx.input.vpsId)).rm(seedPath(root, ctx.input.vpsId));
       }, failAt),
 
       step('define domain', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const img = await image(r.imageId);
         const t = await d.hosts.get(r.hostId);
-        const xml = domainXml(r, img, (ctx.state.accel as 'kvm' | 'qemu' | undefined) ?? 'qemu');
-        await t.virsh.define(xml, { vpsId: r.id, ownerId: r.ownerId });
+        // The UUID comes from the VPS id: one virsh call, no read before or after (libvirt refuses a
+        // define that would touch a domain that is not this VPS's).
+        const xml = domainXml(r, img, (ctx.state.accel as 'kvm' | 'qemu' | undefined) ?? 'qemu', domainUuidFor(r.id));
+        await t.virsh.defineNew(xml, { vpsId: r.id, ownerId: r.ownerId });
         d.inventory.set(r.hostId, r.domainName, 'shut off');
         ctx.log(`defined ${r.domainName}`);
       }, async (ctx) => {
@@ -272,14 +274,24 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         const r = await record(ctx.input.vpsId);
         const t = await d.hosts.get(r.hostId);
         // The guest asks for its address soon after boot: the reservation must be live first.
-        const live = liveReservations.get(r.id) ?? (r.address && r.networkName ? addReservation(t.virsh, r.networkName, { mac: r.mac, ip: r.address, name: r.hostname }) : Promise.resolve());
+        const live = liveReservations.get(r.id) ?? (r.address && r.networkName ? d.hosts.ensureReservation(r.hostId, r.networkName, { mac: r.mac, ip: r.address }) : Promise.resolve(false));
         try {
           await live;
         } finally {
           liveReservations.delete(r.id);
         }
         if (!r.spec.start) return;
-        await t.virsh.start(r.domainName, r.id);
+        try {
+          await t.virsh.startDefined(domainUuidFor(r.id));
+        } catch (e) {
+          // The network went away since it was last seen (cached, ADR 0013): make it again, once.
+          if (!(e instanceof LibvirtError && /network .*(not active|not found)|no network with matching/i.test(e.userReason))) throw e;
+          d.hosts.forgetNetwork(r.hostId, r.networkName!);
+          await d.hosts.networkFor(r.hostId, r.network, r.ownerId);
+          await t.virsh.startDefined(domainUuidFor(r.id));
+        }
+        // `virsh start` returns once QEMU runs the guest's CPUs: the next step trusts it (in this process only).
+        startedHere.add(r.id);
       }, async (ctx) => {
         const r = await d.repo.find(ctx.input.vpsId);
         if (!r) return;
@@ -294,7 +306,9 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         const t = await d.hosts.get(r.hostId);
         let state: DomainState = 'shut off';
         if (r.spec.start) {
-          await t.virsh.waitForState(r.domainName, 'running', d.config.startTimeoutMs);
+          // Started in this run of the job: running (the event stream corrects it if it crashes
+          // right away). A resumed job reads the state back.
+          if (!startedHere.delete(r.id)) await t.virsh.waitForState(r.domainName, 'running', d.config.startTimeoutMs);
           state = 'running';
         }
         d.inventory.set(r.hostId, r.domainName, state);
@@ -388,25 +402,26 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         const r = await d.repo.find(ctx.input.vpsId);
         if (r) await (await d.hosts.get(r.hostId)).virsh.setTitle(r.domainName, r.id, ctx.input.from);
       }, failAt),
+      // Only reservations made for one VPS (before pre-registration, ADR 0013) carry its name.
       step('rename DHCP reservation', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const a = await d.repo.addressOf(r.id);
-        if (!a) return;
+        if (!a || a.mac === macForAddress(a.ip)) return;
         await (await d.hosts.get(r.hostId)).virsh.netDhcpHost(a.network, 'modify', { mac: a.mac, ip: a.ip, name: ctx.input.to });
       }, async (ctx) => {
         const r = await d.repo.find(ctx.input.vpsId);
         const a = r && (await d.repo.addressOf(r.id));
-        if (r && a) await (await d.hosts.get(r.hostId)).virsh.netDhcpHost(a.network, 'modify', { mac: a.mac, ip: a.ip, name: ctx.input.from });
+        if (r && a && a.mac !== macForAddress(a.ip)) await (await d.hosts.get(r.hostId)).virsh.netDhcpHost(a.network, 'modify', { mac: a.mac, ip: a.ip, name: ctx.input.from });
       }),
     ],
   });
 
   // ---- reinstall: a fresh overlay on the chosen image and a new seed (new instance-id: cloud-init runs again)
   const aside = (f: string) => `${f}.before-reinstall`;
-  const restoreAside = (f: string) => {
-    if (existsSync(aside(f))) {
-      rmSync(f, { force: true });
-      renameSync(aside(f), f);
+  const restoreAside = async (fs: Awaited<ReturnType<typeof fsOf>>, f: string) => {
+    if (await fs.exists(aside(f))) {
+      await fs.rm(f);
+      await fs.rename(aside(f), f);
     }
   };
   jobs.define<z.infer<typeof ReinstallRef>>({
@@ -417,15 +432,17 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
       stopStep(),
       step('set the old disk and seed aside', async (ctx) => {
         const r = await record(ctx.input.vpsId);
-        for (const f of [diskPath(root, r.id), seedPath(root, r.id)]) if (existsSync(f) && !existsSync(aside(f))) renameSync(f, aside(f));
+        const fs = await fsOf(r.id);
+        for (const f of [diskPath(root, r.id), seedPath(root, r.id)]) if ((await fs.exists(f)) && !(await fs.exists(aside(f)))) await fs.rename(f, aside(f));
       }, async (ctx) => {
-        for (const f of [diskPath(root, ctx.input.vpsId), seedPath(root, ctx.input.vpsId)]) restoreAside(f);
+        const fs = await fsOf(ctx.input.vpsId);
+        for (const f of [diskPath(root, ctx.input.vpsId), seedPath(root, ctx.input.vpsId)]) await restoreAside(fs, f);
       }),
       step('create disk', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         const img = await image(ctx.input.imageId);
         const t = await d.hosts.get(r.hostId);
-        rmSync(diskPath(root, r.id), { force: true });
+        await t.fs.rm(diskPath(root, r.id));
         await t.qemuImg.create(diskPath(root, r.id), { backing: { file: img.file!, format: 'qcow2' }, sizeBytes: r.diskGb * 1024 ** 3 });
         ctx.log(`disk ${r.diskGb} GB on ${img.name}`);
       }),
@@ -433,8 +450,8 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
         const r = await record(ctx.input.vpsId);
         const t = await d.hosts.get(r.hostId);
         const files = buildSeedFiles({ instanceId: ctx.input.instanceId, hostname: r.hostname, sshKeys: ctx.input.sshKeys, userData: ctx.input.userData, network: { mac: r.mac, mode: 'dhcp' } });
-        rmSync(seedPath(root, r.id), { force: true });
-        await writeSeedIso(t.run, seedPath(root, r.id), files);
+        await t.fs.rm(seedPath(root, r.id));
+        await t.fs.writeSeed(seedPath(root, r.id), files);
         ctx.log(`NoCloud seed (instance ${ctx.input.instanceId}) with ${ctx.input.sshKeys.length} key(s)${ctx.input.userData ? ' and user-data' : ''}`);
       }),
       step<z.infer<typeof ReinstallRef>>('redefine domain', async (ctx) => redefine(ctx, await image(ctx.input.imageId)), undoRedefine, failAt),
@@ -443,7 +460,7 @@ export function defineVpsJobs(jobs: JobService, d: VpsJobDeps): void {
       step('forget the old disk', async (ctx) => {
         const r = await record(ctx.input.vpsId);
         await d.repo.setImage(r.id, ctx.input.imageId, { ...r.spec, sshKeys: ctx.input.sshKeys, userData: ctx.input.userData, instanceId: ctx.input.instanceId });
-        for (const f of [diskPath(root, r.id), seedPath(root, r.id)]) rmSync(aside(f), { force: true });
+        await (await fsOf(r.id)).rm(aside(diskPath(root, r.id)), aside(seedPath(root, r.id)));
         try {
           const t = await d.hosts.get(r.hostId);
           // Internal snapshots lived in the old disk: libvirt's records of them and ours go too.

@@ -165,8 +165,8 @@ export class VpsRepo {
     }).execute();
     return (await this.find(v.id))!;
   }
-  async update(id: string, p: Partial<Pick<VpsRecord, 'state' | 'lastError' | 'address' | 'networkName'>>): Promise<void> {
-    const map: Record<string, string> = { state: 'state', lastError: 'last_error', address: 'address', networkName: 'network_name' };
+  async update(id: string, p: Partial<Pick<VpsRecord, 'state' | 'lastError' | 'address' | 'networkName' | 'mac'>>): Promise<void> {
+    const map: Record<string, string> = { state: 'state', lastError: 'last_error', address: 'address', networkName: 'network_name', mac: 'mac' };
     const set: Record<string, unknown> = { updated_at: Date.now() };
     for (const [k, v] of Object.entries(p)) set[map[k]!] = v;
     await this.db.updateTable('vps_instances').set(set).where('id', '=', id).execute();

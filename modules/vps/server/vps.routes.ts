@@ -1,7 +1,7 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { z } from 'zod';
-import { type HttpApp, JobSummary } from '../../../server/src/sdk.js';
-import { bridgeSerial, bridgeVnc } from './vps.console.js';
+import { ConflictError, type HttpApp, JobSummary } from '../../../server/src/sdk.js';
+import { bridgeSerial, bridgeStream, bridgeVnc } from './vps.console.js';
 import { vpsPermissions as P } from './vps.permissions.js';
 import {
   CreateVps, DeleteVps, ExpiryInput, HostCapacityView, Id, ImageQuery, ImageView, MetricsQuery, PlanInput, PlanView, QuotaInput, QuotaView, ReinstallVps, RenameVps, RenewInput,
@@ -124,10 +124,22 @@ export function registerVpsRoutes(http: HttpApp, svc: VpsService, o: { maxUpload
       config: { permission: P.operate },
       schema: { operationId: `${kind === 'serial' ? 'openVpsSerialConsole' : 'openVpsVncConsole'}`, description: kind === 'serial' ? 'Binary frames both ways: the serial console bytes. One serial session per VPS; a newer one closes the older.' : 'Binary frames both ways: the RFB (VNC) protocol, for noVNC.', tags, summary: `${kind === 'serial' ? 'Serial' : 'VNC'} console (WebSocket, binary frames)`, params: IdP },
       preHandler: async (req) => {
-        (req as unknown as { vpsConsole: unknown }).vpsConsole = await svc.consoleTarget(req.actor, (req.params as { id: string }).id, kind);
+        const target = await svc.consoleTarget(req.actor, (req.params as { id: string }).id, kind);
+        // A remote host's console is opened before the upgrade too (a failure is a plain error), and closed if no socket takes it.
+        let stream: Duplex | undefined;
+        if (target.open) {
+          try {
+            stream = await target.open();
+          } catch (e) {
+            throw new ConflictError(`The console of this VPS cannot be reached: ${(e as Error).message.slice(0, 200)}`);
+          }
+          const s = stream;
+          setTimeout(() => { if (!(s as { slipwayTaken?: boolean }).slipwayTaken) s.destroy(); }, 15_000).unref();
+        }
+        (req as unknown as { vpsConsole: unknown }).vpsConsole = { ...target, stream };
       },
     }, (socket, req) => {
-      const target = (req as unknown as { vpsConsole: Awaited<ReturnType<VpsService['consoleTarget']>> }).vpsConsole;
+      const target = (req as unknown as { vpsConsole: Awaited<ReturnType<VpsService['consoleTarget']>> & { stream?: Duplex } }).vpsConsole;
       const actor = req.actor;
       const key = `${kind}:${target.vps.id}`;
       void svc.auditConsole(actor, target.vps, kind, 'open', { ip: req.ip }).catch(() => {});
@@ -137,7 +149,8 @@ export function registerVpsRoutes(http: HttpApp, svc: VpsService, o: { maxUpload
       };
       let close: () => void;
       try {
-        close = kind === 'serial' ? bridgeSerial(socket, target.pty!, { idleMs: o.consoleIdleMs, onClose }) : bridgeVnc(socket, target.port!, { idleMs: o.consoleIdleMs, onClose });
+        if (target.stream) (target.stream as { slipwayTaken?: boolean }).slipwayTaken = true;
+        close = target.stream ? bridgeStream(socket, target.stream, { idleMs: o.consoleIdleMs, onClose }) : kind === 'serial' ? bridgeSerial(socket, target.pty!, { idleMs: o.consoleIdleMs, onClose }) : bridgeVnc(socket, target.port!, { idleMs: o.consoleIdleMs, onClose });
       } catch (e) {
         socket.close(1011, 'console unavailable');
         void svc.auditConsole(actor, target.vps, kind, 'close', { reason: (e as Error).message }).catch(() => {});

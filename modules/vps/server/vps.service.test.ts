@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedIn } from '../../../server/src/testing/harness.js';
 import { DAY_MS, SYSTEM_ACTOR } from '../../../server/src/testing/index.js';
+import { buildNetworkXml, macForAddress } from './domain-xml.js';
 import { createVpsHarness, ed25519Key, type VpsHarness } from './test-fixtures/vps-harness.js';
 
 /** The VPS service through its API on libvirt's test:///default (real qemu-img and genisoimage). */
@@ -48,6 +49,7 @@ describe('vps service on test:///default', () => {
   });
 
   it('creates a VPS as a job of named steps: disk, seed, address, domain, running; shows state and address', async () => {
+    const callsBefore = h.session.calls.length;
     const r = await create(alice, { hostname: 'web1', sshKeyIds: [aliceKey], userData: '#cloud-config\npackages: [nginx]\n' });
     expect(r.statusCode).toBe(202);
     const { job, vps } = r.json() as { job: { id: string }; vps: { id: string; state: string; domainName: string; hostId: string | null } };
@@ -70,8 +72,16 @@ describe('vps service on test:///default', () => {
     expect(ud).toContain('nginx');
     const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path.join(h.root, 'disks', `${vps.id}.qcow2`)], { encoding: 'utf8' })) as { 'virtual-size': number; 'backing-filename': string };
     expect(info['virtual-size']).toBe(1024 ** 3);
+    // The address's reservation was written when the network was defined (every pool address, keyed
+    // by the MAC derived from it): the VPS got that MAC, and the create never ran a live net-update.
     const net = await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub');
-    expect(net).toContain(`ip='${got.vps.address}'`);
+    const mac = macForAddress(got.vps.address);
+    expect(net).toContain(`<host mac='${mac}' ip='${got.vps.address}'/>`);
+    expect(net.match(/<host /g)).toHaveLength(230);
+    expect((await api(alice, 'GET', `/vps/${vps.id}`)).json().vps.mac).toBe(mac);
+    expect(await (await h.rt.hosts.get('local')).virsh.dumpxml(vps.domainName)).toContain(`<mac address='${mac}'/>`);
+    expect(execFileSync('isoinfo', ['-i', seedIso, '-R', '-x', '/network-config'], { encoding: 'utf8' })).toContain(mac);
+    expect(h.session.calls.slice(callsBefore).filter((c) => c.includes('net-update'))).toEqual([]);
 
     // owner-scoped views: bob and anonymous see nothing of it
     expect((await api(bob, 'GET', `/vps/${vps.id}`)).statusCode).toBe(404);
@@ -127,7 +137,9 @@ describe('vps service on test:///default', () => {
     expect(await job(await api(alice, 'POST', `/vps/${v.id}/rename`, { hostname: 'web1b' }))).toEqual(['rename in the panel', 'retitle domain', 'rename DHCP reservation']);
     expect((await api(alice, 'GET', `/vps/${v.id}`)).json().vps.hostname).toBe('web1b');
     expect(await virsh.dumpxml(v.domainName)).toContain('<title>web1b</title>');
-    expect(await virsh.netDumpxml('slipway-pub')).toMatch(new RegExp(`name='web1b' ip='${v.address.replace(/\./g, '\\.')}'`));
+    // the pre-registered reservation carries no per-VPS name: the network is not touched
+    expect(await virsh.netDumpxml('slipway-pub')).toContain(`<host mac='${macForAddress(v.address)}' ip='${v.address}'/>`);
+    expect(await virsh.netDumpxml('slipway-pub')).not.toContain('web1b');
     expect((await api(alice, 'POST', `/vps/${v.id}/rename`, { hostname: 'web1b' })).statusCode).toBe(422);
     // a failed rename is undone
     h.fail.at = 'retitle domain';
@@ -359,6 +371,49 @@ describe('vps service on test:///default', () => {
     expect((await api(alice, 'GET', `/vps/${v.id}`)).statusCode).toBe(404);
     expect((await domains()).some((d) => d.name === v.domainName)).toBe(false);
     expect(h.leftovers().filter((f) => f.includes(v.id))).toEqual([]);
-    expect(await (await h.rt.hosts.get('local')).virsh.netDumpxml('slipway-pub')).not.toContain(`ip='${v.address}'`);
+    // the address is free again (its pre-registered reservation stays, keyed by the address's own MAC)
+    expect(await h.rt.service.d.repo.addressOf(v.id)).toBeUndefined();
+    expect((await h.rt.service.d.repo.usedAddresses('local', 'slipway-pub')).has(v.address)).toBe(false);
   }, 60_000);
+
+  it('a network defined before pre-registration: the first create of an address adds its reservation live, once; a VPS-only reservation goes with its VPS', async () => {
+    const legacy = 'slipway-old';
+    const h2 = await createVpsHarness({ SLIPWAY_VPS_PUBLIC_NETWORK: legacy, SLIPWAY_VPS_PUBLIC_SUBNET: '10.239.7.0/24' });
+    try {
+      // An old-style public network: a dynamic range and one reservation of an old VPS with a random MAC.
+      const v2 = (await h2.rt.hosts.get('local')).virsh;
+      await v2.netDefine(buildNetworkXml({ name: legacy, bridge: 'slwbr-old', mode: 'nat', address: '10.239.7.1', prefix: 24, dhcpRange: { start: '10.239.7.240', end: '10.239.7.254' } }));
+      await v2.netStart(legacy);
+      await v2.netDhcpHost(legacy, 'add', { mac: '52:54:00:12:34:56', ip: '10.239.7.10', name: 'oldvm' });
+      // the old VPS's address is ours in the database (a VPS-only reservation, random MAC)
+      await h2.rt.service.d.repo.claimAddress({ hostId: 'local', network: legacy, ip: '10.239.7.10', vpsId: 'oldvps', mac: '52:54:00:12:34:56' });
+      const a2 = await h2.signIn('admin');
+      const { imageId, planId } = await h2.seed(a2);
+      const mk = async (hostname: string) => {
+        const before = h2.session.calls.length;
+        const r = await h2.t.app.inject({ method: 'POST', url: '/api/v1/vps', headers: a2.headers, payload: { hostname, planId, imageId } });
+        expect(r.statusCode, r.body).toBe(202);
+        expect((await h2.waitJob(r.json().job.id)).state).toBe('succeeded');
+        const vps = (await h2.t.app.inject({ method: 'GET', url: `/api/v1/vps/${r.json().vps.id}`, headers: a2.headers })).json().vps as { id: string; address: string; mac: string };
+        return { vps, netUpdates: h2.session.calls.slice(before).filter((c) => c.includes('net-update')) };
+      };
+      const first = await mk('legacy1');
+      expect(first.vps.address).toBe('10.239.7.11');
+      expect(first.vps.mac).toBe(macForAddress('10.239.7.11'));
+      expect(first.netUpdates).toHaveLength(1);
+      expect(await v2.netDumpxml(legacy)).toContain(`<host mac='${first.vps.mac}' ip='10.239.7.11'/>`);
+      // deleted: the address is free; its reservation (keyed by the address's own MAC) stays for the next VPS
+      const del = await h2.t.app.inject({ method: 'DELETE', url: `/api/v1/vps/${first.vps.id}`, headers: a2.headers, payload: { confirm: 'legacy1' } });
+      expect((await h2.waitJob(del.json().job.id)).state).toBe('succeeded');
+      expect(await v2.netDumpxml(legacy)).toContain(`ip='10.239.7.11'`);
+      const again = await mk('legacy2');
+      expect(again.vps.address).toBe('10.239.7.11');
+      expect(again.netUpdates).toEqual([]);
+      // the old VPS-only reservation (random MAC) is removed with its address
+      await h2.rt.hosts.dropReservation('local', legacy, { mac: '52:54:00:12:34:56', ip: '10.239.7.10', name: 'oldvm' });
+      expect(await v2.netDumpxml(legacy)).not.toContain('10.239.7.10');
+    } finally {
+      await h2.close();
+    }
+  }, 120_000);
 });

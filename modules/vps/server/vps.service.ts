@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { type Duplex, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Actor, type AuditLog, authorize, ConflictError, DomainRuleError, type EventBus,
@@ -11,7 +11,7 @@ import {
 } from '../../../server/src/sdk.js';
 import { assertHostname, buildSeedFiles } from './cloud-init.js';
 import { LibvirtError, type DomainState } from './libvirt.virsh.js';
-import { freeRoom, place, type PlacementRatios } from './placement.js';
+import { freeRoom, place, type HostCapacity, type PlacementRatios } from './placement.js';
 import type { VpsConfig } from './vps.config.js';
 import { storagePaths, domainNameOf, type Inventory, type VpsHosts } from './vps.hosts.js';
 import { JOB_CREATE, JOB_DELETE, JOB_IMAGE, JOB_REINSTALL, JOB_RENAME, JOB_RESIZE, JOB_SHUTDOWN } from './vps.jobs.js';
@@ -124,6 +124,17 @@ export class VpsService {
     return requested;
   }
 
+  /** Capacity of every VPS host (SLIPWAY_VPS_HOSTS); a host that does not answer takes nothing new. */
+  private async capacities(): Promise<HostCapacity[]> {
+    return Promise.all(this.d.hosts.hostIds().map(async (id) => {
+      try {
+        return await this.d.hosts.capacity(id, id);
+      } catch (e) {
+        return { hostId: id, name: id, cpus: 0, memoryMb: 0, diskGb: 0, allocated: { vcpus: 0, memoryMb: 0, diskGb: 0 }, accepting: false, error: (e as Error).message } as HostCapacity;
+      }
+    }));
+  }
+
   async quota(userId: string): Promise<QuotaView> {
     const q = await this.d.repo.quota(userId);
     const c = this.d.config;
@@ -185,8 +196,7 @@ export class VpsService {
     return this.serial(async () => {
       if (await this.d.repo.findByHostname(ownerId, hostname)) throw new ConflictError(`A VPS named ${hostname} already exists`, { field: 'hostname' });
       await this.checkQuota(actor, ownerId, req);
-      // Local host for now (the seed ISO is built on the panel's machine).
-      const caps = [await this.d.hosts.capacity(LOCAL_HOST_ID, 'local')];
+      const caps = await this.capacities();
       const placed = place(caps, req, this.ratios());
       if (!placed.ok) throw new DomainRuleError(placed.message, 'no_capacity', placed.details);
       if (dnsName) await this.d.claims.claim(claimant, dnsName, `vps:${id}`);
@@ -582,43 +592,52 @@ export class VpsService {
 
   async unmanaged(actor: Actor): Promise<{ hostId: string; name: string; state: string; managed: false }[]> {
     authorize(actor, P['hosts.read']);
-    const ours = await this.d.repo.domainNames(LOCAL_HOST_ID);
-    const t = await this.d.hosts.get(LOCAL_HOST_ID);
     const out: { hostId: string; name: string; state: string; managed: false }[] = [];
-    for (const d of await t.virsh.listAll()) {
-      if (ours.has(d.name)) continue;
-      const desc = await t.virsh.describe(d.name).catch(() => null);
-      if (desc && desc.slipway) continue; // ours, of another panel or a deleted record: still not listed as foreign
-      out.push({ hostId: LOCAL_HOST_ID, name: d.name, state: d.state, managed: false });
+    for (const hostId of this.d.hosts.hostIds()) {
+      const ours = await this.d.repo.domainNames(hostId);
+      const t = await this.d.hosts.get(hostId);
+      for (const d of await t.virsh.listAll()) {
+        if (ours.has(d.name)) continue;
+        const desc = await t.virsh.describe(d.name).catch(() => null);
+        if (desc && desc.slipway) continue; // ours, of another panel or a deleted record: still not listed as foreign
+        out.push({ hostId, name: d.name, state: d.state, managed: false });
+      }
     }
     return out;
   }
 
   async capacity(actor: Actor) {
     authorize(actor, P['hosts.read']);
-    const c = await this.d.hosts.capacity(LOCAL_HOST_ID, 'local');
     const ratios = this.ratios();
-    return [{
+    return (await this.capacities()).map((c) => ({
       hostId: c.hostId, name: c.name, cpus: c.cpus, memoryMb: c.memoryMb, diskGb: c.diskGb, allocated: c.allocated,
       free: { vcpus: Math.floor(c.cpus * ratios.cpu) - c.allocated.vcpus, memoryMb: Math.floor(c.memoryMb * ratios.memory) - c.allocated.memoryMb, diskGb: Math.floor(c.diskGb * ratios.disk) - c.allocated.diskGb },
       accel: null,
-    }];
+    }));
   }
 
   // ---- consoles ------------------------------------------------------------------------------
 
-  /** Authorises a console and finds where it is: the serial pty or the VNC port, on loopback. */
-  async consoleTarget(actor: Actor, id: string, kind: 'serial' | 'vnc'): Promise<{ vps: VpsRecord; pty?: string; port?: number }> {
+  /**
+   * Authorises a console and finds where it is: the serial pty or the VNC port, on loopback. On a
+   * remote host the panel reaches the same loopback VNC port through an SSH forward and the serial
+   * console through `virsh console` on an SSH pty (`open`); the node's address never leaves the panel.
+   */
+  async consoleTarget(actor: Actor, id: string, kind: 'serial' | 'vnc'): Promise<{ vps: VpsRecord; pty?: string; port?: number; open?: () => Promise<Duplex> }> {
     const r = await this.ready(actor, P.operate, id);
-    if (r.hostId !== LOCAL_HOST_ID) throw new DomainRuleError('Consoles of remote hosts are not available yet', 'console_unavailable');
     const t = await this.d.hosts.get(r.hostId);
-    const { description } = await t.virsh.assertOwned(r.domainName, r.id);
+    const { uuid, description } = await t.virsh.assertOwned(r.domainName, r.id);
+    const remote = r.hostId !== LOCAL_HOST_ID;
+    if (remote && (!t.run.openTcp || !t.run.openInteractive)) throw new DomainRuleError(`Host ${r.hostId}'s runner cannot carry a console`, 'console_unavailable');
     if (kind === 'serial') {
       if (!description.serialPty || !/^\/dev\/pts\/\d{1,6}$/.test(description.serialPty)) throw new ConflictError('The VPS is not running (no serial console)');
+      if (remote) return { vps: r, open: () => t.run.openInteractive!('virsh', ['-q', '-c', this.d.config.libvirtUri, 'console', '--force', `--domain=${uuid}`]) };
       return { vps: r, pty: description.serialPty };
     }
     const vnc = description.vnc;
     if (!vnc?.port || vnc.listen !== '127.0.0.1') throw new ConflictError('The VPS has no VNC console on loopback (is it running?)');
+    if (!Number.isInteger(vnc.port) || vnc.port < 5900 || vnc.port > 65535) throw new ConflictError('The VPS has no usable VNC port');
+    if (remote) return { vps: r, open: () => t.run.openTcp!(vnc.port!) };
     return { vps: r, port: vnc.port };
   }
 

@@ -1,7 +1,7 @@
 import { Alert, Badge, Button, FileInput, Group, Modal, NumberInput, Progress, SimpleGrid, Stack, Switch, Text, TextInput, Tooltip } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
-import { ConfirmDialog, DataTable, EmptyState, JobLink, PageHeader, StatusBadge, formatBytes, formatRelative, icons, notifyError, notifySuccess, api, call, useCan, useLiveInvalidate } from '@slipway/web';
+import { ConfirmDialog, DataTable, EmptyState, JobLink, PageHeader, StatusBadge, errorText, onlyFields, otherIssuesText, formatBytes, formatRelative, icons, notifyError, notifySuccess, api, call, useCan, useLiveInvalidate } from '@slipway/web';
 import { fieldErrors, perms, sha256OfFile, uploadImage, type Image, type UploadHandle } from './api';
 import { VpsNav } from './components';
 
@@ -126,8 +126,11 @@ function UploadDialog({ opened, onClose }: { opened: boolean; onClose(): void })
       await qc.invalidateQueries({ queryKey: ['vps', 'images'] });
     } catch (e) {
       if ((e as { code?: string }).code === 'aborted') return;
-      setErrors(fieldErrors(e));
-      setError((e as Error).message);
+      const fields = ['name', 'os', 'version', 'minDiskGb'] as const;
+      const f = onlyFields(fieldErrors(e), fields);
+      setErrors(f);
+      // The message goes next to its field; the rest once above the form, in plain words.
+      setError(Object.keys(f).length ? otherIssuesText(e, fields) : errorText(e));
       setPhase({ kind: 'idle' });
     } finally {
       handle.current = null;

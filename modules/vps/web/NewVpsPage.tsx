@@ -2,7 +2,7 @@ import { Alert, Anchor, Button, Checkbox, Group, Paper, Radio, Select, SimpleGri
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useMemo, useState } from 'react';
-import { ApiError, JobProgress, LogViewer, PageHeader, api, call, notifyError, useCan, useJobLog, useMe } from '@slipway/web';
+import { ApiError, JobProgress, LogViewer, PageHeader, api, call, errorText, notifyError, otherIssuesText, useCan, useJobLog, useMe } from '@slipway/web';
 import { fieldErrors, hostnameProblem, perms, sizeText, userDataProblem, type CreateVpsBody, type Image, type Plan, type SshKey } from './api';
 import { useIsStaff, useUsers } from './hooks';
 
@@ -88,7 +88,9 @@ export default function NewVpsPage() {
         setServerErrors(f);
         const first = Math.min(...Object.keys(f).map((k) => STEP_OF[k] ?? 3));
         setStep(first);
-      } else if (e instanceof ApiError) setProblem(e.message);
+        // A problem with no field in the wizard is said plainly on the last step, never lost.
+        setProblem(otherIssuesText(e, Object.keys(STEP_OF)));
+      } else if (e instanceof ApiError) setProblem(errorText(e));
       else notifyError(e);
     } finally {
       setSubmitting(false);

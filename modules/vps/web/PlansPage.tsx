@@ -1,7 +1,7 @@
 import { Alert, Badge, Button, Card, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ApiError, DataTable, EmptyState, PageHeader, api, call, icons, notifyError, notifySuccess, useCan } from '@slipway/web';
+import { ApiError, DataTable, EmptyState, PageHeader, api, call, errorText, icons, onlyFields, otherIssuesText, notifyError, notifySuccess, useCan } from '@slipway/web';
 import { fieldErrors, memoryText, perms, type Plan } from './api';
 import { VpsNav } from './components';
 import { useUsers } from './hooks';
@@ -43,6 +43,8 @@ export default function PlansPage() {
   );
 }
 
+const PLAN_FIELDS = ['name', 'vcpus', 'memoryMb', 'diskGb', 'bandwidthGb', 'maxSnapshots', 'priceLabel', 'public'] as const;
+
 function NewPlanDialog({ opened, onClose }: { opened: boolean; onClose(): void }) {
   const qc = useQueryClient();
   const [name, setName] = useState('');
@@ -70,9 +72,11 @@ function NewPlanDialog({ opened, onClose }: { opened: boolean; onClose(): void }
       setName('');
       onClose();
     } catch (e) {
-      const f = fieldErrors(e);
+      // Next to its field when the form has it; the rest said plainly above the form (never raw).
+      const f = onlyFields(fieldErrors(e), PLAN_FIELDS);
       setErrors(f);
-      if (!Object.keys(f).length) e instanceof ApiError ? setProblem(e.message) : notifyError(e);
+      if (Object.keys(f).length) setProblem(otherIssuesText(e, PLAN_FIELDS));
+      else e instanceof ApiError ? setProblem(errorText(e)) : notifyError(e);
     } finally {
       setBusy(false);
     }
@@ -80,9 +84,9 @@ function NewPlanDialog({ opened, onClose }: { opened: boolean; onClose(): void }
   return (
     <Modal opened={opened} onClose={onClose} title="New plan" centered size="lg">
       <Stack>
-        {problem && <Alert color="red">{problem}</Alert>}
+        {problem && <Alert color="red" style={{ whiteSpace: 'pre-line' }}>{problem}</Alert>}
         <TextInput label="Name" required placeholder="Small" value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} data-autofocus />
-        <SimpleGrid cols={3}>
+        <SimpleGrid cols={{ base: 1, xs: 3 }}>
           <NumberInput label="vCPUs" min={1} max={64} value={vcpus} onChange={setVcpus} error={errors.vcpus} />
           <NumberInput label="Memory (MB)" min={128} step={256} value={memoryMb} onChange={setMemoryMb} error={errors.memoryMb} />
           <NumberInput label="Disk (GB)" min={1} value={diskGb} onChange={setDiskGb} error={errors.diskGb} />

@@ -11,6 +11,7 @@ type Range = (typeof METRIC_RANGES)[number]['value'];
 type Point = ApiData<'/api/v1/vps/{id}/metrics', 'get'>['points'][number];
 
 const rate = (v: number) => `${formatBytes(v)}/s`;
+const RANGE_SECONDS: Record<Range, number> = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800, '30d': 2_592_000 };
 
 /** Usage graphs of one VPS (samples of `virsh domstats`) with a time-range picker, and the month's bandwidth. */
 export default function VpsUsage({ vps }: { vps: Vps }) {
@@ -32,7 +33,7 @@ export default function VpsUsage({ vps }: { vps: Vps }) {
     ...c,
     options: {
       series: [{}, ...c.series.map((s) => ({ ...s, width: 1.5 }))],
-      axes: [{}, { label: c.unit, size: c.unit === 'B/s' ? 80 : 50, values: (_u: unknown, ticks: number[]) => ticks.map((t) => (c.unit === 'B/s' ? rate(t) : String(t))) }],
+      axes: [{}, { label: c.unit, values: (_u: unknown, ticks: number[]) => ticks.map((t) => (c.unit === 'B/s' ? rate(t) : String(t))) }],
     },
   })), [vps.hostname]);
   const charts = useMemo(() => defs.map((c) => ({ ...c, data: c.series.map((_s, i) => points.map((p) => c.pick(p)[i]!)) })), [defs, points]);
@@ -68,6 +69,7 @@ export default function VpsUsage({ vps }: { vps: Vps }) {
                 label={c.label}
                 data={[xs, ...c.data]}
                 height={180}
+                windowSeconds={RANGE_SECONDS[range]}
                 options={c.options}
               />
             </Card>

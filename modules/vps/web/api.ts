@@ -1,5 +1,5 @@
 import { isMap, parseAllDocuments } from 'yaml';
-import { ApiError, sha256OfFile as hashFile, uploadWithProgress, type ApiBody, type ApiData, type ApiQuery, type UploadHandle as Upload } from '@slipway/web';
+import { ApiError, fieldName, issuesOf, sha256OfFile as hashFile, uploadWithProgress, type ApiBody, type ApiData, type ApiQuery, type UploadHandle as Upload } from '@slipway/web';
 
 /** UI constants of the VPS pages (the states and actions of modules/vps/server/vps.schema.ts, as option lists). */
 export const VPS_STATES = ['creating', 'running', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended', 'deleting', 'failed', 'unknown'] as const;
@@ -92,14 +92,17 @@ export function userDataProblem(text: string): string | null {
   return null;
 }
 
-/** The server's reason for a field: `details.field` (service rules) or zod's `details.issues[].path`. */
+/**
+ * The server's reason for a field: `details.field` (service rules) or zod's `details.issues[].path`
+ * (read with the console's `issuesOf`/`fieldName`, as the core forms do).
+ */
 export function fieldErrors(e: unknown): Record<string, string> {
   if (!(e instanceof ApiError)) return {};
-  const d = e.details as { field?: string; issues?: { path: string | (string | number)[]; message: string }[] } | undefined;
+  const d = e.details as { field?: string } | undefined;
   const out: Record<string, string> = {};
   if (d?.field) out[d.field] = e.message;
-  for (const i of d?.issues ?? []) {
-    const p = (Array.isArray(i.path) ? i.path.join('.') : i.path).replace(/^body\./, '').split('.')[0]!;
+  for (const i of issuesOf(e)) {
+    const p = fieldName(i.path).split('.')[0]!;
     if (p) out[p] ??= i.message;
   }
   return out;

@@ -27,6 +27,8 @@ export const JobSummary = z.object({
   createdAt: z.number(),
   startedAt: z.number().nullable(),
   finishedAt: z.number().nullable(),
+  /** What the job works on (from its lock key), with its name when the audit log knows it: link to it instead of showing an id. */
+  target: z.object({ type: z.string(), id: z.string(), name: z.string().optional() }).optional(),
 });
 
 /** What a long operation answers: 202 { job }. */

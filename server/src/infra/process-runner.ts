@@ -58,6 +58,13 @@ export interface ProcessRunner {
   readonly host: string;
   exec(command: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   stream(command: string, args: readonly string[], opts?: Omit<ExecOptions, 'onLine' | 'timeoutMs'>): StreamHandle;
+  /**
+   * Remote runners only (consoles proxied by the panel): a byte stream to `127.0.0.1:port` on the
+   * host, and a program run on a pseudo-terminal there with its bytes both ways. Ending the
+   * stream (`destroy()`) closes the channel.
+   */
+  openTcp?(port: number): Promise<import('node:stream').Duplex>;
+  openInteractive?(command: string, args: readonly string[]): Promise<import('node:stream').Duplex>;
 }
 
 const COMMAND = /^[A-Za-z0-9_][A-Za-z0-9_.+/-]*$/;

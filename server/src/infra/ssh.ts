@@ -266,6 +266,35 @@ export class SshConnection {
     }
   }
 
+  /**
+   * Opens a channel other than a plain exec (a TCP forward, a program on a pty), with the same
+   * channel limit and one reconnect as `exec`; `release` must be called once it has closed.
+   */
+  async openChannel(open: (client: SshClient) => Promise<ClientChannel>): Promise<{ channel: ClientChannel; release: () => void }> {
+    if (this.closed) throw new UnavailableError(`SSH connection to ${this.target.name} is closed`);
+    await this.acquire();
+    let released = false;
+    const release = () => {
+      if (!released) this.release();
+      released = true;
+    };
+    try {
+      const reused = this.client;
+      const client = await this.connect();
+      try {
+        return { channel: await open(client), release };
+      } catch (e) {
+        if (client !== reused || !/not connected|no response|ECONNRESET|EPIPE|socket/i.test((e as Error).message)) throw e;
+        if (this.client === client) this.client = null;
+        client.end();
+        return { channel: await open(await this.connect()), release };
+      }
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
   close(): void {
     this.closed = true;
     this.client?.end();
@@ -546,6 +575,23 @@ export class SshProcessRunner implements ProcessRunner {
     if (exitCode === null) throw new ExecError(argv, null, stderr || 'the connection was lost or the program was killed by a signal', 'exit', this.host);
     if (!(opts.okExitCodes ?? [0]).includes(exitCode)) throw new ExecError(argv, exitCode, stderr, 'exit', this.host);
     return { argv, exitCode, stdout, stderr, durationMs: Date.now() - started };
+  }
+
+  /** A direct-tcpip channel to 127.0.0.1:`port` on the host (consoles the panel proxies). */
+  async openTcp(port: number): Promise<ClientChannel> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError('invalid port');
+    const { channel, release } = await this.connection.openChannel((c) => new Promise((resolve, reject) => c.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (err, ch) => (err ? reject(err) : resolve(ch)))));
+    channel.once('close', release);
+    return channel;
+  }
+
+  /** `command args…` on a pseudo-terminal of the host (an interactive console), bytes both ways. */
+  async openInteractive(command: string, args: readonly string[]): Promise<ClientChannel> {
+    if (this.opts.forcedCommand) throw new TypeError('a forced-command login runs no interactive programs');
+    const line = remoteCommandLine(command, args);
+    const { channel, release } = await this.connection.openChannel((c) => new Promise((resolve, reject) => c.exec(line, { pty: { term: 'vt100', rows: 24, cols: 80 } }, (err, ch) => (err ? reject(err) : resolve(ch)))));
+    channel.once('close', release);
+    return channel;
   }
 
   stream(command: string, args: readonly string[], opts: Omit<ExecOptions, 'onLine' | 'timeoutMs'> = {}): StreamHandle {

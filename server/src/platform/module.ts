@@ -10,6 +10,7 @@ import type { EngineProbe } from './engines/engine.js';
 import type { ModuleStatusView } from './engines/module-status.js';
 import type { EventBus } from './events/event-bus.js';
 import type { LogSourceProvider } from './extensions/log-sources.js';
+import type { CapabilityContracts, CapabilityKey, CapabilityUse } from './extensions/capabilities.js';
 import type { OverviewCount } from './extensions/overview.js';
 import type { HostRegistry } from './hosts/host-registry.js';
 import type { JobService } from './jobs/types.js';
@@ -81,6 +82,16 @@ export interface ModuleContext<C = unknown, T extends ModuleTables = {}> {
   logSources: { add(provider: LogSourceProvider): () => void };
   /** Resource counts for the dashboard (`count({ id: 'sites', title: 'Sites', permission, count })`). */
   overview: { count(c: Omit<OverviewCount, 'moduleId'>): () => void };
+  /**
+   * Offers a capability to other modules under its name (contract in platform/extensions/capabilities.ts).
+   * One provider per name; withdrawn on close (or by the returned remover).
+   */
+  provide<K extends CapabilityKey>(name: K, impl: CapabilityContracts[K]): () => void;
+  /**
+   * Another module's capability, resolved now: `{ available: true, impl }`, or `{ available: false, reason }`
+   * when no enabled module provides it or its provider is unavailable. Call it when needed, not once in `register`.
+   */
+  use<K extends CapabilityKey>(name: K): CapabilityUse<K>;
   /** This module's current status (engines, reason, fix). */
   status(): ModuleStatusView;
 }

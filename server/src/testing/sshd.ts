@@ -25,6 +25,12 @@ export interface StartSshdOptions {
   port?: number;
   /** Reuse an existing host key (e.g. another running instance's) instead of generating a fresh one. */
   hostKeyPath?: string;
+  /**
+   * Sessions get SHLVL=1, so bash (the test user's login shell) does not source ~/.bashrc for
+   * commands run over SSH: a host's rc files (e.g. a `pyenv init` that waits 60 s on a lock) are not
+   * what the test is about. On by default; pass `false` to run the host's rc files.
+   */
+  skipShellRc?: boolean;
 }
 
 
@@ -62,6 +68,7 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
       'UsePAM no',
       'StrictModes no',
       'MaxStartups 50',
+      ...(opts.skipShellRc !== false ? ['SetEnv SHLVL=1'] : []),
       process.env.DEBUG_TEST_SSHD ? 'LogLevel DEBUG3' : 'LogLevel INFO',
       '',
     ].join('\n'),

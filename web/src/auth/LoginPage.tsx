@@ -1,4 +1,4 @@
-import { Alert, Anchor, Button, PasswordInput, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Anchor, Button, PasswordInput, Stack, TextInput } from '@mantine/core';
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 import { ApiError, describeRetry, errorFromResponse } from '../api/errors';
@@ -85,7 +85,6 @@ export function LoginPage({ reason }: { reason?: string }) {
   const errorBox = error ? (
     <Alert color="red" role="alert" title="Could not sign in">
       {error}
-      {blocked ? <Text size="sm" mt={4}>You can retry in {wait} s.</Text> : null}
     </Alert>
   ) : null;
 

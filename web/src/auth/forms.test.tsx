@@ -4,6 +4,7 @@ import { renderWithMantine } from '../testing/render';
 import { LoginPage } from './LoginPage';
 import { checkPassword } from './password-policy';
 import SetupPage, { tokenFromHash } from './SetupPage';
+import ForcedPasswordChange from './ForcedPasswordChange';
 
 type Handler = (req: Request) => Response | Promise<Response>;
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
@@ -90,5 +91,32 @@ describe('sign-in form', () => {
     await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('Too many failed sign-ins. Try again in 2 minutes.'));
     const button = screen.getByRole('button', { name: /Wait 1[12]\d s/ }) as HTMLButtonElement;
     expect(button.disabled).toBe(true);
+    // Said once: the wait is in the message and counted down on the button, not repeated under it.
+    expect(screen.getByRole('alert').textContent).not.toMatch(/retry in \d+ s/);
+  });
+});
+
+describe('forced first password change', () => {
+  it('does not claim a reset, and asks for the new password twice before sending it', async () => {
+    const calls = mockFetch(() => json(204, {}));
+    renderWithMantine(<ForcedPasswordChange />);
+    const text = document.body.textContent ?? '';
+    expect(text).not.toMatch(/reset your password/i);
+    expect(text).toContain('An administrator set the password you signed in with');
+    fireEvent.change(screen.getByLabelText(/Temporary password/, { selector: 'input' }), { target: { value: 'Temp-Password-Given-91' } });
+    fireEvent.change(screen.getByLabelText(/^New password/, { selector: 'input' }), { target: { value: 'Blue-Harbour-Lantern-42' } });
+    const button = screen.getByRole('button', { name: 'Change password' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true); // not repeated yet
+    const again = screen.getByLabelText(/^Repeat new password/, { selector: 'input' });
+    fireEvent.change(again, { target: { value: 'Blue-Harbour-Lantern-43' } });
+    fireEvent.blur(again);
+    expect(await screen.findByText('The two passwords differ')).toBeTruthy();
+    expect(button.disabled).toBe(true);
+    fireEvent.change(again, { target: { value: 'Blue-Harbour-Lantern-42' } });
+    await waitFor(() => expect(screen.queryByText('The two passwords differ')).toBeNull());
+    expect(button.disabled).toBe(false);
+    fireEvent.click(button);
+    await waitFor(() => expect(calls.some((c) => c.url === '/api/v1/auth/password')).toBe(true));
+    expect(calls.find((c) => c.url === '/api/v1/auth/password')?.body).toEqual({ currentPassword: 'Temp-Password-Given-91', newPassword: 'Blue-Harbour-Lantern-42' });
   });
 });

@@ -1,5 +1,9 @@
-import { Alert, Button, Group, Pagination, Paper, Skeleton, Table, Text } from '@mantine/core';
+import { Alert, Box, Button, Group, Pagination, Paper, Skeleton, Stack, Table, Text } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import type { ReactNode } from 'react';
+
+/** Below Mantine's `sm` breakpoint (where `hideOnMobile` columns go): rows reflow to cards. */
+export const PHONE_QUERY = '(max-width: 47.99em)';
 
 export interface Column<T> {
   key: string;
@@ -26,8 +30,48 @@ export interface DataTableProps<T> {
   caption?: string;
 }
 
-/** Table with loading skeleton, error, empty state and pagination; scrolls sideways on small screens. */
+/**
+ * One row as a card at phone width: the first column is its title, a column without a header (the
+ * row's actions, a ⋯ menu) sits beside it, every other column is a labelled line, so nothing is
+ * off-screen.
+ */
+function RowCard<T>({ row, columns, onRowClick }: { row: T; columns: Column<T>[]; onRowClick?(row: T): void }) {
+  const shown = columns.filter((c) => !c.hideOnMobile);
+  const isAction = (c: Column<T>) => c.header === '' || c.header === null || c.header === undefined;
+  const [title, ...others] = shown.filter((c) => !isAction(c));
+  const actions = shown.filter(isAction);
+  return (
+    <Paper
+      withBorder
+      p="sm"
+      role="listitem"
+      data-testid="data-card"
+      onClick={onRowClick ? () => onRowClick(row) : undefined}
+      onKeyDown={onRowClick ? (e) => (e.key === 'Enter' && e.target === e.currentTarget ? onRowClick(row) : undefined) : undefined}
+      tabIndex={onRowClick ? 0 : undefined}
+      style={onRowClick ? { cursor: 'pointer' } : undefined}
+    >
+      <Group justify="space-between" align="flex-start" wrap="nowrap" gap="xs">
+        <Box style={{ minWidth: 0, overflowWrap: 'anywhere' }}>{title ? title.render(row) : null}</Box>
+        {actions.length ? <Group gap={4} wrap="wrap" justify="flex-end" onClick={(e) => e.stopPropagation()}>{actions.map((c) => <Box key={c.key}>{c.render(row)}</Box>)}</Group> : null}
+      </Group>
+      {others.length ? (
+        <Box component="dl" m={0} mt={6} style={{ display: 'grid', gridTemplateColumns: 'minmax(80px, max-content) 1fr', columnGap: 12, rowGap: 4, alignItems: 'center' }}>
+          {others.map((c) => (
+            <div key={c.key} style={{ display: 'contents' }}>
+              <Text component="dt" size="xs" c="dimmed">{c.header}</Text>
+              <Box component="dd" m={0} style={{ minWidth: 0, overflowWrap: 'anywhere', fontSize: 'var(--mantine-font-size-sm)' }}>{c.render(row)}</Box>
+            </div>
+          ))}
+        </Box>
+      ) : null}
+    </Paper>
+  );
+}
+
+/** Table with loading skeleton, error, empty state and pagination; at phone width each row is a card. */
 export function DataTable<T>({ columns, rows, rowKey, loading, error, empty, onRowClick, pagination, cursor, caption }: DataTableProps<T>) {
+  const phone = useMediaQuery(PHONE_QUERY) ?? false;
   if (error) {
     return <Alert color="red" title="Could not load">{error instanceof Error ? error.message : String(error)}</Alert>;
   }
@@ -39,9 +83,14 @@ export function DataTable<T>({ columns, rows, rowKey, loading, error, empty, onR
     );
   }
   if (rows && rows.length === 0 && empty) return <Paper withBorder>{empty}</Paper>;
+  const cards = phone ? (
+    <Stack gap="xs" p="xs" role="list" aria-label={caption ?? 'Rows'} data-testid="data-cards">
+      {(rows ?? []).map((row) => <RowCard key={rowKey(row)} row={row} columns={columns} onRowClick={onRowClick} />)}
+    </Stack>
+  ) : null;
   return (
     <Paper withBorder>
-      <Table.ScrollContainer minWidth={560}>
+      {cards ?? <Table.ScrollContainer minWidth={560}>
         <Table highlightOnHover={!!onRowClick} verticalSpacing="xs" striped>
           {caption ? <Table.Caption>{caption}</Table.Caption> : null}
           <Table.Thead>
@@ -67,7 +116,7 @@ export function DataTable<T>({ columns, rows, rowKey, loading, error, empty, onR
             ))}
           </Table.Tbody>
         </Table>
-      </Table.ScrollContainer>
+      </Table.ScrollContainer>}
       {pagination && pagination.totalPages > 1 ? (
         <Group justify="center" p="sm">
           <Pagination total={pagination.totalPages} value={pagination.page} onChange={pagination.onChange} size="sm" getControlProps={(c) => ({ 'aria-label': `${c} page` })} />
@@ -81,5 +130,27 @@ export function DataTable<T>({ columns, rows, rowKey, loading, error, empty, onR
         </Group>
       ) : null}
     </Paper>
+  );
+}
+
+/**
+ * A plain table that may be wider than a phone: a labelled, focusable region that scrolls sideways,
+ * and at phone width says so ("Scroll sideways for more columns") with a marked right edge.
+ */
+export function ScrollTable({ label, minWidth = 520, children }: { label: string; minWidth?: number; children: ReactNode }) {
+  const phone = useMediaQuery(PHONE_QUERY) ?? false;
+  return (
+    <Box>
+      {phone ? <Text size="xs" c="dimmed" mb={4} aria-hidden="true">Scroll sideways for more columns →</Text> : null}
+      <Box
+        role="region"
+        aria-label={`${label} (scrolls sideways)`}
+        tabIndex={0}
+        data-testid="table-scroll"
+        style={{ overflowX: 'auto', borderInlineEnd: phone ? '3px solid var(--mantine-color-default-border)' : undefined }}
+      >
+        <Box miw={minWidth}>{children}</Box>
+      </Box>
+    </Box>
   );
 }

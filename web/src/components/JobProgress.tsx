@@ -1,4 +1,5 @@
 import { Group, Progress, Stack, Text } from '@mantine/core';
+import { jobTitle } from './JobTitle';
 import { StatusBadge } from './StatusBadge';
 
 export interface JobLike {
@@ -9,6 +10,8 @@ export interface JobLike {
   error?: string | null;
   cancelRequested?: boolean;
   steps: { name: string; state: string; progress: number }[];
+  /** What the job works on (its name completes a title that lacks it). */
+  target?: { type: string; id: string; name?: string } | null;
 }
 
 const ACTIVE = new Set(['queued', 'running']);
@@ -19,13 +22,13 @@ export function JobProgress({ job, compact = false }: { job: JobLike; compact?: 
   return (
     <Stack gap={6} data-testid="job-progress">
       <Group justify="space-between" gap="xs">
-        <Text fw={600} size="sm">{job.title}</Text>
+        <Text fw={600} size="sm">{jobTitle(job)}</Text>
         <Group gap={6}>
           {job.cancelRequested && ACTIVE.has(job.state) ? <Text size="xs" c="dimmed">cancelling…</Text> : null}
           <StatusBadge status={job.state} />
         </Group>
       </Group>
-      <Progress value={Math.round(job.progress)} color={color} animated={job.state === 'running'} aria-label={`${job.title}: ${Math.round(job.progress)}%`} />
+      <Progress value={Math.round(job.progress)} color={color} animated={job.state === 'running'} aria-label={`${jobTitle(job)}: ${Math.round(job.progress)}%`} />
       {compact ? null : (
         <Stack gap={4} component="ol" style={{ listStyle: 'none', padding: 0, margin: 0 }}>
           {job.steps.map((s, i) => (

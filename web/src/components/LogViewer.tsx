@@ -17,13 +17,15 @@ export interface LogViewerProps {
   status?: string;
   /** Downloads the complete log from the server instead of the in-memory buffer. */
   onDownload?(): void;
+  /** What an empty log says (default "Waiting for output…"), e.g. that its file does not exist yet. */
+  emptyText?: string;
 }
 
 /**
  * A virtualized log view: follows the tail, pauses (button, or by scrolling up), filters by search
  * text, downloads. Only visible rows are in the DOM, so 100,000 lines stay smooth.
  */
-export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, onDownload }: LogViewerProps) {
+export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, onDownload, emptyText }: LogViewerProps) {
   const version = useSyncExternalStore(buffer.subscribe, buffer.getVersion, buffer.getVersion);
   const [following, setFollowing] = useState(true);
   const [query, setQuery] = useState('');
@@ -143,7 +145,7 @@ export function LogViewer({ buffer, fileName = 'log.txt', height = 420, status, 
         style={{ height, overflow: 'auto', fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace', fontSize: 12.5, background: 'var(--mantine-color-dark-8)', color: 'var(--mantine-color-gray-3)', contain: 'strict' }}
       >
         {count === 0 ? (
-          <Text size="sm" c="dimmed" p="sm">{query ? 'No line matches.' : 'Waiting for output…'}</Text>
+          <Text size="sm" c="gray.4" p="sm" data-testid="log-empty">{query ? 'No line matches.' : (emptyText ?? 'Waiting for output…')}</Text>
         ) : (
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative', minWidth: '100%' }}>
             {/* One translated block of rows (one style change per frame), rows keyed by position so the same DOM nodes are reused as the window moves. */}

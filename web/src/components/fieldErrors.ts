@@ -57,3 +57,21 @@ export function useFieldErrors() {
   }, []);
   return { errors, take, clear, setErrors };
 }
+
+/**
+ * For forms that keep their own `errors` state: of the server's field problems, those that belong
+ * to none of `fields`, said plainly ("Target lun: Expected number", one per line), or null. A form
+ * puts the others next to their fields and this above them, so no problem is lost or shown raw.
+ */
+export function otherIssuesText(e: unknown, fields: readonly string[]): string | null {
+  const rest = issuesOf(e).filter((i) => {
+    const name = fieldName(i.path);
+    return !fields.some((f) => name === f || name.startsWith(`${f}.`));
+  });
+  return rest.length ? rest.map((i) => `${fieldLabel(fieldName(i.path))}: ${i.message}`).join('\n') : null;
+}
+
+/** Keeps the entries of `errors` whose key is one of `fields` (what a form can show next to a field). */
+export function onlyFields<K extends string>(errors: Record<string, string>, fields: readonly K[]): Partial<Record<K, string>> {
+  return Object.fromEntries(Object.entries(errors).filter(([k]) => (fields as readonly string[]).includes(k))) as Partial<Record<K, string>>;
+}

@@ -3,6 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import { useState } from 'react';
 import { api, call, type ApiData } from '../api/client';
+import { AuditTarget } from '../components/AuditTarget';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { JobProgress } from '../components/JobProgress';
 import { LogViewer } from '../components/LogViewer';
@@ -24,7 +25,8 @@ export default function JobPage() {
   const [confirmCancel, setConfirmCancel] = useState(false);
   const q = useQuery({ queryKey: ['jobs', 'one', jobId], queryFn: () => call(api.GET('/api/v1/jobs/{id}', { params: { path: { id: jobId! } } })) });
   const live = useJobLog<Job>(jobId);
-  const job = live.job ?? q.data?.job;
+  // The live stream's job carries no target (named when listed): keep the one the page loaded.
+  const job = live.job ? { ...live.job, target: live.job.target ?? q.data?.job.target } : q.data?.job;
 
   const downloadAll = async () => {
     try {
@@ -56,7 +58,7 @@ export default function JobPage() {
           <JobProgress job={job} />
           <Group justify="space-between" mt="sm">
             <Text size="xs" c="dimmed">
-              {job.type} · by {job.actor.name ?? 'system'} · created {formatTime(job.createdAt)}
+              {job.target ? <>On <AuditTarget target={job.target} size="xs" /> · </> : null}{job.type} · by {job.actor.name ?? 'system'} · created {formatTime(job.createdAt)}
               {job.finishedAt ? ` · finished ${formatTime(job.finishedAt)}` : ''}
             </Text>
             {canCancel && (job.state === 'queued' || job.state === 'running') && !job.cancelRequested ? (

@@ -4,7 +4,9 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { api, call, type ApiData } from '../api/client';
+import { AuditTarget } from '../components/AuditTarget';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { jobTitle } from '../components/JobTitle';
 import { DataTable } from '../components/DataTable';
 import { EmptyState } from '../components/EmptyState';
 import { icons } from '../components/icons';
@@ -82,7 +84,7 @@ export default function JobsPage() {
           : <EmptyState title="No jobs" description="Jobs appear here when you start long operations." />}
         cursor={{ hasPrevious: cursors.length > 1, hasNext: !!q.data?.nextBefore, onPrevious: () => setCursors((c) => c.slice(0, -1)), onNext: () => setCursors((c) => [...c, q.data?.nextBefore ?? undefined]) }}
         columns={[
-          { key: 'title', header: 'Job', render: (j) => <Stack gap={0}><Text size="sm" fw={500}>{j.title}</Text><Text size="xs" c="dimmed">{j.type}</Text></Stack> },
+          { key: 'title', header: 'Job', render: (j) => <Stack gap={0}><Text size="sm" fw={500}>{jobTitle(j)}</Text><Text size="xs" c="dimmed">{j.type}{j.target ? <> · <AuditTarget target={j.target} size="xs" /></> : null}</Text></Stack> },
           { key: 'state', header: 'State', render: (j) => <StatusBadge status={j.state} /> },
           { key: 'progress', header: 'Progress', hideOnMobile: true, render: (j) => <Group gap={6} wrap="nowrap"><Progress value={j.progress} w={90} size="sm" aria-label={`${Math.round(j.progress)}%`} /><Text size="xs" c="dimmed">{j.steps[j.currentStep]?.name ?? ''}</Text></Group> },
           { key: 'actor', header: 'By', hideOnMobile: true, render: (j) => <Text size="sm">{j.actor.name ?? 'system'}</Text> },

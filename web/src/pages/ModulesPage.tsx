@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { api, call } from '../api/client';
 import { useCan } from '../lib/hooks';
 import { StatusBadge } from '../components/StatusBadge';
+import { ScrollTable } from '../components/DataTable';
 import { usePageTitle } from '../components/PageHeader';
 import { formatRelative } from '../lib/format';
 import { useModules, type ModuleStatus } from '../platform/module-status';
@@ -31,14 +32,16 @@ function ModuleCard({ m }: { m: ModuleStatus }) {
             {m.engines.map((e) => (
               <Table.Tr key={e.id}>
                 <Table.Td>{e.title}{e.optional ? <Text span size="xs" c="dimmed"> (optional)</Text> : null}</Table.Td>
-                <Table.Td><StatusBadge status={e.ok ? 'ok' : e.optional ? 'warning' : 'down'} label={e.ok ? 'answers' : 'missing'} /></Table.Td>
-                <Table.Td>{e.version ?? '—'}</Table.Td>
+                {/* nowrap: at phone width the engine's name wraps, its badge is never cut to "ANSWE…" */}
+                <Table.Td style={{ whiteSpace: 'nowrap', minWidth: 104 }}><StatusBadge status={e.ok ? 'ok' : e.optional ? 'warning' : 'down'} label={e.ok ? 'answers' : 'missing'} /></Table.Td>
+                <Table.Td style={{ whiteSpace: 'nowrap' }}>{e.version ?? '—'}</Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>
         </Table>
       ) : null}
       {m.schedules.length ? (
+        <ScrollTable label={`${m.title} schedules`} minWidth={480}>
         <Table withRowBorders={false} verticalSpacing={2} aria-label={`${m.title} schedules`}>
           <Table.Thead><Table.Tr><Table.Th>Schedule</Table.Th><Table.Th>Runs</Table.Th><Table.Th>Last run</Table.Th><Table.Th>Last error</Table.Th></Table.Tr></Table.Thead>
           <Table.Tbody>
@@ -52,6 +55,7 @@ function ModuleCard({ m }: { m: ModuleStatus }) {
             ))}
           </Table.Tbody>
         </Table>
+        </ScrollTable>
       ) : null}
     </Card>
   );
@@ -68,6 +72,7 @@ function ReplicasCard() {
         <Text fw={600}>Replicas</Text>
         <Text size="sm" c="dimmed">{q.data.shared ? 'PostgreSQL: shared by every replica' : 'SQLite: this process only'}</Text>
       </Group>
+      <ScrollTable label="Replicas" minWidth={640}>
       <Table withRowBorders={false} verticalSpacing={2} aria-label="Replicas">
         <Table.Thead><Table.Tr><Table.Th>Replica</Table.Th><Table.Th>State</Table.Th><Table.Th>Version</Table.Th><Table.Th>Started</Table.Th><Table.Th>Heartbeat</Table.Th><Table.Th>Holds</Table.Th></Table.Tr></Table.Thead>
         <Table.Tbody>
@@ -83,6 +88,7 @@ function ReplicasCard() {
           ))}
         </Table.Tbody>
       </Table>
+      </ScrollTable>
     </Card>
   );
 }

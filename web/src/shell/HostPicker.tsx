@@ -6,8 +6,11 @@ import { corePermissions } from './nav';
 
 interface HostItem { id: string; name: string }
 
-/** Chooses the host module pages act on; "This server" until more hosts are added. */
-export function HostPicker() {
+/**
+ * Chooses the host module pages act on; "This server" until more hosts are added. In the top bar
+ * from `xs` up; `inDrawer`: the same picker at the top of the phone navigation drawer.
+ */
+export function HostPicker({ inDrawer = false }: { inDrawer?: boolean } = {}) {
   const current = useCurrentHost();
   const canRead = useCan(corePermissions.hostsRead);
   const hosts = useQuery({
@@ -29,10 +32,14 @@ export function HostPicker() {
   const value = data.some((d) => d.value === current) ? current : data[0]!.value;
   return (
     <Select
-      aria-label="Host"
-      size="xs"
-      w={150}
-      visibleFrom="xs"
+      aria-label={inDrawer ? undefined : 'Host'}
+      label={inDrawer ? 'Host' : undefined}
+      size={inDrawer ? 'sm' : 'xs'}
+      w={inDrawer ? undefined : 150}
+      visibleFrom={inDrawer ? undefined : 'xs'}
+      hiddenFrom={inDrawer ? 'xs' : undefined}
+      mb={inDrawer ? 'xs' : undefined}
+      data-testid={inDrawer ? 'drawer-host-picker' : undefined}
       data={data}
       value={value}
       allowDeselect={false}

@@ -86,6 +86,7 @@ export function Shell({ children }: { children: ReactNode }) {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main navigation">
         <ScrollArea>
+          <HostPicker inDrawer />
           <nav>
             {items.map((i) => (
               <NavLink

@@ -29,7 +29,7 @@ export async function appsPanel(state: FakeDokkuState = {}, env: Record<string, 
   const fake = createFakeDokku({ images: ['nginx:1.26', 'nginx:1.27', 'nginx:1.28'], repos: { 'https://git.example.com/org/site.git': { refs: { main: 'a'.repeat(40), 'release/2': 'b'.repeat(40) } } }, ...state });
   const t = await createTestApp({
     modules: [createAppsModule({ resolve: testResolver })],
-    env: { SLIPWAY_APPS_DOKKU_BIN: opts.bin ? opts.bin(fake) : fake.bin, SLIPWAY_APPS_REFRESH_INTERVAL_SECONDS: '0', SLIPWAY_JOB_WORKERS: '3', ...env },
+    env: { SLIPWAY_APPS_DOKKU_BIN: opts.bin ? opts.bin(fake) : fake.bin, SLIPWAY_APPS_REFRESH_INTERVAL_SECONDS: '0', SLIPWAY_APPS_CERT_CHECK_INTERVAL_HOURS: '0', SLIPWAY_JOB_WORKERS: '3', ...env },
   });
   return {
     t,

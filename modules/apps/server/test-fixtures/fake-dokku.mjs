@@ -550,6 +550,14 @@ async function main() {
       rmSync(lockPath(name), { force: true });
       return finish(0);
     }
+    // plugins/builds/subcommands.go CommandOutput (dokku/dokku 33896f5d7efc, v0.38.x):
+    //   `builds:output <app> [<build-id>|current]`; no id or `current` reads the id from the deploy
+    //   lock ("App not currently deploying" / "No matching app deploy found", LogInfo1, exit 0);
+    //   the log is LogPathFor(app, id) = <builds dir>/<app>/<id>.log; a missing file falls back to
+    //   journalctl, and without it the error "log file missing and journalctl not available for
+    //   build <id>" (printed by dokku as ` !     …` on stderr, exit 1); a record that is running
+    //   with a live pid is followed (`tail -n 1000 -f`), any other is printed whole (`cat`) with
+    //   the captured lines exactly as the build wrote them (colours and \r included).
     case 'builds:output': {
       const [name, idArg] = positional;
       verifyApp(name);
@@ -557,10 +565,34 @@ async function main() {
       if (!id || id === 'current') {
         if (!existsSync(lockPath(name))) return (info1('App not currently deploying'), finish(0));
         id = readFileSync(lockPath(name), 'utf8').trim();
+        if (!id) return (info1('No matching app deploy found'), finish(0));
       }
       const log = path.join(buildsDir(name), `${id}.log`);
       if (!existsSync(log)) fail(`log file missing and journalctl not available for build ${id}`);
-      process.stdout.write(readFileSync(log)); // `cat` (or `tail -f` while running)
+      let rec = null;
+      try {
+        rec = readBuild(name, id);
+      } catch {
+        /* no record: cat */
+      }
+      if (rec && rec.status === 'running' && alive(rec.pid)) {
+        // `tail -n 1000 -f`: the last 1000 lines, then what is appended. Real tail follows for
+        // ever; the fake stops once the build is no longer running, so a test cannot hang.
+        const all = readFileSync(log);
+        const text = all.toString('utf8').split('\n');
+        process.stdout.write(text.slice(-1001).join('\n'));
+        let pos = all.length;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 100));
+          const now = readFileSync(log);
+          if (now.length > pos) process.stdout.write(now.subarray(pos));
+          pos = now.length;
+          const b = readBuild(name, id);
+          if (b.status !== 'running' || !alive(b.pid)) break;
+        }
+        return finish(0);
+      }
+      process.stdout.write(readFileSync(log)); // `cat`
       return finish(0);
     }
 

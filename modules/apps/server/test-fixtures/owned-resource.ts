@@ -20,7 +20,7 @@ export const ownedResource: OwnedResourceFixture = async (t, owner) => {
   });
   return {
     urlPrefix: '/api/v1/apps/:name',
-    params: { name, number: '1', action: 'restart' },
+    params: { name, number: '1', action: 'restart', buildId: '0000000000aaaa' },
     query: { host: hostId },
     bodies: {
       'DELETE /api/v1/apps/:name': { confirm: name },

@@ -308,7 +308,45 @@ export class AuditLog {
     const rows = await q.orderBy('seq', 'desc').limit(f.limit + 1).execute();
     const more = rows.length > f.limit;
     const items = rows.slice(0, f.limit).map(toEntry);
+    const unnamed = items.filter((e) => e.target && !e.target.name).map((e) => e.target!);
+    if (unnamed.length) {
+      const names = await this.targetNames(unnamed);
+      for (const e of items) if (e.target && !e.target.name && names.has(refKey(e.target))) e.target.name = names.get(refKey(e.target))!;
+    }
     return { items, nextBefore: more ? items[items.length - 1]!.seq : null };
+  }
+
+  /**
+   * Names of targets (issue 18: names, not ids), keyed `type:id`: users, sessions (their user), API
+   * tokens, hosts and jobs from their tables; any other target by the name another entry of the same
+   * target recorded (a VPS named at `vps.create` is named at `vps.shutdown` too). Unknown ones are absent.
+   */
+  async targetNames(refs: readonly { type: string; id: string }[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const byType = new Map<string, Set<string>>();
+    for (const r of refs) if (r.id) (byType.get(r.type) ?? byType.set(r.type, new Set()).get(r.type)!).add(r.id);
+    for (const [type, set] of byType) {
+      const ids = [...set].slice(0, 500);
+      const put = (id: string, name: string | null | undefined) => name && out.set(`${type}:${id}`, name.slice(0, 200));
+      if (type === 'user') for (const u of await this.db.selectFrom('users').select(['id', 'username']).where('id', 'in', ids).execute()) put(u.id, u.username);
+      else if (type === 'session') {
+        const rows = await this.db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').select(['sessions.id as id', 'users.username as username']).where('sessions.id', 'in', ids).execute();
+        for (const r of rows) put(r.id, `of ${r.username}`);
+      } else if (type === 'api_token') for (const t of await this.db.selectFrom('api_tokens').select(['id', 'name']).where('id', 'in', ids).execute()) put(t.id, t.name);
+      else if (type === 'host') for (const h of await this.db.selectFrom('hosts').select(['id', 'name']).where('id', 'in', ids).execute()) put(h.id, h.name);
+      else if (type === 'job') for (const j of await this.db.selectFrom('jobs').select(['id', 'title']).where('id', 'in', ids).execute()) put(j.id, j.title);
+      const missing = ids.filter((id) => !out.has(`${type}:${id}`));
+      if (!missing.length) continue;
+      // The newest entry of the target that recorded a name (renames win: newest first).
+      const rows = await this.db.selectFrom('audit_log').select(['target_id', 'details']).where('target_type', '=', type).where('target_id', 'in', missing).where('details', 'is not', null).orderBy('seq', 'desc').limit(5000).execute();
+      for (const r of rows) {
+        const key = `${type}:${r.target_id}`;
+        if (out.has(key) || !r.details) continue;
+        const name = targetName(JSON.parse(r.details) as Record<string, unknown>);
+        if (name) out.set(key, name);
+      }
+    }
+    return out;
   }
 
   /**
@@ -365,9 +403,11 @@ export class AuditLog {
   }
 }
 
-/** The target's name as the entry recorded it: `targetName`, else the name, username or domain of its details. */
+const refKey = (t: { type: string; id: string }) => `${t.type}:${t.id}`;
+
+/** The target's name as the entry recorded it: `targetName`, else the name, username, domain or hostname of its details. */
 function targetName(details: Record<string, unknown> | null): string | undefined {
-  for (const k of ['targetName', 'name', 'username', 'domain']) {
+  for (const k of ['targetName', 'name', 'username', 'domain', 'hostname']) {
     const v = details?.[k];
     if (typeof v === 'string' && v) return v.slice(0, 200);
   }

@@ -133,7 +133,7 @@ export class AccountService {
     }
     if (user.status !== 'active') {
       await attempt.succeeded();
-      await this.audit.record({ actor: anonymousActor(client, user.username, user.id), action: 'auth.login', target: { type: 'user', id: user.id }, outcome: 'denied', details: { reason: 'suspended' } });
+      await this.audit.record({ actor: anonymousActor(client, user.username, user.id), action: 'auth.login', target: { type: 'user', id: user.id, name: user.username }, outcome: 'denied', details: { reason: 'suspended' } });
       throw new ForbiddenError('This account is suspended; contact an administrator', 'account_suspended');
     }
     if (Number(user.totp_enabled) === 1) {
@@ -190,7 +190,7 @@ export class AccountService {
   private async failed(attempt: Reservation, client: ClientInfo, username: string, userId: string | null, reason: string) {
     const outcomes = await attempt.failed();
     const actor = anonymousActor(client, username, userId);
-    const target = userId ? { type: 'user', id: userId } : undefined;
+    const target = userId ? { type: 'user', id: userId } : undefined; // named when listed (the typed identifier may be an email)
     await this.audit.record({ actor, action: 'auth.login', target, outcome: 'failure', details: { reason } });
     for (const o of outcomes) {
       if (o.lockedUntil) await this.audit.record({ actor, action: 'auth.lockout', target, outcome: 'denied', details: { scope: o.key.startsWith('ip:') ? 'ip' : 'account', lockedUntil: o.lockedUntil } });
@@ -201,7 +201,7 @@ export class AccountService {
     const tokens = await this.sessions.create(user, client);
     const now = Date.now();
     await this.db.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id).execute();
-    await this.audit.record({ actor: { ...anonymousActor(client, user.username, user.id), role: user.role as Role, sessionId: tokens.sessionId }, action: 'auth.login', target: { type: 'user', id: user.id }, details: { method, sessionId: tokens.sessionId } });
+    await this.audit.record({ actor: { ...anonymousActor(client, user.username, user.id), role: user.role as Role, sessionId: tokens.sessionId }, action: 'auth.login', target: { type: 'user', id: user.id, name: user.username }, details: { method, sessionId: tokens.sessionId } });
     return { status: 'ok', ...tokens, user: presentUser({ ...user, last_login_at: now }) };
   }
 

@@ -156,13 +156,32 @@ export class DurableJobRunner implements JobRunner {
   }
 
   async get(id: string, actor: Actor): Promise<JobView> {
-    return toView(await this.authorizedRow(id, actor, corePermissions['jobs.read']));
+    return (await this.named([toView(await this.authorizedRow(id, actor, corePermissions['jobs.read']))]))[0]!;
   }
 
   async list(filters: JobListFilters, actor: Actor): Promise<{ items: JobView[]; nextBefore: string | null }> {
     authorize(actor, corePermissions['jobs.read']);
     const { rows, nextBefore } = await this.store.list(filters, listScope(actor, corePermissions['jobs.read']));
-    return { items: rows.map(toView), nextBefore };
+    return { items: await this.named(rows.map(toView)), nextBefore };
+  }
+
+  /**
+   * Adds `target` (type, id, name) to jobs whose lock key names a resource (issue 18: names, not ids):
+   * `vps:<id>` is the audit target `vps/<id>`, `netboot:machine:<id>` is `netboot-machine/<id>`; the
+   * name is the one the audit log knows for it. A job without a known name keeps `target` with its id.
+   */
+  private async named(views: JobView[]): Promise<JobView[]> {
+    const candidates = views.map((v) => resourceTargets(v.resource));
+    const refs = candidates.flat();
+    if (!refs.length) return views;
+    const names = await Promise.resolve(this.deps.audit.targetNames?.(refs)).then((m) => m ?? new Map<string, string>(), () => new Map<string, string>());
+    return views.map((v, i) => {
+      const mine = candidates[i]!;
+      if (!mine.length) return v;
+      const hit = mine.find((r) => names.has(`${r.type}:${r.id}`)) ?? mine[mine.length - 1]!;
+      const name = names.get(`${hit.type}:${hit.id}`);
+      return { ...v, target: { type: hit.type, id: hit.id, ...(name ? { name } : {}) } };
+    });
   }
 
   async cancel(id: string, actor: Actor): Promise<JobView> {
@@ -474,4 +493,15 @@ export class DurableJobRunner implements JobRunner {
   registerRoutes(app: Parameters<JobRunner['registerRoutes']>[0]): void {
     registerJobRoutes(app, this, this.deps);
   }
+}
+
+/** The audit targets a lock key may stand for: `a:rest` is type `a`, `a:b:rest` may also be type `a-b` (first match with a name wins). */
+export function resourceTargets(resource: string | null): { type: string; id: string }[] {
+  if (!resource) return [];
+  const m = /^([a-z][a-z0-9_]*):(.+)$/.exec(resource);
+  if (!m) return [];
+  const out = [{ type: m[1]!, id: m[2]! }];
+  const sub = /^([a-z][a-z0-9_]*):(.+)$/.exec(m[2]!);
+  if (sub) out.unshift({ type: `${m[1]}-${sub[1]}`, id: sub[2]! });
+  return out;
 }

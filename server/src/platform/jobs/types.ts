@@ -91,6 +91,8 @@ export interface JobView {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** What the job works on, as an audit target, with its name when known (listed and single jobs). */
+  target?: { type: string; id: string; name?: string };
 }
 
 export interface JobLogLine { seq: number; at: number; stream: LogStream; line: string }

@@ -181,6 +181,22 @@ export class HostnameClaims {
       .execute().catch(() => undefined);
   }
 
+  /**
+   * An ownerless resource was given an owner (apps found on a Dokku host): its name becomes that
+   * owner's when nobody holds it and only this resource uses it. Returns whether it did.
+   */
+  async assignOwner(hostname: string, resource: string, ownerId: string): Promise<boolean> {
+    let h: string;
+    try {
+      h = normalizeHostname(hostname);
+    } catch {
+      return false;
+    }
+    const r = await this.db.updateTable('hostname_claims').set({ owner_id: ownerId, updated_at: Date.now() })
+      .where('hostname', '=', h).where('owner_id', 'is', null).where('resources', '=', JSON.stringify([resource])).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   /** The resource no longer uses the name; the claim goes when no resource is left. */
   async release(hostname: string, resource: string): Promise<void> {
     let h: string;
