@@ -69,6 +69,22 @@ export function buildWeb(): string {
   return dir;
 }
 
+/**
+ * Containers and networks a test panel made and left (services it never deleted): without this
+ * every e2e run keeps a network per service, and Docker's default address pools (about 30
+ * networks) run out for the next suites on the machine.
+ */
+function removeDockerLeftovers(namespace: string | undefined): void {
+  if (!namespace) return;
+  const docker = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
+  const ids = (args: string[]) => (docker(args).stdout ?? '').split('\n').filter(Boolean);
+  const label = `label=slipway.namespace=${namespace}`;
+  const containers = ids(['ps', '-aq', '--filter', label]);
+  if (containers.length) docker(['rm', '-f', ...containers]);
+  const networks = ids(['network', 'ls', '-q', '--filter', label]);
+  if (networks.length) docker(['network', 'rm', ...networks]);
+}
+
 /** `webDir` defaults to this process's last buildWeb() output, else dist/web. */
 export async function startPanel(extraEnv: Record<string, string> = {}, webDir = lastBuild ?? path.join(repoRoot, 'dist/web')): Promise<Panel> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'slipway-e2e-'));
@@ -106,6 +122,7 @@ export async function startPanel(extraEnv: Record<string, string> = {}, webDir =
       await exited;
       clearTimeout(timer);
     }
+    removeDockerLeftovers(portDefaults.SLIPWAY_CONTAINERS_CADDY_SERVER);
     rmSync(dataDir, { recursive: true, force: true });
   };
 

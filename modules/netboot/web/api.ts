@@ -16,7 +16,9 @@ export type Version = ImageDetail['versions'][number];
 export type Ref = NonNullable<Version['author']>;
 export type Settings = ApiData<'/api/v1/netboot/settings', 'get'>;
 /** What registering a machine sends (an edit sends the changed fields: PATCH /api/v1/netboot/machines/{id}). */
-export type MachineBody = Required<Omit<ApiBody<'/api/v1/netboot/machines', 'post'>, 'chap'>> & { chap?: boolean };
+type CreateMachineBody = ApiBody<'/api/v1/netboot/machines', 'post'>;
+/** Every field required except `chap`, which the server defaults to off. */
+export type MachineBody = Required<Omit<CreateMachineBody, 'chap'>> & Pick<CreateMachineBody, 'chap'>;
 
 export const BOOT_MODES: { value: BootMode; label: string }[] = [
   { value: 'iscsi', label: 'Diskless (iSCSI)' },

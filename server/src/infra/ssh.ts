@@ -236,39 +236,15 @@ export class SshConnection {
   }
 
   /** Opens an exec channel; `release` must be called once the channel has closed. */
-  async exec(commandLine: string): Promise<{ channel: ClientChannel; release: () => void }> {
-    if (this.closed) throw new UnavailableError(`SSH connection to ${this.target.name} is closed`);
-    await this.acquire();
-    let released = false;
-    const release = () => {
-      if (!released) this.release();
-      released = true;
-    };
-    const open = (client: SshClient) =>
-      new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(commandLine, (err, ch) => (err ? reject(err) : resolve(ch)));
-      });
-    try {
-      const reused = this.client;
-      const client = await this.connect();
-      try {
-        return { channel: await open(client), release };
-      } catch (e) {
-        if (client !== reused || !/not connected|no response|ECONNRESET|EPIPE|socket/i.test((e as Error).message)) throw e;
-        // A pooled connection that died quietly (host rebooted, NAT dropped it): reconnect once.
-        if (this.client === client) this.client = null;
-        client.end();
-        return { channel: await open(await this.connect()), release };
-      }
-    } catch (e) {
-      release();
-      throw e;
-    }
+  exec(commandLine: string): Promise<{ channel: ClientChannel; release: () => void }> {
+    return this.openChannel(
+      (client) => new Promise<ClientChannel>((resolve, reject) => client.exec(commandLine, (err, ch) => (err ? reject(err) : resolve(ch)))),
+    );
   }
 
   /**
-   * Opens a channel other than a plain exec (a TCP forward, a program on a pty), with the same
-   * channel limit and one reconnect as `exec`; `release` must be called once it has closed.
+   * Opens a channel (an exec, a TCP forward, a program on a pty) under the connection's channel
+   * limit, reconnecting once when a pooled connection died; `release` must be called once it has closed.
    */
   async openChannel(open: (client: SshClient) => Promise<ClientChannel>): Promise<{ channel: ClientChannel; release: () => void }> {
     if (this.closed) throw new UnavailableError(`SSH connection to ${this.target.name} is closed`);
@@ -285,6 +261,7 @@ export class SshConnection {
         return { channel: await open(client), release };
       } catch (e) {
         if (client !== reused || !/not connected|no response|ECONNRESET|EPIPE|socket/i.test((e as Error).message)) throw e;
+        // A pooled connection that died quietly (host rebooted, NAT dropped it): reconnect once.
         if (this.client === client) this.client = null;
         client.end();
         return { channel: await open(await this.connect()), release };
