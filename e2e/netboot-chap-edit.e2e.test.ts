@@ -44,6 +44,7 @@ beforeAll(async () => {
   token = ((await login.json()) as { accessToken: string }).accessToken;
   browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1366, height: 900 }, colorScheme: 'light' })).newPage();
+  page.setDefaultTimeout(60_000); // CI runs the e2e files beside every other project on 2 cores
   errors = watchErrors(page);
   await signInThroughForm(page, panel.url, ADMIN);
 }, 300_000);

@@ -43,7 +43,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 async function signedIn(width: number, scheme: 'light' | 'dark' = 'light'): Promise<{ ctx: BrowserContext; page: Page }> {
   // bypassCSP: only so the axe test can inject axe-core; the panel's own CSP stays as it is.
   const ctx = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: scheme, bypassCSP: true });
-  ctx.setDefaultTimeout(20_000);
+  ctx.setDefaultTimeout(60_000); // CI runs the e2e files beside every other project on 2 cores: pages can take tens of seconds
   const page = await ctx.newPage();
   await signInThroughForm(page, panel.url, ADMIN);
   return { ctx, page };

@@ -31,7 +31,7 @@ let dokku: FakeDokku;
 
 async function context(scheme: 'light' | 'dark' = 'light'): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ viewport: { width: W, height: 844 }, colorScheme: scheme, bypassCSP: true, hasTouch: true, isMobile: true });
-  ctx.setDefaultTimeout(20_000);
+  ctx.setDefaultTimeout(60_000); // CI runs the e2e files beside every other project on 2 cores: pages can take tens of seconds
   return { ctx, page: await ctx.newPage() };
 }
 

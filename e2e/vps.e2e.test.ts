@@ -249,7 +249,7 @@ describe('VPS console pages in Chromium (qemu:///system, TCG)', () => {
     // Only the address's pre-registered reservation (keyed by its own MAC, ADR 0013) is left: none for the deleted VPS.
     expect(parseNetworkHosts(await virsh.netDumpxml(net)).filter((x) => x.ip === before.address)).toEqual([{ mac: macForAddress(before.address), ip: before.address }]);
     await page.goto(`${panel.url}/vps`);
-    await page.getByText('No virtual servers yet').waitFor({ timeout: 30_000 });
+    await page.getByText('No virtual servers yet').waitFor({ timeout: 90_000 });
     expect(errors).toEqual([]);
   });
 });
