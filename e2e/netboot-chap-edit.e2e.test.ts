@@ -103,7 +103,8 @@ describe('issue 13: CHAP and image editing in the console', () => {
 
   it('turning CHAP off while the session runs is refused at the switch', async () => {
     const card = page.getByTestId('chap-card');
-    await card.getByRole('switch', { name: /Require CHAP/ }).click({ force: true });
+    // the switch's input is visually hidden (a zero-size box a pointer click misses): click it directly
+    await card.getByRole('switch', { name: /Require CHAP/ }).dispatchEvent('click');
     await card.getByText(/stop it before turning CHAP off/).waitFor();
     await shot(page, '13', 'chap-refused-at-field');
     expect((await apiCall('GET', `/netboot/machines/${machineId}`)).body.machine.chap.enabled).toBe(true);
