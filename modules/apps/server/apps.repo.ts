@@ -80,9 +80,6 @@ export class AppsRepo {
 
   // ---- inventory ----
 
-  /** Kept for the writers that call it: the list reads the database, nothing is cached (issue 16). */
-  invalidate(): void {}
-
   /**
    * One page and the total, filtered, sorted and paged in SQL (issue 16; like the sites and VPS
    * lists): only the page's rows are read and serialised, and every process sees the same rows
@@ -138,7 +135,6 @@ export class AppsRepo {
     };
     try {
       await this.db.insertInto('apps_inventory').values(row).execute();
-      this.invalidate();
       return row;
     } catch {
       // the unique (host_id, name) constraint decides between two concurrent creates
@@ -149,7 +145,6 @@ export class AppsRepo {
   /** A failed create: the pending row goes (only the one this create wrote). */
   async removePending(id: string): Promise<void> {
     await this.db.deleteFrom('apps_inventory').where('id', '=', id).where('state', '=', 'pending').execute();
-    this.invalidate();
   }
 
   /** Upserts what Dokku reports. A new row is ownerless; an existing row keeps its owner; pending becomes ready. */
@@ -168,14 +163,12 @@ export class AppsRepo {
         created_at: at, updated_at: at, ...fields,
       }).execute().catch(() => undefined); // a concurrent refresh inserted it
     }
-    this.invalidate();
     return (await this.get(hostId, name))!;
   }
 
   async setLastDeploy(hostId: string, name: string, d: { jobId: string; outcome: string | null; at: number }): Promise<void> {
     await this.db.updateTable('apps_inventory').set({ last_deploy_job_id: d.jobId, last_deploy_outcome: d.outcome, last_deploy_at: d.at, updated_at: Date.now() })
       .where('host_id', '=', hostId).where('name', '=', name).execute();
-    this.invalidate();
   }
 
   /**
@@ -184,13 +177,11 @@ export class AppsRepo {
    */
   async assignOwner(id: string, ownerId: string): Promise<boolean> {
     const r = await this.db.updateTable('apps_inventory').set({ owner_id: ownerId, updated_at: Date.now() }).where('id', '=', id).where('owner_id', 'is', null).executeTakeFirst();
-    this.invalidate();
     return Number(r.numUpdatedRows) === 1;
   }
 
   async setUrl(id: string, url: string): Promise<void> {
     await this.db.updateTable('apps_inventory').set({ url }).where('id', '=', id).execute();
-    this.invalidate();
   }
 
   /** The app is gone from Dokku: its row, history and secrets go with it (a new app of that name starts clean). */
@@ -202,7 +193,6 @@ export class AppsRepo {
       await tx.deleteFrom('apps_certificates').where('host_id', '=', hostId).where('app_name', '=', name).execute();
       await tx.deleteFrom('apps_deploys').where('host_id', '=', hostId).where('app_name', '=', name).where('outcome', 'is not', null).execute();
     });
-    this.invalidate();
   }
 
   // ---- releases ----

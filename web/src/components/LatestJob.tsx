@@ -1,7 +1,7 @@
-import { Alert, Anchor, Group, Text } from '@mantine/core';
+import { Alert, Group, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api, call } from '../api/client';
-import { Link } from '@tanstack/react-router';
+import { JobLink } from './JobLink';
 import { JobProgress } from './JobProgress';
 import { useLiveInvalidate } from './useLiveEvents';
 
@@ -28,9 +28,7 @@ export function LatestJob({ resource }: { resource: string }) {
       <Group justify="flex-end" mt={4}>
         {/* the alert's own text colour: dimmed grey and link blue fall under 4.5:1 on its tinted background */}
         <Text size="xs">started by {job.actor.name ?? 'the system'}</Text>
-        <Anchor component={Link} to={`/jobs/${encodeURIComponent(job.id)}`} size="sm" c="inherit" underline="always">
-          Open the job and its log
-        </Anchor>
+        <JobLink jobId={job.id} inheritColor>Open the job and its log</JobLink>
       </Group>
     </Alert>
   );
